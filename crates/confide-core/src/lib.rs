@@ -1,0 +1,10 @@
+//! Confide's domain: types and rules with no I/O.
+//!
+//! Time and randomness are parameters ([`clock::Clock`], [`entropy::Entropy`]): nothing in the
+//! workspace reads the system clock or the OS random source except through these two modules.
+
+pub mod audit;
+pub mod clock;
+pub mod entropy;
+pub mod ids;
+pub mod phone;
