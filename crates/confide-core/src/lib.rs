@@ -5,6 +5,8 @@
 
 pub mod audit;
 pub mod clock;
+pub mod email;
 pub mod entropy;
 pub mod ids;
+pub mod permissions;
 pub mod phone;

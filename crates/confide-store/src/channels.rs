@@ -1,0 +1,162 @@
+//! Channels: a tenant's WhatsApp business numbers. Secrets (access token, app secrets, verify
+//! token) are sealed before they reach the database and are never returned by listings.
+
+use crate::scope::Scope;
+use crate::{Store, StoreError};
+use confide_core::audit::{Actor, AuditEvent};
+use confide_core::ids::{ChannelId, TenantId};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use sqlx::Row;
+
+const TABLE: &str = "channels";
+
+/// A channel to create.
+#[derive(Debug, Clone)]
+pub struct NewChannel {
+    pub phone_number_id: String,
+    pub waba_id: String,
+    pub display_phone_number: String,
+    pub access_token: SecretString,
+    pub app_secret: SecretString,
+    pub verify_token: SecretString,
+    pub graph_base_url: String,
+}
+
+/// A channel as the API shows it: no secrets.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Channel {
+    pub id: ChannelId,
+    pub phone_number_id: String,
+    pub waba_id: String,
+    pub display_phone_number: String,
+    pub graph_base_url: String,
+    pub status: String,
+    /// True while a second app secret is accepted (rotation in progress).
+    pub rotating_secret: bool,
+    pub created_at: i64,
+}
+
+/// A channel's secrets, decrypted for the webhook check and the Graph client only.
+pub struct ChannelSecrets {
+    pub access_token: SecretString,
+    pub app_secret: SecretString,
+    pub app_secret_next: Option<SecretString>,
+    pub verify_token: SecretString,
+}
+
+const COLUMNS: &str = "channel_id, phone_number_id, waba_id, display_phone_number, graph_base_url, status, \
+                       app_secret_next_ct IS NOT NULL AS rotating, created_at";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Channel, StoreError> {
+    let id: String = r.try_get(0)?;
+    let rotating: i64 = r.try_get::<i64, _>(6).or_else(|_| r.try_get::<bool, _>(6).map(i64::from))?;
+    Ok(Channel {
+        id: id.parse().map_err(|_| StoreError::Corrupt("channel id".into()))?,
+        phone_number_id: r.try_get(1)?,
+        waba_id: r.try_get(2)?,
+        display_phone_number: r.try_get(3)?,
+        graph_base_url: r.try_get(4)?,
+        status: r.try_get(5)?,
+        rotating_secret: rotating != 0,
+        created_at: r.try_get(7)?,
+    })
+}
+
+impl Scope<'_> {
+    pub async fn create_channel(&mut self, new: NewChannel, actor: Actor) -> Result<Channel, StoreError> {
+        let id = ChannelId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
+        let row = id.to_string();
+        let now = self.now();
+        let token = self.seal_str(TABLE, "access_token", &row, new.access_token.expose_secret())?;
+        let secret = self.seal_str(TABLE, "app_secret", &row, new.app_secret.expose_secret())?;
+        let verify = self.seal_str(TABLE, "verify_token", &row, new.verify_token.expose_secret())?;
+        let t = self.tenant_str().to_string();
+        sqlx::query(
+            "INSERT INTO channels (tenant_id, channel_id, phone_number_id, waba_id, display_phone_number, access_token_ct, \
+             app_secret_ct, verify_token_ct, graph_base_url, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', $10, $10)",
+        )
+        .bind(t.clone())
+        .bind(row.clone())
+        .bind(new.phone_number_id)
+        .bind(new.waba_id)
+        .bind(new.display_phone_number)
+        .bind(token)
+        .bind(secret)
+        .bind(verify)
+        .bind(new.graph_base_url)
+        .bind(now)
+        .execute(self.conn())
+        .await
+        .map_err(|e| StoreError::from_insert(e, "a channel with this phone_number_id"))?;
+        sqlx::query("INSERT INTO channel_routes (channel_id, tenant_id) VALUES ($1, $2)")
+            .bind(row.clone())
+            .bind(t)
+            .execute(self.conn())
+            .await?;
+        self.audit(&AuditEvent::new(actor, "channel.created", format!("channel:{row}"))).await?;
+        self.get_channel(id).await
+    }
+
+    pub async fn get_channel(&mut self, id: ChannelId) -> Result<Channel, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 AND channel_id = $2");
+        let t = self.tenant_str().to_string();
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(t)
+            .bind(id.to_string())
+            .fetch_optional(self.conn())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        from_row(&row)
+    }
+
+    pub async fn list_channels(&mut self) -> Result<Vec<Channel>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 ORDER BY created_at");
+        let t = self.tenant_str().to_string();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).fetch_all(self.conn()).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Decrypts a channel's secrets.
+    pub async fn channel_secrets(&mut self, id: ChannelId) -> Result<ChannelSecrets, StoreError> {
+        let t = self.tenant_str().to_string();
+        let r = sqlx::query(
+            "SELECT access_token_ct, app_secret_ct, app_secret_next_ct, verify_token_ct FROM channels \
+             WHERE tenant_id = $1 AND channel_id = $2",
+        )
+        .bind(t)
+        .bind(id.to_string())
+        .fetch_optional(self.conn())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let row = id.to_string();
+        let open = |col: &str, v: Vec<u8>| -> Result<SecretString, StoreError> {
+            Ok(SecretString::from(self.open_string(TABLE, col, &row, &v)?))
+        };
+        let next: Option<Vec<u8>> = r.try_get(2)?;
+        Ok(ChannelSecrets {
+            access_token: open("access_token", r.try_get(0)?)?,
+            app_secret: open("app_secret", r.try_get(1)?)?,
+            app_secret_next: next.map(|v| open("app_secret_next", v)).transpose()?,
+            verify_token: open("verify_token", r.try_get(3)?)?,
+        })
+    }
+}
+
+impl Store {
+    /// The tenant that owns a channel, for routing a webhook (ids only; no tenant data read).
+    pub async fn channel_tenant(&self, channel: ChannelId) -> Result<Option<TenantId>, StoreError> {
+        let row = sqlx::query("SELECT tenant_id FROM channel_routes WHERE channel_id = $1")
+            .bind(channel.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        match row {
+            Some(r) => {
+                let t: String = r.try_get(0)?;
+                Ok(Some(t.parse().map_err(|_| StoreError::Corrupt("tenant id".into()))?))
+            }
+            None => Ok(None),
+        }
+    }
+}

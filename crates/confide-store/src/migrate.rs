@@ -1,0 +1,81 @@
+//! Migrations, one set per engine, embedded in the binary and applied with sqlx's migrator
+//! (which takes an advisory lock on PostgreSQL, so several instances may start at once).
+
+use crate::backend::{Backend, StoreOptions, connect_options};
+use crate::StoreError;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, ConnectOptions, Row, SqlSafeStr};
+
+struct Source {
+    version: i64,
+    description: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Source] = &[Source {
+    version: 1,
+    description: "init",
+    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+    postgres: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+fn migrator(backend: Backend) -> Migrator {
+    let list = MIGRATIONS
+        .iter()
+        .map(|m| {
+            let sql = match backend {
+                Backend::Sqlite => m.sqlite,
+                Backend::Postgres => m.postgres,
+            };
+            Migration::new(m.version, m.description.into(), MigrationType::Simple, sql.into_sql_str(), false)
+        })
+        .collect();
+    Migrator::with_migrations(list)
+}
+
+/// Applies every pending migration, connecting as the login role (not the application role).
+pub async fn run(options: &StoreOptions, backend: Backend) -> Result<(), StoreError> {
+    if backend == Backend::Sqlite {
+        ensure_sqlite_parent(&options.url)?;
+    }
+    let mut conn = connect_options(options, backend)?.connect().await?;
+    if backend == Backend::Sqlite {
+        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut conn).await?;
+    }
+    migrator(backend).run(&mut conn).await?;
+    Ok(())
+}
+
+/// Every migration this binary knows is applied.
+pub async fn check_current(pool: &AnyPool, _backend: Backend) -> Result<(), StoreError> {
+    let rows = sqlx::query("SELECT version FROM _sqlx_migrations").fetch_all(pool).await?;
+    let applied: Vec<i64> = rows.iter().filter_map(|r| r.try_get::<i64, _>(0).ok()).collect();
+    for m in MIGRATIONS {
+        if !applied.contains(&m.version) {
+            return Err(StoreError::Config(format!("migration {} is not applied", m.version)));
+        }
+    }
+    Ok(())
+}
+
+/// Creates the directory of a SQLite file so `serve` works in an empty directory.
+fn ensure_sqlite_parent(url: &str) -> Result<(), StoreError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Config(format!("cannot create the database directory {}: {e}", parent.display()))
+            })?;
+        }
+    }
+    Ok(())
+}

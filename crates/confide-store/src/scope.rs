@@ -1,0 +1,152 @@
+//! Tenant scopes: the only way to touch a tenant's rows.
+//!
+//! A [`Scope`] is one database transaction bound to one tenant, holding that tenant's keys. The
+//! tenant comes from the caller's authenticated principal (or a webhook's channel), never from
+//! request input. On PostgreSQL the transaction also sets `confide.tenant_id`, which the
+//! row-level security policies compare against every row.
+
+use crate::backend::Backend;
+use crate::{Store, StoreError};
+use confide_core::audit::AuditEvent;
+use confide_core::ids::TenantId;
+use confide_crypto::envelope::{FieldRef, TenantKeys};
+use sqlx::{Any, AnyConnection, Transaction};
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// A transaction scoped to one tenant. Dropped without [`Scope::commit`], it rolls back.
+pub struct Scope<'s> {
+    pub(crate) store: &'s Store,
+    pub(crate) tenant: TenantId,
+    tenant_text: String,
+    pub(crate) tx: Transaction<'static, Any>,
+    keys: Arc<TenantKeys>,
+}
+
+/// Whether a scope will write (SQLite takes the write lock up front, avoiding lock upgrades).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Store {
+    /// Opens a write transaction for `tenant`.
+    pub async fn scope(&self, tenant: TenantId) -> Result<Scope<'_>, StoreError> {
+        self.scope_with(tenant, Access::Write).await
+    }
+
+    /// Opens a read-only transaction for `tenant`.
+    pub async fn read_scope(&self, tenant: TenantId) -> Result<Scope<'_>, StoreError> {
+        self.scope_with(tenant, Access::Read).await
+    }
+
+    pub async fn scope_with(&self, tenant: TenantId, access: Access) -> Result<Scope<'_>, StoreError> {
+        let mut tx = self.begin_tx(access).await?;
+        let tenant_text = tenant.to_string();
+        set_tenant(&mut tx, self.backend(), &tenant_text).await?;
+        let keys = self.tenant_keys_in(&mut tx, tenant).await?;
+        Ok(Scope { store: self, tenant, tenant_text, tx, keys })
+    }
+
+    pub(crate) async fn begin_tx(&self, access: Access) -> Result<Transaction<'static, Any>, StoreError> {
+        let tx = match (self.backend(), access) {
+            (Backend::Sqlite, Access::Write) => self.pool().begin_with("BEGIN IMMEDIATE").await?,
+            _ => self.pool().begin().await?,
+        };
+        Ok(tx)
+    }
+}
+
+/// Binds the transaction to a tenant for PostgreSQL's row-level security.
+pub(crate) async fn set_tenant(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    tenant: &str,
+) -> Result<(), StoreError> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT set_config('confide.tenant_id', $1, true)")
+            .bind(tenant.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+impl<'s> Scope<'s> {
+    /// A scope over a transaction already bound to the tenant (tenant creation).
+    pub(crate) fn from_parts(
+        store: &'s Store,
+        tenant: TenantId,
+        tx: Transaction<'static, Any>,
+        keys: Arc<TenantKeys>,
+    ) -> Self {
+        Scope { store, tenant, tenant_text: tenant.to_string(), tx, keys }
+    }
+
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    pub(crate) fn tenant_str(&self) -> &str {
+        &self.tenant_text
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.store.clock().now_micros()
+    }
+
+    /// Encrypts a field of a row with the tenant's current data key.
+    pub(crate) fn seal(&self, table: &str, column: &str, row: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
+        Ok(self.keys.encrypt(FieldRef { table, column, row }, plaintext, self.store.entropy().as_ref())?)
+    }
+
+    pub(crate) fn seal_str(&self, table: &str, column: &str, row: &str, plaintext: &str) -> Result<Vec<u8>, StoreError> {
+        self.seal(table, column, row, plaintext.as_bytes())
+    }
+
+    /// Decrypts a field; a ciphertext moved from another row, column or tenant fails here.
+    pub(crate) fn open(
+        &self,
+        table: &str,
+        column: &str,
+        row: &str,
+        envelope: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        Ok(self.keys.decrypt(FieldRef { table, column, row }, envelope)?)
+    }
+
+    pub(crate) fn open_string(
+        &self,
+        table: &str,
+        column: &str,
+        row: &str,
+        envelope: &[u8],
+    ) -> Result<String, StoreError> {
+        let bytes = self.open(table, column, row, envelope)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| StoreError::Corrupt(format!("{table}.{column} is not text")))
+    }
+
+    /// The tenant's keyed blind index of a normalised value.
+    pub(crate) fn blind_index(&self, purpose: &str, normalized: &[u8]) -> Vec<u8> {
+        self.keys.blind_index(purpose, normalized).to_vec()
+    }
+
+    /// Appends an entry to the tenant's audit chain, in this transaction.
+    pub async fn audit(&mut self, event: &AuditEvent) -> Result<i64, StoreError> {
+        let tenant = self.tenant_text.clone();
+        let at = self.now();
+        let store = self.store;
+        crate::audit::append(&mut self.tx, store, &tenant, at, event).await
+    }
+
+    /// Commits everything done in the scope.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
