@@ -1,1 +1,21 @@
-//! placeholder for the skeleton build
+//! Confide's server: the axum application behind `confide serve`.
+//!
+//! - [`config`]: layered configuration.
+//! - [`startup`]: [`startup::Application::build`] binds the listeners, opens the store and returns
+//!   a server ready to run until a shutdown signal.
+//! - [`state`]: the shared application state handed to handlers.
+//! - [`error`]: the one error type handlers return and its mapping to `{"error":{code,message}}`.
+//! - [`api`]: JSON API handlers; [`edge`]: request ids, headers, limits; [`telemetry`]: logs and
+//!   metrics.
+
+pub mod api;
+pub mod config;
+pub mod edge;
+pub mod error;
+pub mod keyring;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Config;
+pub use startup::Application;

@@ -71,8 +71,12 @@ fn ensure_sqlite_parent(url: &str) -> Result<(), StoreError> {
         return Ok(());
     }
     if let Some(parent) = std::path::Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| {
+        if !parent.as_os_str().is_empty() && !parent.exists() {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(parent).map_err(|e| {
                 StoreError::Config(format!("cannot create the database directory {}: {e}", parent.display()))
             })?;
         }

@@ -1,1 +1,155 @@
-fn main() {}
+//! `confide`: a thin CLI over the server library. Machine-readable output (`--json`) goes to
+//! stdout; progress and logs go to stderr. Exit 0 on success, 1 when the command failed, 2 when it
+//! could not start (bad configuration or arguments), each with a one-line reason.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "confide", version, about = "A self-hosted, end-to-end accountable WhatsApp inbox.")]
+struct Cli {
+    /// A TOML configuration file (settings can also come from CONFIDE_* environment variables).
+    #[arg(long, global = true, env = "CONFIDE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Public listener address (port 0 picks a free port).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Admin (metrics) listener address.
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage the keyring of key-encryption keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        action: TenantAction,
+    },
+    /// Check the audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create the keyring file (refuses to overwrite one).
+    Init,
+    /// Add a new key-encryption key and rewrap every tenant key with it, online.
+    Rotate,
+    /// Show key ids, ages and how many tenant keys each one wraps.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an old key-encryption key once no tenant key depends on it.
+    Retire { kek_id: String },
+}
+
+#[derive(Subcommand)]
+enum TenantAction {
+    /// Create a tenant and its owner, who gets a one-time password.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner_email: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Walk the hash chain(s); fail naming the first bad entry.
+    Verify {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A failed command: its exit code and one line.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn config(message: impl Into<String>) -> Self {
+        Failure { code: 2, message: message.into() }
+    }
+    pub fn failed(message: impl Into<String>) -> Self {
+        Failure { code: 1, message: message.into() }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("confide: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("confide: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let loaded = confide_server::config::load(cli.config.as_deref()).map_err(|e| Failure::config(e.0))?;
+    let mut config = loaded.config;
+    confide_server::telemetry::init_logging(&config.log);
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    match cli.command {
+        Command::Serve { listen, admin_listen } => {
+            if let Some(a) = listen {
+                config.listen = a;
+            }
+            if let Some(a) = admin_listen {
+                config.admin_listen = a;
+            }
+            commands::serve(config).await
+        }
+        Command::Migrate => commands::migrate(&config).await,
+        Command::Keys { action } => match action {
+            KeysAction::Init => commands::keys_init(&config),
+            KeysAction::Rotate => commands::keys_rotate(&config).await,
+            KeysAction::Status { json } => commands::keys_status(&config, json).await,
+            KeysAction::Retire { kek_id } => commands::keys_retire(&config, &kek_id).await,
+        },
+        Command::Tenant { action: TenantAction::Create { name, owner_email, json } } => {
+            commands::tenant_create(&config, &name, &owner_email, json).await
+        }
+        Command::Audit { action: AuditAction::Verify { tenant, json } } => {
+            commands::audit_verify(&config, tenant.as_deref(), json).await
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Configuration: defaults → TOML file → `CONFIDE_*` environment (`__` nests) → `CONFIDE_*_FILE`
+//! secrets. Unknown `CONFIDE_*` variables are reported (as warnings, once logging is up); unknown
+//! keys in the TOML file are errors. Every bad value stops start-up with one line naming it.
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything `confide` can be told.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Public listener (web UI, API, webhooks, media links).
+    pub listen: SocketAddr,
+    /// Admin listener (metrics); keep it on loopback or a private network.
+    pub admin_listen: SocketAddr,
+    /// `sqlite://./data/confide.db` (default) or `postgres://user@host/db`.
+    pub database_url: String,
+    /// Where media is kept: `file://./data/media` (default) or an S3-compatible bucket.
+    pub media_url: String,
+    /// The keyring file (key-encryption keys), created on first start when missing.
+    pub keyring_path: PathBuf,
+    /// The keyring itself, as JSON (for environments that inject secrets: `CONFIDE_KEYRING` or
+    /// `CONFIDE_KEYRING_FILE`). When set, `keyring_path` is not read.
+    #[serde(skip_serializing_if = "Option::is_none", with = "opt_secret")]
+    pub keyring: Option<SecretString>,
+    pub database: DatabaseConfig,
+    pub password: PasswordConfig,
+    pub log: LogConfig,
+}
+
+/// Database tuning.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub max_connections: u32,
+    /// SQLite `synchronous`: `full` (default; survives power loss) or `normal`.
+    pub sqlite_synchronous: String,
+    /// PostgreSQL role the server switches to (row-level security applies to it).
+    pub postgres_app_role: String,
+}
+
+/// argon2id cost. The defaults are OWASP's minimum for argon2id; lower only in tests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordConfig {
+    pub m_cost_kib: u32,
+    pub t_cost: u32,
+    pub p_cost: u32,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `auto` (JSON unless stderr is a terminal), `json` or `pretty`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `confide=debug,info` (`RUST_LOG` wins when set).
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            database_url: "sqlite://./data/confide.db".to_string(),
+            media_url: "file://./data/media".to_string(),
+            keyring_path: PathBuf::from("./keys/keyring.json"),
+            keyring: None,
+            database: DatabaseConfig::default(),
+            password: PasswordConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            max_connections: 16,
+            sqlite_synchronous: "full".to_string(),
+            postgres_app_role: "confide_app".to_string(),
+        }
+    }
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        PasswordConfig { m_cost_kib: 19_456, t_cost: 2, p_cost: 1 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: "auto".to_string(), level: "info".to_string() }
+    }
+}
+
+/// A configuration that could not be loaded: one line, naming the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// The loaded configuration and what deserves a warning.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+const PREFIX: &str = "CONFIDE_";
+/// Variables of the test suites and the CLI itself, not settings.
+const NOT_SETTINGS: &[&str] = &["CONFIDE_CONFIG", "CONFIDE_TEST_POSTGRES_URL", "CONFIDE_TEST_S3_URL"];
+
+/// Loads the configuration from `file` (if given) and the process environment.
+pub fn load(file: Option<&Path>) -> Result<Loaded, ConfigError> {
+    load_from(file, std::env::vars().collect())
+}
+
+/// Loads with an explicit environment (tests).
+pub fn load_from(file: Option<&Path>, env: Vec<(String, String)>) -> Result<Loaded, ConfigError> {
+    let known = known_keys();
+    let mut warnings = Vec::new();
+    let mut fig = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = file {
+        if !path.is_file() {
+            return Err(ConfigError(format!("--config {}: no such file", path.display())));
+        }
+        fig = fig.merge(Toml::file_exact(path));
+    }
+    let mut plain: Vec<(String, String)> = Vec::new();
+    let mut files: Vec<(String, String)> = Vec::new();
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix(PREFIX) else { continue };
+        if NOT_SETTINGS.contains(&name.as_str()) {
+            continue;
+        }
+        let key = rest.to_lowercase().replace("__", ".");
+        if known.contains(&key) {
+            plain.push((key, value));
+        } else if let Some(base) = key.strip_suffix("_file").filter(|b| known.contains(*b)) {
+            let contents = std::fs::read_to_string(&value)
+                .map_err(|e| ConfigError(format!("{name}: cannot read {value}: {e}")))?;
+            files.push((base.to_string(), contents.trim_end_matches(['\n', '\r']).to_string()));
+        } else {
+            warnings.push(format!("unknown environment variable {name} ignored"));
+        }
+    }
+    // Environment values are strings; `extract_lossy` parses numbers and booleans from them.
+    for (key, value) in plain {
+        fig = fig.merge(Serialized::global(&key, value));
+    }
+    for (key, value) in files {
+        fig = fig.merge(Serialized::global(&key, value));
+    }
+    let config: Config = fig.extract_lossy().map_err(|e| ConfigError(one_line(&e)))?;
+    config.validate()?;
+    Ok(Loaded { config, warnings })
+}
+
+fn one_line(e: &figment::Error) -> String {
+    let mut msg = e.to_string().replace('\n', " ");
+    if let Some(path) = e.path.first() {
+        if !msg.contains(path.as_str()) {
+            msg = format!("{}: {msg}", e.path.join("."));
+        }
+    }
+    msg
+}
+
+/// Every settable key, dotted (`database.max_connections`).
+fn known_keys() -> BTreeSet<String> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut BTreeSet<String>) {
+        if let serde_json::Value::Object(m) = v {
+            for (k, v) in m {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                walk(&key, v, out);
+                out.insert(key);
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    if let Ok(v) = serde_json::to_value(Config::default()) {
+        walk("", &v, &mut out);
+    }
+    out.insert("keyring".to_string());
+    out
+}
+
+impl Config {
+    /// Checks values figment cannot (URL schemes, ranges).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres:")
+            || self.database_url.starts_with("postgresql:"))
+        {
+            return Err(ConfigError(format!(
+                "database_url: {:?} is not a sqlite: or postgres: URL",
+                redact_url(&self.database_url)
+            )));
+        }
+        if !(self.media_url.starts_with("file://") || self.media_url.starts_with("s3://")) {
+            return Err(ConfigError(format!("media_url: {:?} is not a file:// or s3:// URL", self.media_url)));
+        }
+        if !["full", "normal"].contains(&self.database.sqlite_synchronous.as_str()) {
+            return Err(ConfigError("database.sqlite_synchronous: must be full or normal".into()));
+        }
+        if !["auto", "json", "pretty"].contains(&self.log.format.as_str()) {
+            return Err(ConfigError("log.format: must be auto, json or pretty".into()));
+        }
+        if self.password.m_cost_kib < 8 || self.password.t_cost < 1 || self.password.p_cost < 1 {
+            return Err(ConfigError("password: m_cost_kib >= 8, t_cost >= 1 and p_cost >= 1 are required".into()));
+        }
+        Ok(())
+    }
+
+    /// Where things are, for the one start-up log line (no secrets: passwords in URLs are masked).
+    pub fn describe(&self) -> String {
+        let keyring = if self.keyring.is_some() {
+            "from the environment".to_string()
+        } else {
+            self.keyring_path.display().to_string()
+        };
+        format!(
+            "database {}, media {}, keyring {}, public http://{}, admin http://{}",
+            redact_url(&self.database_url),
+            self.media_url,
+            keyring,
+            self.listen,
+            self.admin_listen
+        )
+    }
+}
+
+/// Masks the password of a URL (`postgres://user:secret@host` → `postgres://user:***@host`).
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_string() };
+    let rest = &url[scheme_end + 3..];
+    let Some(at) = rest.find('@') else { return url.to_string() };
+    let userinfo = &rest[..at];
+    match userinfo.find(':') {
+        Some(colon) => format!("{}://{}:***{}", &url[..scheme_end], &userinfo[..colon], &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+mod opt_secret {
+    use secrecy::{ExposeSecret, SecretString};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(secret) => s.serialize_some(secret.expose_secret()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.map(SecretString::from))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let l = load_from(None, Vec::new()).unwrap();
+        assert_eq!(l.config.database_url, "sqlite://./data/confide.db");
+        assert_eq!(l.config.listen.to_string(), "127.0.0.1:8080");
+        assert!(l.warnings.is_empty());
+    }
+
+    #[test]
+    fn layers_apply_in_order_and_nesting_uses_double_underscore() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("confide.toml");
+        std::fs::write(&file, "database_url = \"sqlite://from-file.db\"\n[database]\nmax_connections = 3\n").unwrap();
+        let secret = dir.path().join("keyring.json");
+        std::fs::write(&secret, "{\"format\":1}\n").unwrap();
+        let l = load_from(
+            Some(&file),
+            env(&[
+                ("CONFIDE_DATABASE__MAX_CONNECTIONS", "7"),
+                ("CONFIDE_LISTEN", "127.0.0.1:0"),
+                ("CONFIDE_KEYRING_FILE", secret.to_str().unwrap()),
+                ("CONFIDE_TYPO", "x"),
+                ("OTHER", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(l.config.database_url, "sqlite://from-file.db", "file over defaults");
+        assert_eq!(l.config.database.max_connections, 7, "env over file");
+        assert_eq!(l.config.listen.port(), 0);
+        let keyring = l.config.keyring.as_ref().map(|s| secrecy::ExposeSecret::expose_secret(s).to_string());
+        assert_eq!(keyring.as_deref(), Some("{\"format\":1}"), "*_FILE read, newline trimmed");
+        assert_eq!(l.warnings, vec!["unknown environment variable CONFIDE_TYPO ignored".to_string()]);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = load_from(None, env(&[("CONFIDE_DATABASE_URL", "mysql://x")])).unwrap_err().0;
+        assert!(err.starts_with("database_url:"), "{err}");
+        let err = load_from(None, env(&[("CONFIDE_LISTEN", "not-an-address")])).unwrap_err().0;
+        assert!(err.contains("listen"), "{err}");
+        let err = load_from(None, env(&[("CONFIDE_KEYRING_FILE", "/nonexistent/k")])).unwrap_err().0;
+        assert!(err.starts_with("CONFIDE_KEYRING_FILE:"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "databse_url = \"x\"\n").unwrap();
+        let err = load_from(Some(&file), Vec::new()).unwrap_err().0;
+        assert!(err.contains("databse_url"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_or_description() {
+        let l = load_from(
+            None,
+            env(&[("CONFIDE_KEYRING", "{\"secret\":\"k3y\"}"), ("CONFIDE_DATABASE_URL", "postgres://app:hunter2@db/confide")]),
+        )
+        .unwrap();
+        assert!(!format!("{:?}", l.config).contains("k3y"));
+        let d = l.config.describe();
+        assert!(!d.contains("hunter2") && d.contains("app:***@db"), "{d}");
+    }
+}

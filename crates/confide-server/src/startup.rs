@@ -1,0 +1,147 @@
+//! Building and running the server: bind, open, serve, shut down gracefully.
+
+use crate::config::Config;
+use crate::edge;
+use crate::state::AppState;
+use crate::telemetry::Metrics;
+use crate::{api, error, keyring};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use confide_core::clock::SharedClock;
+use confide_core::entropy::SharedEntropy;
+use confide_store::{Store, StoreOptions};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+
+/// Bodies larger than this are refused with 413 (webhooks have their own, larger limit).
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Why the server could not start: one line, naming the setting where there is one.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartupError(pub String);
+
+/// Time and randomness for the whole server (tests pass controlled ones).
+#[derive(Clone)]
+pub struct Deps {
+    pub clock: SharedClock,
+    pub entropy: SharedEntropy,
+}
+
+impl Default for Deps {
+    fn default() -> Self {
+        Deps { clock: Arc::new(confide_core::clock::SystemClock), entropy: Arc::new(confide_core::entropy::OsEntropy) }
+    }
+}
+
+/// A built server: listeners bound, store open and migrated, ready to run.
+pub struct Application {
+    public: TcpListener,
+    admin: TcpListener,
+    state: AppState,
+}
+
+pub fn store_options(config: &Config) -> StoreOptions {
+    StoreOptions {
+        url: config.database_url.clone(),
+        max_connections: config.database.max_connections,
+        sqlite_synchronous: config.database.sqlite_synchronous.clone(),
+        postgres_app_role: config.database.postgres_app_role.clone(),
+    }
+}
+
+/// Opens the store named by the configuration (creating the keyring file when `create_keyring`).
+pub async fn open_store(config: &Config, deps: &Deps, create_keyring: bool) -> Result<Store, StartupError> {
+    let (ring, origin) = keyring::load(config, create_keyring, deps.clock.as_ref(), deps.entropy.as_ref()).map_err(StartupError)?;
+    if matches!(origin, keyring::Origin::Created) {
+        tracing::warn!(path = %config.keyring_path.display(), "created a new keyring; back it up apart from the database");
+    }
+    Store::open(&store_options(config), ring, keyring::reloader(config), deps.clock.clone(), deps.entropy.clone())
+        .await
+        .map_err(|e| StartupError(format!("database_url ({}): {e}", crate::config::redact_url(&config.database_url))))
+}
+
+impl Application {
+    /// Binds both listeners (port 0 allowed), opens and migrates the store.
+    pub async fn build(config: Config, deps: Deps) -> Result<Application, StartupError> {
+        let public = TcpListener::bind(config.listen).await.map_err(|e| StartupError(format!("listen {}: {e}", config.listen)))?;
+        let admin = TcpListener::bind(config.admin_listen)
+            .await
+            .map_err(|e| StartupError(format!("admin_listen {}: {e}", config.admin_listen)))?;
+        let store = open_store(&config, &deps, true).await?;
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            clock: deps.clock,
+            entropy: deps.entropy,
+            metrics: Arc::new(Metrics::default()),
+        };
+        Ok(Application { public, admin, state })
+    }
+
+    pub fn public_addr(&self) -> SocketAddr {
+        self.public.local_addr().unwrap_or_else(|_| self.state.config.listen)
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.local_addr().unwrap_or_else(|_| self.state.config.admin_listen)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The public router with every edge layer.
+    pub fn public_router(state: AppState) -> Router {
+        let mut router = api::public_routes().fallback(error::fallback);
+        for layer in edge::headers::layers() {
+            router = router.layer(layer);
+        }
+        router
+            .layer(axum::middleware::from_fn_with_state(state.clone(), edge::access::log_and_count))
+            .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
+            .layer(PropagateRequestIdLayer::new(axum::http::HeaderName::from_static(edge::request_id::HEADER)))
+            .layer(SetRequestIdLayer::new(
+                axum::http::HeaderName::from_static(edge::request_id::HEADER),
+                edge::request_id::MakeId(state.entropy.clone()),
+            ))
+            .with_state(state)
+    }
+
+    fn admin_router(state: AppState) -> Router {
+        api::admin_routes().fallback(error::fallback).with_state(state)
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests finish,
+    /// and closes the database.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartupError> {
+        let (tx, rx) = watch::channel(false);
+        let wait = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        tracing::info!(public = %self.public_addr(), admin = %self.admin_addr(), "listening");
+        let store = self.state.store.clone();
+        let public = axum::serve(
+            self.public,
+            Self::public_router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(wait(rx.clone()));
+        let admin = axum::serve(self.admin, Self::admin_router(self.state).into_make_service()).with_graceful_shutdown(wait(rx));
+        let signal = tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = tx.send(true);
+        });
+        let (p, a) = tokio::join!(public, admin);
+        signal.abort();
+        store.close().await;
+        p.map_err(|e| StartupError(format!("public listener: {e}")))?;
+        a.map_err(|e| StartupError(format!("admin listener: {e}")))?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

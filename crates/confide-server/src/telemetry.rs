@@ -1,0 +1,62 @@
+//! Logs and metrics. Logs are structured (JSON when stderr is not a terminal); nothing logs a
+//! secret because secrets only exist as `SecretString` (whose Debug is redacted) or sealed bytes,
+//! and request logs record the path template, never query strings or bodies.
+
+use crate::config::LogConfig;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber once; later calls (tests) are no-ops.
+pub fn init_logging(cfg: &LogConfig) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.level));
+    let json = match cfg.format.as_str() {
+        "json" => true,
+        "pretty" => false,
+        _ => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()
+    } else {
+        builder.compact().try_init()
+    };
+}
+
+/// Counters exported on the admin listener's `/metrics` (Prometheus text format).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests_2xx: AtomicU64,
+    requests_3xx: AtomicU64,
+    requests_4xx: AtomicU64,
+    requests_5xx: AtomicU64,
+}
+
+impl Metrics {
+    pub fn record_status(&self, status: u16) {
+        let c = match status {
+            200..=299 => &self.requests_2xx,
+            300..=399 => &self.requests_3xx,
+            400..=499 => &self.requests_4xx,
+            _ => &self.requests_5xx,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP confide_build_info Build information.\n# TYPE confide_build_info gauge\n");
+        out.push_str(&format!("confide_build_info{{version=\"{}\"}} 1\n", env!("CARGO_PKG_VERSION")));
+        out.push_str("# HELP confide_http_requests_total HTTP responses by status class.\n# TYPE confide_http_requests_total counter\n");
+        for (class, c) in [
+            ("2xx", &self.requests_2xx),
+            ("3xx", &self.requests_3xx),
+            ("4xx", &self.requests_4xx),
+            ("5xx", &self.requests_5xx),
+        ] {
+            out.push_str(&format!("confide_http_requests_total{{class=\"{class}\"}} {}\n", c.load(Ordering::Relaxed)));
+        }
+        out
+    }
+}
