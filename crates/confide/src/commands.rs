@@ -16,14 +16,18 @@ use serde_json::json;
 pub async fn serve(config: Config) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     let where_ = config.describe();
-    let app = Application::build(config, Deps::default()).await.map_err(|e| Failure::config(e.0))?;
+    let app = Application::build(config, Deps::default())
+        .await
+        .map_err(|e| Failure::config(e.0))?;
     tracing::info!(
         public = %app.public_addr(),
         admin = %app.admin_addr(),
         startup_ms = started.elapsed().as_millis() as u64,
         "confide is ready: {where_}"
     );
-    app.run_until(shutdown_signal()).await.map_err(|e| Failure::failed(e.0))
+    app.run_until(shutdown_signal())
+        .await
+        .map_err(|e| Failure::failed(e.0))
 }
 
 /// SIGTERM or Ctrl-C.
@@ -51,8 +55,11 @@ async fn shutdown_signal() {
 
 pub async fn migrate(config: &Config) -> Result<(), Failure> {
     let options = store_options(config);
-    let backend = Backend::from_url(&options.url).map_err(|e| Failure::config(format!("database_url: {e}")))?;
-    confide_store::migrate::run(&options, backend).await.map_err(|e| Failure::failed(format!("migrate: {e}")))?;
+    let backend = Backend::from_url(&options.url)
+        .map_err(|e| Failure::config(format!("database_url: {e}")))?;
+    confide_store::migrate::run(&options, backend)
+        .await
+        .map_err(|e| Failure::failed(format!("migrate: {e}")))?;
     eprintln!("migrations applied ({})", backend.name());
     Ok(())
 }
@@ -70,41 +77,60 @@ pub fn keys_init(config: &Config) -> Result<(), Failure> {
     keyring_file_only(config)?;
     let deps = Deps::default();
     let ring = Keyring::generate(deps.clock.as_ref(), deps.entropy.as_ref());
-    ring.create_new(&config.keyring_path).map_err(|e| Failure::failed(format!("keyring_path: {e}")))?;
-    eprintln!("created keyring {} with key-encryption key {}", config.keyring_path.display(), ring.primary_kek_id());
+    ring.create_new(&config.keyring_path)
+        .map_err(|e| Failure::failed(format!("keyring_path: {e}")))?;
+    eprintln!(
+        "created keyring {} with key-encryption key {}",
+        config.keyring_path.display(),
+        ring.primary_kek_id()
+    );
     Ok(())
 }
 
 async fn store_for_cli(config: &Config) -> Result<Store, Failure> {
-    open_store(config, &Deps::default(), false).await.map_err(|e| Failure::config(e.0))
+    open_store(config, &Deps::default(), false)
+        .await
+        .map_err(|e| Failure::config(e.0))
 }
 
 pub async fn keys_rotate(config: &Config) -> Result<(), Failure> {
     keyring_file_only(config)?;
     let deps = Deps::default();
     let path = &config.keyring_path;
-    let mut ring = Keyring::load(path).map_err(|e| Failure::config(format!("keyring_path: {e}")))?;
+    let mut ring =
+        Keyring::load(path).map_err(|e| Failure::config(format!("keyring_path: {e}")))?;
     let old: Vec<String> = ring.status().into_iter().map(|k| k.id).collect();
     let new_id = ring.rotate(deps.clock.as_ref(), deps.entropy.as_ref());
     // Save first: from now on every process that reloads the file can unwrap both old and new.
-    ring.save(path).map_err(|e| Failure::failed(format!("keyring_path: {e}")))?;
+    ring.save(path)
+        .map_err(|e| Failure::failed(format!("keyring_path: {e}")))?;
     eprintln!("added key-encryption key {new_id}; rewrapping tenant keys…");
     let store = store_for_cli(config).await?;
-    let n = store.rewrap_all_keys().await.map_err(|e| Failure::failed(format!("rewrap: {e}")))?;
+    let n = store
+        .rewrap_all_keys()
+        .await
+        .map_err(|e| Failure::failed(format!("rewrap: {e}")))?;
     store.close().await;
     eprintln!("rewrapped {n} tenant keys under {new_id}.");
-    eprintln!("once every running server has used the new key, retire the old one(s): {}", old.join(", "));
+    eprintln!(
+        "once every running server has used the new key, retire the old one(s): {}",
+        old.join(", ")
+    );
     eprintln!("  confide keys retire <id>");
     Ok(())
 }
 
 pub async fn keys_status(config: &Config, as_json: bool) -> Result<(), Failure> {
     let deps = Deps::default();
-    let (ring, _) = confide_server::keyring::load(config, false, deps.clock.as_ref(), deps.entropy.as_ref())
-        .map_err(Failure::config)?;
+    let (ring, _) =
+        confide_server::keyring::load(config, false, deps.clock.as_ref(), deps.entropy.as_ref())
+            .map_err(Failure::config)?;
     let usage = match store_for_cli(config).await {
         Ok(store) => {
-            let u = store.kek_usage().await.map_err(|e| Failure::failed(e.to_string()))?;
+            let u = store
+                .kek_usage()
+                .await
+                .map_err(|e| Failure::failed(e.to_string()))?;
             store.close().await;
             Some(u)
         }
@@ -135,7 +161,11 @@ pub async fn keys_status(config: &Config, as_json: bool) -> Result<(), Failure> 
             println!(
                 "{}{}  created {}  ({} days)  wraps {} tenant keys",
                 r["id"].as_str().unwrap_or_default(),
-                if r["primary"] == true { " (primary)" } else { "" },
+                if r["primary"] == true {
+                    " (primary)"
+                } else {
+                    ""
+                },
                 r["created_at"].as_str().unwrap_or_default(),
                 r["age_days"],
                 r["wrapped_tenant_keys"],
@@ -148,18 +178,27 @@ pub async fn keys_status(config: &Config, as_json: bool) -> Result<(), Failure> 
 pub async fn keys_retire(config: &Config, kek_id: &str) -> Result<(), Failure> {
     keyring_file_only(config)?;
     let path = &config.keyring_path;
-    let mut ring = Keyring::load(path).map_err(|e| Failure::config(format!("keyring_path: {e}")))?;
+    let mut ring =
+        Keyring::load(path).map_err(|e| Failure::config(format!("keyring_path: {e}")))?;
     let store = store_for_cli(config).await?;
-    let usage = store.kek_usage().await.map_err(|e| Failure::failed(e.to_string()))?;
+    let usage = store
+        .kek_usage()
+        .await
+        .map_err(|e| Failure::failed(e.to_string()))?;
     store.close().await;
-    if let Some(u) = usage.iter().find(|u| u.kek_id == kek_id && u.wrapped_keys > 0) {
+    if let Some(u) = usage
+        .iter()
+        .find(|u| u.kek_id == kek_id && u.wrapped_keys > 0)
+    {
         return Err(Failure::failed(format!(
             "{kek_id} still wraps {} tenant keys; run `confide keys rotate` first",
             u.wrapped_keys
         )));
     }
-    ring.remove(kek_id).map_err(|e| Failure::failed(e.to_string()))?;
-    ring.save(path).map_err(|e| Failure::failed(format!("keyring_path: {e}")))?;
+    ring.remove(kek_id)
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    ring.save(path)
+        .map_err(|e| Failure::failed(format!("keyring_path: {e}")))?;
     eprintln!("retired {kek_id}");
     Ok(())
 }
@@ -178,23 +217,42 @@ fn one_time_password(entropy: &dyn Entropy) -> String {
     out
 }
 
-pub async fn tenant_create(config: &Config, name: &str, owner_email: &str, as_json: bool) -> Result<(), Failure> {
-    let email = Email::parse(owner_email).map_err(|_| Failure::config(format!("--owner-email: {owner_email:?} is not an email address")))?;
+pub async fn tenant_create(
+    config: &Config,
+    name: &str,
+    owner_email: &str,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let email = Email::parse(owner_email).map_err(|_| {
+        Failure::config(format!(
+            "--owner-email: {owner_email:?} is not an email address"
+        ))
+    })?;
     let deps = Deps::default();
     let store = store_for_cli(config).await?;
-    let ring = store.keyring_snapshot().map_err(|e| Failure::failed(e.to_string()))?;
+    let ring = store
+        .keyring_snapshot()
+        .map_err(|e| Failure::failed(e.to_string()))?;
     let params = PasswordParams {
         m_cost_kib: config.password.m_cost_kib,
         t_cost: config.password.t_cost,
         p_cost: config.password.p_cost,
     };
-    let hasher = PasswordHasher::new(params, Some(ring.password_pepper())).map_err(|e| Failure::config(format!("password: {e}")))?;
+    let hasher = PasswordHasher::new(params, Some(ring.password_pepper()))
+        .map_err(|e| Failure::config(format!("password: {e}")))?;
     let password = one_time_password(deps.entropy.as_ref());
-    let hash = hasher.hash(&password, deps.entropy.as_ref()).map_err(|e| Failure::failed(e.to_string()))?;
-    let created = store.create_tenant(name, &email, &hash, Actor::Cli).await.map_err(|e| match e {
-        confide_store::StoreError::Conflict(_) => Failure::failed("a user with this email already exists"),
-        e => Failure::failed(e.to_string()),
-    })?;
+    let hash = hasher
+        .hash(&password, deps.entropy.as_ref())
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    let created = store
+        .create_tenant(name, &email, &hash, Actor::Cli)
+        .await
+        .map_err(|e| match e {
+            confide_store::StoreError::Conflict(_) => {
+                Failure::failed("a user with this email already exists")
+            }
+            e => Failure::failed(e.to_string()),
+        })?;
     store.close().await;
     let out = json!({
         "tenant_id": created.tenant_id.to_string(),
@@ -204,15 +262,28 @@ pub async fn tenant_create(config: &Config, name: &str, owner_email: &str, as_js
     if as_json {
         println!("{out}");
     } else {
-        println!("tenant {}\nowner {} ({})\none-time password {} (must be changed at first login)", out["tenant_id"].as_str().unwrap_or_default(), out["owner_user_id"].as_str().unwrap_or_default(), email, password);
+        println!(
+            "tenant {}\nowner {} ({})\none-time password {} (must be changed at first login)",
+            out["tenant_id"].as_str().unwrap_or_default(),
+            out["owner_user_id"].as_str().unwrap_or_default(),
+            email,
+            password
+        );
     }
     Ok(())
 }
 
-pub async fn audit_verify(config: &Config, tenant: Option<&str>, as_json: bool) -> Result<(), Failure> {
+pub async fn audit_verify(
+    config: &Config,
+    tenant: Option<&str>,
+    as_json: bool,
+) -> Result<(), Failure> {
     let store = store_for_cli(config).await?;
     let tenants: Vec<TenantId> = match tenant {
-        Some(t) => vec![t.parse().map_err(|_| Failure::config(format!("--tenant: {t:?} is not a tenant id")))?],
+        Some(t) => vec![
+            t.parse()
+                .map_err(|_| Failure::config(format!("--tenant: {t:?} is not a tenant id")))?,
+        ],
         None => store
             .list_tenants()
             .await
@@ -224,7 +295,10 @@ pub async fn audit_verify(config: &Config, tenant: Option<&str>, as_json: bool) 
     let mut first_bad = None;
     let mut results = Vec::new();
     for t in tenants {
-        let v = store.audit_verify(t).await.map_err(|e| Failure::failed(format!("tenant {t}: {e}")))?;
+        let v = store
+            .audit_verify(t)
+            .await
+            .map_err(|e| Failure::failed(format!("tenant {t}: {e}")))?;
         match &v {
             Verification::Intact { entries } => {
                 results.push(json!({"tenant_id": t.to_string(), "ok": true, "entries": entries}));

@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "confide", version, about = "A self-hosted, end-to-end accountable WhatsApp inbox.")]
+#[command(
+    name = "confide",
+    version,
+    about = "A self-hosted, end-to-end accountable WhatsApp inbox."
+)]
 struct Cli {
     /// A TOML configuration file (settings can also come from CONFIDE_* environment variables).
     #[arg(long, global = true, env = "CONFIDE_CONFIG")]
@@ -96,16 +100,25 @@ pub struct Failure {
 
 impl Failure {
     pub fn config(message: impl Into<String>) -> Self {
-        Failure { code: 2, message: message.into() }
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
     }
     pub fn failed(message: impl Into<String>) -> Self {
-        Failure { code: 1, message: message.into() }
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("confide: cannot start the async runtime: {e}");
@@ -122,14 +135,18 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    let loaded = confide_server::config::load(cli.config.as_deref()).map_err(|e| Failure::config(e.0))?;
+    let loaded =
+        confide_server::config::load(cli.config.as_deref()).map_err(|e| Failure::config(e.0))?;
     let mut config = loaded.config;
     confide_server::telemetry::init_logging(&config.log);
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
     match cli.command {
-        Command::Serve { listen, admin_listen } => {
+        Command::Serve {
+            listen,
+            admin_listen,
+        } => {
             if let Some(a) = listen {
                 config.listen = a;
             }
@@ -145,11 +162,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             KeysAction::Status { json } => commands::keys_status(&config, json).await,
             KeysAction::Retire { kek_id } => commands::keys_retire(&config, &kek_id).await,
         },
-        Command::Tenant { action: TenantAction::Create { name, owner_email, json } } => {
-            commands::tenant_create(&config, &name, &owner_email, json).await
-        }
-        Command::Audit { action: AuditAction::Verify { tenant, json } } => {
-            commands::audit_verify(&config, tenant.as_deref(), json).await
-        }
+        Command::Tenant {
+            action:
+                TenantAction::Create {
+                    name,
+                    owner_email,
+                    json,
+                },
+        } => commands::tenant_create(&config, &name, &owner_email, json).await,
+        Command::Audit {
+            action: AuditAction::Verify { tenant, json },
+        } => commands::audit_verify(&config, tenant.as_deref(), json).await,
     }
 }

@@ -1,0 +1,106 @@
+use crate::confide;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// A plain HTTP/1.1 GET; returns (status, body).
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let status = buf.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    (status, body)
+}
+
+#[test]
+fn serve_in_an_empty_directory_answers_healthz_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut child = confide(dir.path())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut ready: Option<serde_json::Value> = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if v["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("confide is ready"))
+        {
+            ready = Some(v);
+            break;
+        }
+    }
+    let ready = ready.expect("the server logs one ready line");
+    let public: SocketAddr = ready["public"].as_str().unwrap().parse().unwrap();
+    let admin: SocketAddr = ready["admin"].as_str().unwrap().parse().unwrap();
+    let message = ready["message"].as_str().unwrap();
+    assert!(
+        message.contains("sqlite://./data/confide.db") && message.contains("keys/keyring.json"),
+        "{message}"
+    );
+
+    let (status, body) = get(public, "/healthz");
+    assert_eq!((status, body.as_str()), (200, "{\"status\":\"ok\"}"));
+    eprintln!(
+        "serve on an empty directory answered /healthz after {:?} (startup_ms {})",
+        started.elapsed(),
+        ready["startup_ms"]
+    );
+    let (status, body) = get(public, "/readyz");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(public, "/no/such/page");
+    assert_eq!(status, 404);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"]["code"],
+        "not_found"
+    );
+    let (status, metrics) = get(admin, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("confide_http_requests_total{class=\"2xx\"} 2"),
+        "{metrics}"
+    );
+    // The metrics are not on the public listener.
+    assert_eq!(get(public, "/metrics").0, 404);
+
+    // Created on first start: the keyring (0600) and the database.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("keys/keyring.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(dir.path().join("data/confide.db").exists());
+
+    // SIGTERM: graceful stop, exit 0.
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status}; log: {rest:?}");
+    assert!(rest.iter().any(|l| l.contains("\"stopped\"")), "{rest:?}");
+}
