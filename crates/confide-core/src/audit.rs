@@ -182,7 +182,9 @@ pub enum ChainBreak {
     Missing { expected: i64, found: i64 },
     #[error("audit entry {seq} does not follow entry {prev}: entries were inserted or reordered")]
     BadLink { seq: i64, prev: i64 },
-    #[error("audit entries after {last} are missing (deleted): the head says the log reaches {head}")]
+    #[error(
+        "audit entries after {last} are missing (deleted): the head says the log reaches {head}"
+    )]
     Truncated { last: i64, head: i64 },
     #[error("audit entry {seq} does not match the recorded head of the log")]
     HeadMismatch { seq: i64 },
@@ -219,15 +221,24 @@ where
     for e in entries {
         if e.seq != expected {
             if e.seq > expected {
-                return Err(ChainBreak::Missing { expected, found: e.seq });
+                return Err(ChainBreak::Missing {
+                    expected,
+                    found: e.seq,
+                });
             }
-            return Err(ChainBreak::BadLink { seq: e.seq, prev: expected - 1 });
+            return Err(ChainBreak::BadLink {
+                seq: e.seq,
+                prev: expected - 1,
+            });
         }
         if entry_hash(&e) != e.hash || e.tenant_id != tenant_id {
             return Err(ChainBreak::Altered { seq: e.seq });
         }
         if e.prev_hash != prev_hash {
-            return Err(ChainBreak::BadLink { seq: e.seq, prev: e.seq - 1 });
+            return Err(ChainBreak::BadLink {
+                seq: e.seq,
+                prev: e.seq - 1,
+            });
         }
         if !constant_eq(&sealer.seal(&e.hash), &e.seal) {
             return Err(ChainBreak::Forged { seq: e.seq });
@@ -238,8 +249,13 @@ where
     }
     let last = expected - 1;
     match head {
-        Some((head_seq, _)) if head_seq > last => Err(ChainBreak::Truncated { last, head: head_seq }),
-        Some((head_seq, _)) if head_seq < last => Err(ChainBreak::HeadMismatch { seq: head_seq + 1 }),
+        Some((head_seq, _)) if head_seq > last => Err(ChainBreak::Truncated {
+            last,
+            head: head_seq,
+        }),
+        Some((head_seq, _)) if head_seq < last => {
+            Err(ChainBreak::HeadMismatch { seq: head_seq + 1 })
+        }
         Some((head_seq, head_hash)) if head_seq > 0 && head_hash != prev_hash => {
             Err(ChainBreak::HeadMismatch { seq: head_seq })
         }
@@ -249,7 +265,10 @@ where
 }
 
 fn constant_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 mod hex_bytes {
@@ -300,7 +319,10 @@ mod tests {
         let mut c = chain(5);
         let h = head(&c);
         c[2].target = "thing:other".into();
-        assert_eq!(verify_chain("t1", c, h, &TestSealer), Err(ChainBreak::Altered { seq: 3 }));
+        assert_eq!(
+            verify_chain("t1", c, h, &TestSealer),
+            Err(ChainBreak::Altered { seq: 3 })
+        );
     }
 
     #[test]
@@ -309,7 +331,13 @@ mod tests {
         let h = head(&c);
         c.remove(1);
         let err = verify_chain("t1", c, h, &TestSealer).unwrap_err();
-        assert_eq!(err, ChainBreak::Missing { expected: 2, found: 3 });
+        assert_eq!(
+            err,
+            ChainBreak::Missing {
+                expected: 2,
+                found: 3
+            }
+        );
         assert_eq!(err.seq(), 2);
     }
 
@@ -345,7 +373,10 @@ mod tests {
         );
         c.push(forged);
         let h = head(&c);
-        assert_eq!(verify_chain("t1", c, h, &TestSealer), Err(ChainBreak::Forged { seq: 4 }));
+        assert_eq!(
+            verify_chain("t1", c, h, &TestSealer),
+            Err(ChainBreak::Forged { seq: 4 })
+        );
     }
 
     struct WrongSealer;

@@ -91,7 +91,12 @@ pub enum BuiltinRole {
 }
 
 impl BuiltinRole {
-    pub const ALL: [BuiltinRole; 4] = [BuiltinRole::Owner, BuiltinRole::Admin, BuiltinRole::Agent, BuiltinRole::Viewer];
+    pub const ALL: [BuiltinRole; 4] = [
+        BuiltinRole::Owner,
+        BuiltinRole::Admin,
+        BuiltinRole::Agent,
+        BuiltinRole::Viewer,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -106,10 +111,22 @@ impl BuiltinRole {
         use Permission::*;
         match self {
             BuiltinRole::Owner => Permission::ALL.iter().copied().collect(),
-            BuiltinRole::Admin => Permission::ALL.iter().copied().filter(|p| *p != DataErase).collect(),
-            BuiltinRole::Agent => [InboxRead, InboxReply, InboxAssign, ContactsRead, ContactsWrite, ConsentWrite, MediaUpload]
-                .into_iter()
+            BuiltinRole::Admin => Permission::ALL
+                .iter()
+                .copied()
+                .filter(|p| *p != DataErase)
                 .collect(),
+            BuiltinRole::Agent => [
+                InboxRead,
+                InboxReply,
+                InboxAssign,
+                ContactsRead,
+                ContactsWrite,
+                ConsentWrite,
+                MediaUpload,
+            ]
+            .into_iter()
+            .collect(),
             BuiltinRole::Viewer => [InboxRead, ContactsRead].into_iter().collect(),
         }
     }

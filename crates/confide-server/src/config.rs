@@ -91,13 +91,20 @@ impl Default for DatabaseConfig {
 
 impl Default for PasswordConfig {
     fn default() -> Self {
-        PasswordConfig { m_cost_kib: 19_456, t_cost: 2, p_cost: 1 }
+        PasswordConfig {
+            m_cost_kib: 19_456,
+            t_cost: 2,
+            p_cost: 1,
+        }
     }
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: "auto".to_string(), level: "info".to_string() }
+        LogConfig {
+            format: "auto".to_string(),
+            level: "info".to_string(),
+        }
     }
 }
 
@@ -115,7 +122,11 @@ pub struct Loaded {
 
 const PREFIX: &str = "CONFIDE_";
 /// Variables of the test suites and the CLI itself, not settings.
-const NOT_SETTINGS: &[&str] = &["CONFIDE_CONFIG", "CONFIDE_TEST_POSTGRES_URL", "CONFIDE_TEST_S3_URL"];
+const NOT_SETTINGS: &[&str] = &[
+    "CONFIDE_CONFIG",
+    "CONFIDE_TEST_POSTGRES_URL",
+    "CONFIDE_TEST_S3_URL",
+];
 
 /// Loads the configuration from `file` (if given) and the process environment.
 pub fn load(file: Option<&Path>) -> Result<Loaded, ConfigError> {
@@ -129,14 +140,19 @@ pub fn load_from(file: Option<&Path>, env: Vec<(String, String)>) -> Result<Load
     let mut fig = Figment::from(Serialized::defaults(Config::default()));
     if let Some(path) = file {
         if !path.is_file() {
-            return Err(ConfigError(format!("--config {}: no such file", path.display())));
+            return Err(ConfigError(format!(
+                "--config {}: no such file",
+                path.display()
+            )));
         }
         fig = fig.merge(Toml::file_exact(path));
     }
     let mut plain: Vec<(String, String)> = Vec::new();
     let mut files: Vec<(String, String)> = Vec::new();
     for (name, value) in env {
-        let Some(rest) = name.strip_prefix(PREFIX) else { continue };
+        let Some(rest) = name.strip_prefix(PREFIX) else {
+            continue;
+        };
         if NOT_SETTINGS.contains(&name.as_str()) {
             continue;
         }
@@ -146,7 +162,10 @@ pub fn load_from(file: Option<&Path>, env: Vec<(String, String)>) -> Result<Load
         } else if let Some(base) = key.strip_suffix("_file").filter(|b| known.contains(*b)) {
             let contents = std::fs::read_to_string(&value)
                 .map_err(|e| ConfigError(format!("{name}: cannot read {value}: {e}")))?;
-            files.push((base.to_string(), contents.trim_end_matches(['\n', '\r']).to_string()));
+            files.push((
+                base.to_string(),
+                contents.trim_end_matches(['\n', '\r']).to_string(),
+            ));
         } else {
             warnings.push(format!("unknown environment variable {name} ignored"));
         }
@@ -178,7 +197,11 @@ fn known_keys() -> BTreeSet<String> {
     fn walk(prefix: &str, v: &serde_json::Value, out: &mut BTreeSet<String>) {
         if let serde_json::Value::Object(m) = v {
             for (k, v) in m {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 walk(&key, v, out);
                 out.insert(key);
             }
@@ -205,16 +228,25 @@ impl Config {
             )));
         }
         if !(self.media_url.starts_with("file://") || self.media_url.starts_with("s3://")) {
-            return Err(ConfigError(format!("media_url: {:?} is not a file:// or s3:// URL", self.media_url)));
+            return Err(ConfigError(format!(
+                "media_url: {:?} is not a file:// or s3:// URL",
+                self.media_url
+            )));
         }
         if !["full", "normal"].contains(&self.database.sqlite_synchronous.as_str()) {
-            return Err(ConfigError("database.sqlite_synchronous: must be full or normal".into()));
+            return Err(ConfigError(
+                "database.sqlite_synchronous: must be full or normal".into(),
+            ));
         }
         if !["auto", "json", "pretty"].contains(&self.log.format.as_str()) {
-            return Err(ConfigError("log.format: must be auto, json or pretty".into()));
+            return Err(ConfigError(
+                "log.format: must be auto, json or pretty".into(),
+            ));
         }
         if self.password.m_cost_kib < 8 || self.password.t_cost < 1 || self.password.p_cost < 1 {
-            return Err(ConfigError("password: m_cost_kib >= 8, t_cost >= 1 and p_cost >= 1 are required".into()));
+            return Err(ConfigError(
+                "password: m_cost_kib >= 8, t_cost >= 1 and p_cost >= 1 are required".into(),
+            ));
         }
         Ok(())
     }
@@ -239,12 +271,21 @@ impl Config {
 
 /// Masks the password of a URL (`postgres://user:secret@host` → `postgres://user:***@host`).
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else { return url.to_string() };
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
     let rest = &url[scheme_end + 3..];
-    let Some(at) = rest.find('@') else { return url.to_string() };
+    let Some(at) = rest.find('@') else {
+        return url.to_string();
+    };
     let userinfo = &rest[..at];
     match userinfo.find(':') {
-        Some(colon) => format!("{}://{}:***{}", &url[..scheme_end], &userinfo[..colon], &rest[at..]),
+        Some(colon) => format!(
+            "{}://{}:***{}",
+            &url[..scheme_end],
+            &userinfo[..colon],
+            &rest[at..]
+        ),
         None => url.to_string(),
     }
 }
@@ -270,7 +311,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -285,7 +329,11 @@ mod tests {
     fn layers_apply_in_order_and_nesting_uses_double_underscore() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("confide.toml");
-        std::fs::write(&file, "database_url = \"sqlite://from-file.db\"\n[database]\nmax_connections = 3\n").unwrap();
+        std::fs::write(
+            &file,
+            "database_url = \"sqlite://from-file.db\"\n[database]\nmax_connections = 3\n",
+        )
+        .unwrap();
         let secret = dir.path().join("keyring.json");
         std::fs::write(&secret, "{\"format\":1}\n").unwrap();
         let l = load_from(
@@ -299,21 +347,41 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(l.config.database_url, "sqlite://from-file.db", "file over defaults");
+        assert_eq!(
+            l.config.database_url, "sqlite://from-file.db",
+            "file over defaults"
+        );
         assert_eq!(l.config.database.max_connections, 7, "env over file");
         assert_eq!(l.config.listen.port(), 0);
-        let keyring = l.config.keyring.as_ref().map(|s| secrecy::ExposeSecret::expose_secret(s).to_string());
-        assert_eq!(keyring.as_deref(), Some("{\"format\":1}"), "*_FILE read, newline trimmed");
-        assert_eq!(l.warnings, vec!["unknown environment variable CONFIDE_TYPO ignored".to_string()]);
+        let keyring = l
+            .config
+            .keyring
+            .as_ref()
+            .map(|s| secrecy::ExposeSecret::expose_secret(s).to_string());
+        assert_eq!(
+            keyring.as_deref(),
+            Some("{\"format\":1}"),
+            "*_FILE read, newline trimmed"
+        );
+        assert_eq!(
+            l.warnings,
+            vec!["unknown environment variable CONFIDE_TYPO ignored".to_string()]
+        );
     }
 
     #[test]
     fn bad_values_name_the_setting() {
-        let err = load_from(None, env(&[("CONFIDE_DATABASE_URL", "mysql://x")])).unwrap_err().0;
+        let err = load_from(None, env(&[("CONFIDE_DATABASE_URL", "mysql://x")]))
+            .unwrap_err()
+            .0;
         assert!(err.starts_with("database_url:"), "{err}");
-        let err = load_from(None, env(&[("CONFIDE_LISTEN", "not-an-address")])).unwrap_err().0;
+        let err = load_from(None, env(&[("CONFIDE_LISTEN", "not-an-address")]))
+            .unwrap_err()
+            .0;
         assert!(err.contains("listen"), "{err}");
-        let err = load_from(None, env(&[("CONFIDE_KEYRING_FILE", "/nonexistent/k")])).unwrap_err().0;
+        let err = load_from(None, env(&[("CONFIDE_KEYRING_FILE", "/nonexistent/k")]))
+            .unwrap_err()
+            .0;
         assert!(err.starts_with("CONFIDE_KEYRING_FILE:"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
@@ -326,7 +394,10 @@ mod tests {
     fn secrets_do_not_show_in_debug_or_description() {
         let l = load_from(
             None,
-            env(&[("CONFIDE_KEYRING", "{\"secret\":\"k3y\"}"), ("CONFIDE_DATABASE_URL", "postgres://app:hunter2@db/confide")]),
+            env(&[
+                ("CONFIDE_KEYRING", "{\"secret\":\"k3y\"}"),
+                ("CONFIDE_DATABASE_URL", "postgres://app:hunter2@db/confide"),
+            ]),
         )
         .unwrap();
         assert!(!format!("{:?}", l.config).contains("k3y"));

@@ -17,7 +17,12 @@ pub enum Origin {
 }
 
 /// Loads the keyring named by the configuration; creates the file when `create` and it is missing.
-pub fn load(config: &Config, create: bool, clock: &dyn Clock, entropy: &dyn Entropy) -> Result<(Keyring, Origin), String> {
+pub fn load(
+    config: &Config,
+    create: bool,
+    clock: &dyn Clock,
+    entropy: &dyn Entropy,
+) -> Result<(Keyring, Origin), String> {
     if let Some(inline) = &config.keyring {
         return Keyring::from_json(inline.expose_secret())
             .map(|k| (k, Origin::Inline))
@@ -28,7 +33,8 @@ pub fn load(config: &Config, create: bool, clock: &dyn Clock, entropy: &dyn Entr
         Ok(k) => Ok((k, Origin::File)),
         Err(KeyringError::NotFound { .. }) if create => {
             let k = Keyring::generate(clock, entropy);
-            k.create_new(path).map_err(|e| format!("keyring_path: {e}"))?;
+            k.create_new(path)
+                .map_err(|e| format!("keyring_path: {e}"))?;
             Ok((k, Origin::Created))
         }
         Err(e) => Err(format!("keyring_path: {e}")),
@@ -41,5 +47,7 @@ pub fn reloader(config: &Config) -> Option<KeyringReload> {
         return None;
     }
     let path = config.keyring_path.clone();
-    Some(Arc::new(move || Keyring::load(&path).map_err(|e| e.to_string())))
+    Some(Arc::new(move || {
+        Keyring::load(&path).map_err(|e| e.to_string())
+    }))
 }

@@ -34,7 +34,10 @@ pub struct Deps {
 
 impl Default for Deps {
     fn default() -> Self {
-        Deps { clock: Arc::new(confide_core::clock::SystemClock), entropy: Arc::new(confide_core::entropy::OsEntropy) }
+        Deps {
+            clock: Arc::new(confide_core::clock::SystemClock),
+            entropy: Arc::new(confide_core::entropy::OsEntropy),
+        }
     }
 }
 
@@ -55,20 +58,43 @@ pub fn store_options(config: &Config) -> StoreOptions {
 }
 
 /// Opens the store named by the configuration (creating the keyring file when `create_keyring`).
-pub async fn open_store(config: &Config, deps: &Deps, create_keyring: bool) -> Result<Store, StartupError> {
-    let (ring, origin) = keyring::load(config, create_keyring, deps.clock.as_ref(), deps.entropy.as_ref()).map_err(StartupError)?;
+pub async fn open_store(
+    config: &Config,
+    deps: &Deps,
+    create_keyring: bool,
+) -> Result<Store, StartupError> {
+    let (ring, origin) = keyring::load(
+        config,
+        create_keyring,
+        deps.clock.as_ref(),
+        deps.entropy.as_ref(),
+    )
+    .map_err(StartupError)?;
     if matches!(origin, keyring::Origin::Created) {
         tracing::warn!(path = %config.keyring_path.display(), "created a new keyring; back it up apart from the database");
     }
-    Store::open(&store_options(config), ring, keyring::reloader(config), deps.clock.clone(), deps.entropy.clone())
-        .await
-        .map_err(|e| StartupError(format!("database_url ({}): {e}", crate::config::redact_url(&config.database_url))))
+    Store::open(
+        &store_options(config),
+        ring,
+        keyring::reloader(config),
+        deps.clock.clone(),
+        deps.entropy.clone(),
+    )
+    .await
+    .map_err(|e| {
+        StartupError(format!(
+            "database_url ({}): {e}",
+            crate::config::redact_url(&config.database_url)
+        ))
+    })
 }
 
 impl Application {
     /// Binds both listeners (port 0 allowed), opens and migrates the store.
     pub async fn build(config: Config, deps: Deps) -> Result<Application, StartupError> {
-        let public = TcpListener::bind(config.listen).await.map_err(|e| StartupError(format!("listen {}: {e}", config.listen)))?;
+        let public = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| StartupError(format!("listen {}: {e}", config.listen)))?;
         let admin = TcpListener::bind(config.admin_listen)
             .await
             .map_err(|e| StartupError(format!("admin_listen {}: {e}", config.admin_listen)))?;
@@ -80,15 +106,23 @@ impl Application {
             entropy: deps.entropy,
             metrics: Arc::new(Metrics::default()),
         };
-        Ok(Application { public, admin, state })
+        Ok(Application {
+            public,
+            admin,
+            state,
+        })
     }
 
     pub fn public_addr(&self) -> SocketAddr {
-        self.public.local_addr().unwrap_or_else(|_| self.state.config.listen)
+        self.public
+            .local_addr()
+            .unwrap_or_else(|_| self.state.config.listen)
     }
 
     pub fn admin_addr(&self) -> SocketAddr {
-        self.admin.local_addr().unwrap_or_else(|_| self.state.config.admin_listen)
+        self.admin
+            .local_addr()
+            .unwrap_or_else(|_| self.state.config.admin_listen)
     }
 
     pub fn state(&self) -> &AppState {
@@ -102,9 +136,14 @@ impl Application {
             router = router.layer(layer);
         }
         router
-            .layer(axum::middleware::from_fn_with_state(state.clone(), edge::access::log_and_count))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                edge::access::log_and_count,
+            ))
             .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
-            .layer(PropagateRequestIdLayer::new(axum::http::HeaderName::from_static(edge::request_id::HEADER)))
+            .layer(PropagateRequestIdLayer::new(
+                axum::http::HeaderName::from_static(edge::request_id::HEADER),
+            ))
             .layer(SetRequestIdLayer::new(
                 axum::http::HeaderName::from_static(edge::request_id::HEADER),
                 edge::request_id::MakeId(state.entropy.clone()),
@@ -113,12 +152,17 @@ impl Application {
     }
 
     fn admin_router(state: AppState) -> Router {
-        api::admin_routes().fallback(error::fallback).with_state(state)
+        api::admin_routes()
+            .fallback(error::fallback)
+            .with_state(state)
     }
 
     /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests finish,
     /// and closes the database.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartupError> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
         let (tx, rx) = watch::channel(false);
         let wait = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
@@ -127,10 +171,15 @@ impl Application {
         let store = self.state.store.clone();
         let public = axum::serve(
             self.public,
-            Self::public_router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+            Self::public_router(self.state.clone())
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(wait(rx.clone()));
-        let admin = axum::serve(self.admin, Self::admin_router(self.state).into_make_service()).with_graceful_shutdown(wait(rx));
+        let admin = axum::serve(
+            self.admin,
+            Self::admin_router(self.state).into_make_service(),
+        )
+        .with_graceful_shutdown(wait(rx));
         let signal = tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");

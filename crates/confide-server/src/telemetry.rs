@@ -15,9 +15,16 @@ pub fn init_logging(cfg: &LogConfig) {
         "pretty" => false,
         _ => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if json {
-        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
     } else {
         builder.compact().try_init()
     };
@@ -46,8 +53,13 @@ impl Metrics {
     /// The Prometheus exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP confide_build_info Build information.\n# TYPE confide_build_info gauge\n");
-        out.push_str(&format!("confide_build_info{{version=\"{}\"}} 1\n", env!("CARGO_PKG_VERSION")));
+        out.push_str(
+            "# HELP confide_build_info Build information.\n# TYPE confide_build_info gauge\n",
+        );
+        out.push_str(&format!(
+            "confide_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        ));
         out.push_str("# HELP confide_http_requests_total HTTP responses by status class.\n# TYPE confide_http_requests_total counter\n");
         for (class, c) in [
             ("2xx", &self.requests_2xx),
@@ -55,7 +67,10 @@ impl Metrics {
             ("4xx", &self.requests_4xx),
             ("5xx", &self.requests_5xx),
         ] {
-            out.push_str(&format!("confide_http_requests_total{{class=\"{class}\"}} {}\n", c.load(Ordering::Relaxed)));
+            out.push_str(&format!(
+                "confide_http_requests_total{{class=\"{class}\"}} {}\n",
+                c.load(Ordering::Relaxed)
+            ));
         }
         out
     }

@@ -8,7 +8,8 @@ use confide_core::ids::TenantId;
 use sqlx::{Any, Row, Transaction};
 
 fn hash32(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
-    <[u8; 32]>::try_from(v.as_slice()).map_err(|_| StoreError::Corrupt("audit hash is not 32 bytes".into()))
+    <[u8; 32]>::try_from(v.as_slice())
+        .map_err(|_| StoreError::Corrupt("audit hash is not 32 bytes".into()))
 }
 
 /// Appends one entry after the tenant's head, updating the head in the same transaction. The
@@ -58,7 +59,12 @@ pub(crate) async fn append(
     } else {
         "UPDATE audit_heads SET seq = $1, hash = $2 WHERE tenant_id = $3"
     };
-    sqlx::query(q).bind(e.seq).bind(e.hash.to_vec()).bind(tenant.to_string()).execute(&mut **tx).await?;
+    sqlx::query(q)
+        .bind(e.seq)
+        .bind(e.hash.to_vec())
+        .bind(tenant.to_string())
+        .execute(&mut **tx)
+        .await?;
     Ok(e.seq)
 }
 
@@ -122,7 +128,10 @@ impl Store {
             None => None,
         };
         let sql = format!("{SELECT_ENTRIES} ORDER BY seq ASC");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t.clone()).fetch_all(&mut *tx).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(t.clone())
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
         let mut entries = Vec::with_capacity(rows.len());
         for r in &rows {

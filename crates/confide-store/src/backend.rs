@@ -64,7 +64,10 @@ pub(crate) fn install_drivers() {
 }
 
 /// Connect options, creating the SQLite file when missing.
-pub(crate) fn connect_options(options: &StoreOptions, backend: Backend) -> Result<AnyConnectOptions, StoreError> {
+pub(crate) fn connect_options(
+    options: &StoreOptions,
+    backend: Backend,
+) -> Result<AnyConnectOptions, StoreError> {
     install_drivers();
     let url = match backend {
         Backend::Sqlite if !options.url.contains("mode=") => {
@@ -115,7 +118,10 @@ fn session_setup(options: &StoreOptions, backend: Backend) -> Result<Vec<String>
 }
 
 /// The application pool.
-pub(crate) async fn connect_pool(options: &StoreOptions, backend: Backend) -> Result<AnyPool, StoreError> {
+pub(crate) async fn connect_pool(
+    options: &StoreOptions,
+    backend: Backend,
+) -> Result<AnyPool, StoreError> {
     let connect = connect_options(options, backend)?;
     let setup = std::sync::Arc::new(session_setup(options, backend)?);
     let max = match backend {

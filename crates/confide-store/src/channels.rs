@@ -50,9 +50,13 @@ const COLUMNS: &str = "channel_id, phone_number_id, waba_id, display_phone_numbe
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Channel, StoreError> {
     let id: String = r.try_get(0)?;
-    let rotating: i64 = r.try_get::<i64, _>(6).or_else(|_| r.try_get::<bool, _>(6).map(i64::from))?;
+    let rotating: i64 = r
+        .try_get::<i64, _>(6)
+        .or_else(|_| r.try_get::<bool, _>(6).map(i64::from))?;
     Ok(Channel {
-        id: id.parse().map_err(|_| StoreError::Corrupt("channel id".into()))?,
+        id: id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("channel id".into()))?,
         phone_number_id: r.try_get(1)?,
         waba_id: r.try_get(2)?,
         display_phone_number: r.try_get(3)?,
@@ -64,13 +68,27 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Channel, StoreError> {
 }
 
 impl Scope<'_> {
-    pub async fn create_channel(&mut self, new: NewChannel, actor: Actor) -> Result<Channel, StoreError> {
+    pub async fn create_channel(
+        &mut self,
+        new: NewChannel,
+        actor: Actor,
+    ) -> Result<Channel, StoreError> {
         let id = ChannelId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
         let row = id.to_string();
         let now = self.now();
-        let token = self.seal_str(TABLE, "access_token", &row, new.access_token.expose_secret())?;
+        let token = self.seal_str(
+            TABLE,
+            "access_token",
+            &row,
+            new.access_token.expose_secret(),
+        )?;
         let secret = self.seal_str(TABLE, "app_secret", &row, new.app_secret.expose_secret())?;
-        let verify = self.seal_str(TABLE, "verify_token", &row, new.verify_token.expose_secret())?;
+        let verify = self.seal_str(
+            TABLE,
+            "verify_token",
+            &row,
+            new.verify_token.expose_secret(),
+        )?;
         let t = self.tenant_str().to_string();
         sqlx::query(
             "INSERT INTO channels (tenant_id, channel_id, phone_number_id, waba_id, display_phone_number, access_token_ct, \
@@ -95,12 +113,18 @@ impl Scope<'_> {
             .bind(t)
             .execute(self.conn())
             .await?;
-        self.audit(&AuditEvent::new(actor, "channel.created", format!("channel:{row}"))).await?;
+        self.audit(&AuditEvent::new(
+            actor,
+            "channel.created",
+            format!("channel:{row}"),
+        ))
+        .await?;
         self.get_channel(id).await
     }
 
     pub async fn get_channel(&mut self, id: ChannelId) -> Result<Channel, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 AND channel_id = $2");
+        let sql =
+            format!("SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 AND channel_id = $2");
         let t = self.tenant_str().to_string();
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(t)
@@ -112,9 +136,13 @@ impl Scope<'_> {
     }
 
     pub async fn list_channels(&mut self) -> Result<Vec<Channel>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 ORDER BY created_at");
+        let sql =
+            format!("SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 ORDER BY created_at");
         let t = self.tenant_str().to_string();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).fetch_all(self.conn()).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(t)
+            .fetch_all(self.conn())
+            .await?;
         rows.iter().map(from_row).collect()
     }
 
@@ -154,7 +182,10 @@ impl Store {
         match row {
             Some(r) => {
                 let t: String = r.try_get(0)?;
-                Ok(Some(t.parse().map_err(|_| StoreError::Corrupt("tenant id".into()))?))
+                Ok(Some(
+                    t.parse()
+                        .map_err(|_| StoreError::Corrupt("tenant id".into()))?,
+                ))
             }
             None => Ok(None),
         }

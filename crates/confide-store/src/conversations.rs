@@ -1,8 +1,8 @@
 //! Conversations and their messages. Message bodies are sealed; a message from WhatsApp is
 //! stored once per `(tenant, wamid)`, so Meta's retries and duplicates change nothing.
 
-use crate::scope::Scope;
 use crate::StoreError;
+use crate::scope::Scope;
 use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId};
 use serde::Serialize;
 use sqlx::Row;
@@ -62,7 +62,11 @@ pub struct Message {
 
 impl Scope<'_> {
     /// The open conversation between a contact and a channel, created when there is none.
-    pub async fn open_conversation(&mut self, contact: ContactId, channel: ChannelId) -> Result<ConversationId, StoreError> {
+    pub async fn open_conversation(
+        &mut self,
+        contact: ContactId,
+        channel: ChannelId,
+    ) -> Result<ConversationId, StoreError> {
         let t = self.tenant_str().to_string();
         let found = sqlx::query(
             "SELECT conversation_id FROM conversations WHERE tenant_id = $1 AND contact_id = $2 AND channel_id = $3 AND status = 'open' \
@@ -75,7 +79,9 @@ impl Scope<'_> {
         .await?;
         if let Some(r) = found {
             let id: String = r.try_get(0)?;
-            return id.parse().map_err(|_| StoreError::Corrupt("conversation id".into()));
+            return id
+                .parse()
+                .map_err(|_| StoreError::Corrupt("conversation id".into()));
         }
         let id = ConversationId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
         let now = self.now();
@@ -94,7 +100,11 @@ impl Scope<'_> {
     }
 
     /// Stores a message in a conversation, once per wamid.
-    pub async fn insert_message(&mut self, conversation: ConversationId, m: NewMessage) -> Result<Stored, StoreError> {
+    pub async fn insert_message(
+        &mut self,
+        conversation: ConversationId,
+        m: NewMessage,
+    ) -> Result<Stored, StoreError> {
         let id = MessageId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
         let row = id.to_string();
         let body = self.seal_str(TABLE, "body", &row, &m.body.to_string())?;
@@ -133,7 +143,11 @@ impl Scope<'_> {
     }
 
     /// Messages of a conversation, newest first.
-    pub async fn list_messages(&mut self, conversation: ConversationId, limit: i64) -> Result<Vec<Message>, StoreError> {
+    pub async fn list_messages(
+        &mut self,
+        conversation: ConversationId,
+        limit: i64,
+    ) -> Result<Vec<Message>, StoreError> {
         let t = self.tenant_str().to_string();
         let rows = sqlx::query(
             "SELECT message_id, direction, wamid, kind, body_ct, status, created_at FROM messages \
@@ -155,9 +169,15 @@ impl Scope<'_> {
                     None => serde_json::Value::Null,
                 };
                 Ok(Message {
-                    id: id.parse().map_err(|_| StoreError::Corrupt("message id".into()))?,
+                    id: id
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt("message id".into()))?,
                     conversation_id: conversation,
-                    direction: if direction == "inbound" { Direction::Inbound } else { Direction::Outbound },
+                    direction: if direction == "inbound" {
+                        Direction::Inbound
+                    } else {
+                        Direction::Outbound
+                    },
                     wamid: r.try_get(2)?,
                     kind: r.try_get(3)?,
                     body,

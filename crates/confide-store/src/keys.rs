@@ -18,7 +18,11 @@ use std::sync::{Arc, Mutex};
 const INDEX_VERSION: i64 = 0;
 
 fn slot(version: i64) -> String {
-    if version == INDEX_VERSION { "index".to_string() } else { format!("data:{version}") }
+    if version == INDEX_VERSION {
+        "index".to_string()
+    } else {
+        format!("data:{version}")
+    }
 }
 
 /// Unwrapped tenant keys, by tenant.
@@ -47,22 +51,36 @@ pub struct KekUsage {
 
 impl Store {
     fn keyring_read<T>(&self, f: impl FnOnce(&Keyring) -> T) -> Result<T, StoreError> {
-        let guard = self.inner.keyring.read().map_err(|_| StoreError::Keys("keyring lock poisoned".into()))?;
+        let guard = self
+            .inner
+            .keyring
+            .read()
+            .map_err(|_| StoreError::Keys("keyring lock poisoned".into()))?;
         Ok(f(&guard))
     }
 
     /// Reloads the keyring from where it came from (after another process rotated it).
     fn reload_keyring(&self) -> Result<bool, StoreError> {
-        let Some(reload) = &self.inner.keyring_reload else { return Ok(false) };
+        let Some(reload) = &self.inner.keyring_reload else {
+            return Ok(false);
+        };
         let fresh = reload().map_err(|e| StoreError::Keys(e.to_string()))?;
-        let mut guard = self.inner.keyring.write().map_err(|_| StoreError::Keys("keyring lock poisoned".into()))?;
+        let mut guard = self
+            .inner
+            .keyring
+            .write()
+            .map_err(|_| StoreError::Keys("keyring lock poisoned".into()))?;
         *guard = fresh;
         Ok(true)
     }
 
     /// Replaces the in-memory keyring (after `rotate` in this process).
     pub fn set_keyring(&self, keyring: Keyring) -> Result<(), StoreError> {
-        let mut guard = self.inner.keyring.write().map_err(|_| StoreError::Keys("keyring lock poisoned".into()))?;
+        let mut guard = self
+            .inner
+            .keyring
+            .write()
+            .map_err(|_| StoreError::Keys("keyring lock poisoned".into()))?;
         *guard = keyring;
         Ok(())
     }
@@ -112,10 +130,11 @@ impl Store {
             return Ok(k);
         }
         let t = tenant.to_string();
-        let rows = sqlx::query("SELECT version, kek_id, wrapped FROM tenant_keys WHERE tenant_id = $1")
-            .bind(t.clone())
-            .fetch_all(&mut **tx)
-            .await?;
+        let rows =
+            sqlx::query("SELECT version, kek_id, wrapped FROM tenant_keys WHERE tenant_id = $1")
+                .bind(t.clone())
+                .fetch_all(&mut **tx)
+                .await?;
         if rows.is_empty() {
             return Err(StoreError::NotFound);
         }
@@ -135,7 +154,11 @@ impl Store {
         Ok(keys)
     }
 
-    fn unwrap_all(&self, tenant: &str, wrapped: &[(i64, WrappedKey)]) -> Result<TenantKeys, StoreError> {
+    fn unwrap_all(
+        &self,
+        tenant: &str,
+        wrapped: &[(i64, WrappedKey)],
+    ) -> Result<TenantKeys, StoreError> {
         self.keyring_read(|ring| {
             let mut index = None;
             let mut data = BTreeMap::new();
@@ -146,12 +169,18 @@ impl Store {
                 if *version == INDEX_VERSION {
                     index = Some(key);
                 } else {
-                    let v = u32::try_from(*version).map_err(|_| StoreError::Corrupt("key version".into()))?;
+                    let v = u32::try_from(*version)
+                        .map_err(|_| StoreError::Corrupt("key version".into()))?;
                     data.insert(v, key);
                 }
             }
-            let index = index.ok_or_else(|| StoreError::Corrupt("tenant has no index key".into()))?;
-            let current = data.keys().next_back().copied().ok_or_else(|| StoreError::Corrupt("tenant has no data key".into()))?;
+            let index =
+                index.ok_or_else(|| StoreError::Corrupt("tenant has no index key".into()))?;
+            let current = data
+                .keys()
+                .next_back()
+                .copied()
+                .ok_or_else(|| StoreError::Corrupt("tenant has no data key".into()))?;
             Ok(TenantKeys::new(tenant.to_string(), data, current, index)?)
         })?
     }
@@ -178,7 +207,10 @@ impl Store {
                 .await?;
             for r in rows {
                 let version: i64 = r.try_get(0)?;
-                let old = WrappedKey { kek_id: r.try_get(1)?, bytes: r.try_get(2)? };
+                let old = WrappedKey {
+                    kek_id: r.try_get(1)?,
+                    bytes: r.try_get(2)?,
+                };
                 let new = self.keyring_read(|ring| -> Result<WrappedKey, StoreError> {
                     let key = ring
                         .unwrap_key(&t, &slot(version), &old)
@@ -221,7 +253,13 @@ impl Store {
                 *usage.entry(r.try_get::<String, _>(0)?).or_default() += 1;
             }
         }
-        Ok(usage.into_iter().map(|(kek_id, wrapped_keys)| KekUsage { kek_id, wrapped_keys }).collect())
+        Ok(usage
+            .into_iter()
+            .map(|(kek_id, wrapped_keys)| KekUsage {
+                kek_id,
+                wrapped_keys,
+            })
+            .collect())
     }
 
     /// The sealer of the audit chain: keyed by the keyring, which is not in the database.

@@ -16,9 +16,11 @@
 pub mod audit;
 pub mod backend;
 pub mod channels;
+pub mod consent;
 pub mod contacts;
 pub mod conversations;
 pub mod error;
+pub mod ingest;
 pub mod keys;
 pub mod migrate;
 pub mod scope;
@@ -56,7 +58,9 @@ struct Inner {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.inner.backend).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("backend", &self.inner.backend)
+            .finish_non_exhaustive()
     }
 }
 

@@ -1,8 +1,8 @@
 //! Migrations, one set per engine, embedded in the binary and applied with sqlx's migrator
 //! (which takes an advisory lock on PostgreSQL, so several instances may start at once).
 
-use crate::backend::{Backend, StoreOptions, connect_options};
 use crate::StoreError;
+use crate::backend::{Backend, StoreOptions, connect_options};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Row, SqlSafeStr};
 
@@ -28,7 +28,13 @@ fn migrator(backend: Backend) -> Migrator {
                 Backend::Sqlite => m.sqlite,
                 Backend::Postgres => m.postgres,
             };
-            Migration::new(m.version, m.description.into(), MigrationType::Simple, sql.into_sql_str(), false)
+            Migration::new(
+                m.version,
+                m.description.into(),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
         })
         .collect();
     Migrator::with_migrations(list)
@@ -41,7 +47,9 @@ pub async fn run(options: &StoreOptions, backend: Backend) -> Result<(), StoreEr
     }
     let mut conn = connect_options(options, backend)?.connect().await?;
     if backend == Backend::Sqlite {
-        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut conn).await?;
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&mut conn)
+            .await?;
     }
     migrator(backend).run(&mut conn).await?;
     Ok(())
@@ -49,11 +57,19 @@ pub async fn run(options: &StoreOptions, backend: Backend) -> Result<(), StoreEr
 
 /// Every migration this binary knows is applied.
 pub async fn check_current(pool: &AnyPool, _backend: Backend) -> Result<(), StoreError> {
-    let rows = sqlx::query("SELECT version FROM _sqlx_migrations").fetch_all(pool).await?;
-    let applied: Vec<i64> = rows.iter().filter_map(|r| r.try_get::<i64, _>(0).ok()).collect();
+    let rows = sqlx::query("SELECT version FROM _sqlx_migrations")
+        .fetch_all(pool)
+        .await?;
+    let applied: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<i64, _>(0).ok())
+        .collect();
     for m in MIGRATIONS {
         if !applied.contains(&m.version) {
-            return Err(StoreError::Config(format!("migration {} is not applied", m.version)));
+            return Err(StoreError::Config(format!(
+                "migration {} is not applied",
+                m.version
+            )));
         }
     }
     Ok(())
@@ -77,7 +93,10 @@ fn ensure_sqlite_parent(url: &str) -> Result<(), StoreError> {
             #[cfg(unix)]
             std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
             builder.create(parent).map_err(|e| {
-                StoreError::Config(format!("cannot create the database directory {}: {e}", parent.display()))
+                StoreError::Config(format!(
+                    "cannot create the database directory {}: {e}",
+                    parent.display()
+                ))
             })?;
         }
     }

@@ -41,15 +41,28 @@ impl Store {
         self.scope_with(tenant, Access::Read).await
     }
 
-    pub async fn scope_with(&self, tenant: TenantId, access: Access) -> Result<Scope<'_>, StoreError> {
+    pub async fn scope_with(
+        &self,
+        tenant: TenantId,
+        access: Access,
+    ) -> Result<Scope<'_>, StoreError> {
         let mut tx = self.begin_tx(access).await?;
         let tenant_text = tenant.to_string();
         set_tenant(&mut tx, self.backend(), &tenant_text).await?;
         let keys = self.tenant_keys_in(&mut tx, tenant).await?;
-        Ok(Scope { store: self, tenant, tenant_text, tx, keys })
+        Ok(Scope {
+            store: self,
+            tenant,
+            tenant_text,
+            tx,
+            keys,
+        })
     }
 
-    pub(crate) async fn begin_tx(&self, access: Access) -> Result<Transaction<'static, Any>, StoreError> {
+    pub(crate) async fn begin_tx(
+        &self,
+        access: Access,
+    ) -> Result<Transaction<'static, Any>, StoreError> {
         let tx = match (self.backend(), access) {
             (Backend::Sqlite, Access::Write) => self.pool().begin_with("BEGIN IMMEDIATE").await?,
             _ => self.pool().begin().await?,
@@ -81,7 +94,13 @@ impl<'s> Scope<'s> {
         tx: Transaction<'static, Any>,
         keys: Arc<TenantKeys>,
     ) -> Self {
-        Scope { store, tenant, tenant_text: tenant.to_string(), tx, keys }
+        Scope {
+            store,
+            tenant,
+            tenant_text: tenant.to_string(),
+            tx,
+            keys,
+        }
     }
 
     pub fn tenant(&self) -> TenantId {
@@ -101,11 +120,27 @@ impl<'s> Scope<'s> {
     }
 
     /// Encrypts a field of a row with the tenant's current data key.
-    pub(crate) fn seal(&self, table: &str, column: &str, row: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
-        Ok(self.keys.encrypt(FieldRef { table, column, row }, plaintext, self.store.entropy().as_ref())?)
+    pub(crate) fn seal(
+        &self,
+        table: &str,
+        column: &str,
+        row: &str,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        Ok(self.keys.encrypt(
+            FieldRef { table, column, row },
+            plaintext,
+            self.store.entropy().as_ref(),
+        )?)
     }
 
-    pub(crate) fn seal_str(&self, table: &str, column: &str, row: &str, plaintext: &str) -> Result<Vec<u8>, StoreError> {
+    pub(crate) fn seal_str(
+        &self,
+        table: &str,
+        column: &str,
+        row: &str,
+        plaintext: &str,
+    ) -> Result<Vec<u8>, StoreError> {
         self.seal(table, column, row, plaintext.as_bytes())
     }
 
@@ -117,7 +152,9 @@ impl<'s> Scope<'s> {
         row: &str,
         envelope: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
-        Ok(self.keys.decrypt(FieldRef { table, column, row }, envelope)?)
+        Ok(self
+            .keys
+            .decrypt(FieldRef { table, column, row }, envelope)?)
     }
 
     pub(crate) fn open_string(
@@ -128,7 +165,8 @@ impl<'s> Scope<'s> {
         envelope: &[u8],
     ) -> Result<String, StoreError> {
         let bytes = self.open(table, column, row, envelope)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| StoreError::Corrupt(format!("{table}.{column} is not text")))
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| StoreError::Corrupt(format!("{table}.{column} is not text")))
     }
 
     /// The tenant's keyed blind index of a normalised value.

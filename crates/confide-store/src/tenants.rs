@@ -38,7 +38,9 @@ impl Store {
     ) -> Result<CreatedTenant, StoreError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 {
-            return Err(StoreError::Config("a tenant name needs 1 to 200 characters".into()));
+            return Err(StoreError::Config(
+                "a tenant name needs 1 to 200 characters".into(),
+            ));
         }
         let clock = self.clock().as_ref();
         let entropy = self.entropy().as_ref();
@@ -54,7 +56,13 @@ impl Store {
         set_tenant(&mut tx, self.backend(), &tenant.to_string()).await?;
         let keys = self.create_tenant_keys(&mut tx, tenant).await?;
         let mut scope = Scope::from_parts(self, tenant, tx, keys);
-        scope.audit(&AuditEvent::new(actor.clone(), "tenant.created", format!("tenant:{tenant}"))).await?;
+        scope
+            .audit(&AuditEvent::new(
+                actor.clone(),
+                "tenant.created",
+                format!("tenant:{tenant}"),
+            ))
+            .await?;
         let mut owner_role = None;
         for role in BuiltinRole::ALL {
             let id = RoleId::new(clock, entropy);
@@ -84,14 +92,19 @@ impl Store {
             )
             .await?;
         scope.commit().await?;
-        Ok(CreatedTenant { tenant_id: tenant, owner_user_id: owner })
+        Ok(CreatedTenant {
+            tenant_id: tenant,
+            owner_user_id: owner,
+        })
     }
 
     /// Every tenant's metadata (platform operator view).
     pub async fn list_tenants(&self) -> Result<Vec<TenantSummary>, StoreError> {
-        let rows = sqlx::query("SELECT tenant_id, name, status, created_at FROM tenants ORDER BY created_at")
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(
+            "SELECT tenant_id, name, status, created_at FROM tenants ORDER BY created_at",
+        )
+        .fetch_all(self.pool())
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(TenantSummary {

@@ -1,8 +1,8 @@
 //! Team members. The email is sealed; login finds it through a keyring-keyed blind index held
 //! in `principals` (the only table searched before the tenant is known).
 
-use crate::scope::Scope;
 use crate::StoreError;
+use crate::scope::Scope;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::email::Email;
 use confide_core::ids::{RoleId, UserId};
@@ -50,7 +50,12 @@ impl Scope<'_> {
         .execute(self.conn())
         .await
         .map_err(|e| StoreError::from_insert(e, "a user with this email"))?;
-        self.audit(&AuditEvent::new(actor, "user.created", format!("user:{id}"))).await?;
+        self.audit(&AuditEvent::new(
+            actor,
+            "user.created",
+            format!("user:{id}"),
+        ))
+        .await?;
         Ok(id)
     }
 }
@@ -58,7 +63,13 @@ impl Scope<'_> {
 impl crate::Store {
     /// The global lookup key of a login email.
     pub(crate) fn login_email_index(&self, email: &Email) -> Result<Vec<u8>, StoreError> {
-        let guard = self.inner.keyring.read().map_err(|_| StoreError::Keys("keyring lock poisoned".into()))?;
-        Ok(guard.platform_blind_index(LOGIN_EMAIL_INDEX, email.as_str().as_bytes()).to_vec())
+        let guard = self
+            .inner
+            .keyring
+            .read()
+            .map_err(|_| StoreError::Keys("keyring lock poisoned".into()))?;
+        Ok(guard
+            .platform_blind_index(LOGIN_EMAIL_INDEX, email.as_str().as_bytes())
+            .to_vec())
     }
 }

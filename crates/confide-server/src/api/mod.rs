@@ -8,10 +8,14 @@ use axum::routing::get;
 
 /// Routes of the public listener.
 pub fn public_routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz))
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
 }
 
 /// Routes of the admin listener.
 pub fn admin_routes() -> Router<AppState> {
-    Router::new().route("/metrics", get(health::metrics)).route("/healthz", get(health::healthz))
+    Router::new()
+        .route("/metrics", get(health::metrics))
+        .route("/healthz", get(health::healthz))
 }

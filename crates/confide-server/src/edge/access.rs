@@ -10,7 +10,11 @@ use std::time::Instant;
 pub async fn log_and_count(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "(unmatched)".into());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "(unmatched)".into());
     let request_id = super::request_id::of(&req);
     let res = next.run(req).await;
     let status = res.status().as_u16();

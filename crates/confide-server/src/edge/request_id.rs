@@ -12,11 +12,17 @@ pub struct MakeId(pub SharedEntropy);
 impl MakeRequestId for MakeId {
     fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
         let bytes: [u8; 12] = random_array(self.0.as_ref());
-        HeaderValue::from_str(&hex::encode(bytes)).ok().map(RequestId::new)
+        HeaderValue::from_str(&hex::encode(bytes))
+            .ok()
+            .map(RequestId::new)
     }
 }
 
 /// The request id of a request, for logs and error reports.
 pub fn of<B>(req: &Request<B>) -> String {
-    req.headers().get(HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string()
+    req.headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string()
 }

@@ -28,22 +28,47 @@ impl TestDb {
 
     pub async fn postgres() -> Option<TestDb> {
         let Ok(admin) = std::env::var("CONFIDE_TEST_POSTGRES_URL") else {
-            eprintln!("skipped: set CONFIDE_TEST_POSTGRES_URL to run the PostgreSQL conformance suite");
+            eprintln!(
+                "skipped: set CONFIDE_TEST_POSTGRES_URL to run the PostgreSQL conformance suite"
+            );
             return None;
         };
-        let name = format!("confide_test_{}", hex::encode(confide_core::entropy::random_array::<6>(&OsEntropy)));
+        let name = format!(
+            "confide_test_{}",
+            hex::encode(confide_core::entropy::random_array::<6>(&OsEntropy))
+        );
         let mut conn = admin_conn(&admin).await;
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
         conn.close().await.unwrap();
         let url = with_database(&admin, &name);
-        Some(Self::open(StoreOptions::new(url.clone()), None, Some((admin, name, url))).await)
+        Some(
+            Self::open(
+                StoreOptions::new(url.clone()),
+                None,
+                Some((admin, name, url)),
+            )
+            .await,
+        )
     }
 
-    async fn open(options: StoreOptions, dir: Option<tempfile::TempDir>, pg: Option<(String, String, String)>) -> TestDb {
+    async fn open(
+        options: StoreOptions,
+        dir: Option<tempfile::TempDir>,
+        pg: Option<(String, String, String)>,
+    ) -> TestDb {
         let clock = Arc::new(ManualClock::at_epoch_2026());
         let keyring = Keyring::generate(clock.as_ref(), &OsEntropy);
         let store = open_store(&options, keyring.clone(), clock.clone()).await;
-        TestDb { store, options, clock, keyring, dir, pg }
+        TestDb {
+            store,
+            options,
+            clock,
+            keyring,
+            dir,
+            pg,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -57,27 +82,45 @@ impl TestDb {
             Some((_, _, url)) => url.clone(),
             None => self.options.url.clone(),
         };
-        sqlx::any::AnyConnectOptions::from_str(&url).unwrap().connect().await.unwrap()
+        sqlx::any::AnyConnectOptions::from_str(&url)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
     }
 
     pub async fn finish(self) {
         self.store.close().await;
         if let Some((admin, name, _)) = self.pg {
             let mut conn = admin_conn(&admin).await;
-            conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.unwrap();
+            conn.execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .await
+            .unwrap();
         }
     }
 }
 
-pub async fn open_store(options: &StoreOptions, keyring: Keyring, clock: Arc<ManualClock>) -> Store {
+pub async fn open_store(
+    options: &StoreOptions,
+    keyring: Keyring,
+    clock: Arc<ManualClock>,
+) -> Store {
     let clock: SharedClock = clock;
     let entropy: SharedEntropy = Arc::new(OsEntropy);
-    Store::open(options, keyring, None, clock, entropy).await.unwrap()
+    Store::open(options, keyring, None, clock, entropy)
+        .await
+        .unwrap()
 }
 
 async fn admin_conn(url: &str) -> AnyConnection {
     sqlx::any::install_default_drivers();
-    sqlx::any::AnyConnectOptions::from_str(url).unwrap().connect().await.unwrap()
+    sqlx::any::AnyConnectOptions::from_str(url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
 }
 
 /// The same server URL naming another database.
@@ -87,7 +130,10 @@ fn with_database(url: &str, db: &str) -> String {
         None => (url, None),
     };
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
     let mut out = format!("{}/{db}", &base[..path_start]);
     if let Some(q) = query {
         out.push('?');

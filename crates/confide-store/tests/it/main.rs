@@ -2,8 +2,8 @@
 //! `CONFIDE_TEST_POSTGRES_URL` names a server (each test in a database of its own, dropped after).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod harness;
 mod cases;
+mod harness;
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -50,7 +50,9 @@ conformance!(
 mod postgres_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn row_level_security_hides_other_tenants() {
-        let Some(db) = crate::harness::TestDb::postgres().await else { return };
+        let Some(db) = crate::harness::TestDb::postgres().await else {
+            return;
+        };
         crate::cases::row_level_security_hides_other_tenants(&db).await;
         db.finish().await;
     }

@@ -1,0 +1,108 @@
+//! The consent ledger: append-only events per contact and purpose. The latest event for a
+//! purpose is the contact's current consent; the ledger itself is never rewritten.
+
+use crate::StoreError;
+use crate::scope::Scope;
+use confide_core::ids::{ConsentEventId, ContactId};
+use serde::Serialize;
+use sqlx::Row;
+
+const TABLE: &str = "consent_events";
+
+/// One consent event to append.
+#[derive(Debug, Clone)]
+pub struct NewConsent {
+    /// `marketing`, `utility` or `service`.
+    pub purpose: String,
+    /// `opted_in` or `opted_out`.
+    pub status: String,
+    /// Where it came from, e.g. `whatsapp_user_preferences`, `api`, `import`, `keyword`.
+    pub source: String,
+    /// Free-form evidence (sealed: it may quote the person).
+    pub evidence: Option<String>,
+    /// Who recorded it (`meta`, `user:<id>`, ...).
+    pub actor: String,
+    pub at_micros: i64,
+}
+
+/// A stored consent event, decrypted.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ConsentEvent {
+    pub id: ConsentEventId,
+    pub contact_id: ContactId,
+    pub purpose: String,
+    pub status: String,
+    pub source: String,
+    pub evidence: Option<String>,
+    pub actor: String,
+    pub created_at: i64,
+}
+
+impl Scope<'_> {
+    pub async fn append_consent(
+        &mut self,
+        contact: ContactId,
+        c: NewConsent,
+    ) -> Result<ConsentEventId, StoreError> {
+        let id = ConsentEventId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
+        let row = id.to_string();
+        let evidence = c
+            .evidence
+            .as_deref()
+            .map(|e| self.seal_str(TABLE, "evidence", &row, e))
+            .transpose()?;
+        let t = self.tenant_str().to_string();
+        sqlx::query(
+            "INSERT INTO consent_events (tenant_id, event_id, contact_id, purpose, status, source, evidence_ct, actor, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(t)
+        .bind(row)
+        .bind(contact.to_string())
+        .bind(c.purpose)
+        .bind(c.status)
+        .bind(c.source)
+        .bind(evidence)
+        .bind(c.actor)
+        .bind(c.at_micros)
+        .execute(self.conn())
+        .await?;
+        Ok(id)
+    }
+
+    /// A contact's ledger, oldest first.
+    pub async fn consent_history(
+        &mut self,
+        contact: ContactId,
+    ) -> Result<Vec<ConsentEvent>, StoreError> {
+        let t = self.tenant_str().to_string();
+        let rows = sqlx::query(
+            "SELECT event_id, purpose, status, source, evidence_ct, actor, created_at FROM consent_events \
+             WHERE tenant_id = $1 AND contact_id = $2 ORDER BY created_at, event_id",
+        )
+        .bind(t)
+        .bind(contact.to_string())
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get(0)?;
+                let evidence: Option<Vec<u8>> = r.try_get(4)?;
+                Ok(ConsentEvent {
+                    evidence: evidence
+                        .map(|e| self.open_string(TABLE, "evidence", &id, &e))
+                        .transpose()?,
+                    id: id
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt("consent id".into()))?,
+                    contact_id: contact,
+                    purpose: r.try_get(1)?,
+                    status: r.try_get(2)?,
+                    source: r.try_get(3)?,
+                    actor: r.try_get(5)?,
+                    created_at: r.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+}
