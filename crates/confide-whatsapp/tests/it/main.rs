@@ -1,0 +1,27 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Integration tests of confide-whatsapp: every shared fixture, robustness, signatures, send bodies.
+
+mod fixtures;
+mod mutations;
+mod robustness;
+mod send;
+mod signature;
+
+/// The bytes of a shared webhook fixture (exactly as Meta sends them).
+macro_rules! fixture {
+    ($name:literal) => {
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures/webhooks/",
+            $name
+        ))
+        .as_slice()
+    };
+}
+pub(crate) use fixture;
+
+/// The fixture directory, for tests that walk it.
+pub(crate) const FIXTURE_DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/fixtures/webhooks"
+);
