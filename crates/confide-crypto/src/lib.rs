@@ -15,8 +15,10 @@
 pub mod envelope;
 pub mod keyring;
 pub mod password;
+pub mod password_policy;
 mod primitives;
 pub mod token;
+pub mod totp;
 
 pub use envelope::{DataKey, FieldRef, TenantKeys, envelope_key_version};
 pub use keyring::{KekInfo, Keyring, KeyringError, WrappedKey};

@@ -6,7 +6,7 @@
 //! - [`state`]: the shared application state handed to handlers.
 //! - [`error`]: the one error type handlers return and its mapping to `{"error":{code,message}}`.
 //! - [`api`]: JSON API handlers; [`edge`]: request ids, headers, limits; [`telemetry`]: logs and
-//!   metrics.
+//!   metrics; [`webhooks`]: Meta's signed deliveries and the group-commit writer.
 
 pub mod api;
 pub mod config;
@@ -16,6 +16,7 @@ pub mod keyring;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use config::Config;
 pub use startup::Application;

@@ -4,7 +4,9 @@ use crate::config::Config;
 use crate::edge;
 use crate::state::AppState;
 use crate::telemetry::Metrics;
-use crate::{api, error, keyring};
+use crate::webhooks::directory::ChannelDirectory;
+use crate::webhooks::writer::IngestQueue;
+use crate::{api, error, keyring, webhooks};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use confide_core::clock::SharedClock;
@@ -46,6 +48,7 @@ pub struct Application {
     public: TcpListener,
     admin: TcpListener,
     state: AppState,
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 pub fn store_options(config: &Config) -> StoreOptions {
@@ -99,17 +102,21 @@ impl Application {
             .await
             .map_err(|e| StartupError(format!("admin_listen {}: {e}", config.admin_listen)))?;
         let store = open_store(&config, &deps, true).await?;
+        let (ingest, writer) = IngestQueue::start(store.clone());
         let state = AppState {
             store,
             config: Arc::new(config),
+            channels: Arc::new(ChannelDirectory::new(deps.clock.clone())),
             clock: deps.clock,
             entropy: deps.entropy,
             metrics: Arc::new(Metrics::default()),
+            ingest,
         };
         Ok(Application {
             public,
             admin,
             state,
+            workers: vec![writer],
         })
     }
 
@@ -131,7 +138,7 @@ impl Application {
 
     /// The public router with every edge layer.
     pub fn public_router(state: AppState) -> Router {
-        let mut router = api::public_routes().fallback(error::fallback);
+        let mut router = api::public_routes().merge(webhooks::routes()).fallback(error::fallback);
         for layer in edge::headers::layers() {
             router = router.layer(layer);
         }
@@ -169,6 +176,7 @@ impl Application {
         };
         tracing::info!(public = %self.public_addr(), admin = %self.admin_addr(), "listening");
         let store = self.state.store.clone();
+        let workers = self.workers;
         let public = axum::serve(
             self.public,
             Self::public_router(self.state.clone())
@@ -187,6 +195,11 @@ impl Application {
         });
         let (p, a) = tokio::join!(public, admin);
         signal.abort();
+        // The routers (and with them the queue senders) are gone: the workers finish what is
+        // queued and stop; then the database is closed.
+        for w in workers {
+            let _ = w.await;
+        }
         store.close().await;
         p.map_err(|e| StartupError(format!("public listener: {e}")))?;
         a.map_err(|e| StartupError(format!("admin listener: {e}")))?;

@@ -3,6 +3,8 @@
 
 use crate::config::Config;
 use crate::telemetry::Metrics;
+use crate::webhooks::directory::ChannelDirectory;
+use crate::webhooks::writer::IngestQueue;
 use confide_core::clock::SharedClock;
 use confide_core::entropy::SharedEntropy;
 use confide_store::Store;
@@ -16,4 +18,8 @@ pub struct AppState {
     pub clock: SharedClock,
     pub entropy: SharedEntropy,
     pub metrics: Arc<Metrics>,
+    /// Channels for webhook routing (secrets decrypted, cached briefly).
+    pub channels: Arc<ChannelDirectory>,
+    /// The group-commit writer of webhook deliveries.
+    pub ingest: IngestQueue,
 }

@@ -37,6 +37,9 @@ pub struct Metrics {
     requests_3xx: AtomicU64,
     requests_4xx: AtomicU64,
     requests_5xx: AtomicU64,
+    webhook_bad_signatures: AtomicU64,
+    webhook_messages: AtomicU64,
+    webhook_statuses: AtomicU64,
 }
 
 impl Metrics {
@@ -48,6 +51,15 @@ impl Metrics {
             _ => &self.requests_5xx,
         };
         c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn webhook_rejected_signature(&self) {
+        self.webhook_bad_signatures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn webhook_applied(&self, messages: u64, statuses: u64) {
+        self.webhook_messages.fetch_add(messages, Ordering::Relaxed);
+        self.webhook_statuses.fetch_add(statuses, Ordering::Relaxed);
     }
 
     /// The Prometheus exposition of every metric.
@@ -71,6 +83,13 @@ impl Metrics {
                 "confide_http_requests_total{{class=\"{class}\"}} {}\n",
                 c.load(Ordering::Relaxed)
             ));
+        }
+        for (name, help, c) in [
+            ("confide_webhook_bad_signatures_total", "Webhook deliveries refused for their signature.", &self.webhook_bad_signatures),
+            ("confide_webhook_messages_total", "Inbound messages stored from webhooks.", &self.webhook_messages),
+            ("confide_webhook_statuses_total", "Delivery statuses stored from webhooks.", &self.webhook_statuses),
+        ] {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n", c.load(Ordering::Relaxed)));
         }
         out
     }

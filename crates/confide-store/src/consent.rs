@@ -23,6 +23,9 @@ pub struct NewConsent {
     /// Who recorded it (`meta`, `user:<id>`, ...).
     pub actor: String,
     pub at_micros: i64,
+    /// Identifies an event that may be delivered again (a webhook); a second append with the
+    /// same key is ignored. Callers pass a keyed hash, never personal data.
+    pub dedupe_key: Option<Vec<u8>>,
 }
 
 /// A stored consent event, decrypted.
@@ -39,11 +42,12 @@ pub struct ConsentEvent {
 }
 
 impl Scope<'_> {
+    /// Appends an event; `None` when its dedupe key was already recorded.
     pub async fn append_consent(
         &mut self,
         contact: ContactId,
         c: NewConsent,
-    ) -> Result<ConsentEventId, StoreError> {
+    ) -> Result<Option<ConsentEventId>, StoreError> {
         let id = ConsentEventId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
         let row = id.to_string();
         let evidence = c
@@ -52,9 +56,9 @@ impl Scope<'_> {
             .map(|e| self.seal_str(TABLE, "evidence", &row, e))
             .transpose()?;
         let t = self.tenant_str().to_string();
-        sqlx::query(
-            "INSERT INTO consent_events (tenant_id, event_id, contact_id, purpose, status, source, evidence_ct, actor, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        let res = sqlx::query(
+            "INSERT INTO consent_events (tenant_id, event_id, contact_id, purpose, status, source, evidence_ct, actor, created_at, dedupe_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         )
         .bind(t)
         .bind(row)
@@ -65,9 +69,10 @@ impl Scope<'_> {
         .bind(evidence)
         .bind(c.actor)
         .bind(c.at_micros)
+        .bind(c.dedupe_key)
         .execute(self.conn())
         .await?;
-        Ok(id)
+        Ok((res.rows_affected() == 1).then_some(id))
     }
 
     /// A contact's ledger, oldest first.

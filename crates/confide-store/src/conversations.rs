@@ -61,28 +61,40 @@ pub struct Message {
 }
 
 impl Scope<'_> {
+    /// The open conversation between a contact and a channel, if there is one.
+    pub async fn find_open_conversation(
+        &mut self,
+        contact: ContactId,
+        channel: ChannelId,
+    ) -> Result<Option<ConversationId>, StoreError> {
+        let t = self.tenant_str().to_string();
+        let found = sqlx::query(
+            "SELECT conversation_id FROM conversations WHERE tenant_id = $1 AND contact_id = $2 AND channel_id = $3 AND status = 'open' \
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(t)
+        .bind(contact.to_string())
+        .bind(channel.to_string())
+        .fetch_optional(self.conn())
+        .await?;
+        found
+            .map(|r| {
+                let id: String = r.try_get(0)?;
+                id.parse().map_err(|_| StoreError::Corrupt("conversation id".into()))
+            })
+            .transpose()
+    }
+
     /// The open conversation between a contact and a channel, created when there is none.
     pub async fn open_conversation(
         &mut self,
         contact: ContactId,
         channel: ChannelId,
     ) -> Result<ConversationId, StoreError> {
-        let t = self.tenant_str().to_string();
-        let found = sqlx::query(
-            "SELECT conversation_id FROM conversations WHERE tenant_id = $1 AND contact_id = $2 AND channel_id = $3 AND status = 'open' \
-             ORDER BY created_at DESC LIMIT 1",
-        )
-        .bind(t.clone())
-        .bind(contact.to_string())
-        .bind(channel.to_string())
-        .fetch_optional(self.conn())
-        .await?;
-        if let Some(r) = found {
-            let id: String = r.try_get(0)?;
-            return id
-                .parse()
-                .map_err(|_| StoreError::Corrupt("conversation id".into()));
+        if let Some(id) = self.find_open_conversation(contact, channel).await? {
+            return Ok(id);
         }
+        let t = self.tenant_str().to_string();
         let id = ConversationId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
         let now = self.now();
         sqlx::query(

@@ -13,6 +13,7 @@
 //! - **Append-only audit.** [`audit`] appends sealed, chained entries in the same transaction as
 //!   the change they record.
 
+pub mod api_keys;
 pub mod audit;
 pub mod backend;
 pub mod channels;
@@ -23,8 +24,12 @@ pub mod error;
 pub mod ingest;
 pub mod keys;
 pub mod migrate;
+pub mod platform;
+pub mod roles;
 pub mod scope;
+pub mod sessions;
 pub mod tenants;
+pub mod throttle;
 pub mod users;
 
 pub use backend::{Backend, StoreOptions};

@@ -169,8 +169,9 @@ impl<'s> Scope<'s> {
             .map_err(|_| StoreError::Corrupt(format!("{table}.{column} is not text")))
     }
 
-    /// The tenant's keyed blind index of a normalised value.
-    pub(crate) fn blind_index(&self, purpose: &str, normalized: &[u8]) -> Vec<u8> {
+    /// The tenant's keyed blind index of a normalised value (also a dedupe key that reveals
+    /// nothing about the value).
+    pub fn blind_index(&self, purpose: &str, normalized: &[u8]) -> Vec<u8> {
         self.keys.blind_index(purpose, normalized).to_vec()
     }
 
@@ -180,6 +181,21 @@ impl<'s> Scope<'s> {
         let at = self.now();
         let store = self.store;
         crate::audit::append(&mut self.tx, store, &tenant, at, event).await
+    }
+
+    /// How many rows of a tenant table belong to this tenant (exports, backup checks, tests).
+    pub async fn count_rows(&mut self, table: &str) -> Result<i64, StoreError> {
+        const TABLES: &[&str] = &[
+            "roles", "users", "sessions", "api_keys", "channels", "contacts", "conversations",
+            "messages", "message_statuses", "consent_events", "templates", "audit_entries",
+        ];
+        if !TABLES.contains(&table) {
+            return Err(StoreError::Config(format!("{table} is not a tenant table")));
+        }
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = $1");
+        let t = self.tenant_text.clone();
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).fetch_one(&mut *self.tx).await?;
+        Ok(sqlx::Row::try_get::<i64, _>(&row, 0)?)
     }
 
     /// Commits everything done in the scope.

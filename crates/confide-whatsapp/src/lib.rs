@@ -8,10 +8,14 @@
 //!   success, error, template list).
 //! - [`errors`]: what to do with a Graph error code (retry, back off, stop the channel, fail).
 //! - [`bsuid`]: business-scoped user id format checks.
+//! - [`client`]: the Graph API client (sends, mark-read, media, templates) with an outbound
+//!   allowlist, no redirects, size caps and typed, classified errors.
 //!
-//! The library does no I/O, reads no clock, draws no randomness and logs nothing: it returns data.
+//! Apart from [`client`], which does HTTP, the library does no I/O; it reads no clock, draws no
+//! randomness and logs nothing: it returns data.
 
 pub mod bsuid;
+pub mod client;
 pub mod errors;
 pub mod send;
 pub mod signature;

@@ -6,7 +6,7 @@
 
 use super::common::WebhookError;
 use super::json::{Obj, kind, opt_id, opt_object, opt_str, req_id, timestamp, typed};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One inbound message.
@@ -95,7 +95,7 @@ impl MessageContent {
 }
 
 /// An inbound media reference; fetch it with `GET /{id}` (webhook media ids live 7 days).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Media {
     pub id: Option<String>,
@@ -120,7 +120,7 @@ fn null_false<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> 
     Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Location {
     pub latitude: f64,
     pub longitude: f64,

@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! Integration tests of confide-whatsapp: every shared fixture, robustness, signatures, send bodies.
+//! Integration tests of confide-whatsapp: every shared fixture, robustness, signatures, send bodies,
+//! the Graph client against meta-sim and hostile stand-ins.
 
+mod client;
 mod fixtures;
 mod mutations;
 mod robustness;

@@ -1,0 +1,366 @@
+//! Turning a verified, parsed delivery into store writes, inside one tenant scope.
+
+use super::directory::ChannelEntry;
+use confide_core::audit::{Actor, AuditEvent};
+use confide_core::ids::ContactId;
+use confide_core::phone::Phone;
+use confide_store::consent::NewConsent;
+use confide_store::conversations::{Direction, NewMessage, Stored};
+use confide_store::ingest::{StatusOutcome, WaIdentity};
+use confide_store::{Scope, StoreError};
+use confide_whatsapp::errors::records_marketing_opt_out;
+use confide_whatsapp::webhook::{
+    Change, Contact, InteractiveReply, Message, MessageContent, MessagesValue, PreferenceValue, Status, StatusKind,
+    SystemKind, UserPreferencesValue,
+};
+use confide_whatsapp::WebhookBatch;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// A verified delivery for one channel, split into what may be applied and what was refused.
+pub struct Delivery {
+    pub channel: Arc<ChannelEntry>,
+    pub changes: Vec<Change>,
+    pub rejected: Vec<Rejected>,
+}
+
+/// A change naming a business number that is not this channel's (C18).
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    pub entry: usize,
+    pub change: usize,
+    pub field: &'static str,
+    pub phone_number_id: Option<String>,
+}
+
+/// What a delivery changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub messages: u64,
+    pub statuses: u64,
+    pub duplicates: u64,
+    pub consent_events: u64,
+    pub unattributable: u64,
+}
+
+impl Applied {
+    pub fn add(&mut self, o: Applied) {
+        self.messages += o.messages;
+        self.statuses += o.statuses;
+        self.duplicates += o.duplicates;
+        self.consent_events += o.consent_events;
+        self.unattributable += o.unattributable;
+    }
+}
+
+impl Delivery {
+    /// Keeps the changes addressed to this channel's number; the others are rejected.
+    pub fn from_batch(channel: Arc<ChannelEntry>, batch: WebhookBatch) -> Delivery {
+        if batch.skipped_count() > 0 {
+            for s in &batch.skipped {
+                tracing::warn!(channel = %channel.channel, entry = s.entry, change = s.change, reason = %s.reason, "webhook change skipped");
+            }
+            for s in &batch.skipped_entries {
+                tracing::warn!(channel = %channel.channel, entry = s.entry, reason = %s.reason, "webhook entry skipped");
+            }
+        }
+        let mut changes = Vec::new();
+        let mut rejected = Vec::new();
+        for entry in batch.entries {
+            for (ci, change) in entry.changes.into_iter().enumerate() {
+                let (field, number) = match &change {
+                    Change::Messages(v) => ("messages", Some(v.metadata.phone_number_id.clone())),
+                    Change::UserPreferences(v) => ("user_preferences", Some(v.metadata.phone_number_id.clone())),
+                    Change::UserIdUpdate(v) => ("user_id_update", v.metadata.as_ref().map(|m| m.phone_number_id.clone())),
+                    // Template updates are per WhatsApp Business Account: keep them; they only
+                    // touch templates of this channel.
+                    Change::TemplateStatus(_) => {
+                        changes.push(change);
+                        continue;
+                    }
+                    Change::Other { .. } | Change::Unknown { .. } => continue,
+                };
+                if number.as_deref() == Some(channel.phone_number_id.as_str()) {
+                    changes.push(change);
+                } else {
+                    rejected.push(Rejected { entry: entry.index, change: ci, field, phone_number_id: number });
+                }
+            }
+        }
+        Delivery { channel, changes, rejected }
+    }
+
+    /// Writes the delivery in `scope` (which the caller commits).
+    pub async fn apply(&self, scope: &mut Scope<'_>) -> Result<Applied, StoreError> {
+        let mut applied = Applied::default();
+        for r in &self.rejected {
+            tracing::warn!(channel = %self.channel.channel, entry = r.entry, change = r.change, "webhook change for another business number rejected");
+            let event = AuditEvent::new(Actor::Meta, "webhook.change_rejected", format!("channel:{}", self.channel.channel))
+                .with_details(json!({
+                    "reason": "phone_number_id does not belong to this channel",
+                    "field": r.field,
+                    "phone_number_id": r.phone_number_id,
+                    "entry": r.entry,
+                    "change": r.change,
+                }));
+            scope.audit(&event).await?;
+        }
+        for change in &self.changes {
+            match change {
+                Change::Messages(v) => applied.add(self.apply_messages(scope, v).await?),
+                Change::UserPreferences(v) => applied.add(self.apply_preferences(scope, v).await?),
+                Change::TemplateStatus(t) => {
+                    if let (Some(name), Some(language)) = (&t.name, &t.language) {
+                        scope.set_template_status(self.channel.channel, name, language, t.event.as_str()).await?;
+                    }
+                }
+                Change::UserIdUpdate(v) => {
+                    for u in &v.updates {
+                        let new = WaIdentity { user_id: u.user_id.clone(), phone: phone(u.wa_id.as_deref()), ..Default::default() };
+                        scope.move_wa_identity(u.previous_user_id.as_deref(), None, &new).await?;
+                    }
+                }
+                Change::Other { .. } | Change::Unknown { .. } => {}
+            }
+        }
+        Ok(applied)
+    }
+
+    async fn apply_messages(&self, scope: &mut Scope<'_>, v: &MessagesValue) -> Result<Applied, StoreError> {
+        let mut applied = Applied::default();
+        for e in &v.errors {
+            tracing::warn!(channel = %self.channel.channel, code = ?e.code, title = ?e.title, "webhook carries an error");
+        }
+        for m in &v.messages {
+            let Some(contact) = self.contact_of(scope, v, m).await? else {
+                tracing::warn!(channel = %self.channel.channel, wamid = %m.id, "inbound message names no sender; not attributable");
+                applied.unattributable += 1;
+                continue;
+            };
+            let conversation = scope.open_conversation(contact, self.channel.channel).await?;
+            let (kind, body) = content_json(m);
+            let stored = scope
+                .insert_message(
+                    conversation,
+                    NewMessage {
+                        direction: Direction::Inbound,
+                        wamid: Some(m.id.clone()),
+                        kind,
+                        body,
+                        status: "received".to_string(),
+                        at_micros: m.timestamp.saturating_mul(1_000_000),
+                    },
+                )
+                .await?;
+            match stored {
+                Stored::Inserted(_) => applied.messages += 1,
+                Stored::Duplicate => applied.duplicates += 1,
+            }
+        }
+        for s in &v.statuses {
+            match scope.record_status(&s.id, s.status.as_str(), i64::from(s.status.rank()), s.timestamp.saturating_mul(1_000_000), Some(&status_details(s))).await? {
+                StatusOutcome::Duplicate => applied.duplicates += 1,
+                StatusOutcome::Recorded { .. } => {
+                    applied.statuses += 1;
+                    if s.status == StatusKind::Failed && s.errors.iter().any(|e| e.code.is_some_and(records_marketing_opt_out)) {
+                        applied.consent_events += self.marketing_stopped_by_error(scope, v, s).await?;
+                    }
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    /// The sender's contact: an identity change moves the known contact to its new identity.
+    async fn contact_of(&self, scope: &mut Scope<'_>, v: &MessagesValue, m: &Message) -> Result<Option<ContactId>, StoreError> {
+        if let MessageContent::System(sys) = &m.content {
+            let change = match &sys.kind {
+                SystemKind::UserChangedNumber { new_wa_id, previous_user_id, user_id } => {
+                    Some((phone(new_wa_id.as_deref()), previous_user_id, user_id))
+                }
+                SystemKind::UserChangedUserId { previous_user_id, user_id } => {
+                    Some((phone(m.from.as_deref()), previous_user_id, user_id))
+                }
+                SystemKind::Other { .. } => None,
+            };
+            if let Some((new_phone, previous_user_id, user_id)) = change {
+                let new = WaIdentity { user_id: user_id.clone(), phone: new_phone, ..Default::default() };
+                let old_phone = phone(m.from.as_deref());
+                if let Some(c) = scope.move_wa_identity(previous_user_id.as_deref(), old_phone.as_ref(), &new).await? {
+                    return Ok(Some(c));
+                }
+                if new.user_id.is_some() || new.phone.is_some() {
+                    return scope.resolve_wa_contact(&new).await.map(Some);
+                }
+            }
+        }
+        let profile: Option<&Contact> = v.contact_for(m);
+        let who = WaIdentity {
+            user_id: m.from_user_id.clone().or_else(|| profile.and_then(|c| c.user_id.clone())),
+            phone: phone(m.from.as_deref()).or_else(|| phone(profile.and_then(|c| c.wa_id.as_deref()))),
+            username: profile.and_then(|c| c.username.clone()),
+            name: profile.and_then(|c| c.name.clone()),
+        };
+        if who.user_id.is_none() && who.phone.is_none() {
+            return Ok(None);
+        }
+        scope.resolve_wa_contact(&who).await.map(Some)
+    }
+
+    async fn apply_preferences(&self, scope: &mut Scope<'_>, v: &UserPreferencesValue) -> Result<Applied, StoreError> {
+        let mut applied = Applied::default();
+        for p in &v.preferences {
+            let status = match &p.value {
+                PreferenceValue::Stop => "opted_out",
+                PreferenceValue::Resume => "opted_in",
+                PreferenceValue::Other(other) => {
+                    tracing::warn!(value = %other, "unknown user preference value ignored");
+                    continue;
+                }
+            };
+            let profile = v.contacts.iter().find(|c| c.user_id.is_some() && c.user_id == p.user_id);
+            let who = WaIdentity {
+                user_id: p.user_id.clone(),
+                phone: phone(p.wa_id.as_deref()),
+                username: profile.and_then(|c| c.username.clone()),
+                name: profile.and_then(|c| c.name.clone()),
+            };
+            if who.user_id.is_none() && who.phone.is_none() {
+                applied.unattributable += 1;
+                continue;
+            }
+            let contact = scope.resolve_wa_contact(&who).await?;
+            let key = format!("wa-pref|{}|{}|{}|{status}", contact, p.category.as_deref().unwrap_or(""), p.timestamp);
+            let consent = NewConsent {
+                purpose: "marketing".to_string(),
+                status: status.to_string(),
+                source: "whatsapp_user_preferences".to_string(),
+                evidence: p.detail.clone(),
+                actor: Actor::Meta.to_string(),
+                at_micros: p.timestamp.saturating_mul(1_000_000),
+                dedupe_key: Some(scope.blind_index("consent-dedupe", key.as_bytes())),
+            };
+            if scope.append_consent(contact, consent).await?.is_some() {
+                applied.consent_events += 1;
+                let event = AuditEvent::new(Actor::Meta, format!("consent.{status}"), format!("contact:{contact}"))
+                    .with_details(json!({"purpose": "marketing", "source": "whatsapp_user_preferences"}));
+                scope.audit(&event).await?;
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Error 131050 ("user stopped marketing messages") is an opt-out recorded by Meta.
+    async fn marketing_stopped_by_error(&self, scope: &mut Scope<'_>, v: &MessagesValue, s: &Status) -> Result<u64, StoreError> {
+        let profile = v.contacts.iter().find(|c| c.user_id.is_some() && c.user_id == s.recipient_user_id);
+        let who = WaIdentity {
+            user_id: s.recipient_user_id.clone(),
+            phone: phone(s.recipient_id.as_deref()),
+            username: profile.and_then(|c| c.username.clone()),
+            name: None,
+        };
+        if who.user_id.is_none() && who.phone.is_none() {
+            return Ok(0);
+        }
+        let contact = scope.resolve_wa_contact(&who).await?;
+        let key = format!("wa-131050|{}", s.id);
+        let consent = NewConsent {
+            purpose: "marketing".to_string(),
+            status: "opted_out".to_string(),
+            source: "whatsapp_delivery_error".to_string(),
+            evidence: Some("131050: the user stopped marketing messages".to_string()),
+            actor: Actor::Meta.to_string(),
+            at_micros: s.timestamp.saturating_mul(1_000_000),
+            dedupe_key: Some(scope.blind_index("consent-dedupe", key.as_bytes())),
+        };
+        if scope.append_consent(contact, consent).await?.is_none() {
+            return Ok(0);
+        }
+        let event = AuditEvent::new(Actor::Meta, "consent.opted_out", format!("contact:{contact}"))
+            .with_details(json!({"purpose": "marketing", "source": "whatsapp_delivery_error", "code": 131050}));
+        scope.audit(&event).await?;
+        Ok(1)
+    }
+}
+
+/// WhatsApp's phone digits (`16505551234`) as E.164; `None` when absent or not a number.
+fn phone(digits: Option<&str>) -> Option<Phone> {
+    digits.and_then(|d| Phone::parse(&format!("+{d}")).ok())
+}
+
+/// Delivery facts worth keeping with a status (no personal data).
+fn status_details(s: &Status) -> Value {
+    let mut d = serde_json::Map::new();
+    if let Some(p) = &s.pricing {
+        d.insert(
+            "pricing".into(),
+            json!({"billable": p.billable, "pricing_model": p.pricing_model, "type": p.pricing_type, "category": p.category}),
+        );
+    }
+    if !s.errors.is_empty() {
+        d.insert("errors".into(), Value::Array(s.errors.iter().map(|e| json!({"code": e.code, "title": e.title})).collect()));
+    }
+    Value::Object(d)
+}
+
+/// A message's kind and content as stored (sealed) JSON.
+pub fn content_json(m: &Message) -> (String, Value) {
+    let mut body = match &m.content {
+        MessageContent::Text { body } => json!({"text": body}),
+        MessageContent::Image(media)
+        | MessageContent::Video(media)
+        | MessageContent::Audio(media)
+        | MessageContent::Document(media)
+        | MessageContent::Sticker(media) => json!({"media": media}),
+        MessageContent::Location(l) => json!({"location": l}),
+        MessageContent::Contacts(cards) => json!({"contacts": cards.iter().map(|c| c.raw.clone()).collect::<Vec<_>>()}),
+        MessageContent::Interactive(InteractiveReply::ButtonReply { id, title }) => {
+            json!({"reply": {"type": "button_reply", "id": id, "title": title}})
+        }
+        MessageContent::Interactive(InteractiveReply::ListReply { id, title, description }) => {
+            json!({"reply": {"type": "list_reply", "id": id, "title": title, "description": description}})
+        }
+        MessageContent::Interactive(other) => json!({"reply": {"type": format!("{other:?}")}}),
+        MessageContent::Button { payload, text } => json!({"button": {"payload": payload, "text": text}}),
+        MessageContent::Reaction { message_id, emoji } => json!({"reaction": {"message_id": message_id, "emoji": emoji}}),
+        MessageContent::System(sys) => json!({"system": {"body": sys.body, "kind": system_kind(&sys.kind)}}),
+        MessageContent::Unsupported { type_name } => json!({"unsupported": type_name}),
+        MessageContent::Unknown { type_name } => json!({"unknown": type_name}),
+        MessageContent::Malformed { type_name, reason } => json!({"malformed": {"type": type_name, "reason": reason}}),
+    };
+    if let Some(ctx) = &m.context {
+        body["context"] = json!({"id": ctx.id, "forwarded": ctx.forwarded});
+    }
+    if !m.errors.is_empty() {
+        body["errors"] = Value::Array(m.errors.iter().map(|e| json!({"code": e.code, "title": e.title})).collect());
+    }
+    (kind_name(&m.content).to_string(), body)
+}
+
+fn system_kind(k: &SystemKind) -> &'static str {
+    match k {
+        SystemKind::UserChangedNumber { .. } => "user_changed_number",
+        SystemKind::UserChangedUserId { .. } => "user_changed_user_id",
+        SystemKind::Other { .. } => "other",
+    }
+}
+
+fn kind_name(c: &MessageContent) -> &'static str {
+    match c {
+        MessageContent::Text { .. } => "text",
+        MessageContent::Image(_) => "image",
+        MessageContent::Video(_) => "video",
+        MessageContent::Audio(_) => "audio",
+        MessageContent::Document(_) => "document",
+        MessageContent::Sticker(_) => "sticker",
+        MessageContent::Location(_) => "location",
+        MessageContent::Contacts(_) => "contacts",
+        MessageContent::Interactive(_) => "interactive",
+        MessageContent::Button { .. } => "button",
+        MessageContent::Reaction { .. } => "reaction",
+        MessageContent::System(_) => "system",
+        MessageContent::Unsupported { .. } => "unsupported",
+        MessageContent::Unknown { .. } => "unknown",
+        MessageContent::Malformed { .. } => "malformed",
+    }
+}

@@ -1,0 +1,137 @@
+//! Group commit: one writer task drains a bounded queue of verified deliveries and stores them
+//! in as few transactions as possible (one per tenant per round), then answers every waiting
+//! request. Durability therefore costs one commit per round, not one per request.
+//!
+//! - The queue is bounded: when it is full the request is answered 503 at once, and Meta retries.
+//! - A request is answered 200 only after its transaction committed.
+//! - A round that fails is retried delivery by delivery, so one poisonous delivery fails alone.
+//! - When the database is down, every waiting request gets 503 quickly; nothing acknowledged is
+//!   ever lost, and nothing unacknowledged was promised.
+
+use super::apply::{Applied, Delivery};
+use crate::error::ApiError;
+use axum::http::StatusCode;
+use confide_core::ids::TenantId;
+use confide_store::{Store, StoreError};
+use std::collections::HashMap;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Deliveries waiting for the writer, at most.
+pub const QUEUE_CAPACITY: usize = 2048;
+/// Deliveries stored in one round, at most.
+const ROUND_MAX: usize = 512;
+
+struct Job {
+    delivery: Delivery,
+    done: oneshot::Sender<Result<Applied, WriteError>>,
+}
+
+/// Why a delivery was not stored (the request is answered 503 and Meta retries).
+#[derive(Debug, Clone)]
+pub enum WriteError {
+    Busy,
+    Unavailable,
+    Failed,
+}
+
+impl From<WriteError> for ApiError {
+    fn from(e: WriteError) -> ApiError {
+        match e {
+            WriteError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "Too many deliveries at once; retry shortly."),
+            WriteError::Unavailable | WriteError::Failed => ApiError::unavailable(),
+        }
+    }
+}
+
+/// The sending side, held in the application state.
+#[derive(Clone)]
+pub struct IngestQueue {
+    tx: mpsc::Sender<Job>,
+}
+
+impl IngestQueue {
+    /// Starts the writer. It stops when every `IngestQueue` clone is dropped and the queue is empty.
+    pub fn start(store: Store) -> (IngestQueue, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let handle = tokio::spawn(run(store, rx));
+        (IngestQueue { tx }, handle)
+    }
+
+    /// Queues a delivery and waits until it is committed.
+    pub async fn submit(&self, delivery: Delivery) -> Result<Applied, WriteError> {
+        let (done, wait) = oneshot::channel();
+        self.tx.try_send(Job { delivery, done }).map_err(|_| WriteError::Busy)?;
+        wait.await.unwrap_or(Err(WriteError::Unavailable))
+    }
+}
+
+async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut round = vec![first];
+        while round.len() < ROUND_MAX {
+            match rx.try_recv() {
+                Ok(job) => round.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut by_tenant: HashMap<TenantId, Vec<Job>> = HashMap::new();
+        let mut order = Vec::new();
+        for job in round {
+            let t = job.delivery.channel.tenant;
+            if !by_tenant.contains_key(&t) {
+                order.push(t);
+            }
+            by_tenant.entry(t).or_default().push(job);
+        }
+        for tenant in order {
+            let jobs = by_tenant.remove(&tenant).unwrap_or_default();
+            write_group(&store, tenant, jobs).await;
+        }
+    }
+}
+
+/// Stores a tenant's deliveries in one transaction; on failure, one by one.
+async fn write_group(store: &Store, tenant: TenantId, jobs: Vec<Job>) {
+    let deliveries: Vec<&Delivery> = jobs.iter().map(|j| &j.delivery).collect();
+    match write(store, tenant, &deliveries).await {
+        Ok(results) => {
+            for (job, applied) in jobs.into_iter().zip(results) {
+                let _ = job.done.send(Ok(applied));
+            }
+        }
+        Err(e) if jobs.len() > 1 && !e.is_unavailable() => {
+            tracing::warn!(error = %e, deliveries = jobs.len(), "group commit failed; retrying one by one");
+            for job in jobs {
+                let result = write(store, tenant, &[&job.delivery]).await;
+                let _ = job.done.send(result.map(|mut r| r.pop().unwrap_or_default()).map_err(classify));
+            }
+        }
+        Err(e) => {
+            let err = classify(e);
+            for job in jobs {
+                let _ = job.done.send(Err(err.clone()));
+            }
+        }
+    }
+}
+
+fn classify(e: StoreError) -> WriteError {
+    if e.is_unavailable() {
+        tracing::error!(error = %e, "database unavailable: deliveries refused with 503");
+        WriteError::Unavailable
+    } else {
+        tracing::error!(error = %e, "delivery could not be stored");
+        WriteError::Failed
+    }
+}
+
+async fn write(store: &Store, tenant: TenantId, deliveries: &[&Delivery]) -> Result<Vec<Applied>, StoreError> {
+    let mut scope = store.scope(tenant).await?;
+    let mut results = Vec::with_capacity(deliveries.len());
+    for d in deliveries {
+        results.push(d.apply(&mut scope).await?);
+    }
+    scope.commit().await?;
+    Ok(results)
+}

@@ -1,0 +1,223 @@
+//! Signed webhook ingest (issue 4; SECURITY-CLAIMS C17, C18).
+
+mod app;
+
+use app::{FIXTURE_PHONE_NUMBER_ID, TestApp, fixture};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use confide_core::audit::Actor;
+use confide_core::phone::Phone;
+use confide_store::conversations::{Direction, NewMessage};
+
+#[tokio::test]
+async fn customer_with_username_and_no_phone_becomes_a_contact_with_a_conversation() {
+    let app = TestApp::sqlite().await;
+    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    let (status, _) = app.deliver(&ch, &fixture("text-username-no-phone.json")).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
+    let pablo = s.find_contact_by_wa_user("BR.1502576394655843").await.unwrap().expect("contact by BSUID");
+    assert_eq!(pablo.phone, None, "the phone was withheld");
+    assert_eq!(pablo.username.as_deref(), Some("pablomorales"));
+    assert_eq!(pablo.name.as_deref(), Some("Pablo Morales"));
+    let conv = s.find_open_conversation(pablo.id, ch.channel).await.unwrap().expect("a conversation");
+    let msgs = s.list_messages(conv, 10).await.unwrap();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].direction, Direction::Inbound);
+    assert_eq!(msgs[0].body["text"], "Hola, ¿tienen envío?", "non-ASCII escapes decoded");
+}
+
+#[tokio::test]
+async fn user_changed_number_keeps_history_on_one_contact() {
+    let app = TestApp::sqlite().await;
+    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    assert_eq!(app.deliver(&ch, &fixture("text.json")).await.0, StatusCode::OK);
+    assert_eq!(app.deliver(&ch, &fixture("system-user-changed-number.json")).await.0, StatusCode::OK);
+
+    let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
+    assert!(s.find_contact_by_wa_user("US.13491208655302741918").await.unwrap().is_none(), "old BSUID is gone");
+    let sheena = s.find_contact_by_wa_user("US.99990000111122223333").await.unwrap().expect("moved to the new BSUID");
+    assert_eq!(sheena.phone, Some(Phone::parse("+16505550000").unwrap()));
+    assert_eq!(sheena.name.as_deref(), Some("Sheena Nelson"));
+    let conv = s.find_open_conversation(sheena.id, ch.channel).await.unwrap().unwrap();
+    let kinds: Vec<String> = s.list_messages(conv, 10).await.unwrap().into_iter().map(|m| m.kind).collect();
+    assert_eq!(kinds.len(), 2, "both messages on one contact's conversation: {kinds:?}");
+    assert!(kinds.contains(&"text".to_string()) && kinds.contains(&"system".to_string()));
+    drop(s);
+    assert_eq!(app.count(ch.tenant, "contacts").await, 1);
+}
+
+#[tokio::test]
+async fn forged_or_broken_signatures_are_refused_and_store_nothing() {
+    let app = TestApp::sqlite().await;
+    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    let other = app.tenant_with_channel("Other", "999000111").await;
+    let body = fixture("text.json");
+    let good = confide_whatsapp::signature::sign(&body, ch.app_secret.as_bytes());
+    let mut altered = body.clone();
+    let at = altered.iter().position(|b| *b == b'?').unwrap();
+    altered[at] = b'!';
+    let cases: Vec<(&str, Vec<u8>, Option<String>)> = vec![
+        ("missing", body.clone(), None),
+        ("malformed", body.clone(), Some("sha1=abc".into())),
+        ("not hex", body.clone(), Some(format!("sha256={}", "z".repeat(64)))),
+        ("wrong", body.clone(), Some(confide_whatsapp::signature::sign(&body, b"not-the-secret"))),
+        ("truncated", body.clone(), Some(good[..good.len() - 2].to_string())),
+        ("other tenant's secret", body.clone(), Some(confide_whatsapp::signature::sign(&body, other.app_secret.as_bytes()))),
+        ("body changed by one byte", altered, Some(good.clone())),
+    ];
+    for (name, body, sig) in cases {
+        let (status, json) = app.deliver_raw(ch.channel, body, sig).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+        assert_eq!(json["error"]["code"], "bad_signature", "{name}");
+    }
+    for table in ["contacts", "messages", "conversations"] {
+        assert_eq!(app.count(ch.tenant, table).await, 0, "{table}");
+    }
+    // The genuine delivery then lands.
+    assert_eq!(app.deliver_raw(ch.channel, body, Some(good)).await.0, StatusCode::OK);
+    assert_eq!(app.count(ch.tenant, "messages").await, 1);
+}
+
+#[tokio::test]
+async fn a_change_naming_another_tenants_number_is_rejected_and_audited() {
+    let app = TestApp::sqlite().await;
+    let a = app.tenant_with_channel("Acme", "111111111").await;
+    let b = app.tenant_with_channel("Bravo", FIXTURE_PHONE_NUMBER_ID).await;
+    // Signed with A's secret, delivered to A's channel, but naming B's phone_number_id.
+    let (status, _) = app.deliver(&a, &fixture("text.json")).await;
+    assert_eq!(status, StatusCode::OK, "the rest of the batch (nothing here) is acknowledged");
+    for t in [a.tenant, b.tenant] {
+        assert_eq!(app.count(t, "messages").await, 0);
+        assert_eq!(app.count(t, "contacts").await, 0);
+    }
+    let audit = app.state.store.audit_page(a.tenant, None, 10).await.unwrap();
+    let rejected = audit.iter().find(|e| e.action == "webhook.change_rejected").expect("audited");
+    assert!(rejected.details.contains(FIXTURE_PHONE_NUMBER_ID), "{}", rejected.details);
+}
+
+#[tokio::test]
+async fn duplicates_and_reordered_statuses_end_in_the_right_state() {
+    let app = TestApp::sqlite().await;
+    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    // The outbound message the statuses are about.
+    let mut s = app.state.store.scope(ch.tenant).await.unwrap();
+    let c = s
+        .create_contact(
+            confide_store::contacts::NewContact { phone: Some(Phone::parse("+16505551234").unwrap()), ..Default::default() },
+            Actor::Cli,
+        )
+        .await
+        .unwrap();
+    let conv = s.open_conversation(c.id, ch.channel).await.unwrap();
+    s.insert_message(
+        conv,
+        NewMessage {
+            direction: Direction::Outbound,
+            wamid: Some("wamid.OUTBOUND0001".into()),
+            kind: "template".into(),
+            body: serde_json::json!({"template": "promo"}),
+            status: "accepted".into(),
+            at_micros: 1,
+        },
+    )
+    .await
+    .unwrap();
+    s.commit().await.unwrap();
+
+    for f in ["status-read.json", "status-delivered.json", "status-read.json", "status-sent.json", "status-delivered.json"] {
+        assert_eq!(app.deliver(&ch, &fixture(f)).await.0, StatusCode::OK, "{f}");
+    }
+    for f in ["text.json", "text.json"] {
+        assert_eq!(app.deliver(&ch, &fixture(f)).await.0, StatusCode::OK);
+    }
+    let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
+    assert_eq!(s.message_status("wamid.OUTBOUND0001").await.unwrap().as_deref(), Some("read"), "read never goes back");
+    drop(s);
+    assert_eq!(app.count(ch.tenant, "message_statuses").await, 3, "one row per (wamid, status)");
+    assert_eq!(app.count(ch.tenant, "messages").await, 2, "the outbound one and the inbound text, once");
+}
+
+#[tokio::test]
+async fn a_malformed_change_is_skipped_and_the_rest_of_the_batch_lands() {
+    let app = TestApp::sqlite().await;
+    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    let good: serde_json::Value = serde_json::from_slice(&fixture("text.json")).unwrap();
+    let good_change = good["entry"][0]["changes"][0].clone();
+    let body = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [
+            {"field": "messages", "value": "this is not an object"},
+            good_change,
+            {"field": "some_future_field", "value": {"x": 1}},
+        ]}]
+    });
+    let bytes = serde_json::to_vec(&body).unwrap();
+    assert_eq!(app.deliver(&ch, &bytes).await.0, StatusCode::OK);
+    assert_eq!(app.count(ch.tenant, "messages").await, 1);
+}
+
+#[tokio::test]
+async fn marketing_stop_from_whatsapp_is_recorded_once_in_the_consent_ledger() {
+    let app = TestApp::sqlite().await;
+    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    for _ in 0..2 {
+        assert_eq!(app.deliver(&ch, &fixture("user-preferences-stop.json")).await.0, StatusCode::OK);
+    }
+    let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
+    let sheena = s.find_contact_by_wa_user("US.13491208655302741918").await.unwrap().unwrap();
+    let ledger = s.consent_history(sheena.id).await.unwrap();
+    assert_eq!(ledger.len(), 1, "Meta's redelivery adds nothing");
+    assert_eq!((ledger[0].purpose.as_str(), ledger[0].status.as_str()), ("marketing", "opted_out"));
+    assert_eq!(ledger[0].source, "whatsapp_user_preferences");
+    drop(s);
+    let audit = app.state.store.audit_page(ch.tenant, None, 20).await.unwrap();
+    assert_eq!(audit.iter().filter(|e| e.action == "consent.opted_out").count(), 1);
+}
+
+#[tokio::test]
+async fn verification_handshake_echoes_the_challenge_only_for_the_right_token() {
+    let app = TestApp::sqlite().await;
+    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    let get = |token: &str| {
+        Request::get(format!(
+            "/webhooks/whatsapp/{}?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={token}",
+            ch.channel
+        ))
+        .body(Body::empty())
+        .unwrap()
+    };
+    let (status, body) = app.send(get(&ch.verify_token)).await;
+    assert_eq!((status, body), (StatusCode::OK, serde_json::json!(1158201444)));
+    assert_eq!(app.send(get("wrong")).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn bodies_over_three_megabytes_get_413() {
+    let app = TestApp::sqlite().await;
+    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    let body = vec![b' '; 3 * 1024 * 1024 + 1];
+    let (status, json) = app.deliver(&ch, &body).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(json["error"]["code"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn unknown_channels_are_not_found() {
+    let app = TestApp::sqlite().await;
+    let (status, json) = app.deliver_raw("0194e000-0000-7000-8000-000000000000".parse().unwrap(), b"{}".to_vec(), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(json["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn database_down_answers_503_and_acknowledges_nothing() {
+    let app = TestApp::sqlite().await;
+    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    // Warm the channel cache, then lose the database.
+    assert_eq!(app.deliver(&ch, &fixture("text.json")).await.0, StatusCode::OK);
+    app.state.store.close().await;
+    let (status, json) = app.deliver(&ch, &fixture("text-username-no-phone.json")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{json}");
+}
