@@ -1,0 +1,255 @@
+//! The ingest benchmark (issue 4, DESIGN.md §3): signed webhook → durable, deduplicated,
+//! encrypted rows → 200, measured from a second process over loopback.
+
+use crate::load::{self, LoadResult};
+use crate::procstat;
+use confide_core::audit::Actor;
+use confide_core::clock::SystemClock;
+use confide_core::email::Email;
+use confide_core::entropy::OsEntropy;
+use confide_crypto::keyring::Keyring;
+use confide_store::channels::NewChannel;
+use confide_store::{Store, StoreOptions};
+use meta_sim::payloads::{PayloadSpec, SignedPayload, generate};
+use secrecy::SecretString;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Webhook changes to send (messages and statuses, duplicates included).
+    #[arg(long, default_value_t = 200_000)]
+    changes: usize,
+    /// Each POST carries 1 to this many changes.
+    #[arg(long, default_value_t = 50)]
+    max_batch: usize,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Distinct customers.
+    #[arg(long, default_value_t = 5_000)]
+    customers: usize,
+    /// Run against PostgreSQL: a server URL whose user may create databases (a fresh database is
+    /// created and dropped).
+    #[arg(long)]
+    postgres: Option<String>,
+    /// The `confide` binary (default: next to this one).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn spawn(mut cmd: Command) -> Result<Server, String> {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| format!("cannot start server: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let stderr = child.stderr.take().ok_or("no stderr")?;
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        for stream in [Box::new(stdout) as Box<dyn std::io::Read + Send>, Box::new(stderr)] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                    if let Some(addr) = v["public"].as_str() {
+                        let _ = tx.send(addr.to_string());
+                    } else if v["level"] == "ERROR" || v["level"] == "WARN" {
+                        eprintln!("  server: {line}");
+                    }
+                }
+            });
+        }
+        let addr = rx.recv_timeout(std::time::Duration::from_secs(30)).map_err(|_| "the server did not report its address")?;
+        Ok(Server { child, addr })
+    }
+
+    fn stop(mut self) -> Result<(), String> {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.child.wait().map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+struct Figures {
+    load: LoadResult,
+    cpu_seconds: f64,
+    rss_mib: f64,
+    peak_rss_mib: f64,
+}
+
+async fn measure(server: &Server, path: &str, payloads: Arc<Vec<SignedPayload>>, concurrency: usize) -> Result<Figures, String> {
+    let pid = server.child.id();
+    let cpu0 = procstat::cpu_seconds(pid).unwrap_or(0.0);
+    let load = load::run(&format!("http://{}{path}", server.addr), payloads, concurrency).await?;
+    let cpu1 = procstat::cpu_seconds(pid).unwrap_or(0.0);
+    let (rss, peak) = procstat::rss_mib(pid).unwrap_or((0.0, 0.0));
+    Ok(Figures { load, cpu_seconds: cpu1 - cpu0, rss_mib: rss, peak_rss_mib: peak })
+}
+
+fn print(name: &str, f: &Figures) {
+    let l = &f.load;
+    println!(
+        "{name:>8}: {:>9.0} changes/s  {:>6} requests  p50 {:>6.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  failures {}  server CPU {:>5.2} s ({:>3.0}% of one core)  RSS {:>5.1} MiB (peak {:.1})",
+        l.changes_per_second(),
+        l.requests,
+        l.percentile(50.0),
+        l.percentile(99.0),
+        l.percentile(100.0),
+        l.failures,
+        f.cpu_seconds,
+        100.0 * f.cpu_seconds / l.elapsed.as_secs_f64(),
+        f.rss_mib,
+        f.peak_rss_mib,
+    );
+}
+
+pub async fn run(args: Args) -> Result<(), String> {
+    let server_bin = match args.server_bin {
+        Some(p) => p,
+        None => std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("confide"),
+    };
+    if !server_bin.exists() {
+        return Err(format!("{} not found: build it with `cargo build --release -p confide`", server_bin.display()));
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let keyring = Keyring::generate(&SystemClock, &OsEntropy);
+    let keyring_json = keyring.to_json().map_err(|e| e.to_string())?.to_string();
+    let (url, pg) = match &args.postgres {
+        Some(admin) => {
+            let (url, name) = create_pg_database(admin).await?;
+            (url, Some((admin.clone(), name)))
+        }
+        None => (format!("sqlite://{}/confide.db", dir.path().display()), None),
+    };
+    let spec = PayloadSpec {
+        seed: 7,
+        customers: args.customers,
+        changes: args.changes,
+        max_batch: args.max_batch,
+        ..PayloadSpec::default()
+    };
+
+    // The tenant and channel the payloads are addressed to.
+    let clock = Arc::new(SystemClock);
+    let store = Store::open(&StoreOptions::new(url.clone()), keyring, None, clock, Arc::new(OsEntropy))
+        .await
+        .map_err(|e| format!("database: {e}"))?;
+    let email = Email::parse("bench@example.com").map_err(|e| e.to_string())?;
+    let tenant = store.create_tenant("Bench", &email, "$argon2id$unused", Actor::Cli).await.map_err(|e| e.to_string())?.tenant_id;
+    let mut scope = store.scope(tenant).await.map_err(|e| e.to_string())?;
+    let channel = scope
+        .create_channel(
+            NewChannel {
+                phone_number_id: spec.phone_number_id.clone(),
+                waba_id: spec.waba_id.clone(),
+                display_phone_number: spec.display_phone_number.clone(),
+                access_token: SecretString::from("bench-token"),
+                app_secret: SecretString::from(spec.app_secret.clone()),
+                verify_token: SecretString::from("bench-verify"),
+                graph_base_url: "http://127.0.0.1:9".into(),
+            },
+            Actor::Cli,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    scope.commit().await.map_err(|e| e.to_string())?;
+    store.close().await;
+
+    eprintln!("generating {} changes in batches of 1..={} …", args.changes, args.max_batch);
+    let payloads = Arc::new(generate(spec));
+    let expected_messages: usize = payloads.iter().map(|p| p.messages).sum();
+    let expected_statuses: usize = payloads.iter().map(|p| p.statuses).sum();
+    let duplicates: usize = payloads.iter().map(|p| p.duplicates).sum();
+    let bytes: usize = payloads.iter().map(|p| p.body.len()).sum();
+    println!(
+        "workload: {} POSTs, {} changes ({} messages, {} statuses, {} duplicates), {:.1} MiB, {} connections, database {}",
+        payloads.len(),
+        args.changes,
+        expected_messages,
+        expected_statuses,
+        duplicates,
+        bytes as f64 / 1048576.0,
+        args.concurrency,
+        if pg.is_some() { "postgres" } else { "sqlite" }
+    );
+
+    let mut cmd = Command::new(&server_bin);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("CONFIDE_DATABASE_URL", &url)
+        .env("CONFIDE_KEYRING", &keyring_json)
+        .env("CONFIDE_LOG__FORMAT", "json")
+        .env("CONFIDE_LOG__LEVEL", "confide=info,warn");
+    let server = Server::spawn(cmd)?;
+    let path = format!("/webhooks/whatsapp/{}", channel.id);
+    let confide = measure(&server, &path, payloads.clone(), args.concurrency).await?;
+    server.stop()?;
+
+    // Everything acknowledged is stored, exactly once.
+    let store = Store::open(
+        &StoreOptions::new(url.clone()),
+        Keyring::from_json(&keyring_json).map_err(|e| e.to_string())?,
+        None,
+        Arc::new(SystemClock),
+        Arc::new(OsEntropy),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut scope = store.read_scope(tenant).await.map_err(|e| e.to_string())?;
+    let stored_messages = scope.count_rows("messages").await.map_err(|e| e.to_string())?;
+    let stored_statuses = scope.count_rows("message_statuses").await.map_err(|e| e.to_string())?;
+    drop(scope);
+    store.close().await;
+
+    let bare = Server::spawn({
+        let mut c = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+        c.arg("bare-server");
+        c
+    })?;
+    let baseline = measure(&bare, &path, payloads, args.concurrency).await?;
+    bare.stop()?;
+
+    println!();
+    print("confide", &confide);
+    print("bare", &baseline);
+    println!(
+        "   ratio: confide reaches {:.1}% of the bare endpoint's throughput",
+        100.0 * confide.load.changes_per_second() / baseline.load.changes_per_second()
+    );
+    println!(
+        "  stored: {stored_messages} messages (expected {expected_messages}), {stored_statuses} statuses (expected {expected_statuses}); failures {}",
+        confide.load.failures
+    );
+    if let Some((admin, name)) = pg {
+        drop_pg_database(&admin, &name).await?;
+    }
+    if confide.load.failures == 0 && (stored_messages as usize != expected_messages || stored_statuses as usize != expected_statuses) {
+        return Err("stored rows do not match what was acknowledged".into());
+    }
+    Ok(())
+}
+
+async fn admin_exec(url: &str, sql: &str) -> Result<(), String> {
+    use sqlx::{ConnectOptions, Connection, Executor};
+    use std::str::FromStr;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::any::AnyConnectOptions::from_str(url).map_err(|e| e.to_string())?.connect().await.map_err(|e| e.to_string())?;
+    conn.execute(sqlx::AssertSqlSafe(sql.to_string())).await.map_err(|e| e.to_string())?;
+    conn.close().await.map_err(|e| e.to_string())
+}
+
+async fn create_pg_database(admin: &str) -> Result<(String, String), String> {
+    let name = format!("confide_bench_{}", std::process::id());
+    admin_exec(admin, &format!("CREATE DATABASE {name}")).await?;
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+    Ok((format!("{base}/{name}"), name))
+}
+
+async fn drop_pg_database(admin: &str, name: &str) -> Result<(), String> {
+    admin_exec(admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await
+}

@@ -1,0 +1,56 @@
+//! `confide-bench`: benchmarks that print figures. Build in release first:
+//!
+//! ```sh
+//! cargo build --release -p confide -p confide-bench
+//! target/release/confide-bench ingest                       # SQLite
+//! target/release/confide-bench ingest --postgres postgres://postgres@127.0.0.1:5432/postgres
+//! ```
+
+mod bare;
+mod ingest;
+mod load;
+mod procstat;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "confide-bench", about = "Confide's benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Signed webhook ingest: a `confide serve` process, loaded over loopback from this process,
+    /// compared with a bare HTTP endpoint that only answers 200.
+    Ingest(ingest::Args),
+    /// The bare endpoint (started by `ingest` as a separate process).
+    #[command(hide = true)]
+    BareServer,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("confide-bench: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Ingest(args) => ingest::run(args).await,
+            Command::BareServer => bare::serve().await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("confide-bench: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
