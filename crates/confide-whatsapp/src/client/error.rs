@@ -48,7 +48,10 @@ pub enum GraphError {
     },
     /// No usable HTTP answer: connect failure, timeout, broken body.
     #[error("transport error ({kind:?}): {message}")]
-    Transport { kind: TransportKind, message: String },
+    Transport {
+        kind: TransportKind,
+        message: String,
+    },
     /// The URL is not on the allowlist (SSRF protection, C21); nothing was sent to it.
     #[error("refused to contact {0}: not an allowed Graph origin")]
     Disallowed(String),
@@ -132,11 +135,15 @@ impl GraphError {
 /// Why a [`super::GraphClient`] could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("the Graph base URL is not an absolute http(s) URL without credentials, query or fragment")]
+    #[error(
+        "the Graph base URL is not an absolute http(s) URL without credentials, query or fragment"
+    )]
     BaseUrl,
     #[error("an extra media origin is not an http(s) origin: {0}")]
     MediaOrigin(String),
-    #[error("plain http is only allowed to loopback hosts (got {0}); set allow_insecure_http to override")]
+    #[error(
+        "plain http is only allowed to loopback hosts (got {0}); set allow_insecure_http to override"
+    )]
     InsecureHttp(String),
     #[error("the API version must look like v24.0")]
     ApiVersion,

@@ -80,7 +80,9 @@ pub(crate) fn verify_sha256(expected: Option<&str>, data: &[u8]) -> Result<(), G
         return Ok(());
     };
     let want = parse_sha256(expected).ok_or_else(|| {
-        GraphError::Decode("the announced media sha256 is neither hex nor base64 of 32 bytes".into())
+        GraphError::Decode(
+            "the announced media sha256 is neither hex nor base64 of 32 bytes".into(),
+        )
     })?;
     let got: [u8; 32] = Sha256::digest(data).into();
     if got == want {
@@ -145,7 +147,11 @@ mod tests {
             verify_sha256(Some(&b64), b"other"),
             Err(GraphError::ChecksumMismatch { .. })
         ));
-        assert_eq!(parse_sha256("a2V5c3RpY2tlcg=="), None, "base64 but not 32 bytes");
+        assert_eq!(
+            parse_sha256("a2V5c3RpY2tlcg=="),
+            None,
+            "base64 but not 32 bytes"
+        );
         assert!(matches!(
             verify_sha256(Some("zz"), data),
             Err(GraphError::Decode(_))

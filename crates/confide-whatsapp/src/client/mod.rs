@@ -145,7 +145,8 @@ fn valid_version(v: &str) -> bool {
         return false;
     };
     let mut parts = rest.splitn(2, '.');
-    let digits = |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    let digits =
+        |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
     let major = parts.next();
     let minor = parts.next();
     digits(major) && (minor.is_none() || digits(minor))
@@ -369,9 +370,13 @@ impl GraphClient {
         check_id("phone_number_id", phone_number_id)?;
         message.validate()?;
         let url = self.endpoint(&[phone_number_id, "messages"])?;
-        let resp: SendResponse = self.call(self.request(Method::POST, url)?.json(message)).await?;
+        let resp: SendResponse = self
+            .call(self.request(Method::POST, url)?.json(message))
+            .await?;
         if resp.wamid().is_none_or(str::is_empty) {
-            return Err(GraphError::Decode("the send answer carries no message id".into()));
+            return Err(GraphError::Decode(
+                "the send answer carries no message id".into(),
+            ));
         }
         Ok(resp)
     }
@@ -599,10 +604,19 @@ mod tests {
                 api_version: v.into(),
                 ..d()
             };
-            assert_eq!(client("https://graph.facebook.com", o).unwrap_err(), ConfigError::ApiVersion, "{v}");
+            assert_eq!(
+                client("https://graph.facebook.com", o).unwrap_err(),
+                ConfigError::ApiVersion,
+                "{v}"
+            );
         }
         assert_eq!(
-            GraphClient::new("https://graph.facebook.com", SecretString::from("a\nb"), d()).unwrap_err(),
+            GraphClient::new(
+                "https://graph.facebook.com",
+                SecretString::from("a\nb"),
+                d()
+            )
+            .unwrap_err(),
             ConfigError::Token
         );
         let bad_media = GraphClientOptions {
@@ -636,7 +650,10 @@ mod tests {
             "http://127.0.0.1:9/graph/v24.0/123/messages"
         );
         for bad in ["", "..", "1/2", "1?x", "a b", "1%2F"] {
-            assert!(matches!(check_id("id", bad), Err(GraphError::InvalidRequest(_))), "{bad:?}");
+            assert!(
+                matches!(check_id("id", bad), Err(GraphError::InvalidRequest(_))),
+                "{bad:?}"
+            );
         }
         check_id("id", "1003383421387258").unwrap();
     }

@@ -116,12 +116,18 @@ mod tests {
         let list = Allowlist::new(vec![origin("https://graph.facebook.com")]);
         let ok = |s: &str| list.allows(&Url::parse(s).unwrap());
         assert!(ok("https://graph.facebook.com/v24.0/1/messages"));
-        assert!(ok("https://GRAPH.facebook.com:443/x"), "case and default port");
+        assert!(
+            ok("https://GRAPH.facebook.com:443/x"),
+            "case and default port"
+        );
         assert!(!ok("http://graph.facebook.com/x"), "scheme");
         assert!(!ok("https://graph.facebook.com:8443/x"), "port");
         assert!(!ok("https://graph.facebook.com.evil.example/x"), "suffix");
         assert!(!ok("https://evil@graph.facebook.com/x"), "credentials");
-        assert!(!ok("https://169.254.169.254/latest/meta-data"), "metadata address");
+        assert!(
+            !ok("https://169.254.169.254/latest/meta-data"),
+            "metadata address"
+        );
         assert!(!ok("file:///etc/passwd"));
     }
 
