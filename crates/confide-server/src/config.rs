@@ -20,7 +20,7 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     /// `sqlite://./data/confide.db` (default) or `postgres://user@host/db`.
     pub database_url: String,
-    /// Where media is kept: `file://./data/media` (default) or an S3-compatible bucket.
+    /// Where media is kept (sealed): `file://./data/media` (default).
     pub media_url: String,
     /// The keyring file (key-encryption keys), created on first start when missing.
     pub keyring_path: PathBuf,
@@ -30,7 +30,30 @@ pub struct Config {
     pub keyring: Option<SecretString>,
     pub database: DatabaseConfig,
     pub password: PasswordConfig,
+    pub auth: AuthConfig,
     pub log: LogConfig,
+}
+
+/// Sessions and login (see docs/security/auth.md for why these values).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// A session unused this long ends (seconds; default 1 hour).
+    pub session_idle_timeout_secs: i64,
+    /// A session ends this long after login, used or not (seconds; default 24 hours).
+    pub session_absolute_timeout_secs: i64,
+    /// Concurrent password hashes; 0 means one per core.
+    pub hashing_permits: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            session_idle_timeout_secs: 60 * 60,
+            session_absolute_timeout_secs: 24 * 60 * 60,
+            hashing_permits: 0,
+        }
+    }
 }
 
 /// Database tuning.
@@ -74,6 +97,7 @@ impl Default for Config {
             keyring: None,
             database: DatabaseConfig::default(),
             password: PasswordConfig::default(),
+            auth: AuthConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -227,9 +251,10 @@ impl Config {
                 redact_url(&self.database_url)
             )));
         }
-        if !(self.media_url.starts_with("file://") || self.media_url.starts_with("s3://")) {
+        // S3-compatible storage comes with the media work; until then only a local directory.
+        if !self.media_url.starts_with("file://") || self.media_url.len() <= "file://".len() {
             return Err(ConfigError(format!(
-                "media_url: {:?} is not a file:// or s3:// URL",
+                "media_url: {:?} is not a file:// URL (S3 storage is not supported yet)",
                 self.media_url
             )));
         }
@@ -246,6 +271,13 @@ impl Config {
         if self.password.m_cost_kib < 8 || self.password.t_cost < 1 || self.password.p_cost < 1 {
             return Err(ConfigError(
                 "password: m_cost_kib >= 8, t_cost >= 1 and p_cost >= 1 are required".into(),
+            ));
+        }
+        if self.auth.session_idle_timeout_secs < 60
+            || self.auth.session_absolute_timeout_secs < self.auth.session_idle_timeout_secs
+        {
+            return Err(ConfigError(
+                "auth: session_idle_timeout_secs >= 60 and session_absolute_timeout_secs >= it are required".into(),
             ));
         }
         Ok(())

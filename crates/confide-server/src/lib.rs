@@ -9,10 +9,12 @@
 //!   metrics; [`webhooks`]: Meta's signed deliveries and the group-commit writer.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod edge;
 pub mod error;
 pub mod keyring;
+pub mod media;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -4,6 +4,8 @@ use crate::config::Config;
 use crate::edge;
 use crate::state::AppState;
 use crate::telemetry::Metrics;
+use crate::media::fetcher::MediaFetcher;
+use crate::media::vault::MediaVault;
 use crate::webhooks::directory::ChannelDirectory;
 use crate::webhooks::writer::IngestQueue;
 use crate::{api, error, keyring, webhooks};
@@ -16,7 +18,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 /// Bodies larger than this are refused with 413 (webhooks have their own, larger limit).
@@ -49,6 +51,7 @@ pub struct Application {
     admin: TcpListener,
     state: AppState,
     workers: Vec<tokio::task::JoinHandle<()>>,
+    stop_workers: watch::Sender<bool>,
 }
 
 pub fn store_options(config: &Config) -> StoreOptions {
@@ -102,11 +105,26 @@ impl Application {
             .await
             .map_err(|e| StartupError(format!("admin_listen {}: {e}", config.admin_listen)))?;
         let store = open_store(&config, &deps, true).await?;
-        let (ingest, writer) = IngestQueue::start(store.clone());
+        let vault = MediaVault::from_url(&config.media_url).map_err(StartupError)?;
+        let media_wake = Arc::new(Notify::new());
+        let (ingest, writer) = IngestQueue::start(store.clone(), media_wake.clone());
+        let channels = Arc::new(ChannelDirectory::new(deps.clock.clone()));
+        let (stop_workers, stop) = watch::channel(false);
+        let fetcher = MediaFetcher {
+            store: store.clone(),
+            channels: channels.clone(),
+            vault: vault.clone(),
+            clock: deps.clock.clone(),
+            wake: media_wake,
+        };
+        let fetcher = tokio::spawn(fetcher.run(stop));
+        let auth = Arc::new(crate::auth::AuthRuntime::from_config(&config, &store).map_err(StartupError)?);
         let state = AppState {
+            auth,
             store,
             config: Arc::new(config),
-            channels: Arc::new(ChannelDirectory::new(deps.clock.clone())),
+            channels,
+            vault,
             clock: deps.clock,
             entropy: deps.entropy,
             metrics: Arc::new(Metrics::default()),
@@ -116,7 +134,8 @@ impl Application {
             public,
             admin,
             state,
-            workers: vec![writer],
+            workers: vec![writer, fetcher],
+            stop_workers,
         })
     }
 
@@ -143,6 +162,10 @@ impl Application {
             router = router.layer(layer);
         }
         router
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::auth::resolve::authenticate,
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 edge::access::log_and_count,
@@ -177,6 +200,7 @@ impl Application {
         tracing::info!(public = %self.public_addr(), admin = %self.admin_addr(), "listening");
         let store = self.state.store.clone();
         let workers = self.workers;
+        let stop_workers = self.stop_workers;
         let public = axum::serve(
             self.public,
             Self::public_router(self.state.clone())
@@ -197,6 +221,7 @@ impl Application {
         signal.abort();
         // The routers (and with them the queue senders) are gone: the workers finish what is
         // queued and stop; then the database is closed.
+        let _ = stop_workers.send(true);
         for w in workers {
             let _ = w.await;
         }

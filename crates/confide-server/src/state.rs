@@ -2,6 +2,7 @@
 //! module, never on each other.
 
 use crate::config::Config;
+use crate::media::vault::MediaVault;
 use crate::telemetry::Metrics;
 use crate::webhooks::directory::ChannelDirectory;
 use crate::webhooks::writer::IngestQueue;
@@ -18,8 +19,12 @@ pub struct AppState {
     pub clock: SharedClock,
     pub entropy: SharedEntropy,
     pub metrics: Arc<Metrics>,
+    /// Password hashing (bounded), keyed hashes for throttling, session settings.
+    pub auth: Arc<crate::auth::AuthRuntime>,
     /// Channels for webhook routing (secrets decrypted, cached briefly).
     pub channels: Arc<ChannelDirectory>,
     /// The group-commit writer of webhook deliveries.
     pub ingest: IngestQueue,
+    /// Where sealed media lives.
+    pub vault: MediaVault,
 }

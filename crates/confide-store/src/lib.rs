@@ -23,6 +23,7 @@ pub mod conversations;
 pub mod error;
 pub mod ingest;
 pub mod keys;
+pub mod media;
 pub mod migrate;
 pub mod platform;
 pub mod roles;

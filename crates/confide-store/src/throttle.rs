@@ -80,12 +80,13 @@ impl Store {
     }
 
     /// Counts a failure against each key in one transaction (for attempts with no tenant: an
-    /// unknown email). A counter whose last failure is before `forget_before` restarts at 1.
-    pub async fn throttle_record_failures(&self, keys: &[Vec<u8>], forget_before: i64) -> Result<(), StoreError> {
+    /// unknown email). Each key comes with a time: a counter whose last failure is before it
+    /// restarts at 1.
+    pub async fn throttle_record_failures(&self, keys: &[(Vec<u8>, i64)]) -> Result<(), StoreError> {
         let now = self.clock().now_micros();
         let mut tx = self.begin_tx(crate::scope::Access::Write).await?;
-        for k in keys {
-            record(&mut tx, k, now, forget_before).await?;
+        for (k, forget_before) in keys {
+            record(&mut tx, k, now, *forget_before).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -104,10 +105,10 @@ impl Store {
 
 impl Scope<'_> {
     /// Counts a failure against each key, in this scope's transaction (with its audit entry).
-    pub async fn throttle_record_failures(&mut self, keys: &[Vec<u8>], forget_before: i64) -> Result<(), StoreError> {
+    pub async fn throttle_record_failures(&mut self, keys: &[(Vec<u8>, i64)]) -> Result<(), StoreError> {
         let now = self.now();
-        for k in keys {
-            record(self.conn(), k, now, forget_before).await?;
+        for (k, forget_before) in keys {
+            record(self.conn(), k, now, *forget_before).await?;
         }
         Ok(())
     }

@@ -1,16 +1,80 @@
 //! The JSON API and the public routes around it.
 
 pub mod health;
+pub mod json;
+pub mod keys;
+pub mod me;
+pub mod platform;
+pub mod security;
+pub mod session;
+pub mod table;
+pub mod team;
 
 use crate::state::AppState;
 use axum::Router;
 use axum::routing::get;
+use confide_core::permissions::Permission as P;
+use table::{Access, RouteSpec, RouteTable, Verb};
+
+/// Every `/api/v1` route and the access it requires: the one place routes declare permissions.
+pub fn table() -> RouteTable {
+    use Access::*;
+    use Verb::*;
+    RouteTable::new()
+        // sign-in and sessions
+        .route(Post, "/api/v1/session", Public, session::login)
+        .route(Delete, "/api/v1/session", Account, session::logout)
+        .route(Get, "/api/v1/sessions", Account, session::list)
+        .route(Delete, "/api/v1/sessions", Account, session::end_others)
+        .route(Delete, "/api/v1/sessions/{id}", Account, session::end_one)
+        // my account
+        .route(Get, "/api/v1/me", Authenticated, me::me)
+        .route(Post, "/api/v1/me/password", Account, me::change_password)
+        .route(Post, "/api/v1/me/2fa/enroll", Account, me::enroll)
+        .route(Post, "/api/v1/me/2fa/confirm", Account, me::confirm)
+        .route(Post, "/api/v1/me/2fa/disable", Account, me::disable)
+        .route(Post, "/api/v1/me/2fa/recovery-codes", Account, me::regenerate_codes)
+        // team, roles, keys
+        .route(Get, "/api/v1/users", Perm(P::TeamManage), team::list_users)
+        .route(Post, "/api/v1/users", Perm(P::TeamManage), team::create_user)
+        .route(Patch, "/api/v1/users/{id}", Perm(P::TeamManage), team::update_user)
+        .route(Delete, "/api/v1/users/{id}", Perm(P::TeamManage), team::delete_user)
+        .route(Get, "/api/v1/permissions", Authenticated, team::permissions)
+        .route(Get, "/api/v1/roles", Perm(P::RolesManage), team::list_roles)
+        .route(Post, "/api/v1/roles", Perm(P::RolesManage), team::create_role)
+        .route(Patch, "/api/v1/roles/{id}", Perm(P::RolesManage), team::update_role)
+        .route(Delete, "/api/v1/roles/{id}", Perm(P::RolesManage), team::delete_role)
+        .route(Get, "/api/v1/api-keys", Perm(P::ApiKeysManage), keys::list)
+        .route(Post, "/api/v1/api-keys", Perm(P::ApiKeysManage), keys::create)
+        .route(Delete, "/api/v1/api-keys/{id}", Perm(P::ApiKeysManage), keys::revoke)
+        // tenant security and support access
+        .route(Get, "/api/v1/security", Perm(P::SecurityManage), security::get_settings)
+        .route(Put, "/api/v1/security", Perm(P::SecurityManage), security::put_settings)
+        .route(Get, "/api/v1/support-grants", Perm(P::SecurityManage), security::list_grants)
+        .route(Post, "/api/v1/support-grants", Perm(P::SecurityManage), security::create_grant)
+        .route(Delete, "/api/v1/support-grants/{id}", Perm(P::SecurityManage), security::revoke_grant)
+        // the platform operator
+        .route(Post, "/api/v1/platform/session", Public, platform::login)
+        .route(Delete, "/api/v1/platform/session", PlatformAccount, platform::logout)
+        .route(Post, "/api/v1/platform/password", PlatformAccount, platform::change_password)
+        .route(Get, "/api/v1/platform/tenants", Platform, platform::list_tenants)
+        .route(Post, "/api/v1/platform/tenants", Platform, platform::create_tenant)
+        .route(Post, "/api/v1/platform/tenants/{id}/disable", Platform, platform::disable_tenant)
+        .route(Post, "/api/v1/platform/tenants/{id}/enable", Platform, platform::enable_tenant)
+        .route(Post, "/api/v1/platform/tenants/{id}/support-session", Platform, platform::support_session)
+}
+
+/// Every route of the table with its declared access (for the authorization matrix).
+pub fn route_specs() -> Vec<RouteSpec> {
+    table().specs().to_vec()
+}
 
 /// Routes of the public listener.
 pub fn public_routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(table().into_router())
 }
 
 /// Routes of the admin listener.

@@ -41,6 +41,8 @@ pub struct Applied {
     pub duplicates: u64,
     pub consent_events: u64,
     pub unattributable: u64,
+    /// Media objects queued for fetching.
+    pub media: u64,
 }
 
 impl Applied {
@@ -50,6 +52,7 @@ impl Applied {
         self.duplicates += o.duplicates;
         self.consent_events += o.consent_events;
         self.unattributable += o.unattributable;
+        self.media += o.media;
     }
 }
 
@@ -153,7 +156,17 @@ impl Delivery {
                 )
                 .await?;
             match stored {
-                Stored::Inserted(_) => applied.messages += 1,
+                Stored::Inserted(id) => {
+                    applied.messages += 1;
+                    if let Some(media) = m.content.media() {
+                        if let Some(media_id) = &media.id {
+                            scope
+                                .enqueue_media_fetch(id, self.channel.channel, media_id, media.sha256.as_deref(), media.mime_type.as_deref())
+                                .await?;
+                            applied.media += 1;
+                        }
+                    }
+                }
                 Stored::Duplicate => applied.duplicates += 1,
             }
         }

@@ -14,7 +14,8 @@ use axum::http::StatusCode;
 use confide_core::ids::TenantId;
 use confide_store::{Store, StoreError};
 use std::collections::HashMap;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// Deliveries waiting for the writer, at most.
@@ -51,10 +52,11 @@ pub struct IngestQueue {
 }
 
 impl IngestQueue {
-    /// Starts the writer. It stops when every `IngestQueue` clone is dropped and the queue is empty.
-    pub fn start(store: Store) -> (IngestQueue, JoinHandle<()>) {
+    /// Starts the writer. It stops when every `IngestQueue` clone is dropped and the queue is
+    /// empty. `media_wake` is notified when committed deliveries queued media for fetching.
+    pub fn start(store: Store, media_wake: Arc<Notify>) -> (IngestQueue, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let handle = tokio::spawn(run(store, rx));
+        let handle = tokio::spawn(run(store, rx, media_wake));
         (IngestQueue { tx }, handle)
     }
 
@@ -66,7 +68,7 @@ impl IngestQueue {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
+async fn run(store: Store, mut rx: mpsc::Receiver<Job>, media_wake: Arc<Notify>) {
     while let Some(first) = rx.recv().await {
         let mut round = vec![first];
         while round.len() < ROUND_MAX {
@@ -86,17 +88,22 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
         }
         for tenant in order {
             let jobs = by_tenant.remove(&tenant).unwrap_or_default();
-            write_group(&store, tenant, jobs).await;
+            if write_group(&store, tenant, jobs).await {
+                media_wake.notify_one();
+            }
         }
     }
 }
 
-/// Stores a tenant's deliveries in one transaction; on failure, one by one.
-async fn write_group(store: &Store, tenant: TenantId, jobs: Vec<Job>) {
+/// Stores a tenant's deliveries in one transaction; on failure, one by one. True when the
+/// committed deliveries queued media.
+async fn write_group(store: &Store, tenant: TenantId, jobs: Vec<Job>) -> bool {
     let deliveries: Vec<&Delivery> = jobs.iter().map(|j| &j.delivery).collect();
+    let mut media = false;
     match write(store, tenant, &deliveries).await {
         Ok(results) => {
             for (job, applied) in jobs.into_iter().zip(results) {
+                media |= applied.media > 0;
                 let _ = job.done.send(Ok(applied));
             }
         }
@@ -104,7 +111,9 @@ async fn write_group(store: &Store, tenant: TenantId, jobs: Vec<Job>) {
             tracing::warn!(error = %e, deliveries = jobs.len(), "group commit failed; retrying one by one");
             for job in jobs {
                 let result = write(store, tenant, &[&job.delivery]).await;
-                let _ = job.done.send(result.map(|mut r| r.pop().unwrap_or_default()).map_err(classify));
+                let result = result.map(|mut r| r.pop().unwrap_or_default()).map_err(classify);
+                media |= result.as_ref().is_ok_and(|a| a.media > 0);
+                let _ = job.done.send(result);
             }
         }
         Err(e) => {
@@ -114,6 +123,7 @@ async fn write_group(store: &Store, tenant: TenantId, jobs: Vec<Job>) {
             }
         }
     }
+    media
 }
 
 fn classify(e: StoreError) -> WriteError {

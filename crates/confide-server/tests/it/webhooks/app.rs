@@ -46,6 +46,7 @@ impl TestApp {
         config.admin_listen = "127.0.0.1:0".parse().unwrap();
         config.database_url = format!("sqlite://{}/confide.db", dir.path().display());
         config.keyring_path = dir.path().join("keys/keyring.json");
+        config.media_url = format!("file://{}/media", dir.path().display());
         let ring = Keyring::generate(&SystemClock, &OsEntropy);
         config.keyring = Some(SecretString::from(ring.to_json().unwrap().to_string()));
         config.password.m_cost_kib = 64;
@@ -58,6 +59,11 @@ impl TestApp {
     }
 
     pub async fn tenant_with_channel(&self, name: &str, phone_number_id: &str) -> TestChannel {
+        self.tenant_with_channel_at(name, phone_number_id, "http://127.0.0.1:9").await
+    }
+
+    /// A tenant whose channel talks to the Graph API at `graph_base_url` (a meta-sim).
+    pub async fn tenant_with_channel_at(&self, name: &str, phone_number_id: &str, graph_base_url: &str) -> TestChannel {
         let email = Email::parse(&format!("owner-{phone_number_id}@{}.test", name.to_lowercase())).unwrap();
         let tenant = self.state.store.create_tenant(name, &email, "$argon2id$unused", Actor::Cli).await.unwrap().tenant_id;
         let app_secret = format!("secret-of-{name}");
@@ -72,7 +78,7 @@ impl TestApp {
                     access_token: SecretString::from("EAAG-test-token"),
                     app_secret: SecretString::from(app_secret.clone()),
                     verify_token: SecretString::from(verify_token.clone()),
-                    graph_base_url: "http://127.0.0.1:9".into(),
+                    graph_base_url: graph_base_url.into(),
                 },
                 Actor::Cli,
             )

@@ -1,0 +1,109 @@
+//! The route table: the one place each route declares who may call it. [`RouteTable::route`]
+//! takes the access as a required argument (a route without one does not compile), wraps the
+//! handler in the guard for it, and records a [`RouteSpec`] so tests can walk every route
+//! (`api::route_specs()`), e.g. the authorization matrix.
+
+use crate::auth::guard;
+use crate::state::AppState;
+use axum::Router;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use confide_core::permissions::Permission;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (sign-in). Cross-origin state changes are still refused.
+    Public,
+    /// A signed-in user, even one who still owes a password change or 2FA enrolment (their own
+    /// account: me, password, 2FA, sign-out). API keys are refused (403).
+    Account,
+    /// Any signed-in principal of the tenant (user, API key, support session).
+    Authenticated,
+    /// A principal holding this permission.
+    Perm(Permission),
+    /// A platform admin (separate identity and cookie); tenant principals get 403.
+    Platform,
+    /// A platform admin who may still owe a password change.
+    PlatformAccount,
+}
+
+/// The HTTP methods the API uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Verb {
+    pub fn method(self) -> Method {
+        match self {
+            Verb::Get => Method::GET,
+            Verb::Post => Method::POST,
+            Verb::Put => Method::PUT,
+            Verb::Patch => Method::PATCH,
+            Verb::Delete => Method::DELETE,
+        }
+    }
+}
+
+/// One route and its declared access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: Method,
+    /// The axum path template, e.g. `/api/v1/users/{id}`.
+    pub path: &'static str,
+    pub access: Access,
+}
+
+/// Routes being declared.
+#[derive(Default)]
+pub struct RouteTable {
+    router: Router<AppState>,
+    specs: Vec<RouteSpec>,
+}
+
+impl RouteTable {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a route with its access; the guard for `access` runs before `handler`.
+    pub fn route<H, T>(mut self, verb: Verb, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let method_router: MethodRouter<AppState> = match verb {
+            Verb::Get => get(handler),
+            Verb::Post => post(handler),
+            Verb::Put => put(handler),
+            Verb::Patch => patch(handler),
+            Verb::Delete => delete(handler),
+        };
+        let guarded = method_router.layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                guard::check(access, req, next)
+            },
+        ));
+        self.router = self.router.route(path, guarded);
+        self.specs.push(RouteSpec {
+            method: verb.method(),
+            path,
+            access,
+        });
+        self
+    }
+
+    pub fn specs(&self) -> &[RouteSpec] {
+        &self.specs
+    }
+
+    pub fn into_router(self) -> Router<AppState> {
+        self.router
+    }
+}

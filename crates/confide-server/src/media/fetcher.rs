@@ -1,0 +1,129 @@
+//! The inbound media worker: for each queued media object, ask Meta for a download URL, download
+//! it with the channel's token (only from the allowlisted origin), check its SHA-256, seal it with
+//! the tenant's key and store it in the vault. A failed fetch is retried with backoff; after Meta's
+//! 7-day media lifetime it is marked failed. The message is kept either way.
+
+use super::vault::MediaVault;
+use crate::webhooks::directory::ChannelDirectory;
+use base64::Engine;
+use confide_core::clock::SharedClock;
+use confide_store::Store;
+use confide_store::media::MediaFetch;
+use confide_whatsapp::client::{GraphClient, GraphClientOptions};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// Webhook media ids live 7 days; after that a fetch cannot succeed.
+const GIVE_UP_AFTER_ATTEMPTS: i64 = 40;
+const BATCH: i64 = 8;
+
+#[derive(Clone)]
+pub struct MediaFetcher {
+    pub store: Store,
+    pub channels: Arc<ChannelDirectory>,
+    pub vault: MediaVault,
+    pub clock: SharedClock,
+    pub wake: Arc<Notify>,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub stored: usize,
+    pub failed: usize,
+}
+
+impl MediaFetcher {
+    /// Runs until `stop` turns true: a pass whenever woken, and every few seconds.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.run_once().await {
+                tracing::warn!(error = %e, "media fetch pass failed");
+            }
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+    }
+
+    /// One pass over the due fetches.
+    pub async fn run_once(&self) -> Result<Pass, confide_store::StoreError> {
+        let mut pass = Pass::default();
+        loop {
+            let due = self.store.due_media_fetches(self.clock.now_micros(), BATCH).await?;
+            if due.is_empty() {
+                return Ok(pass);
+            }
+            for f in due {
+                match self.fetch(&f).await {
+                    Ok(key) => {
+                        self.store.media_fetch_stored(&f, &key).await?;
+                        pass.stored += 1;
+                    }
+                    Err(e) => {
+                        let next = (f.attempts + 1 < GIVE_UP_AFTER_ATTEMPTS).then(|| {
+                            let delay = (5i64 << f.attempts.clamp(0, 10)).min(3_600);
+                            self.clock.now_micros() + delay * 1_000_000
+                        });
+                        tracing::warn!(tenant = %f.tenant, message = %f.message, attempt = f.attempts + 1, error = %e, "media fetch failed");
+                        self.store.media_fetch_failed(&f, &e, next).await?;
+                        pass.failed += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn fetch(&self, f: &MediaFetch) -> Result<String, String> {
+        let channel = self
+            .channels
+            .get(&self.store, f.channel)
+            .await
+            .map_err(|e| format!("channel: {e}"))?
+            .ok_or("the channel no longer exists")?;
+        let client = GraphClient::new(&channel.graph_base_url, channel.access_token.clone(), GraphClientOptions::default())
+            .map_err(|e| format!("graph client: {e}"))?;
+        let (_, bytes) = client.fetch_media(&f.meta_media_id).await.map_err(|e| e.to_string())?;
+        if let Some(expected) = &f.sha256 {
+            if !sha256_matches(expected, &bytes) {
+                return Err("the downloaded bytes do not match the webhook's sha256".into());
+            }
+        }
+        let scope = self.store.read_scope(f.tenant).await.map_err(|e| e.to_string())?;
+        let sealed = scope.seal_media(f.message, &bytes).map_err(|e| e.to_string())?;
+        drop(scope);
+        let vault = self.vault.clone();
+        let (tenant, message) = (f.tenant, f.message);
+        tokio::task::spawn_blocking(move || vault.put(tenant, message, &sealed))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("vault: {e}"))
+    }
+}
+
+/// Meta gives the SHA-256 as base64 in webhooks and as hex from `GET /{media-id}`.
+fn sha256_matches(expected: &str, bytes: &[u8]) -> bool {
+    let digest = Sha256::digest(bytes);
+    let e = expected.trim();
+    hex::encode(digest).eq_ignore_ascii_case(e)
+        || base64::engine::general_purpose::STANDARD.encode(digest) == e
+        || base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest) == e.trim_end_matches('=')
+        || base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest) == e.trim_end_matches('=')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_in_hex_or_base64() {
+        let d = Sha256::digest(b"abc");
+        assert!(sha256_matches(&hex::encode(d), b"abc"));
+        assert!(sha256_matches(&base64::engine::general_purpose::STANDARD.encode(d), b"abc"));
+        assert!(!sha256_matches(&hex::encode(d), b"abd"));
+    }
+}

@@ -1,0 +1,189 @@
+//! C7: tenant isolation through the API. With tenant A's session and A's API key, every route
+//! that takes an id is called with tenant B's ids: each answers exactly as for an id that does
+//! not exist (404, or the same refusal), and B's data is unchanged, compared before and after.
+//!
+//! Adding a route with an id: add its kind to [`id_of`] (the suite fails until you do), and what
+//! B owns of that kind to [`Snapshot`].
+
+use super::harness::{Auth, Resp, Tenant, TestApp};
+use axum::http::{Method, StatusCode};
+use confide_server::api::route_specs;
+use confide_server::api::table::Access;
+use serde_json::{Value, json};
+
+/// B's ids, one per kind of id a route takes.
+struct Ids {
+    user: String,
+    role: String,
+    api_key: String,
+    session: String,
+    support_grant: String,
+}
+
+/// The id of tenant B's object for a route template, or a panic naming the route, so a new
+/// id-taking route cannot be left out of this suite.
+fn id_of(path: &str, ids: &Ids) -> String {
+    let kind = path
+        .trim_start_matches("/api/v1/")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    match kind {
+        "users" => ids.user.clone(),
+        "roles" => ids.role.clone(),
+        "api-keys" => ids.api_key.clone(),
+        "sessions" => ids.session.clone(),
+        "support-grants" => ids.support_grant.clone(),
+        // later: "contacts", "conversations", "channels", "media", "exports", ...
+        other => panic!("route {path} takes an id of kind {other:?}: add it to cross_tenant::id_of"),
+    }
+}
+
+/// Bodies that would change something if the id resolved.
+fn body_for(method: &Method, path: &str, a: &Tenant) -> Option<Value> {
+    match (method.as_str(), path) {
+        ("PATCH", p) if p.starts_with("/api/v1/users/") => Some(json!({
+            "status": "disabled", "reset_password": true, "role_id": a.roles["viewer"].to_string()
+        })),
+        ("PATCH", p) if p.starts_with("/api/v1/roles/") => {
+            Some(json!({"name": "pwned", "permissions": ["inbox.read"]}))
+        }
+        ("GET" | "DELETE", _) => None,
+        _ => Some(json!({})),
+    }
+}
+
+/// Everything of B's that the routes could touch.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    users: String,
+    roles: String,
+    api_keys: String,
+    sessions: String,
+    grants: String,
+    audit_entries: usize,
+}
+
+async fn snapshot(app: &TestApp, b: &Tenant) -> Snapshot {
+    let mut s = app.state.store.read_scope(b.id).await.unwrap();
+    let users = s.list_users().await.unwrap();
+    let mut sessions = Vec::new();
+    for u in &users {
+        sessions.extend(s.list_sessions(u.id).await.unwrap());
+    }
+    let snap = Snapshot {
+        users: format!("{users:?}"),
+        roles: format!("{:?}", s.list_roles().await.unwrap()),
+        api_keys: format!("{:?}", s.list_api_keys().await.unwrap()),
+        sessions: format!("{sessions:?}"),
+        grants: format!("{:?}", s.list_support_grants().await.unwrap()),
+        audit_entries: 0,
+    };
+    s.commit().await.unwrap();
+    Snapshot {
+        audit_entries: app.state.store.audit_page(b.id, None, 500).await.unwrap().len(),
+        ..snap
+    }
+}
+
+fn same_answer(with_b: &Resp, with_missing: &Resp, what: &str) {
+    assert_eq!(with_b.status, with_missing.status, "{what}: {}", with_b.body);
+    assert_eq!(with_b.body, with_missing.body, "{what}");
+}
+
+async fn run(app: &TestApp) {
+    let a = app.tenant("Alpha").await;
+    let b = app.tenant("Bravo").await;
+    let (_, a_key) = app.api_key(&a, "owner").await;
+    let (b_key_id, _) = app.api_key(&b, "agent").await;
+    let (_, admin_email, _) = super::platform::platform_admin(app).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/support-grants",
+            &b.owner.auth,
+            Some(json!({"platform_admin_email": admin_email, "role_id": b.roles["viewer"].to_string(), "hours": 2})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let b_session = match &b.members["agent"].auth {
+        Auth::Session { .. } => {
+            let mut s = app.state.store.read_scope(b.id).await.unwrap();
+            let id = s.list_sessions(b.members["agent"].user_id).await.unwrap()[0].id;
+            s.commit().await.unwrap();
+            id.to_string()
+        }
+        _ => unreachable!(),
+    };
+    let ids = Ids {
+        user: b.members["agent"].user_id.to_string(),
+        role: b.roles["support-lead"].to_string(),
+        api_key: b_key_id,
+        session: b_session,
+        support_grant: r.body["id"].as_str().unwrap().to_string(),
+    };
+    let missing = "0190a7a4-0000-7000-8000-000000000000";
+    let before = snapshot(app, &b).await;
+    let mut calls = 0;
+    for spec in route_specs().iter().filter(|s| s.path.contains("{id}")) {
+        if matches!(spec.access, Access::Platform | Access::PlatformAccount) {
+            continue; // tenant credentials never reach platform routes (see the matrix)
+        }
+        let b_path = spec.path.replace("{id}", &id_of(spec.path, &ids));
+        let missing_path = spec.path.replace("{id}", missing);
+        for (who, auth) in [
+            ("A's owner session", app.login(&a.owner.email, &a.owner.password).await),
+            ("A's owner API key", Auth::Bearer(a_key.clone())),
+        ] {
+            let body = body_for(&spec.method, spec.path, &a);
+            let with_b = app.call(spec.method.clone(), &b_path, &auth, body.clone()).await;
+            let with_missing = app.call(spec.method.clone(), &missing_path, &auth, body).await;
+            let what = format!("{} {b_path} with {who}", spec.method);
+            same_answer(&with_b, &with_missing, &what);
+            if spec.access == Access::Account && matches!(auth, Auth::Bearer(_)) {
+                // Routes about one's own sessions refuse keys before looking at any id.
+                assert_eq!(with_b.status, StatusCode::FORBIDDEN, "{what}");
+            } else {
+                assert_eq!(with_b.status, StatusCode::NOT_FOUND, "{what}: {}", with_b.body);
+                assert_eq!(with_b.code(), "not_found", "{what}");
+            }
+            calls += 1;
+        }
+    }
+    assert!(calls >= 12, "every id route was tried ({calls})");
+    // B's ids inside request bodies resolve to nothing either.
+    let owner = app.login(&a.owner.email, &a.owner.password).await;
+    for (path, body) in [
+        ("/api/v1/users", json!({"email": "x1@alpha.test", "role_id": ids.role})),
+        ("/api/v1/api-keys", json!({"name": "x", "role_id": ids.role})),
+        ("/api/v1/support-grants", json!({"platform_admin_email": admin_email, "role_id": ids.role, "hours": 1})),
+    ] {
+        let with_b = app.call(Method::POST, path, &owner, Some(body.clone())).await;
+        let mut other = body.clone();
+        other["role_id"] = json!(missing);
+        let with_missing = app.call(Method::POST, path, &owner, Some(other)).await;
+        same_answer(&with_b, &with_missing, path);
+        assert_eq!(with_b.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+    }
+    let after = snapshot(app, &b).await;
+    assert_eq!(before, after, "tenant B changed");
+    // And B's own credentials still work: nothing of theirs was revoked.
+    let r = app.call(Method::GET, "/api/v1/me", &b.members["agent"].auth, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_tenant_ids_are_not_found_and_change_nothing() {
+    let app = TestApp::new().await;
+    run(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_tenant_ids_are_not_found_and_change_nothing_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    run(&app).await;
+    app.finish().await;
+}

@@ -1,0 +1,162 @@
+//! Inbound media: the fetch queue (ids, hashes and states only; the worker reads it across
+//! tenants) and the sealing of media bytes with the tenant's key before they reach storage.
+
+use crate::scope::Scope;
+use crate::{Store, StoreError};
+use confide_core::ids::{ChannelId, MessageId, TenantId};
+use sqlx::Row;
+use zeroize::Zeroizing;
+
+/// One media object still to fetch from Meta.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaFetch {
+    pub tenant: TenantId,
+    pub message: MessageId,
+    pub channel: ChannelId,
+    pub meta_media_id: String,
+    /// As the webhook gave it (Meta sends base64 there).
+    pub sha256: Option<String>,
+    pub mime_type: Option<String>,
+    pub attempts: i64,
+}
+
+/// Where a message's media stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaState {
+    /// `pending`, `stored` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub object_key: Option<String>,
+    pub last_error: Option<String>,
+}
+
+fn parse<T: std::str::FromStr>(s: String, what: &str) -> Result<T, StoreError> {
+    s.parse().map_err(|_| StoreError::Corrupt(format!("{what} id")))
+}
+
+impl Scope<'_> {
+    /// Queues a message's media for fetching (once per message).
+    pub async fn enqueue_media_fetch(
+        &mut self,
+        message: MessageId,
+        channel: ChannelId,
+        meta_media_id: &str,
+        sha256: Option<&str>,
+        mime_type: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let t = self.tenant_str().to_string();
+        let now = self.now();
+        sqlx::query(
+            "INSERT INTO media_fetches (tenant_id, message_id, channel_id, meta_media_id, sha256, mime_type, status, attempts, next_attempt_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(t)
+        .bind(message.to_string())
+        .bind(channel.to_string())
+        .bind(meta_media_id.to_string())
+        .bind(sha256.map(str::to_string))
+        .bind(mime_type.map(str::to_string))
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Seals media bytes for storage, bound to this tenant and message.
+    pub fn seal_media(&self, message: MessageId, bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.seal("media", "bytes", &message.to_string(), bytes)
+    }
+
+    /// Opens sealed media bytes.
+    pub fn open_media(&self, message: MessageId, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        self.open("media", "bytes", &message.to_string(), sealed)
+    }
+
+    /// The media state of a message, if it has media.
+    pub async fn media_state(&mut self, message: MessageId) -> Result<Option<MediaState>, StoreError> {
+        let t = self.tenant_str().to_string();
+        let row = sqlx::query(
+            "SELECT status, attempts, object_key, last_error FROM media_fetches WHERE tenant_id = $1 AND message_id = $2",
+        )
+        .bind(t)
+        .bind(message.to_string())
+        .fetch_optional(self.conn())
+        .await?;
+        row.map(|r| {
+            Ok(MediaState {
+                status: r.try_get(0)?,
+                attempts: r.try_get(1)?,
+                object_key: r.try_get(2)?,
+                last_error: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+}
+
+impl Store {
+    /// Fetches that are due, oldest first.
+    pub async fn due_media_fetches(&self, now_micros: i64, limit: i64) -> Result<Vec<MediaFetch>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, message_id, channel_id, meta_media_id, sha256, mime_type, attempts FROM media_fetches \
+             WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
+        )
+        .bind(now_micros)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(MediaFetch {
+                    tenant: parse(r.try_get(0)?, "tenant")?,
+                    message: parse(r.try_get(1)?, "message")?,
+                    channel: parse(r.try_get(2)?, "channel")?,
+                    meta_media_id: r.try_get(3)?,
+                    sha256: r.try_get(4)?,
+                    mime_type: r.try_get(5)?,
+                    attempts: r.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a stored media object.
+    pub async fn media_fetch_stored(&self, f: &MediaFetch, object_key: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE media_fetches SET status = 'stored', attempts = attempts + 1, object_key = $1, last_error = NULL \
+             WHERE tenant_id = $2 AND message_id = $3",
+        )
+        .bind(object_key.to_string())
+        .bind(f.tenant.to_string())
+        .bind(f.message.to_string())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried at `next_attempt_micros`, or given up (`failed`) when
+    /// `None`. The message itself is never touched.
+    pub async fn media_fetch_failed(
+        &self,
+        f: &MediaFetch,
+        error: &str,
+        next_attempt_micros: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let (status, next) = match next_attempt_micros {
+            Some(at) => ("pending", at),
+            None => ("failed", i64::MAX),
+        };
+        sqlx::query(
+            "UPDATE media_fetches SET status = $1, attempts = attempts + 1, next_attempt_at = $2, last_error = $3 \
+             WHERE tenant_id = $4 AND message_id = $5",
+        )
+        .bind(status.to_string())
+        .bind(next)
+        .bind(error.chars().take(300).collect::<String>())
+        .bind(f.tenant.to_string())
+        .bind(f.message.to_string())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
