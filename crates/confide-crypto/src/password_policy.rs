@@ -79,7 +79,9 @@ pub fn check(password: &str, email: Option<&str>, has_mfa: bool) -> Result<(), P
     if let Some(email) = email {
         let email = email.trim().to_lowercase();
         let local = email.split('@').next().unwrap_or_default();
-        if (!email.is_empty() && lower.contains(&email)) || (local.chars().count() >= 4 && lower.contains(local)) {
+        if (!email.is_empty() && lower.contains(&email))
+            || (local.chars().count() >= 4 && lower.contains(local))
+        {
             return Err(PolicyError::ContainsEmail);
         }
     }
@@ -100,14 +102,16 @@ fn is_common(lower: &str) -> bool {
 fn is_repetition(lower: &str) -> bool {
     let chars: Vec<char> = lower.chars().collect();
     let n = chars.len();
-    (1..=n / 2).filter(|unit| n % unit == 0).any(|unit| {
-        let repeats = chars.chunks(unit).all(|c| c == &chars[..unit]);
-        if !repeats {
-            return false;
-        }
-        let unit_text: String = chars[..unit].iter().collect();
-        unit <= 4 || common().contains(unit_text.as_str()) || is_run(&unit_text)
-    })
+    (1..=n / 2)
+        .filter(|unit| n.is_multiple_of(*unit))
+        .any(|unit| {
+            let repeats = chars.chunks(unit).all(|c| c == &chars[..unit]);
+            if !repeats {
+                return false;
+            }
+            let unit_text: String = chars[..unit].iter().collect();
+            unit <= 4 || common().contains(unit_text.as_str()) || is_run(&unit_text)
+        })
 }
 
 /// Every character is the previous one plus or minus one (digits wrap: `…7890123…`).
@@ -157,15 +161,26 @@ mod tests {
         let long64 = "a quiet lantern hums beside the river; ".repeat(2);
         let long_ok = "x".repeat(0) + &"tumbleweed orchard velvet ".repeat(39);
         assert!(long_ok.chars().count() > 1000 && long_ok.chars().count() <= MAX_CHARS);
-        let cases: Vec<(String, Option<&str>, bool, Result<(), PolicyError>)> = vec![
+        type Case<'a> = (String, Option<&'a str>, bool, Result<(), PolicyError>);
+        let cases: Vec<Case> = vec![
             // length: 15 without 2FA, 8 with it; counted in characters, not bytes
             ("fourteen chars".into(), None, false, Err(TooShort(15))),
             ("fifteen chars!!".into(), None, false, Ok(())),
             ("short pw".into(), None, true, Ok(())),
             ("seven c".into(), None, true, Err(TooShort(8))),
             ("ĉiuĵaŭdeĥoŝanĝo".into(), None, false, Ok(())),
-            ("日本語のパスワードです".into(), None, false, Err(TooShort(15))),
-            ("日本語のパスワードですよね本当に".into(), None, false, Ok(())),
+            (
+                "日本語のパスワードです".into(),
+                None,
+                false,
+                Err(TooShort(15)),
+            ),
+            (
+                "日本語のパスワードですよね本当に".into(),
+                None,
+                false,
+                Ok(()),
+            ),
             // at least 64 allowed, very long allowed, beyond the cap refused
             (long64.clone(), None, false, Ok(())),
             (long_ok.clone(), None, false, Ok(())),
@@ -186,9 +201,24 @@ mod tests {
             ("abcdefghijklmnopq".into(), None, false, Err(Common)),
             ("zyxwvutsrqponmlk".into(), None, false, Err(Common)),
             // context: the account's email
-            ("ana.silva@example.com".into(), Some("ana.silva@example.com"), false, Err(ContainsEmail)),
-            ("my name is ana.silva, hi".into(), Some("ana.silva@example.com"), false, Err(ContainsEmail)),
-            ("my name is ana, hello there".into(), Some("ana@example.com"), false, Ok(())),
+            (
+                "ana.silva@example.com".into(),
+                Some("ana.silva@example.com"),
+                false,
+                Err(ContainsEmail),
+            ),
+            (
+                "my name is ana.silva, hi".into(),
+                Some("ana.silva@example.com"),
+                false,
+                Err(ContainsEmail),
+            ),
+            (
+                "my name is ana, hello there".into(),
+                Some("ana@example.com"),
+                false,
+                Ok(()),
+            ),
         ];
         for (pw, email, mfa, expected) in cases {
             assert_eq!(check(&pw, email, mfa), expected, "{pw:?} (2FA: {mfa})");

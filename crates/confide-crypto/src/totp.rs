@@ -122,7 +122,12 @@ impl Totp {
     /// Checks `code` at `unix_seconds`, accepting the current step ± [`DRIFT_STEPS`], but only
     /// steps after `last_used_step` (a code works once). Returns the matched step, which the
     /// caller stores as the new `last_used_step`.
-    pub fn verify(&self, code: &str, unix_seconds: i64, last_used_step: Option<i64>) -> Option<i64> {
+    pub fn verify(
+        &self,
+        code: &str,
+        unix_seconds: i64,
+        last_used_step: Option<i64>,
+    ) -> Option<i64> {
         let code = code.trim();
         if code.len() != self.digits as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
             return None;
@@ -215,8 +220,7 @@ mod tests {
 
     const SEED_SHA1: &[u8] = b"12345678901234567890";
     const SEED_SHA256: &[u8] = b"12345678901234567890123456789012";
-    const SEED_SHA512: &[u8] =
-        b"1234567890123456789012345678901234567890123456789012345678901234";
+    const SEED_SHA512: &[u8] = b"1234567890123456789012345678901234567890123456789012345678901234";
 
     /// RFC 6238 Appendix B: (time, code) for SHA1, SHA256, SHA512 with 8 digits.
     const VECTORS: &[(i64, &str, &str, &str)] = &[
@@ -281,10 +285,7 @@ mod tests {
     fn base32_round_trips_and_matches_rfc4648() {
         assert_eq!(base32_encode(b"foobar"), "MZXW6YTBOI");
         assert_eq!(base32_encode(b"f"), "MY");
-        assert_eq!(
-            base32_encode(SEED_SHA1),
-            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
-        );
+        assert_eq!(base32_encode(SEED_SHA1), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
         let s = Totp::generate_secret(&SeededEntropy::new(1));
         assert_eq!(s.len(), 20);
         assert_eq!(base32_decode(&base32_encode(&s)).unwrap(), s.to_vec());

@@ -118,7 +118,8 @@ impl Application {
             wake: media_wake,
         };
         let fetcher = tokio::spawn(fetcher.run(stop));
-        let auth = Arc::new(crate::auth::AuthRuntime::from_config(&config, &store).map_err(StartupError)?);
+        let auth =
+            Arc::new(crate::auth::AuthRuntime::from_config(&config, &store).map_err(StartupError)?);
         let state = AppState {
             auth,
             store,

@@ -25,9 +25,13 @@ fn key_from_row(r: &sqlx::any::AnyRow) -> Result<ApiKey, StoreError> {
     let id: String = r.try_get(0)?;
     let role: String = r.try_get(2)?;
     Ok(ApiKey {
-        id: id.parse().map_err(|_| StoreError::Corrupt("key id".into()))?,
+        id: id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("key id".into()))?,
         name: r.try_get(1)?,
-        role_id: role.parse().map_err(|_| StoreError::Corrupt("role id".into()))?,
+        role_id: role
+            .parse()
+            .map_err(|_| StoreError::Corrupt("role id".into()))?,
         created_at: r.try_get(3)?,
         last_used_at: r.try_get(4)?,
         revoked_at: r.try_get(5)?,
@@ -46,7 +50,8 @@ impl Scope<'_> {
         let id = ApiKeyId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
         let now = self.now();
         let t = self.tenant_str().to_string();
-        self.insert_principal(key_hash, "api_key", &id.to_string()).await?;
+        self.insert_principal(key_hash, "api_key", &id.to_string())
+            .await?;
         sqlx::query("INSERT INTO api_keys (tenant_id, key_id, name, role_id, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(t)
             .bind(id.to_string())
@@ -86,11 +91,18 @@ impl Scope<'_> {
         .bind(id.to_string())
         .fetch_optional(self.conn())
         .await?;
-        row.as_ref().map(key_from_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref()
+            .map(key_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     /// Revokes a key: it stops working at once (its lookup row goes).
-    pub async fn revoke_api_key(&mut self, id: ApiKeyId, actor: Actor) -> Result<ApiKey, StoreError> {
+    pub async fn revoke_api_key(
+        &mut self,
+        id: ApiKeyId,
+        actor: Actor,
+    ) -> Result<ApiKey, StoreError> {
         let key = self.api_key(id).await?;
         if key.revoked_at.is_some() {
             return Ok(key);
@@ -104,8 +116,12 @@ impl Scope<'_> {
             .bind(id.to_string())
             .execute(self.conn())
             .await?;
-        self.audit(&AuditEvent::new(actor, "api_key.revoked", format!("api_key:{id}")))
-            .await?;
+        self.audit(&AuditEvent::new(
+            actor,
+            "api_key.revoked",
+            format!("api_key:{id}"),
+        ))
+        .await?;
         self.api_key(id).await
     }
 

@@ -117,6 +117,22 @@ impl Scope<'_> {
         conversation: ConversationId,
         m: NewMessage,
     ) -> Result<Stored, StoreError> {
+        let at = m.at_micros;
+        let inbound = (m.direction == Direction::Inbound).then_some(at);
+        let stored = self.insert_message_row(conversation, m).await?;
+        if let Stored::Inserted(_) = stored {
+            self.touch_conversation(conversation, at, inbound).await?;
+        }
+        Ok(stored)
+    }
+
+    /// Stores a message once per wamid without touching its conversation's times (bulk ingest
+    /// touches each conversation once per round with [`Scope::touch_conversation`]).
+    pub async fn insert_message_row(
+        &mut self,
+        conversation: ConversationId,
+        m: NewMessage,
+    ) -> Result<Stored, StoreError> {
         let id = MessageId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
         let row = id.to_string();
         let body = self.seal_str(TABLE, "body", &row, &m.body.to_string())?;
@@ -139,19 +155,30 @@ impl Scope<'_> {
         if res.rows_affected() == 0 {
             return Ok(Stored::Duplicate);
         }
-        let inbound = (m.direction == Direction::Inbound).then_some(m.at_micros);
+        Ok(Stored::Inserted(id))
+    }
+
+    /// Moves a conversation's last-message time (and last-inbound time, which opens the 24-hour
+    /// window) forward, never back.
+    pub async fn touch_conversation(
+        &mut self,
+        conversation: ConversationId,
+        last_message_at: i64,
+        last_inbound_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let t = self.tenant_str().to_string();
         sqlx::query(
             "UPDATE conversations SET last_message_at = CASE WHEN last_message_at > $1 THEN last_message_at ELSE $1 END, \
              last_inbound_at = CASE WHEN $2 IS NULL THEN last_inbound_at WHEN last_inbound_at > $2 THEN last_inbound_at ELSE $2 END \
              WHERE tenant_id = $3 AND conversation_id = $4",
         )
-        .bind(m.at_micros)
-        .bind(inbound)
+        .bind(last_message_at)
+        .bind(last_inbound_at)
         .bind(t)
         .bind(conversation.to_string())
         .execute(self.conn())
         .await?;
-        Ok(Stored::Inserted(id))
+        Ok(())
     }
 
     /// Messages of a conversation, newest first.

@@ -36,9 +36,10 @@ impl Scope<'_> {
         &mut self,
         column: &'static str,
         bidx: &[u8],
-    ) -> Result<Option<(String, bool, bool)>, StoreError> {
+    ) -> Result<Option<Found>, StoreError> {
         let sql = format!(
-            "SELECT contact_id, wa_user_bidx IS NULL, phone_bidx IS NULL FROM contacts WHERE tenant_id = $1 AND {column} = $2"
+            "SELECT contact_id, wa_user_bidx IS NULL, phone_bidx IS NULL, name_ct, username_ct FROM contacts \
+             WHERE tenant_id = $1 AND {column} = $2"
         );
         let t = self.tenant_str().to_string();
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -46,8 +47,16 @@ impl Scope<'_> {
             .bind(bidx.to_vec())
             .fetch_optional(self.conn())
             .await?;
-        row.map(|r| Ok((r.try_get::<String, _>(0)?, flag(&r, 1)?, flag(&r, 2)?)))
-            .transpose()
+        row.map(|r| {
+            Ok(Found {
+                id: r.try_get(0)?,
+                no_user: flag(&r, 1)?,
+                no_phone: flag(&r, 2)?,
+                name_ct: r.try_get(3)?,
+                username_ct: r.try_get(4)?,
+            })
+        })
+        .transpose()
     }
 
     /// The contact a WhatsApp identity belongs to, created when new. Attributes learned now (a
@@ -71,7 +80,7 @@ impl Scope<'_> {
                 found = self.contact_by_bidx("phone_bidx", b).await?;
             }
         }
-        let Some((id, no_user, no_phone)) = found else {
+        let Some(Found { id, no_user, no_phone, name_ct, username_ct }) = found else {
             return self.insert_wa_contact(who, user_bidx, phone_bidx).await;
         };
         if no_user {
@@ -86,8 +95,13 @@ impl Scope<'_> {
                     .await?;
             }
         }
-        for (column, value) in [("name", &who.name), ("username", &who.username)] {
+        for (column, value, stored) in [("name", &who.name, name_ct), ("username", &who.username, username_ct)] {
             if let Some(v) = value {
+                // Rewrite only what changed (a profile name is sent with every message).
+                let current = stored.map(|ct| self.open_string(TABLE, column, &id, &ct)).transpose()?;
+                if current.as_deref() == Some(v.as_str()) {
+                    continue;
+                }
                 let ct = self.seal_str(TABLE, column, &id, v)?;
                 let sql = format!(
                     "UPDATE contacts SET {column}_ct = $1 WHERE tenant_id = $2 AND contact_id = $3"
@@ -146,8 +160,8 @@ impl Scope<'_> {
         // Another writer created it first: use theirs.
         for (column, bidx) in [("wa_user_bidx", user_bidx), ("phone_bidx", phone_bidx)] {
             if let Some(b) = bidx {
-                if let Some((other, _, _)) = self.contact_by_bidx(column, &b).await? {
-                    return other
+                if let Some(other) = self.contact_by_bidx(column, &b).await? {
+                    return other.id
                         .parse()
                         .map_err(|_| StoreError::Corrupt("contact id".into()));
                 }
@@ -201,7 +215,7 @@ impl Scope<'_> {
                 found = self.contact_by_bidx("phone_bidx", &b).await?;
             }
         }
-        let Some((id, _, _)) = found else {
+        let Some(Found { id, .. }) = found else {
             return Ok(None);
         };
         let t = self.tenant_str().to_string();
@@ -320,6 +334,15 @@ impl Scope<'_> {
         .await?;
         Ok(res.rows_affected() > 0)
     }
+}
+
+/// A contact found by a blind index, with what resolving needs.
+struct Found {
+    id: String,
+    no_user: bool,
+    no_phone: bool,
+    name_ct: Option<Vec<u8>>,
+    username_ct: Option<Vec<u8>>,
 }
 
 /// Reads a boolean expression column (SQLite gives an integer, PostgreSQL a boolean).

@@ -13,24 +13,26 @@ struct Source {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Source] = &[Source {
-    version: 1,
-    description: "init",
-    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../migrations/postgres/0001_init.sql"),
-},
-Source {
-    version: 2,
-    description: "auth",
-    sqlite: include_str!("../migrations/sqlite/0002_auth.sql"),
-    postgres: include_str!("../migrations/postgres/0002_auth.sql"),
-},
-Source {
-    version: 3,
-    description: "ingest",
-    sqlite: include_str!("../migrations/sqlite/0003_ingest.sql"),
-    postgres: include_str!("../migrations/postgres/0003_ingest.sql"),
-}];
+const MIGRATIONS: &[Source] = &[
+    Source {
+        version: 1,
+        description: "init",
+        sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Source {
+        version: 2,
+        description: "auth",
+        sqlite: include_str!("../migrations/sqlite/0002_auth.sql"),
+        postgres: include_str!("../migrations/postgres/0002_auth.sql"),
+    },
+    Source {
+        version: 3,
+        description: "ingest",
+        sqlite: include_str!("../migrations/sqlite/0003_ingest.sql"),
+        postgres: include_str!("../migrations/postgres/0003_ingest.sql"),
+    },
+];
 
 fn migrator(backend: Backend) -> Migrator {
     let list = MIGRATIONS

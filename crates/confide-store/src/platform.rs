@@ -74,7 +74,11 @@ impl Store {
     }
 
     /// Creates a platform admin who must change the given password at first login.
-    pub async fn create_platform_admin(&self, email: &Email, password_hash: &str) -> Result<String, StoreError> {
+    pub async fn create_platform_admin(
+        &self,
+        email: &Email,
+        password_hash: &str,
+    ) -> Result<String, StoreError> {
         let id = new_id(self);
         let lookup = self.platform_email_lookup(email)?;
         sqlx::query("INSERT INTO platform_admins (admin_id, email_lookup, password_hash, must_change_password, status, created_at) VALUES ($1, $2, $3, 1, 'active', $4)")
@@ -98,7 +102,10 @@ impl Store {
     }
 
     /// The platform admin with this email lookup key.
-    pub async fn platform_admin_by_lookup(&self, lookup: &[u8]) -> Result<Option<PlatformAdmin>, StoreError> {
+    pub async fn platform_admin_by_lookup(
+        &self,
+        lookup: &[u8],
+    ) -> Result<Option<PlatformAdmin>, StoreError> {
         let row = sqlx::query("SELECT admin_id, password_hash, must_change_password, status FROM platform_admins WHERE email_lookup = $1")
             .bind(lookup.to_vec())
             .fetch_optional(self.pool())
@@ -111,10 +118,18 @@ impl Store {
             .bind(id.to_string())
             .fetch_optional(self.pool())
             .await?;
-        row.as_ref().map(Self::admin_from_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref()
+            .map(Self::admin_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
-    pub async fn set_platform_password(&self, id: &str, hash: &str, must_change: bool) -> Result<(), StoreError> {
+    pub async fn set_platform_password(
+        &self,
+        id: &str,
+        hash: &str,
+        must_change: bool,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE platform_admins SET password_hash = $1, must_change_password = $2 WHERE admin_id = $3")
             .bind(hash.to_string())
             .bind(i64::from(must_change))
@@ -124,7 +139,12 @@ impl Store {
         Ok(())
     }
 
-    pub async fn create_platform_session(&self, admin_id: &str, token_hash: &[u8; 32], expires_at: i64) -> Result<String, StoreError> {
+    pub async fn create_platform_session(
+        &self,
+        admin_id: &str,
+        token_hash: &[u8; 32],
+        expires_at: i64,
+    ) -> Result<String, StoreError> {
         let id = new_id(self);
         let now = self.clock().now_micros();
         sqlx::query("INSERT INTO platform_sessions (session_id, admin_id, token_hash, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $4, $5)")
@@ -138,7 +158,10 @@ impl Store {
         Ok(id)
     }
 
-    pub async fn platform_session_by_hash(&self, token_hash: &[u8; 32]) -> Result<Option<PlatformSession>, StoreError> {
+    pub async fn platform_session_by_hash(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<PlatformSession>, StoreError> {
         let row = sqlx::query("SELECT session_id, admin_id, created_at, last_seen_at, expires_at FROM platform_sessions WHERE token_hash = $1")
             .bind(token_hash.to_vec())
             .fetch_optional(self.pool())
@@ -181,7 +204,12 @@ impl Store {
     }
 
     /// Enables or disables a tenant (platform operator), recorded in the tenant's audit log.
-    pub async fn set_tenant_status(&self, tenant: TenantId, status: &str, actor: Actor) -> Result<(), StoreError> {
+    pub async fn set_tenant_status(
+        &self,
+        tenant: TenantId,
+        status: &str,
+        actor: Actor,
+    ) -> Result<(), StoreError> {
         let mut s = self.scope(tenant).await?;
         let done = sqlx::query("UPDATE tenants SET status = $1 WHERE tenant_id = $2")
             .bind(status.to_string())
@@ -191,8 +219,12 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        s.audit(&AuditEvent::new(actor, format!("tenant.{status}"), format!("tenant:{tenant}")))
-            .await?;
+        s.audit(&AuditEvent::new(
+            actor,
+            format!("tenant.{status}"),
+            format!("tenant:{tenant}"),
+        ))
+        .await?;
         s.commit().await
     }
 }
@@ -215,7 +247,13 @@ impl Scope<'_> {
     }
 
     /// Grants a platform admin support access under a role until `expires_at`.
-    pub async fn create_support_grant(&mut self, admin_id: &str, role_id: RoleId, expires_at: i64, actor: Actor) -> Result<SupportGrant, StoreError> {
+    pub async fn create_support_grant(
+        &mut self,
+        admin_id: &str,
+        role_id: RoleId,
+        expires_at: i64,
+        actor: Actor,
+    ) -> Result<SupportGrant, StoreError> {
         let id = new_id(self.store);
         let now = self.now();
         let t = self.tenant_str().to_string();
@@ -243,7 +281,9 @@ impl Scope<'_> {
         Ok(SupportGrant {
             id: r.try_get(0)?,
             admin_id: r.try_get(1)?,
-            role_id: role.parse().map_err(|_| StoreError::Corrupt("role id".into()))?,
+            role_id: role
+                .parse()
+                .map_err(|_| StoreError::Corrupt("role id".into()))?,
             created_by: r.try_get(3)?,
             created_at: r.try_get(4)?,
             expires_at: r.try_get(5)?,
@@ -258,7 +298,10 @@ impl Scope<'_> {
             .bind(id.to_string())
             .fetch_optional(self.conn())
             .await?;
-        row.as_ref().map(Self::grant_from_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref()
+            .map(Self::grant_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     pub async fn list_support_grants(&mut self) -> Result<Vec<SupportGrant>, StoreError> {
@@ -271,7 +314,11 @@ impl Scope<'_> {
     }
 
     /// Revokes a grant and ends its support sessions.
-    pub async fn revoke_support_grant(&mut self, id: &str, actor: Actor) -> Result<SupportGrant, StoreError> {
+    pub async fn revoke_support_grant(
+        &mut self,
+        id: &str,
+        actor: Actor,
+    ) -> Result<SupportGrant, StoreError> {
         self.support_grant(id).await?;
         let t = self.tenant_str().to_string();
         let now = self.now();
@@ -281,11 +328,13 @@ impl Scope<'_> {
             .bind(id.to_string())
             .execute(self.conn())
             .await?;
-        let rows = sqlx::query("SELECT session_id FROM support_sessions WHERE tenant_id = $1 AND grant_id = $2")
-            .bind(t.clone())
-            .bind(id.to_string())
-            .fetch_all(self.conn())
-            .await?;
+        let rows = sqlx::query(
+            "SELECT session_id FROM support_sessions WHERE tenant_id = $1 AND grant_id = $2",
+        )
+        .bind(t.clone())
+        .bind(id.to_string())
+        .fetch_all(self.conn())
+        .await?;
         let ids: Vec<String> = rows.iter().filter_map(|r| r.try_get(0).ok()).collect();
         self.delete_principals("support_session", &ids).await?;
         sqlx::query("DELETE FROM support_sessions WHERE tenant_id = $1 AND grant_id = $2")
@@ -293,13 +342,20 @@ impl Scope<'_> {
             .bind(id.to_string())
             .execute(self.conn())
             .await?;
-        self.audit(&AuditEvent::new(actor, "support.revoked", format!("support_grant:{id}")))
-            .await?;
+        self.audit(&AuditEvent::new(
+            actor,
+            "support.revoked",
+            format!("support_grant:{id}"),
+        ))
+        .await?;
         self.support_grant(id).await
     }
 
     /// The grant an admin may use now, if any.
-    pub async fn active_grant_for(&mut self, admin_id: &str) -> Result<Option<SupportGrant>, StoreError> {
+    pub async fn active_grant_for(
+        &mut self,
+        admin_id: &str,
+    ) -> Result<Option<SupportGrant>, StoreError> {
         let now = self.now();
         Ok(self
             .list_support_grants()
@@ -309,11 +365,17 @@ impl Scope<'_> {
     }
 
     /// Starts a support session under a grant (audited).
-    pub async fn create_support_session(&mut self, grant: &SupportGrant, token_hash: &[u8; 32], expires_at: i64) -> Result<SessionId, StoreError> {
+    pub async fn create_support_session(
+        &mut self,
+        grant: &SupportGrant,
+        token_hash: &[u8; 32],
+        expires_at: i64,
+    ) -> Result<SessionId, StoreError> {
         let id = SessionId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
         let now = self.now();
         let t = self.tenant_str().to_string();
-        self.insert_principal(token_hash, "support_session", &id.to_string()).await?;
+        self.insert_principal(token_hash, "support_session", &id.to_string())
+            .await?;
         sqlx::query("INSERT INTO support_sessions (tenant_id, session_id, grant_id, admin_id, token_hash, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)")
             .bind(t)
             .bind(id.to_string())
@@ -324,9 +386,11 @@ impl Scope<'_> {
             .bind(expires_at)
             .execute(self.conn())
             .await?;
-        self.audit(
-            &AuditEvent::new(Actor::User(format!("platform-admin:{}", grant.admin_id)), "support.session_started", format!("support_grant:{}", grant.id)),
-        )
+        self.audit(&AuditEvent::new(
+            Actor::User(format!("platform-admin:{}", grant.admin_id)),
+            "support.session_started",
+            format!("support_grant:{}", grant.id),
+        ))
         .await?;
         Ok(id)
     }
@@ -341,7 +405,9 @@ impl Scope<'_> {
             .ok_or(StoreError::NotFound)?;
         let sid: String = r.try_get(0)?;
         Ok(SupportSession {
-            id: sid.parse().map_err(|_| StoreError::Corrupt("session id".into()))?,
+            id: sid
+                .parse()
+                .map_err(|_| StoreError::Corrupt("session id".into()))?,
             grant_id: r.try_get(1)?,
             admin_id: r.try_get(2)?,
             created_at: r.try_get(3)?,
@@ -351,7 +417,8 @@ impl Scope<'_> {
     }
 
     pub async fn end_support_session(&mut self, id: SessionId) -> Result<(), StoreError> {
-        self.delete_principals("support_session", &[id.to_string()]).await?;
+        self.delete_principals("support_session", &[id.to_string()])
+            .await?;
         let t = self.tenant_str().to_string();
         sqlx::query("DELETE FROM support_sessions WHERE tenant_id = $1 AND session_id = $2")
             .bind(t)

@@ -87,7 +87,10 @@ impl Scope<'_> {
         .bind(id.to_string())
         .fetch_optional(self.conn())
         .await?;
-        row.as_ref().map(role_from_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref()
+            .map(role_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     pub async fn role_by_name(&mut self, name: &str) -> Result<Role, StoreError> {
@@ -99,7 +102,10 @@ impl Scope<'_> {
         .bind(name.to_string())
         .fetch_optional(self.conn())
         .await?;
-        row.as_ref().map(role_from_row).transpose()?.ok_or(StoreError::NotFound)
+        row.as_ref()
+            .map(role_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     pub async fn create_role(
@@ -203,8 +209,12 @@ impl Scope<'_> {
             .bind(id.to_string())
             .execute(self.conn())
             .await?;
-        self.audit(&AuditEvent::new(actor, "role.deleted", format!("role:{id}")))
-            .await?;
+        self.audit(&AuditEvent::new(
+            actor,
+            "role.deleted",
+            format!("role:{id}"),
+        ))
+        .await?;
         Ok(())
     }
 }

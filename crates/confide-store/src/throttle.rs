@@ -15,7 +15,12 @@ pub struct Counter {
     pub last_failure_at: i64,
 }
 
-async fn record(conn: &mut AnyConnection, key: &[u8], now: i64, forget_before: i64) -> Result<(), StoreError> {
+async fn record(
+    conn: &mut AnyConnection,
+    key: &[u8],
+    now: i64,
+    forget_before: i64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO login_throttle (throttle_key, failures, last_failure_at) VALUES ($1, 1, $2) \
          ON CONFLICT (throttle_key) DO UPDATE SET \
@@ -38,7 +43,12 @@ async fn clear(conn: &mut AnyConnection, key: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn remember(conn: &mut AnyConnection, account: &[u8], ip: &[u8], now: i64) -> Result<(), StoreError> {
+async fn remember(
+    conn: &mut AnyConnection,
+    account: &[u8],
+    ip: &[u8],
+    now: i64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO login_known_ips (account_key, ip_key, last_success_at) VALUES ($1, $2, $3) \
          ON CONFLICT (account_key, ip_key) DO UPDATE SET last_success_at = $3",
@@ -56,12 +66,17 @@ impl Store {
     pub async fn throttle_counters(&self, keys: &[Vec<u8>]) -> Result<Vec<Counter>, StoreError> {
         let mut out = Vec::with_capacity(keys.len());
         for k in keys {
-            let row = sqlx::query("SELECT failures, last_failure_at FROM login_throttle WHERE throttle_key = $1")
-                .bind(k.clone())
-                .fetch_optional(self.pool())
-                .await?;
+            let row = sqlx::query(
+                "SELECT failures, last_failure_at FROM login_throttle WHERE throttle_key = $1",
+            )
+            .bind(k.clone())
+            .fetch_optional(self.pool())
+            .await?;
             out.push(match row {
-                Some(r) => Counter { failures: r.try_get(0)?, last_failure_at: r.try_get(1)? },
+                Some(r) => Counter {
+                    failures: r.try_get(0)?,
+                    last_failure_at: r.try_get(1)?,
+                },
                 None => Counter::default(),
             });
         }
@@ -69,7 +84,12 @@ impl Store {
     }
 
     /// Whether the account has signed in from this IP since `since`.
-    pub async fn throttle_known_ip(&self, account: &[u8], ip: &[u8], since: i64) -> Result<bool, StoreError> {
+    pub async fn throttle_known_ip(
+        &self,
+        account: &[u8],
+        ip: &[u8],
+        since: i64,
+    ) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT 1 FROM login_known_ips WHERE account_key = $1 AND ip_key = $2 AND last_success_at >= $3")
             .bind(account.to_vec())
             .bind(ip.to_vec())
@@ -82,7 +102,10 @@ impl Store {
     /// Counts a failure against each key in one transaction (for attempts with no tenant: an
     /// unknown email). Each key comes with a time: a counter whose last failure is before it
     /// restarts at 1.
-    pub async fn throttle_record_failures(&self, keys: &[(Vec<u8>, i64)]) -> Result<(), StoreError> {
+    pub async fn throttle_record_failures(
+        &self,
+        keys: &[(Vec<u8>, i64)],
+    ) -> Result<(), StoreError> {
         let now = self.clock().now_micros();
         let mut tx = self.begin_tx(crate::scope::Access::Write).await?;
         for (k, forget_before) in keys {
@@ -105,7 +128,10 @@ impl Store {
 
 impl Scope<'_> {
     /// Counts a failure against each key, in this scope's transaction (with its audit entry).
-    pub async fn throttle_record_failures(&mut self, keys: &[(Vec<u8>, i64)]) -> Result<(), StoreError> {
+    pub async fn throttle_record_failures(
+        &mut self,
+        keys: &[(Vec<u8>, i64)],
+    ) -> Result<(), StoreError> {
         let now = self.now();
         for (k, forget_before) in keys {
             record(self.conn(), k, now, *forget_before).await?;
@@ -122,7 +148,11 @@ impl Scope<'_> {
     }
 
     /// Remembers that the account signed in from this IP.
-    pub async fn throttle_remember_ip(&mut self, account: &[u8], ip: &[u8]) -> Result<(), StoreError> {
+    pub async fn throttle_remember_ip(
+        &mut self,
+        account: &[u8],
+        ip: &[u8],
+    ) -> Result<(), StoreError> {
         let now = self.now();
         remember(self.conn(), account, ip, now).await
     }

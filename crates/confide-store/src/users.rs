@@ -121,12 +121,17 @@ impl Scope<'_> {
         let role: String = r.try_get(2)?;
         let totp_ct: Option<Vec<u8>> = r.try_get(5)?;
         let email_text = self.open_string("users", "email", &id, &email_ct)?;
-        let email = Email::parse(&email_text).map_err(|_| StoreError::Corrupt("users.email".into()))?;
+        let email =
+            Email::parse(&email_text).map_err(|_| StoreError::Corrupt("users.email".into()))?;
         let totp_secret = totp_ct
             .map(|ct| self.open("users", "totp", &id, &ct))
             .transpose()?;
-        let user_id: UserId = id.parse().map_err(|_| StoreError::Corrupt("user id".into()))?;
-        let role_id: RoleId = role.parse().map_err(|_| StoreError::Corrupt("role id".into()))?;
+        let user_id: UserId = id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("user id".into()))?;
+        let role_id: RoleId = role
+            .parse()
+            .map_err(|_| StoreError::Corrupt("role id".into()))?;
         let status: String = r.try_get(3)?;
         let must_change = r.try_get::<i64, _>(4)? != 0;
         let user = User {
@@ -161,7 +166,9 @@ impl Scope<'_> {
         .bind(t)
         .fetch_all(self.conn())
         .await?;
-        rows.iter().map(|r| self.user_from_row(r).map(|(u, _)| u)).collect()
+        rows.iter()
+            .map(|r| self.user_from_row(r).map(|(u, _)| u))
+            .collect()
     }
 
     /// A team member of this tenant ([`StoreError::NotFound`] for any other id).
@@ -209,7 +216,11 @@ impl Scope<'_> {
     }
 
     /// Changes a user's role and/or status (`active` or `disabled`).
-    pub async fn update_user(&mut self, id: UserId, change: &UserChange) -> Result<User, StoreError> {
+    pub async fn update_user(
+        &mut self,
+        id: UserId,
+        change: &UserChange,
+    ) -> Result<User, StoreError> {
         let current = self.user(id).await?;
         let t = self.tenant_str().to_string();
         let now = self.now();
@@ -229,11 +240,13 @@ impl Scope<'_> {
         self.user(id).await?;
         self.end_user_sessions(id, None).await?;
         let t = self.tenant_str().to_string();
-        sqlx::query("DELETE FROM principals WHERE kind = 'email' AND tenant_id = $1 AND subject_id = $2")
-            .bind(t.clone())
-            .bind(id.to_string())
-            .execute(self.conn())
-            .await?;
+        sqlx::query(
+            "DELETE FROM principals WHERE kind = 'email' AND tenant_id = $1 AND subject_id = $2",
+        )
+        .bind(t.clone())
+        .bind(id.to_string())
+        .execute(self.conn())
+        .await?;
         sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND user_id = $2")
             .bind(t)
             .bind(id.to_string())
@@ -270,21 +283,31 @@ impl Scope<'_> {
     }
 
     /// The secret of an enrolment not yet confirmed.
-    pub async fn totp_pending(&mut self, id: UserId) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, StoreError> {
+    pub async fn totp_pending(
+        &mut self,
+        id: UserId,
+    ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, StoreError> {
         use sqlx::Row;
         let t = self.tenant_str().to_string();
-        let row = sqlx::query("SELECT totp_pending_ct FROM users WHERE tenant_id = $1 AND user_id = $2")
-            .bind(t)
-            .bind(id.to_string())
-            .fetch_optional(self.conn())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query("SELECT totp_pending_ct FROM users WHERE tenant_id = $1 AND user_id = $2")
+                .bind(t)
+                .bind(id.to_string())
+                .fetch_optional(self.conn())
+                .await?
+                .ok_or(StoreError::NotFound)?;
         let ct: Option<Vec<u8>> = row.try_get(0)?;
-        ct.map(|ct| self.open("users", "totp_pending", &id.to_string(), &ct)).transpose()
+        ct.map(|ct| self.open("users", "totp_pending", &id.to_string(), &ct))
+            .transpose()
     }
 
     /// Turns 2FA on with `secret` (or off with `None`), recording the last used step.
-    pub async fn set_totp(&mut self, id: UserId, secret: Option<&[u8]>, last_step: Option<i64>) -> Result<(), StoreError> {
+    pub async fn set_totp(
+        &mut self,
+        id: UserId,
+        secret: Option<&[u8]>,
+        last_step: Option<i64>,
+    ) -> Result<(), StoreError> {
         let ct = secret
             .map(|s| self.seal("users", "totp", &id.to_string(), s))
             .transpose()?;
@@ -322,7 +345,11 @@ impl Scope<'_> {
     }
 
     /// Replaces a user's recovery codes with these SHA-256 hashes.
-    pub async fn replace_recovery_codes(&mut self, id: UserId, hashes: &[[u8; 32]]) -> Result<(), StoreError> {
+    pub async fn replace_recovery_codes(
+        &mut self,
+        id: UserId,
+        hashes: &[[u8; 32]],
+    ) -> Result<(), StoreError> {
         let t = self.tenant_str().to_string();
         let now = self.now();
         sqlx::query("DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_id = $2")
@@ -343,7 +370,11 @@ impl Scope<'_> {
     }
 
     /// Spends a recovery code: true only the first time an unused code's hash is presented.
-    pub async fn use_recovery_code(&mut self, id: UserId, hash: &[u8; 32]) -> Result<bool, StoreError> {
+    pub async fn use_recovery_code(
+        &mut self,
+        id: UserId,
+        hash: &[u8; 32],
+    ) -> Result<bool, StoreError> {
         let t = self.tenant_str().to_string();
         let now = self.now();
         let done = sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE tenant_id = $2 AND user_id = $3 AND code_hash = $4 AND used_at IS NULL")
@@ -372,20 +403,27 @@ impl Scope<'_> {
 impl crate::Store {
     /// The tenant and user a login email belongs to (`None` for an unknown email), and the
     /// email's global lookup key (used to throttle the account, known or not).
-    pub async fn find_login(&self, email: &Email) -> Result<(Vec<u8>, Option<(confide_core::ids::TenantId, UserId)>), StoreError> {
+    pub async fn find_login(
+        &self,
+        email: &Email,
+    ) -> Result<(Vec<u8>, Option<(confide_core::ids::TenantId, UserId)>), StoreError> {
         use sqlx::Row;
         let lookup = self.login_email_index(email)?;
-        let row = sqlx::query("SELECT tenant_id, subject_id FROM principals WHERE lookup = $1 AND kind = 'email'")
-            .bind(lookup.clone())
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT tenant_id, subject_id FROM principals WHERE lookup = $1 AND kind = 'email'",
+        )
+        .bind(lookup.clone())
+        .fetch_optional(self.pool())
+        .await?;
         let found = match row {
             Some(r) => {
                 let t: String = r.try_get(0)?;
                 let u: String = r.try_get(1)?;
                 Some((
-                    t.parse().map_err(|_| StoreError::Corrupt("tenant id".into()))?,
-                    u.parse().map_err(|_| StoreError::Corrupt("user id".into()))?,
+                    t.parse()
+                        .map_err(|_| StoreError::Corrupt("tenant id".into()))?,
+                    u.parse()
+                        .map_err(|_| StoreError::Corrupt("user id".into()))?,
                 ))
             }
             None => None,

@@ -2,6 +2,7 @@
 //! stdout; progress and logs go to stderr. Exit 0 on success, 1 when the command failed, 2 when it
 //! could not start (bad configuration or arguments), each with a one-line reason.
 
+mod auth_commands;
 mod commands;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +52,21 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Manage API keys.
+    ApiKey {
+        #[command(subcommand)]
+        action: ApiKeyAction,
+    },
+    /// Manage team members.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Manage platform operators.
+    PlatformAdmin {
+        #[command(subcommand)]
+        action: PlatformAdminAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -76,6 +92,45 @@ enum TenantAction {
         name: String,
         #[arg(long)]
         owner_email: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyAction {
+    /// Create an API key for a tenant, scoped to a role (name or id); the key is shown once.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Give a user a new one-time password, end their sessions and clear their sign-in lock.
+    ResetPassword {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlatformAdminAction {
+    /// Create a platform operator with a one-time password.
+    Create {
+        #[arg(long)]
+        email: String,
         #[arg(long)]
         json: bool,
     },
@@ -173,5 +228,25 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Audit {
             action: AuditAction::Verify { tenant, json },
         } => commands::audit_verify(&config, tenant.as_deref(), json).await,
+        Command::ApiKey {
+            action:
+                ApiKeyAction::Create {
+                    tenant,
+                    role,
+                    name,
+                    json,
+                },
+        } => auth_commands::api_key_create(&config, &tenant, &role, &name, json).await,
+        Command::User {
+            action:
+                UserAction::ResetPassword {
+                    tenant,
+                    email,
+                    json,
+                },
+        } => auth_commands::user_reset_password(&config, &tenant, &email, json).await,
+        Command::PlatformAdmin {
+            action: PlatformAdminAction::Create { email, json },
+        } => auth_commands::platform_admin_create(&config, &email, json).await,
     }
 }

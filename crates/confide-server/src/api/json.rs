@@ -18,7 +18,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             Err(e) => Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_json",
-                format!("The request body is not the expected JSON: {}", e.body_text()),
+                format!(
+                    "The request body is not the expected JSON: {}",
+                    e.body_text()
+                ),
             )),
         }
     }

@@ -29,11 +29,16 @@ fn key_json(k: &ApiKey) -> serde_json::Value {
     })
 }
 
-pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let mut s = state.store.read_scope(principal.tenant).await?;
     let keys = s.list_api_keys().await?;
     s.commit().await?;
-    Ok(Json(json!({"api_keys": keys.iter().map(key_json).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"api_keys": keys.iter().map(key_json).collect::<Vec<_>>()}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -50,18 +55,28 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(unprocessable("invalid_name", "A key name needs 1 to 100 characters."));
+        return Err(unprocessable(
+            "invalid_name",
+            "A key name needs 1 to 100 characters.",
+        ));
     }
-    let role_id: RoleId = body.role_id.parse().map_err(|_| unprocessable("invalid_role", "No such role."))?;
+    let role_id: RoleId = body
+        .role_id
+        .parse()
+        .map_err(|_| unprocessable("invalid_role", "No such role."))?;
     let mut s = state.store.scope(principal.tenant).await?;
     let role = match s.role(role_id).await {
         Ok(r) => r,
-        Err(confide_store::StoreError::NotFound) => return Err(unprocessable("invalid_role", "No such role.")),
+        Err(confide_store::StoreError::NotFound) => {
+            return Err(unprocessable("invalid_role", "No such role."));
+        }
         Err(e) => return Err(e.into()),
     };
     may_grant(&principal, &role.permissions)?;
     let token = SecretToken::generate(state.entropy.as_ref(), KEY_PREFIX);
-    let key = s.create_api_key(name, role_id, &token.hash(), principal.actor()).await?;
+    let key = s
+        .create_api_key(name, role_id, &token.hash(), principal.actor())
+        .await?;
     s.commit().await?;
     Ok((
         StatusCode::CREATED,

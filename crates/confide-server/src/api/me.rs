@@ -40,11 +40,11 @@ fn new_recovery_codes(state: &AppState) -> Vec<String> {
     (0..RECOVERY_CODES)
         .map(|_| {
             let mut out = String::with_capacity(14);
-            let mut n = 0;
+            let mut n: u32 = 0;
             while n < 12 {
                 let b: [u8; 1] = confide_core::entropy::random_array(state.entropy.as_ref());
                 if usize::from(b[0]) < 256 - 256 % ALPHABET.len() {
-                    if n > 0 && n % 4 == 0 {
+                    if n > 0 && n.is_multiple_of(4) {
                         out.push('-');
                     }
                     out.push(char::from(ALPHABET[usize::from(b[0]) % ALPHABET.len()]));
@@ -67,19 +67,25 @@ pub async fn me(
     let (kind, user) = match &principal.kind {
         PrincipalKind::User { user_id, .. } => {
             let u = s.user(*user_id).await?;
-            ("user", json!({
-                "id": u.id.to_string(),
-                "email": u.email.as_str(),
-                "status": u.status,
-                "two_factor_enabled": u.totp_enabled,
-                "must_change_password": u.must_change_password,
-                "created_at": ts(u.created_at),
-            }))
+            (
+                "user",
+                json!({
+                    "id": u.id.to_string(),
+                    "email": u.email.as_str(),
+                    "status": u.status,
+                    "two_factor_enabled": u.totp_enabled,
+                    "must_change_password": u.must_change_password,
+                    "created_at": ts(u.created_at),
+                }),
+            )
         }
         PrincipalKind::ApiKey { key_id } => ("api_key", json!({"api_key_id": key_id.to_string()})),
-        PrincipalKind::Support { admin_id, grant_id, .. } => {
-            ("support", json!({"platform_admin_id": admin_id, "grant_id": grant_id}))
-        }
+        PrincipalKind::Support {
+            admin_id, grant_id, ..
+        } => (
+            "support",
+            json!({"platform_admin_id": admin_id, "grant_id": grant_id}),
+        ),
     };
     s.commit().await?;
     let pending = ctx.pending.map(|p| match p {
@@ -148,7 +154,10 @@ pub async fn change_password(
     )
     .map_err(|e| unprocessable(e.code(), e.to_string()))?;
     if body.new_password == body.current_password {
-        return Err(unprocessable("password_unchanged", "Choose a new password."));
+        return Err(unprocessable(
+            "password_unchanged",
+            "Choose a new password.",
+        ));
     }
     let hash = state
         .auth
@@ -159,8 +168,12 @@ pub async fn change_password(
     s.set_password_hash(user_id, &hash, false).await?;
     let ended = s.end_user_sessions(user_id, Some(session_id)).await?;
     s.audit(
-        &AuditEvent::new(principal.actor(), "user.password_changed", format!("user:{user_id}"))
-            .with_details(json!({"other_sessions_ended": ended})),
+        &AuditEvent::new(
+            principal.actor(),
+            "user.password_changed",
+            format!("user:{user_id}"),
+        )
+        .with_details(json!({"other_sessions_ended": ended})),
     )
     .await?;
     s.commit().await?;
@@ -213,7 +226,10 @@ pub async fn confirm(
     let now_secs = state.clock.now_micros().div_euclid(1_000_000);
     let mut s = state.store.scope(principal.tenant).await?;
     let Some(secret) = s.totp_pending(user_id).await? else {
-        return Err(unprocessable("no_enrolment", "Start with POST /api/v1/me/2fa/enroll."));
+        return Err(unprocessable(
+            "no_enrolment",
+            "Start with POST /api/v1/me/2fa/enroll.",
+        ));
     };
     let Some(step) = Totp::new(&secret).verify(&body.code, now_secs, None) else {
         return Err(unprocessable("invalid_code", "The code is not right."));
@@ -246,13 +262,18 @@ async fn confirm_both(
 ) -> Result<(confide_store::users::Credentials, Option<i64>), ApiError> {
     let creds = confirm_password(state, principal, &body.password).await?;
     let Some(secret) = creds.totp_secret.as_ref() else {
-        return Err(unprocessable("two_factor_disabled", "Two-factor authentication is not on."));
+        return Err(unprocessable(
+            "two_factor_disabled",
+            "Two-factor authentication is not on.",
+        ));
     };
     let now_secs = state.clock.now_micros().div_euclid(1_000_000);
     let step = Totp::new(secret).verify(&body.code, now_secs, creds.totp_last_step);
     if step.is_none() {
         let mut s = state.store.scope(principal.tenant).await?;
-        let ok = s.use_recovery_code(creds.user_id, &recovery_code_hash(&body.code)).await?;
+        let ok = s
+            .use_recovery_code(creds.user_id, &recovery_code_hash(&body.code))
+            .await?;
         s.commit().await?;
         if !ok {
             return Err(unprocessable("invalid_code", "The code is not right."));
@@ -303,7 +324,12 @@ pub async fn regenerate_codes(
     let codes = new_recovery_codes(&state);
     let hashes: Vec<[u8; 32]> = codes.iter().map(|c| recovery_code_hash(c)).collect();
     s.replace_recovery_codes(creds.user_id, &hashes).await?;
-    s.audit(&AuditEvent::new(principal.actor(), "2fa.recovery_codes_replaced", format!("user:{}", creds.user_id))).await?;
+    s.audit(&AuditEvent::new(
+        principal.actor(),
+        "2fa.recovery_codes_replaced",
+        format!("user:{}", creds.user_id),
+    ))
+    .await?;
     s.commit().await?;
     Ok(Json(json!({"recovery_codes": codes})))
 }

@@ -33,35 +33,140 @@ pub fn table() -> RouteTable {
         .route(Post, "/api/v1/me/2fa/enroll", Account, me::enroll)
         .route(Post, "/api/v1/me/2fa/confirm", Account, me::confirm)
         .route(Post, "/api/v1/me/2fa/disable", Account, me::disable)
-        .route(Post, "/api/v1/me/2fa/recovery-codes", Account, me::regenerate_codes)
+        .route(
+            Post,
+            "/api/v1/me/2fa/recovery-codes",
+            Account,
+            me::regenerate_codes,
+        )
         // team, roles, keys
         .route(Get, "/api/v1/users", Perm(P::TeamManage), team::list_users)
-        .route(Post, "/api/v1/users", Perm(P::TeamManage), team::create_user)
-        .route(Patch, "/api/v1/users/{id}", Perm(P::TeamManage), team::update_user)
-        .route(Delete, "/api/v1/users/{id}", Perm(P::TeamManage), team::delete_user)
+        .route(
+            Post,
+            "/api/v1/users",
+            Perm(P::TeamManage),
+            team::create_user,
+        )
+        .route(
+            Patch,
+            "/api/v1/users/{id}",
+            Perm(P::TeamManage),
+            team::update_user,
+        )
+        .route(
+            Delete,
+            "/api/v1/users/{id}",
+            Perm(P::TeamManage),
+            team::delete_user,
+        )
         .route(Get, "/api/v1/permissions", Authenticated, team::permissions)
         .route(Get, "/api/v1/roles", Perm(P::RolesManage), team::list_roles)
-        .route(Post, "/api/v1/roles", Perm(P::RolesManage), team::create_role)
-        .route(Patch, "/api/v1/roles/{id}", Perm(P::RolesManage), team::update_role)
-        .route(Delete, "/api/v1/roles/{id}", Perm(P::RolesManage), team::delete_role)
+        .route(
+            Post,
+            "/api/v1/roles",
+            Perm(P::RolesManage),
+            team::create_role,
+        )
+        .route(
+            Patch,
+            "/api/v1/roles/{id}",
+            Perm(P::RolesManage),
+            team::update_role,
+        )
+        .route(
+            Delete,
+            "/api/v1/roles/{id}",
+            Perm(P::RolesManage),
+            team::delete_role,
+        )
         .route(Get, "/api/v1/api-keys", Perm(P::ApiKeysManage), keys::list)
-        .route(Post, "/api/v1/api-keys", Perm(P::ApiKeysManage), keys::create)
-        .route(Delete, "/api/v1/api-keys/{id}", Perm(P::ApiKeysManage), keys::revoke)
+        .route(
+            Post,
+            "/api/v1/api-keys",
+            Perm(P::ApiKeysManage),
+            keys::create,
+        )
+        .route(
+            Delete,
+            "/api/v1/api-keys/{id}",
+            Perm(P::ApiKeysManage),
+            keys::revoke,
+        )
         // tenant security and support access
-        .route(Get, "/api/v1/security", Perm(P::SecurityManage), security::get_settings)
-        .route(Put, "/api/v1/security", Perm(P::SecurityManage), security::put_settings)
-        .route(Get, "/api/v1/support-grants", Perm(P::SecurityManage), security::list_grants)
-        .route(Post, "/api/v1/support-grants", Perm(P::SecurityManage), security::create_grant)
-        .route(Delete, "/api/v1/support-grants/{id}", Perm(P::SecurityManage), security::revoke_grant)
+        .route(
+            Get,
+            "/api/v1/security",
+            Perm(P::SecurityManage),
+            security::get_settings,
+        )
+        .route(
+            Put,
+            "/api/v1/security",
+            Perm(P::SecurityManage),
+            security::put_settings,
+        )
+        .route(
+            Get,
+            "/api/v1/support-grants",
+            Perm(P::SecurityManage),
+            security::list_grants,
+        )
+        .route(
+            Post,
+            "/api/v1/support-grants",
+            Perm(P::SecurityManage),
+            security::create_grant,
+        )
+        .route(
+            Delete,
+            "/api/v1/support-grants/{id}",
+            Perm(P::SecurityManage),
+            security::revoke_grant,
+        )
         // the platform operator
         .route(Post, "/api/v1/platform/session", Public, platform::login)
-        .route(Delete, "/api/v1/platform/session", PlatformAccount, platform::logout)
-        .route(Post, "/api/v1/platform/password", PlatformAccount, platform::change_password)
-        .route(Get, "/api/v1/platform/tenants", Platform, platform::list_tenants)
-        .route(Post, "/api/v1/platform/tenants", Platform, platform::create_tenant)
-        .route(Post, "/api/v1/platform/tenants/{id}/disable", Platform, platform::disable_tenant)
-        .route(Post, "/api/v1/platform/tenants/{id}/enable", Platform, platform::enable_tenant)
-        .route(Post, "/api/v1/platform/tenants/{id}/support-session", Platform, platform::support_session)
+        .route(
+            Delete,
+            "/api/v1/platform/session",
+            PlatformAccount,
+            platform::logout,
+        )
+        .route(
+            Post,
+            "/api/v1/platform/password",
+            PlatformAccount,
+            platform::change_password,
+        )
+        .route(
+            Get,
+            "/api/v1/platform/tenants",
+            Platform,
+            platform::list_tenants,
+        )
+        .route(
+            Post,
+            "/api/v1/platform/tenants",
+            Platform,
+            platform::create_tenant,
+        )
+        .route(
+            Post,
+            "/api/v1/platform/tenants/{id}/disable",
+            Platform,
+            platform::disable_tenant,
+        )
+        .route(
+            Post,
+            "/api/v1/platform/tenants/{id}/enable",
+            Platform,
+            platform::enable_tenant,
+        )
+        .route(
+            Post,
+            "/api/v1/platform/tenants/{id}/support-session",
+            Platform,
+            platform::support_session,
+        )
 }
 
 /// Every route of the table with its declared access (for the authorization matrix).

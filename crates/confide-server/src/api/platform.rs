@@ -43,7 +43,10 @@ pub async fn login(
     acct.extend_from_slice(&throttle::account_key(&lookup));
     let pair = throttle::pair_key(&acct, &ip_index);
     let ipk = throttle::ip_key(&ip_index);
-    let c = state.store.throttle_counters(&[acct.clone(), pair.clone(), ipk.clone()]).await?;
+    let c = state
+        .store
+        .throttle_counters(&[acct.clone(), pair.clone(), ipk.clone()])
+        .await?;
     match throttle::decide(c[0], c[1], c[2], false, now) {
         Decision::Allow => {}
         Decision::Wait(s) => return Ok(super::session::too_many(s)),
@@ -51,7 +54,15 @@ pub async fn login(
     }
     let admin = state.store.platform_admin_by_lookup(&lookup).await?;
     let ok = match &admin {
-        Some(a) => matches!(state.auth.verify(body.password.clone(), a.password_hash.clone()).await?, Verification::Valid { .. }) && a.status == "active",
+        Some(a) => {
+            matches!(
+                state
+                    .auth
+                    .verify(body.password.clone(), a.password_hash.clone())
+                    .await?,
+                Verification::Valid { .. }
+            ) && a.status == "active"
+        }
         None => {
             state.auth.dummy_verify(body.password.clone()).await?;
             false
@@ -59,14 +70,20 @@ pub async fn login(
     };
     let Some(admin) = admin.filter(|_| ok) else {
         let forget = now - throttle::IP_FORGET_SECS * 1_000_000;
-        state.store.throttle_record_failures(&[(acct, i64::MIN), (pair, i64::MIN), (ipk, forget)]).await?;
+        state
+            .store
+            .throttle_record_failures(&[(acct, i64::MIN), (pair, i64::MIN), (ipk, forget)])
+            .await?;
         tracing::warn!(event = "platform.login_failed", "platform sign-in failed");
         return Err(super::session::invalid_credentials());
     };
     state.store.throttle_clear(&[acct, pair]).await?;
     let token = SecretToken::generate(state.entropy.as_ref(), "cfd_plat_");
     let absolute = state.auth.config.session_absolute_timeout_secs;
-    let session = state.store.create_platform_session(&admin.id, &token.hash(), now + absolute * 1_000_000).await?;
+    let session = state
+        .store
+        .create_platform_session(&admin.id, &token.hash(), now + absolute * 1_000_000)
+        .await?;
     tracing::info!(event = "platform.login", admin = %admin.id, "platform admin signed in");
     let mut res = Json(json!({
         "session_id": session,
@@ -81,7 +98,10 @@ pub async fn login(
     Ok(res)
 }
 
-pub async fn logout(State(state): State<AppState>, admin: PlatformPrincipal) -> Result<Response, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    admin: PlatformPrincipal,
+) -> Result<Response, ApiError> {
     state.store.end_platform_session(&admin.session_id).await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
     if let Some(c) = cookies::clear(PLATFORM_COOKIE) {
@@ -102,17 +122,37 @@ pub async fn change_password(
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     let record = state.store.platform_admin(&admin.admin_id).await?;
-    if !matches!(state.auth.verify(body.current_password.clone(), record.password_hash).await?, Verification::Valid { .. }) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong_password", "The current password is not right."));
+    if !matches!(
+        state
+            .auth
+            .verify(body.current_password.clone(), record.password_hash)
+            .await?,
+        Verification::Valid { .. }
+    ) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_password",
+            "The current password is not right.",
+        ));
     }
-    password_policy::check(&body.new_password, None, false).map_err(|e| unprocessable(e.code(), e.to_string()))?;
-    let hash = state.auth.hash(body.new_password.clone(), state.entropy.clone()).await?;
-    state.store.set_platform_password(&admin.admin_id, &hash, false).await?;
+    password_policy::check(&body.new_password, None, false)
+        .map_err(|e| unprocessable(e.code(), e.to_string()))?;
+    let hash = state
+        .auth
+        .hash(body.new_password.clone(), state.entropy.clone())
+        .await?;
+    state
+        .store
+        .set_platform_password(&admin.admin_id, &hash, false)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v1/platform/tenants`: metadata only.
-pub async fn list_tenants(State(state): State<AppState>, _admin: PlatformPrincipal) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list_tenants(
+    State(state): State<AppState>,
+    _admin: PlatformPrincipal,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let tenants = state.store.list_tenants().await?;
     let items: Vec<_> = tenants
         .iter()
@@ -133,12 +173,21 @@ pub async fn create_tenant(
     admin: PlatformPrincipal,
     JsonBody(body): JsonBody<NewTenant>,
 ) -> Result<Response, ApiError> {
-    let email = Email::parse(&body.owner_email).map_err(|_| unprocessable("invalid_email", "Not a valid email address."))?;
+    let email = Email::parse(&body.owner_email)
+        .map_err(|_| unprocessable("invalid_email", "Not a valid email address."))?;
     let password = super::team::one_time_password(&state);
-    let hash = state.auth.hash(password.clone(), state.entropy.clone()).await?;
+    let hash = state
+        .auth
+        .hash(password.clone(), state.entropy.clone())
+        .await?;
     let created = state
         .store
-        .create_tenant(&body.name, &email, &hash, Actor::User(format!("platform-admin:{}", admin.admin_id)))
+        .create_tenant(
+            &body.name,
+            &email,
+            &hash,
+            Actor::User(format!("platform-admin:{}", admin.admin_id)),
+        )
         .await
         .map_err(|e| match e {
             confide_store::StoreError::Config(m) => unprocessable("invalid_name", m),
@@ -155,20 +204,37 @@ pub async fn create_tenant(
         .into_response())
 }
 
-async fn set_status(state: &AppState, admin: &PlatformPrincipal, raw: &str, status: &str) -> Result<StatusCode, ApiError> {
+async fn set_status(
+    state: &AppState,
+    admin: &PlatformPrincipal,
+    raw: &str,
+    status: &str,
+) -> Result<StatusCode, ApiError> {
     let tenant: TenantId = id(raw)?;
     state
         .store
-        .set_tenant_status(tenant, status, Actor::User(format!("platform-admin:{}", admin.admin_id)))
+        .set_tenant_status(
+            tenant,
+            status,
+            Actor::User(format!("platform-admin:{}", admin.admin_id)),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn disable_tenant(State(state): State<AppState>, admin: PlatformPrincipal, Path(raw): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn disable_tenant(
+    State(state): State<AppState>,
+    admin: PlatformPrincipal,
+    Path(raw): Path<String>,
+) -> Result<StatusCode, ApiError> {
     set_status(&state, &admin, &raw, "disabled").await
 }
 
-pub async fn enable_tenant(State(state): State<AppState>, admin: PlatformPrincipal, Path(raw): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn enable_tenant(
+    State(state): State<AppState>,
+    admin: PlatformPrincipal,
+    Path(raw): Path<String>,
+) -> Result<StatusCode, ApiError> {
     set_status(&state, &admin, &raw, "active").await
 }
 
@@ -192,7 +258,9 @@ pub async fn support_session(
     let token = SecretToken::generate(state.entropy.as_ref(), "cfd_sess_");
     let absolute = state.auth.config.session_absolute_timeout_secs * 1_000_000;
     let expires_at = grant.expires_at.min(now + absolute);
-    let session = s.create_support_session(&grant, &token.hash(), expires_at).await?;
+    let session = s
+        .create_support_session(&grant, &token.hash(), expires_at)
+        .await?;
     s.commit().await?;
     let mut res = Json(json!({
         "session_id": session.to_string(),
@@ -202,7 +270,11 @@ pub async fn support_session(
         "expires_at": ts(expires_at),
     }))
     .into_response();
-    if let Some(c) = cookies::set(SESSION_COOKIE, token.as_str(), (expires_at - now).div_euclid(1_000_000)) {
+    if let Some(c) = cookies::set(
+        SESSION_COOKIE,
+        token.as_str(),
+        (expires_at - now).div_euclid(1_000_000),
+    ) {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
     Ok(res)

@@ -19,7 +19,10 @@ use serde_json::json;
 /// Longest support grant.
 pub const MAX_GRANT_HOURS: i64 = 72;
 
-pub async fn get_settings(State(state): State<AppState>, principal: Principal) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn get_settings(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let (_, require_2fa) = state.store.tenant_settings(principal.tenant).await?;
     Ok(Json(json!({"require_2fa": require_2fa})))
 }
@@ -35,7 +38,8 @@ pub async fn put_settings(
     JsonBody(body): JsonBody<Settings>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let mut s = state.store.scope(principal.tenant).await?;
-    s.set_require_2fa(body.require_2fa, principal.actor()).await?;
+    s.set_require_2fa(body.require_2fa, principal.actor())
+        .await?;
     s.commit().await?;
     Ok(Json(json!({"require_2fa": body.require_2fa})))
 }
@@ -52,11 +56,16 @@ fn grant_json(g: &SupportGrant) -> serde_json::Value {
     })
 }
 
-pub async fn list_grants(State(state): State<AppState>, principal: Principal) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list_grants(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let mut s = state.store.read_scope(principal.tenant).await?;
     let grants = s.list_support_grants().await?;
     s.commit().await?;
-    Ok(Json(json!({"support_grants": grants.iter().map(grant_json).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"support_grants": grants.iter().map(grant_json).collect::<Vec<_>>()}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -76,21 +85,29 @@ pub async fn create_grant(
     if !(1..=MAX_GRANT_HOURS).contains(&body.hours) {
         return Err(unprocessable("invalid_hours", "hours is 1 to 72."));
     }
-    let email = Email::parse(&body.platform_admin_email).map_err(|_| unprocessable("unknown_admin", "No such platform admin."))?;
+    let email = Email::parse(&body.platform_admin_email)
+        .map_err(|_| unprocessable("unknown_admin", "No such platform admin."))?;
     let lookup = state.store.platform_email_lookup(&email)?;
     let Some(admin) = state.store.platform_admin_by_lookup(&lookup).await? else {
         return Err(unprocessable("unknown_admin", "No such platform admin."));
     };
-    let role_id: RoleId = body.role_id.parse().map_err(|_| unprocessable("invalid_role", "No such role."))?;
+    let role_id: RoleId = body
+        .role_id
+        .parse()
+        .map_err(|_| unprocessable("invalid_role", "No such role."))?;
     let expires_at = state.clock.now_micros() + body.hours * 3600 * 1_000_000;
     let mut s = state.store.scope(principal.tenant).await?;
     let role = match s.role(role_id).await {
         Ok(r) => r,
-        Err(confide_store::StoreError::NotFound) => return Err(unprocessable("invalid_role", "No such role.")),
+        Err(confide_store::StoreError::NotFound) => {
+            return Err(unprocessable("invalid_role", "No such role."));
+        }
         Err(e) => return Err(e.into()),
     };
     may_grant(&principal, &role.permissions)?;
-    let grant = s.create_support_grant(&admin.id, role_id, expires_at, principal.actor()).await?;
+    let grant = s
+        .create_support_grant(&admin.id, role_id, expires_at, principal.actor())
+        .await?;
     s.commit().await?;
     Ok((StatusCode::CREATED, Json(grant_json(&grant))).into_response())
 }
@@ -100,7 +117,9 @@ pub async fn revoke_grant(
     principal: Principal,
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let grant_id = super::json::id::<uuid::Uuid>(&raw)?.hyphenated().to_string();
+    let grant_id = super::json::id::<uuid::Uuid>(&raw)?
+        .hyphenated()
+        .to_string();
     let mut s = state.store.scope(principal.tenant).await?;
     s.revoke_support_grant(&grant_id, principal.actor()).await?;
     s.commit().await?;

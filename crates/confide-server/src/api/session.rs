@@ -142,7 +142,10 @@ pub async fn login(
     };
     let Some((tenant, user_id)) = found else {
         state.auth.dummy_verify(body.password.clone()).await?;
-        state.store.throttle_record_failures(&keys.failures(now)).await?;
+        state
+            .store
+            .throttle_record_failures(&keys.failures(now))
+            .await?;
         tracing::info!(event = "session.login_failed", "sign-in failed");
         return Err(invalid_credentials());
     };
@@ -160,8 +163,23 @@ pub async fn login(
     let password_ok = matches!(verification, Verification::Valid { .. });
     let usable = creds.status == "active" && tenant_status == "active";
     if !(password_ok && usable) {
-        let reason = if password_ok { "account_disabled" } else { "wrong_password" };
-        record_failure(&state, tenant, user_id, &keys, now, counters[0].failures, known_ip, reason, &headers).await?;
+        let reason = if password_ok {
+            "account_disabled"
+        } else {
+            "wrong_password"
+        };
+        record_failure(
+            &state,
+            tenant,
+            user_id,
+            &keys,
+            now,
+            counters[0].failures,
+            known_ip,
+            reason,
+            &headers,
+        )
+        .await?;
         return Err(invalid_credentials());
     }
     let factor = second_factor(
@@ -179,7 +197,18 @@ pub async fn login(
         ));
     }
     if matches!(factor, SecondFactor::Wrong) {
-        record_failure(&state, tenant, user_id, &keys, now, counters[0].failures, known_ip, "wrong_totp", &headers).await?;
+        record_failure(
+            &state,
+            tenant,
+            user_id,
+            &keys,
+            now,
+            counters[0].failures,
+            known_ip,
+            "wrong_totp",
+            &headers,
+        )
+        .await?;
         return Err(invalid_credentials());
     }
     let rehash = match verification {
@@ -201,7 +230,12 @@ pub async fn login(
         SecondFactor::RecoveryCode(hash) => {
             let used = s.use_recovery_code(user_id, &hash).await?;
             if used {
-                s.audit(&AuditEvent::new(Actor::User(user_id.to_string()), "2fa.recovery_code_used", format!("user:{user_id}"))).await?;
+                s.audit(&AuditEvent::new(
+                    Actor::User(user_id.to_string()),
+                    "2fa.recovery_code_used",
+                    format!("user:{user_id}"),
+                ))
+                .await?;
             }
             used
         }
@@ -209,17 +243,31 @@ pub async fn login(
     };
     if !spent {
         drop(s);
-        record_failure(&state, tenant, user_id, &keys, now, counters[0].failures, known_ip, "wrong_totp", &headers).await?;
+        record_failure(
+            &state,
+            tenant,
+            user_id,
+            &keys,
+            now,
+            counters[0].failures,
+            known_ip,
+            "wrong_totp",
+            &headers,
+        )
+        .await?;
         return Err(invalid_credentials());
     }
     if let Some(hash) = &rehash {
-        s.set_password_hash(user_id, hash, creds.must_change_password).await?;
+        s.set_password_hash(user_id, hash, creds.must_change_password)
+            .await?;
     }
-    s.throttle_clear(&[keys.pair.clone()]).await?;
+    s.throttle_clear(std::slice::from_ref(&keys.pair)).await?;
     if !known_ip {
-        s.throttle_clear(&[keys.account.clone()]).await?;
+        s.throttle_clear(std::slice::from_ref(&keys.account))
+            .await?;
     }
-    s.throttle_remember_ip(&keys.account, &keys.ip_index).await?;
+    s.throttle_remember_ip(&keys.account, &keys.ip_index)
+        .await?;
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -280,9 +328,13 @@ async fn record_failure(
     s.throttle_record_failures(&keys.failures(now)).await?;
     let actor = Actor::User(user_id.to_string());
     s.audit(
-        &AuditEvent::new(actor.clone(), "session.login_failed", format!("user:{user_id}"))
-            .with_details(json!({"reason": reason, "known_ip": known_ip}))
-            .with_request_id(request_id(headers)),
+        &AuditEvent::new(
+            actor.clone(),
+            "session.login_failed",
+            format!("user:{user_id}"),
+        )
+        .with_details(json!({"reason": reason, "known_ip": known_ip}))
+        .with_request_id(request_id(headers)),
     )
     .await?;
     if account_failures_before + 1 == throttle::HARD_CAP {
@@ -299,13 +351,21 @@ async fn record_failure(
 }
 
 /// `DELETE /api/v1/session`: sign out (the server-side session is deleted).
-pub async fn logout(State(state): State<AppState>, principal: Principal) -> Result<Response, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
     let Some((user_id, session_id)) = principal.user() else {
         return Err(crate::auth::forbidden());
     };
     let mut s = state.store.scope(principal.tenant).await?;
     s.end_session(session_id, Some(user_id)).await?;
-    s.audit(&AuditEvent::new(principal.actor(), "session.logout", format!("session:{session_id}"))).await?;
+    s.audit(&AuditEvent::new(
+        principal.actor(),
+        "session.logout",
+        format!("session:{session_id}"),
+    ))
+    .await?;
     s.commit().await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
     if let Some(c) = cookies::clear(SESSION_COOKIE) {
@@ -315,7 +375,10 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> Resu
 }
 
 /// `GET /api/v1/sessions`: my sessions.
-pub async fn list(State(state): State<AppState>, principal: Principal) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let Some((user_id, current)) = principal.user() else {
         return Err(crate::auth::forbidden());
     };
@@ -353,21 +416,33 @@ pub async fn end_one(
     if !s.end_session(session_id, Some(user_id)).await? {
         return Err(ApiError::not_found());
     }
-    s.audit(&AuditEvent::new(principal.actor(), "session.revoked", format!("session:{session_id}"))).await?;
+    s.audit(&AuditEvent::new(
+        principal.actor(),
+        "session.revoked",
+        format!("session:{session_id}"),
+    ))
+    .await?;
     s.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /api/v1/sessions`: end all my other sessions.
-pub async fn end_others(State(state): State<AppState>, principal: Principal) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn end_others(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let Some((user_id, current)) = principal.user() else {
         return Err(crate::auth::forbidden());
     };
     let mut s = state.store.scope(principal.tenant).await?;
     let n = s.end_user_sessions(user_id, Some(current)).await?;
     s.audit(
-        &AuditEvent::new(principal.actor(), "session.revoked_others", format!("user:{user_id}"))
-            .with_details(json!({"ended": n})),
+        &AuditEvent::new(
+            principal.actor(),
+            "session.revoked_others",
+            format!("user:{user_id}"),
+        )
+        .with_details(json!({"ended": n})),
     )
     .await?;
     s.commit().await?;

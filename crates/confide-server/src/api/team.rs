@@ -68,11 +68,16 @@ pub fn one_time_password(state: &AppState) -> String {
     out
 }
 
-pub async fn list_users(State(state): State<AppState>, principal: Principal) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let mut s = state.store.read_scope(principal.tenant).await?;
     let users = s.list_users().await?;
     s.commit().await?;
-    Ok(Json(json!({"users": users.iter().map(user_json).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"users": users.iter().map(user_json).collect::<Vec<_>>()}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -87,26 +92,44 @@ pub async fn create_user(
     principal: Principal,
     JsonBody(body): JsonBody<Invite>,
 ) -> Result<Response, ApiError> {
-    let email = Email::parse(&body.email).map_err(|_| unprocessable("invalid_email", "Not a valid email address."))?;
-    let role_id: RoleId = body.role_id.parse().map_err(|_| unprocessable("invalid_role", "No such role."))?;
+    let email = Email::parse(&body.email)
+        .map_err(|_| unprocessable("invalid_email", "Not a valid email address."))?;
+    let role_id: RoleId = body
+        .role_id
+        .parse()
+        .map_err(|_| unprocessable("invalid_role", "No such role."))?;
     let password = one_time_password(&state);
-    let hash = state.auth.hash(password.clone(), state.entropy.clone()).await?;
+    let hash = state
+        .auth
+        .hash(password.clone(), state.entropy.clone())
+        .await?;
     let mut s = state.store.scope(principal.tenant).await?;
     let role = match s.role(role_id).await {
         Ok(r) => r,
-        Err(confide_store::StoreError::NotFound) => return Err(unprocessable("invalid_role", "No such role.")),
+        Err(confide_store::StoreError::NotFound) => {
+            return Err(unprocessable("invalid_role", "No such role."));
+        }
         Err(e) => return Err(e.into()),
     };
     may_grant(&principal, &role.permissions)?;
     let user_id = s
         .insert_user(
-            NewUser { email, role_id, password_hash: hash, must_change_password: true },
+            NewUser {
+                email,
+                role_id,
+                password_hash: hash,
+                must_change_password: true,
+            },
             principal.actor(),
         )
         .await?;
     let user = s.user(user_id).await?;
     s.commit().await?;
-    Ok((StatusCode::CREATED, Json(json!({"user": user_json(&user), "one_time_password": password}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"user": user_json(&user), "one_time_password": password})),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -130,13 +153,19 @@ pub async fn update_user(
     let user_id: UserId = id(&raw)?;
     if let Some(st) = &body.status {
         if st != "active" && st != "disabled" {
-            return Err(unprocessable("invalid_status", "status is active or disabled."));
+            return Err(unprocessable(
+                "invalid_status",
+                "status is active or disabled.",
+            ));
         }
     }
     let new_role: Option<RoleId> = body
         .role_id
         .as_deref()
-        .map(|r| r.parse().map_err(|_| unprocessable("invalid_role", "No such role.")))
+        .map(|r| {
+            r.parse()
+                .map_err(|_| unprocessable("invalid_role", "No such role."))
+        })
         .transpose()?;
     let reset = if body.reset_password {
         let pw = one_time_password(&state);
@@ -153,32 +182,73 @@ pub async fn update_user(
     if let Some(r) = new_role {
         let role = match s.role(r).await {
             Ok(r) => r,
-            Err(confide_store::StoreError::NotFound) => return Err(unprocessable("invalid_role", "No such role.")),
+            Err(confide_store::StoreError::NotFound) => {
+                return Err(unprocessable("invalid_role", "No such role."));
+            }
             Err(e) => return Err(e.into()),
         };
         may_grant(&principal, &role.permissions)?;
     }
-    let after = s.update_user(user_id, &UserChange { role_id: new_role, status: body.status.clone() }).await?;
+    let after = s
+        .update_user(
+            user_id,
+            &UserChange {
+                role_id: new_role,
+                status: body.status.clone(),
+            },
+        )
+        .await?;
     if old_role.is_owner() && s.count_active_owners().await? == 0 {
-        return Err(ApiError::new(StatusCode::CONFLICT, "last_owner", "The last owner cannot be removed or demoted."));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "last_owner",
+            "The last owner cannot be removed or demoted.",
+        ));
     }
     if after.role_id != before.role_id {
-        s.audit(&AuditEvent::new(principal.actor(), "user.role_changed", format!("user:{user_id}"))
-            .with_details(json!({"from": before.role_id.to_string(), "to": after.role_id.to_string()}))).await?;
+        s.audit(
+            &AuditEvent::new(
+                principal.actor(),
+                "user.role_changed",
+                format!("user:{user_id}"),
+            )
+            .with_details(
+                json!({"from": before.role_id.to_string(), "to": after.role_id.to_string()}),
+            ),
+        )
+        .await?;
     }
     if after.status != before.status {
         if after.status == "disabled" {
             s.end_user_sessions(user_id, None).await?;
         }
-        s.audit(&AuditEvent::new(principal.actor(), format!("user.{}", if after.status == "disabled" { "disabled" } else { "enabled" }), format!("user:{user_id}"))).await?;
+        s.audit(&AuditEvent::new(
+            principal.actor(),
+            format!(
+                "user.{}",
+                if after.status == "disabled" {
+                    "disabled"
+                } else {
+                    "enabled"
+                }
+            ),
+            format!("user:{user_id}"),
+        ))
+        .await?;
     }
     let mut out = json!({"user": user_json(&after)});
     if let Some((pw, hash)) = reset {
         s.set_password_hash(user_id, &hash, true).await?;
         s.end_user_sessions(user_id, None).await?;
         let lookup = state.store.login_email_lookup(&after.email)?;
-        s.throttle_clear(&[crate::auth::throttle::account_key(&lookup)]).await?;
-        s.audit(&AuditEvent::new(principal.actor(), "user.password_reset", format!("user:{user_id}"))).await?;
+        s.throttle_clear(&[crate::auth::throttle::account_key(&lookup)])
+            .await?;
+        s.audit(&AuditEvent::new(
+            principal.actor(),
+            "user.password_reset",
+            format!("user:{user_id}"),
+        ))
+        .await?;
         out["one_time_password"] = json!(pw);
     }
     s.commit().await?;
@@ -198,9 +268,18 @@ pub async fn delete_user(
     may_grant(&principal, &role.permissions)?;
     s.delete_user(user_id).await?;
     if role.is_owner() && s.count_active_owners().await? == 0 {
-        return Err(ApiError::new(StatusCode::CONFLICT, "last_owner", "The last owner cannot be removed or demoted."));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "last_owner",
+            "The last owner cannot be removed or demoted.",
+        ));
     }
-    s.audit(&AuditEvent::new(principal.actor(), "user.deleted", format!("user:{user_id}"))).await?;
+    s.audit(&AuditEvent::new(
+        principal.actor(),
+        "user.deleted",
+        format!("user:{user_id}"),
+    ))
+    .await?;
     s.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -214,11 +293,16 @@ pub async fn permissions(_principal: Principal) -> Json<serde_json::Value> {
     Json(json!({"permissions": list}))
 }
 
-pub async fn list_roles(State(state): State<AppState>, principal: Principal) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list_roles(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let mut s = state.store.read_scope(principal.tenant).await?;
     let roles = s.list_roles().await?;
     s.commit().await?;
-    Ok(Json(json!({"roles": roles.iter().map(role_json).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"roles": roles.iter().map(role_json).collect::<Vec<_>>()}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -231,14 +315,21 @@ pub struct RoleBody {
 
 fn parse_perms(list: &[String]) -> Result<BTreeSet<Permission>, ApiError> {
     list.iter()
-        .map(|p| p.parse::<Permission>().map_err(|_| unprocessable("unknown_permission", format!("Unknown permission {p:?}."))))
+        .map(|p| {
+            p.parse::<Permission>().map_err(|_| {
+                unprocessable("unknown_permission", format!("Unknown permission {p:?}."))
+            })
+        })
         .collect()
 }
 
 fn check_name(name: &str) -> Result<String, ApiError> {
     let n = name.trim();
     if n.is_empty() || n.chars().count() > 100 {
-        return Err(unprocessable("invalid_name", "A role name needs 1 to 100 characters."));
+        return Err(unprocessable(
+            "invalid_name",
+            "A role name needs 1 to 100 characters.",
+        ));
     }
     Ok(n.to_string())
 }
@@ -259,7 +350,11 @@ pub async fn create_role(
 }
 
 fn builtin_refused() -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "builtin_role", "Built-in roles cannot be changed or deleted.")
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "builtin_role",
+        "Built-in roles cannot be changed or deleted.",
+    )
 }
 
 /// `PATCH /api/v1/roles/{id}`.
@@ -281,7 +376,16 @@ pub async fn update_role(
     if let Some(p) = &perms {
         may_grant(&principal, p)?;
     }
-    let role = s.update_role(role_id, &RoleChange { name, permissions: perms }, principal.actor()).await?;
+    let role = s
+        .update_role(
+            role_id,
+            &RoleChange {
+                name,
+                permissions: perms,
+            },
+            principal.actor(),
+        )
+        .await?;
     s.commit().await?;
     Ok(Json(role_json(&role)))
 }
@@ -300,7 +404,11 @@ pub async fn delete_role(
     }
     may_grant(&principal, &current.permissions)?;
     if s.role_usage(role_id).await? > 0 {
-        return Err(ApiError::new(StatusCode::CONFLICT, "role_in_use", "Move its users and keys to another role first."));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "role_in_use",
+            "Move its users and keys to another role first.",
+        ));
     }
     s.delete_role(role_id, principal.actor()).await?;
     s.commit().await?;

@@ -58,10 +58,8 @@ fn decide(access: Access, req: &Request) -> Result<(), ApiError> {
                 csrf(req, Some(expected))?;
             }
             match access {
-                Access::Account => {
-                    if principal.user().is_none() {
-                        return Err(super::forbidden());
-                    }
+                Access::Account if principal.user().is_none() => {
+                    return Err(super::forbidden());
                 }
                 Access::Authenticated => {
                     if let Some(p) = ctx.pending {
@@ -166,7 +164,10 @@ mod tests {
     #[test]
     fn host_of_origin_and_referer() {
         assert_eq!(host_of("https://a.example"), Some("a.example"));
-        assert_eq!(host_of("https://a.example:8443/x?y"), Some("a.example:8443"));
+        assert_eq!(
+            host_of("https://a.example:8443/x?y"),
+            Some("a.example:8443")
+        );
         assert_eq!(host_of("null"), None);
         assert_eq!(host_of("https://"), None);
     }

@@ -53,8 +53,13 @@ impl AuthRuntime {
 
     /// The runtime for a configuration: argon2id with the configured cost, peppered with the
     /// keyring's password pepper.
-    pub fn from_config(config: &crate::config::Config, store: &confide_store::Store) -> Result<Self, String> {
-        let keyring = store.keyring_snapshot().map_err(|e| format!("keyring: {e}"))?;
+    pub fn from_config(
+        config: &crate::config::Config,
+        store: &confide_store::Store,
+    ) -> Result<Self, String> {
+        let keyring = store
+            .keyring_snapshot()
+            .map_err(|e| format!("keyring: {e}"))?;
         let params = confide_crypto::password::PasswordParams {
             m_cost_kib: config.password.m_cost_kib,
             t_cost: config.password.t_cost,

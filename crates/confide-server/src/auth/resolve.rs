@@ -41,7 +41,10 @@ fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
         .then(|| token.trim().to_string())
 }
 
-async fn resolve(state: &AppState, headers: &axum::http::HeaderMap) -> Result<AuthContext, ApiError> {
+async fn resolve(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<AuthContext, ApiError> {
     let mut ctx = AuthContext::default();
     if let Some(token) = bearer(headers) {
         if let Some(owner) = state.store.resolve_token(&hash_token(&token)).await? {
@@ -88,7 +91,10 @@ async fn tenant_active(state: &AppState, owner: &TokenOwner) -> Result<(bool, bo
     Ok((status == "active", require_2fa))
 }
 
-async fn api_key_principal(state: &AppState, owner: &TokenOwner) -> Result<Option<Principal>, ApiError> {
+async fn api_key_principal(
+    state: &AppState,
+    owner: &TokenOwner,
+) -> Result<Option<Principal>, ApiError> {
     let (active, _) = tenant_active(state, owner).await?;
     if !active {
         return Ok(None);
@@ -97,7 +103,8 @@ async fn api_key_principal(state: &AppState, owner: &TokenOwner) -> Result<Optio
         return Ok(None);
     };
     let now = state.clock.now_micros();
-    let mut s = state.store.scope(owner.tenant).await?;
+    // Reads go through a read transaction; a write happens only to record use (once a minute).
+    let mut s = state.store.read_scope(owner.tenant).await?;
     let Some(key) = not_found_is_none(s.api_key(key_id).await)? else {
         return Ok(None);
     };
@@ -105,10 +112,15 @@ async fn api_key_principal(state: &AppState, owner: &TokenOwner) -> Result<Optio
         return Ok(None);
     }
     let role = s.role(key.role_id).await?;
-    if key.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MICROS) {
-        s.touch_api_key(key_id, now).await?;
-    }
     s.commit().await?;
+    if key
+        .last_used_at
+        .is_none_or(|t| now - t >= TOUCH_EVERY_MICROS)
+    {
+        let mut w = state.store.scope(owner.tenant).await?;
+        w.touch_api_key(key_id, now).await?;
+        w.commit().await?;
+    }
     Ok(Some(Principal {
         tenant: owner.tenant,
         kind: PrincipalKind::ApiKey { key_id },
@@ -128,7 +140,7 @@ async fn session_principal(
     };
     let now = state.clock.now_micros();
     let idle = state.auth.config.session_idle_timeout_secs * 1_000_000;
-    let mut s = state.store.scope(owner.tenant).await?;
+    let mut s = state.store.read_scope(owner.tenant).await?;
     let Some(session) = not_found_is_none(s.session(session_id).await)? else {
         return Ok(None);
     };
@@ -136,17 +148,24 @@ async fn session_principal(
         return Ok(None);
     }
     let (user, _) = s.credentials(session.user_id).await?;
-    if !active || now >= session.expires_at || now - session.last_seen_at > idle || user.status != "active" {
-        // Expired (or its user or tenant disabled): the server-side state goes now.
-        s.end_session(session_id, None).await?;
-        s.commit().await?;
-        return Ok(None);
-    }
     let role = s.role(user.role_id).await?;
-    if now - session.last_seen_at >= TOUCH_EVERY_MICROS {
-        s.touch_session(session_id, now).await?;
-    }
     s.commit().await?;
+    let expired = !active
+        || now >= session.expires_at
+        || now - session.last_seen_at > idle
+        || user.status != "active";
+    if expired || now - session.last_seen_at >= TOUCH_EVERY_MICROS {
+        // Reads above need no write lock; only expiry and the once-a-minute touch write.
+        let mut w = state.store.scope(owner.tenant).await?;
+        if expired {
+            // Expired (or its user or tenant disabled): the server-side state goes now.
+            w.end_session(session_id, None).await?;
+            w.commit().await?;
+            return Ok(None);
+        }
+        w.touch_session(session_id, now).await?;
+        w.commit().await?;
+    }
     let pending = if user.must_change_password {
         Some(Pending::PasswordChange)
     } else if require_2fa && !user.totp_enabled {
@@ -212,7 +231,10 @@ async fn support_principal(
     )))
 }
 
-async fn platform_principal(state: &AppState, token_hash: &[u8; 32]) -> Result<Option<PlatformPrincipal>, ApiError> {
+async fn platform_principal(
+    state: &AppState,
+    token_hash: &[u8; 32],
+) -> Result<Option<PlatformPrincipal>, ApiError> {
     let Some(session) = state.store.platform_session_by_hash(token_hash).await? else {
         return Ok(None);
     };

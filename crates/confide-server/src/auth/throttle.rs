@@ -65,8 +65,11 @@ pub fn decide(account: Counter, pair: Counter, ip: Counter, known_ip: bool, now:
     } else {
         ip
     };
-    let mut secs = wait(pair, FREE_FAILURES, MAX_DELAY_SECS)
-        .max(wait(ip_counter, IP_FREE_FAILURES, IP_MAX_DELAY_SECS));
+    let mut secs = wait(pair, FREE_FAILURES, MAX_DELAY_SECS).max(wait(
+        ip_counter,
+        IP_FREE_FAILURES,
+        IP_MAX_DELAY_SECS,
+    ));
     if !known_ip {
         secs = secs.max(wait(account, FREE_FAILURES, MAX_DELAY_SECS));
     }
@@ -127,9 +130,18 @@ mod tests {
         let acct = c(HARD_CAP, now);
         assert_eq!(decide(acct, c(0, 0), c(0, 0), false, now), Decision::Locked);
         assert_eq!(decide(acct, c(0, 0), c(0, 0), true, now), Decision::Allow);
-        assert_eq!(decide(c(0, 0), c(HARD_CAP, now), c(0, 0), true, now), Decision::Locked);
-        assert_eq!(decide(c(0, 0), c(6, now), c(0, 0), true, now), Decision::Wait(2));
-        assert_eq!(decide(c(0, 0), c(6, now), c(0, 0), true, now + 2_000_000), Decision::Allow);
+        assert_eq!(
+            decide(c(0, 0), c(HARD_CAP, now), c(0, 0), true, now),
+            Decision::Locked
+        );
+        assert_eq!(
+            decide(c(0, 0), c(6, now), c(0, 0), true, now),
+            Decision::Wait(2)
+        );
+        assert_eq!(
+            decide(c(0, 0), c(6, now), c(0, 0), true, now + 2_000_000),
+            Decision::Allow
+        );
     }
 
     #[test]
@@ -138,6 +150,9 @@ mod tests {
         let ip = c(40, now - (IP_FORGET_SECS + 1) * 1_000_000);
         assert_eq!(decide(c(0, 0), c(0, 0), ip, false, now), Decision::Allow);
         let ip = c(40, now - 10_000_000);
-        assert!(matches!(decide(c(0, 0), c(0, 0), ip, false, now), Decision::Wait(_)));
+        assert!(matches!(
+            decide(c(0, 0), c(0, 0), ip, false, now),
+            Decision::Wait(_)
+        ));
     }
 }

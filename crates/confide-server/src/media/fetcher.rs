@@ -69,7 +69,13 @@ impl MediaFetcher {
                             let delay = (5i64 << f.attempts.clamp(0, 10)).min(3_600);
                             self.clock.now_micros() + delay * 1_000_000
                         });
-                        tracing::warn!(tenant = %f.tenant, message = %f.message, attempt = f.attempts + 1, error = %e, "media fetch failed");
+                        if next.is_none() {
+                            tracing::warn!(tenant = %f.tenant, message = %f.message, attempts = f.attempts + 1, error = %e, "media fetch given up; the message is kept without its media");
+                        } else if f.attempts == 0 {
+                            tracing::info!(tenant = %f.tenant, message = %f.message, error = %e, "media fetch failed; will retry");
+                        } else {
+                            tracing::debug!(tenant = %f.tenant, message = %f.message, attempt = f.attempts + 1, error = %e, "media fetch failed again");
+                        }
                         self.store.media_fetch_failed(&f, &e, next).await?;
                         pass.failed += 1;
                     }

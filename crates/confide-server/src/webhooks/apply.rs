@@ -2,7 +2,8 @@
 
 use super::directory::ChannelEntry;
 use confide_core::audit::{Actor, AuditEvent};
-use confide_core::ids::ContactId;
+use confide_core::ids::{ContactId, ConversationId};
+use std::collections::HashMap;
 use confide_core::phone::Phone;
 use confide_store::consent::NewConsent;
 use confide_store::conversations::{Direction, NewMessage, Stored};
@@ -31,6 +32,31 @@ pub struct Rejected {
     pub change: usize,
     pub field: &'static str,
     pub phone_number_id: Option<String>,
+}
+
+/// What one transaction's deliveries share: contacts and conversations already resolved in it,
+/// and the conversations to touch once at the end (instead of once per message).
+#[derive(Default)]
+pub struct Round {
+    contacts: HashMap<(Option<String>, Option<String>), ContactId>,
+    conversations: HashMap<ContactId, ConversationId>,
+    touched: HashMap<ConversationId, (i64, Option<i64>)>,
+}
+
+impl Round {
+    /// Moves every touched conversation's times forward, once each.
+    pub async fn finish(self, scope: &mut Scope<'_>) -> Result<(), StoreError> {
+        for (conversation, (last, inbound)) in self.touched {
+            scope.touch_conversation(conversation, last, inbound).await?;
+        }
+        Ok(())
+    }
+
+    fn touch(&mut self, conversation: ConversationId, at: i64) {
+        let e = self.touched.entry(conversation).or_insert((at, Some(at)));
+        e.0 = e.0.max(at);
+        e.1 = Some(e.1.unwrap_or(at).max(at));
+    }
 }
 
 /// What a delivery changed.
@@ -93,8 +119,8 @@ impl Delivery {
         Delivery { channel, changes, rejected }
     }
 
-    /// Writes the delivery in `scope` (which the caller commits).
-    pub async fn apply(&self, scope: &mut Scope<'_>) -> Result<Applied, StoreError> {
+    /// Writes the delivery in `scope` (which the caller commits, after [`Round::finish`]).
+    pub async fn apply(&self, scope: &mut Scope<'_>, round: &mut Round) -> Result<Applied, StoreError> {
         let mut applied = Applied::default();
         for r in &self.rejected {
             tracing::warn!(channel = %self.channel.channel, entry = r.entry, change = r.change, "webhook change for another business number rejected");
@@ -110,7 +136,7 @@ impl Delivery {
         }
         for change in &self.changes {
             match change {
-                Change::Messages(v) => applied.add(self.apply_messages(scope, v).await?),
+                Change::Messages(v) => applied.add(self.apply_messages(scope, v, round).await?),
                 Change::UserPreferences(v) => applied.add(self.apply_preferences(scope, v).await?),
                 Change::TemplateStatus(t) => {
                     if let (Some(name), Some(language)) = (&t.name, &t.language) {
@@ -118,6 +144,8 @@ impl Delivery {
                     }
                 }
                 Change::UserIdUpdate(v) => {
+                    round.contacts.clear();
+                    round.conversations.clear();
                     for u in &v.updates {
                         let new = WaIdentity { user_id: u.user_id.clone(), phone: phone(u.wa_id.as_deref()), ..Default::default() };
                         scope.move_wa_identity(u.previous_user_id.as_deref(), None, &new).await?;
@@ -129,21 +157,34 @@ impl Delivery {
         Ok(applied)
     }
 
-    async fn apply_messages(&self, scope: &mut Scope<'_>, v: &MessagesValue) -> Result<Applied, StoreError> {
+    async fn apply_messages(
+        &self,
+        scope: &mut Scope<'_>,
+        v: &MessagesValue,
+        round: &mut Round,
+    ) -> Result<Applied, StoreError> {
         let mut applied = Applied::default();
         for e in &v.errors {
             tracing::warn!(channel = %self.channel.channel, code = ?e.code, title = ?e.title, "webhook carries an error");
         }
         for m in &v.messages {
-            let Some(contact) = self.contact_of(scope, v, m).await? else {
+            let Some(contact) = self.contact_of(scope, v, m, round).await? else {
                 tracing::warn!(channel = %self.channel.channel, wamid = %m.id, "inbound message names no sender; not attributable");
                 applied.unattributable += 1;
                 continue;
             };
-            let conversation = scope.open_conversation(contact, self.channel.channel).await?;
+            let conversation = match round.conversations.get(&contact) {
+                Some(c) => *c,
+                None => {
+                    let c = scope.open_conversation(contact, self.channel.channel).await?;
+                    round.conversations.insert(contact, c);
+                    c
+                }
+            };
             let (kind, body) = content_json(m);
+            let at = m.timestamp.saturating_mul(1_000_000);
             let stored = scope
-                .insert_message(
+                .insert_message_row(
                     conversation,
                     NewMessage {
                         direction: Direction::Inbound,
@@ -151,13 +192,14 @@ impl Delivery {
                         kind,
                         body,
                         status: "received".to_string(),
-                        at_micros: m.timestamp.saturating_mul(1_000_000),
+                        at_micros: at,
                     },
                 )
                 .await?;
             match stored {
                 Stored::Inserted(id) => {
                     applied.messages += 1;
+                    round.touch(conversation, at);
                     if let Some(media) = m.content.media() {
                         if let Some(media_id) = &media.id {
                             scope
@@ -185,7 +227,13 @@ impl Delivery {
     }
 
     /// The sender's contact: an identity change moves the known contact to its new identity.
-    async fn contact_of(&self, scope: &mut Scope<'_>, v: &MessagesValue, m: &Message) -> Result<Option<ContactId>, StoreError> {
+    async fn contact_of(
+        &self,
+        scope: &mut Scope<'_>,
+        v: &MessagesValue,
+        m: &Message,
+        round: &mut Round,
+    ) -> Result<Option<ContactId>, StoreError> {
         if let MessageContent::System(sys) = &m.content {
             let change = match &sys.kind {
                 SystemKind::UserChangedNumber { new_wa_id, previous_user_id, user_id } => {
@@ -199,6 +247,9 @@ impl Delivery {
             if let Some((new_phone, previous_user_id, user_id)) = change {
                 let new = WaIdentity { user_id: user_id.clone(), phone: new_phone, ..Default::default() };
                 let old_phone = phone(m.from.as_deref());
+                // Identities change here: what this round resolved may no longer hold.
+                round.contacts.clear();
+                round.conversations.clear();
                 if let Some(c) = scope.move_wa_identity(previous_user_id.as_deref(), old_phone.as_ref(), &new).await? {
                     return Ok(Some(c));
                 }
@@ -217,7 +268,13 @@ impl Delivery {
         if who.user_id.is_none() && who.phone.is_none() {
             return Ok(None);
         }
-        scope.resolve_wa_contact(&who).await.map(Some)
+        let key = (who.user_id.clone(), who.phone.as_ref().map(|p| p.as_str().to_string()));
+        if let Some(c) = round.contacts.get(&key) {
+            return Ok(Some(*c));
+        }
+        let c = scope.resolve_wa_contact(&who).await?;
+        round.contacts.insert(key, c);
+        Ok(Some(c))
     }
 
     async fn apply_preferences(&self, scope: &mut Scope<'_>, v: &UserPreferencesValue) -> Result<Applied, StoreError> {

@@ -8,7 +8,7 @@
 //! - When the database is down, every waiting request gets 503 quickly; nothing acknowledged is
 //!   ever lost, and nothing unacknowledged was promised.
 
-use super::apply::{Applied, Delivery};
+use super::apply::{Applied, Delivery, Round};
 use crate::error::ApiError;
 use axum::http::StatusCode;
 use confide_core::ids::TenantId;
@@ -138,10 +138,12 @@ fn classify(e: StoreError) -> WriteError {
 
 async fn write(store: &Store, tenant: TenantId, deliveries: &[&Delivery]) -> Result<Vec<Applied>, StoreError> {
     let mut scope = store.scope(tenant).await?;
+    let mut round = Round::default();
     let mut results = Vec::with_capacity(deliveries.len());
     for d in deliveries {
-        results.push(d.apply(&mut scope).await?);
+        results.push(d.apply(&mut scope, &mut round).await?);
     }
+    round.finish(&mut scope).await?;
     scope.commit().await?;
     Ok(results)
 }

@@ -1,4 +1,5 @@
 //! confide-server's integration tests: one binary, one module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
 mod webhooks;

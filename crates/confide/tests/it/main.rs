@@ -2,6 +2,7 @@
 //! environment variables and flags.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth_cli;
 mod cli;
 mod crash;
 mod serve;

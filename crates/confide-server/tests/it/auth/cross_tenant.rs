@@ -35,7 +35,9 @@ fn id_of(path: &str, ids: &Ids) -> String {
         "sessions" => ids.session.clone(),
         "support-grants" => ids.support_grant.clone(),
         // later: "contacts", "conversations", "channels", "media", "exports", ...
-        other => panic!("route {path} takes an id of kind {other:?}: add it to cross_tenant::id_of"),
+        other => {
+            panic!("route {path} takes an id of kind {other:?}: add it to cross_tenant::id_of")
+        }
     }
 }
 
@@ -81,13 +83,23 @@ async fn snapshot(app: &TestApp, b: &Tenant) -> Snapshot {
     };
     s.commit().await.unwrap();
     Snapshot {
-        audit_entries: app.state.store.audit_page(b.id, None, 500).await.unwrap().len(),
+        audit_entries: app
+            .state
+            .store
+            .audit_page(b.id, None, 500)
+            .await
+            .unwrap()
+            .len(),
         ..snap
     }
 }
 
 fn same_answer(with_b: &Resp, with_missing: &Resp, what: &str) {
-    assert_eq!(with_b.status, with_missing.status, "{what}: {}", with_b.body);
+    assert_eq!(
+        with_b.status, with_missing.status,
+        "{what}: {}",
+        with_b.body
+    );
     assert_eq!(with_b.body, with_missing.body, "{what}");
 }
 
@@ -132,19 +144,31 @@ async fn run(app: &TestApp) {
         let b_path = spec.path.replace("{id}", &id_of(spec.path, &ids));
         let missing_path = spec.path.replace("{id}", missing);
         for (who, auth) in [
-            ("A's owner session", app.login(&a.owner.email, &a.owner.password).await),
+            (
+                "A's owner session",
+                app.login(&a.owner.email, &a.owner.password).await,
+            ),
             ("A's owner API key", Auth::Bearer(a_key.clone())),
         ] {
             let body = body_for(&spec.method, spec.path, &a);
-            let with_b = app.call(spec.method.clone(), &b_path, &auth, body.clone()).await;
-            let with_missing = app.call(spec.method.clone(), &missing_path, &auth, body).await;
+            let with_b = app
+                .call(spec.method.clone(), &b_path, &auth, body.clone())
+                .await;
+            let with_missing = app
+                .call(spec.method.clone(), &missing_path, &auth, body)
+                .await;
             let what = format!("{} {b_path} with {who}", spec.method);
             same_answer(&with_b, &with_missing, &what);
             if spec.access == Access::Account && matches!(auth, Auth::Bearer(_)) {
                 // Routes about one's own sessions refuse keys before looking at any id.
                 assert_eq!(with_b.status, StatusCode::FORBIDDEN, "{what}");
             } else {
-                assert_eq!(with_b.status, StatusCode::NOT_FOUND, "{what}: {}", with_b.body);
+                assert_eq!(
+                    with_b.status,
+                    StatusCode::NOT_FOUND,
+                    "{what}: {}",
+                    with_b.body
+                );
                 assert_eq!(with_b.code(), "not_found", "{what}");
             }
             calls += 1;
@@ -154,11 +178,22 @@ async fn run(app: &TestApp) {
     // B's ids inside request bodies resolve to nothing either.
     let owner = app.login(&a.owner.email, &a.owner.password).await;
     for (path, body) in [
-        ("/api/v1/users", json!({"email": "x1@alpha.test", "role_id": ids.role})),
-        ("/api/v1/api-keys", json!({"name": "x", "role_id": ids.role})),
-        ("/api/v1/support-grants", json!({"platform_admin_email": admin_email, "role_id": ids.role, "hours": 1})),
+        (
+            "/api/v1/users",
+            json!({"email": "x1@alpha.test", "role_id": ids.role}),
+        ),
+        (
+            "/api/v1/api-keys",
+            json!({"name": "x", "role_id": ids.role}),
+        ),
+        (
+            "/api/v1/support-grants",
+            json!({"platform_admin_email": admin_email, "role_id": ids.role, "hours": 1}),
+        ),
     ] {
-        let with_b = app.call(Method::POST, path, &owner, Some(body.clone())).await;
+        let with_b = app
+            .call(Method::POST, path, &owner, Some(body.clone()))
+            .await;
         let mut other = body.clone();
         other["role_id"] = json!(missing);
         let with_missing = app.call(Method::POST, path, &owner, Some(other)).await;
@@ -168,7 +203,9 @@ async fn run(app: &TestApp) {
     let after = snapshot(app, &b).await;
     assert_eq!(before, after, "tenant B changed");
     // And B's own credentials still work: nothing of theirs was revoked.
-    let r = app.call(Method::GET, "/api/v1/me", &b.members["agent"].auth, None).await;
+    let r = app
+        .call(Method::GET, "/api/v1/me", &b.members["agent"].auth, None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
@@ -185,5 +222,68 @@ async fn cross_tenant_ids_are_not_found_and_change_nothing_on_postgres() {
         return;
     };
     run(&app).await;
+    app.finish().await;
+}
+
+/// The second wall: the tables added for identity (recovery codes, support grants and sessions)
+/// carry PostgreSQL row-level security, so a raw query as the application role sees only the
+/// tenant set for the transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_tables_have_row_level_security_on_postgres() {
+    use sqlx::{Connection, Row};
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let a = app.tenant("RlsA").await;
+    let b = app.tenant("RlsB").await;
+    let (_, email, _) = super::platform::platform_admin(&app).await;
+    for t in [&a, &b] {
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v1/support-grants",
+                &t.owner.auth,
+                Some(json!({"platform_admin_email": email, "role_id": t.roles["viewer"].to_string(), "hours": 1})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    let mut conn = app.raw().await;
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("SET LOCAL ROLE confide_app")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    for table in [
+        "support_grants",
+        "support_sessions",
+        "recovery_codes",
+        "sessions",
+        "api_keys",
+        "roles",
+        "users",
+    ] {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(n, 0, "{table} without a tenant shows nothing");
+    }
+    sqlx::query("SELECT set_config('confide.tenant_id', $1, true)")
+        .bind(a.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let rows = sqlx::query("SELECT tenant_id FROM support_grants")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].try_get::<String, _>(0).unwrap(), a.id.to_string());
+    tx.rollback().await.unwrap();
+    drop(conn);
     app.finish().await;
 }

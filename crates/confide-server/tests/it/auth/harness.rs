@@ -32,9 +32,15 @@ pub const ORIGIN: &str = "https://confide.test";
 #[derive(Clone, Debug)]
 pub enum Auth {
     None,
-    Session { token: String, csrf: String },
+    Session {
+        token: String,
+        csrf: String,
+    },
     Bearer(String),
-    Platform { token: String, csrf: String },
+    Platform {
+        token: String,
+        csrf: String,
+    },
     /// A raw cookie header value (for replay attempts), no CSRF token.
     RawCookie(String),
 }
@@ -104,9 +110,11 @@ impl TestApp {
 
     pub async fn with(opts: Options) -> Option<TestApp> {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.listen = "127.0.0.1:0".parse().unwrap();
-        config.admin_listen = "127.0.0.1:0".parse().unwrap();
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            admin_listen: "127.0.0.1:0".parse().unwrap(),
+            ..Config::default()
+        };
         let mut pg = None;
         config.database_url = if opts.postgres {
             let Ok(admin) = std::env::var("CONFIDE_TEST_POSTGRES_URL") else {
@@ -201,12 +209,18 @@ impl TestApp {
             Auth::None => {}
             Auth::Session { token, csrf } => {
                 b = b
-                    .header(header::COOKIE, format!("{}={token}", confide_server::auth::SESSION_COOKIE))
+                    .header(
+                        header::COOKIE,
+                        format!("{}={token}", confide_server::auth::SESSION_COOKIE),
+                    )
                     .header("x-csrf-token", csrf);
             }
             Auth::Platform { token, csrf } => {
                 b = b
-                    .header(header::COOKIE, format!("{}={token}", confide_server::auth::PLATFORM_COOKIE))
+                    .header(
+                        header::COOKIE,
+                        format!("{}={token}", confide_server::auth::PLATFORM_COOKIE),
+                    )
                     .header("x-csrf-token", csrf);
             }
             Auth::Bearer(k) => b = b.header(header::AUTHORIZATION, format!("Bearer {k}")),
@@ -216,7 +230,12 @@ impl TestApp {
     }
 
     /// Sends a prepared request (for tests that set their own headers).
-    pub async fn send(&self, ip: IpAddr, b: axum::http::request::Builder, body: Option<Value>) -> Resp {
+    pub async fn send(
+        &self,
+        ip: IpAddr,
+        b: axum::http::request::Builder,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = match body {
             Some(v) => b
                 .header(header::CONTENT_TYPE, "application/json")
@@ -233,7 +252,8 @@ impl TestApp {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
         };
         Resp {
             status,
@@ -242,7 +262,13 @@ impl TestApp {
         }
     }
 
-    pub async fn login_raw(&self, ip: IpAddr, email: &str, password: &str, totp: Option<&str>) -> Resp {
+    pub async fn login_raw(
+        &self,
+        ip: IpAddr,
+        email: &str,
+        password: &str,
+        totp: Option<&str>,
+    ) -> Resp {
         let mut body = json!({"email": email, "password": password});
         if let Some(t) = totp {
             body["totp"] = json!(t);
@@ -268,7 +294,12 @@ impl TestApp {
         let created = self
             .state
             .store
-            .create_tenant(name, &Email::parse(&owner_email).unwrap(), &hash, Actor::Cli)
+            .create_tenant(
+                name,
+                &Email::parse(&owner_email).unwrap(),
+                &hash,
+                Actor::Cli,
+            )
             .await
             .unwrap();
         let first = self.login(&owner_email, &otp).await;
@@ -282,7 +313,12 @@ impl TestApp {
             )
             .await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-        let mut s = self.state.store.read_scope(created.tenant_id).await.unwrap();
+        let mut s = self
+            .state
+            .store
+            .read_scope(created.tenant_id)
+            .await
+            .unwrap();
         let roles: BTreeMap<String, RoleId> = s
             .list_roles()
             .await
@@ -312,8 +348,10 @@ impl TestApp {
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        t.roles
-            .insert("support-lead".into(), r.body["id"].as_str().unwrap().parse().unwrap());
+        t.roles.insert(
+            "support-lead".into(),
+            r.body["id"].as_str().unwrap().parse().unwrap(),
+        );
         for role in ["admin", "agent", "viewer", "support-lead"] {
             let m = self.add_member(&t, role).await;
             t.members.insert(role.to_string(), m);
@@ -374,7 +412,12 @@ impl TestApp {
 
     /// The tenant's audit actions, oldest first.
     pub async fn audit_actions(&self, tenant: TenantId) -> Vec<String> {
-        let mut page = self.state.store.audit_page(tenant, None, 500).await.unwrap();
+        let mut page = self
+            .state
+            .store
+            .audit_page(tenant, None, 500)
+            .await
+            .unwrap();
         page.reverse();
         page.into_iter().map(|e| e.action).collect()
     }

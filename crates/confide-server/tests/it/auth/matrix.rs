@@ -19,9 +19,10 @@ enum Outcome {
 fn outcome(r: &Resp) -> Outcome {
     match (r.status, r.code()) {
         (StatusCode::UNAUTHORIZED, "unauthenticated") => Outcome::Unauthenticated,
-        (StatusCode::FORBIDDEN, "forbidden" | "csrf" | "password_change_required" | "two_factor_required") => {
-            Outcome::Forbidden
-        }
+        (
+            StatusCode::FORBIDDEN,
+            "forbidden" | "csrf" | "password_change_required" | "two_factor_required",
+        ) => Outcome::Forbidden,
         _ => Outcome::Allowed,
     }
 }
@@ -81,7 +82,10 @@ async fn every_api_route_declares_access_and_only_sign_in_is_public() {
     }
     let mut seen = BTreeSet::new();
     for s in &specs {
-        assert!(seen.insert((s.method.to_string(), s.path)), "declared twice: {s:?}");
+        assert!(
+            seen.insert((s.method.to_string(), s.path)),
+            "declared twice: {s:?}"
+        );
     }
 }
 
@@ -92,9 +96,15 @@ async fn authorization_matrix_every_route_every_role() {
     let (_, admin_email, admin_password) = super::platform::platform_admin(&app).await;
     let mut callers: Vec<(String, Caller, BTreeSet<Permission>)> = vec![
         ("nobody".into(), Caller::Nobody, BTreeSet::new()),
-        ("platform admin".into(), Caller::PlatformAdmin, BTreeSet::new()),
+        (
+            "platform admin".into(),
+            Caller::PlatformAdmin,
+            BTreeSet::new(),
+        ),
     ];
-    let custom: BTreeSet<Permission> = [Permission::InboxRead, Permission::ApiKeysManage].into_iter().collect();
+    let custom: BTreeSet<Permission> = [Permission::InboxRead, Permission::ApiKeysManage]
+        .into_iter()
+        .collect();
     for role in ["owner", "admin", "agent", "viewer", "support-lead"] {
         let perms = BuiltinRole::ALL
             .iter()
@@ -114,16 +124,25 @@ async fn authorization_matrix_every_route_every_role() {
             // A fresh credential per cell: some routes end the session they are called with.
             let auth = match caller {
                 Caller::Nobody => Auth::None,
-                Caller::PlatformAdmin => super::platform::platform_login(&app, &admin_email, &admin_password).await,
+                Caller::PlatformAdmin => {
+                    super::platform::platform_login(&app, &admin_email, &admin_password).await
+                }
                 Caller::ApiKey => Auth::Bearer(keys[name.trim_end_matches(" api key")].clone()),
                 Caller::User => {
                     let role = name.trim_end_matches(" user");
-                    let m = if role == "owner" { &t.owner } else { &t.members[role] };
+                    let m = if role == "owner" {
+                        &t.owner
+                    } else {
+                        &t.members[role]
+                    };
                     app.login(&m.email, &m.password).await
                 }
             };
-            let body = (spec.method != Method::GET && spec.method != Method::DELETE).then(|| serde_json::json!({}));
-            let r = app.call(spec.method.clone(), &concrete(spec.path), &auth, body).await;
+            let body = (spec.method != Method::GET && spec.method != Method::DELETE)
+                .then(|| serde_json::json!({}));
+            let r = app
+                .call(spec.method.clone(), &concrete(spec.path), &auth, body)
+                .await;
             let want = expected(spec.access, *caller, perms);
             assert_eq!(
                 outcome(&r),

@@ -20,7 +20,9 @@ pub async fn platform_admin(app: &TestApp) -> (Auth, String, String) {
         .await
         .unwrap();
     let first = platform_login(app, &email, &otp).await;
-    let r = app.call(Method::GET, "/api/v1/platform/tenants", &first, None).await;
+    let r = app
+        .call(Method::GET, "/api/v1/platform/tenants", &first, None)
+        .await;
     assert_eq!(r.code(), "password_change_required");
     let password = strong_password(n);
     let r = app
@@ -56,19 +58,37 @@ async fn platform_admin_sees_metadata_only_and_can_create_and_disable_tenants() 
     let app = TestApp::new().await;
     let t = app.tenant("Metadata").await;
     let (op, _, _) = platform_admin(&app).await;
-    let r = app.call(Method::GET, "/api/v1/platform/tenants", &op, None).await;
+    let r = app
+        .call(Method::GET, "/api/v1/platform/tenants", &op, None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let listed = r.body["tenants"].as_array().unwrap();
     let mine = listed.iter().find(|x| x["id"] == t.id.to_string()).unwrap();
-    let keys: Vec<&str> = mine.as_object().unwrap().keys().map(|k| k.as_str()).collect();
-    assert_eq!(keys, vec!["created_at", "id", "name", "status"], "metadata only");
+    let keys: Vec<&str> = mine
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        vec!["created_at", "id", "name", "status"],
+        "metadata only"
+    );
     // The platform cookie is no tenant credential: tenant data stays out of reach.
-    for path in ["/api/v1/users", "/api/v1/me", "/api/v1/roles", "/api/v1/api-keys"] {
+    for path in [
+        "/api/v1/users",
+        "/api/v1/me",
+        "/api/v1/roles",
+        "/api/v1/api-keys",
+    ] {
         let r = app.call(Method::GET, path, &op, None).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
     }
     // Tenant users cannot use platform routes.
-    let r = app.call(Method::GET, "/api/v1/platform/tenants", &t.owner.auth, None).await;
+    let r = app
+        .call(Method::GET, "/api/v1/platform/tenants", &t.owner.auth, None)
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // Create a tenant: its owner gets a one-time password that must be changed.
     let r = app
@@ -86,20 +106,37 @@ async fn platform_admin_sees_metadata_only_and_can_create_and_disable_tenants() 
     assert_eq!(r.code(), "password_change_required");
     // Disable the first tenant: its sessions and sign-ins stop; enabling restores sign-in.
     let r = app
-        .call(Method::POST, &format!("/api/v1/platform/tenants/{}/disable", t.id), &op, Some(json!({})))
+        .call(
+            Method::POST,
+            &format!("/api/v1/platform/tenants/{}/disable", t.id),
+            &op,
+            Some(json!({})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-    let r = app.call(Method::GET, "/api/v1/me", &t.owner.auth, None).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let r = app.login_raw(app.ip, &t.owner.email, &t.owner.password, None).await;
+    let r = app
+        .call(Method::GET, "/api/v1/me", &t.owner.auth, None)
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = app
-        .call(Method::POST, &format!("/api/v1/platform/tenants/{}/enable", t.id), &op, Some(json!({})))
+        .login_raw(app.ip, &t.owner.email, &t.owner.password, None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/platform/tenants/{}/enable", t.id),
+            &op,
+            Some(json!({})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     app.login(&t.owner.email, &t.owner.password).await;
     let actions = app.audit_actions(t.id).await;
-    assert!(actions.contains(&"tenant.disabled".to_string()) && actions.contains(&"tenant.active".to_string()));
+    assert!(
+        actions.contains(&"tenant.disabled".to_string())
+            && actions.contains(&"tenant.active".to_string())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,13 +149,34 @@ async fn support_access_needs_a_time_boxed_audited_grant() {
     assert_eq!(r.status, StatusCode::NOT_FOUND, "no grant, no access");
     // An agent (without security.manage) cannot grant; the owner can, for at most 72 hours.
     let grant = json!({"platform_admin_email": op_email, "role_id": t.roles["viewer"].to_string(), "hours": 1});
-    let r = app.call(Method::POST, "/api/v1/support-grants", &t.members["agent"].auth, Some(grant.clone())).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/support-grants",
+            &t.members["agent"].auth,
+            Some(grant.clone()),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let mut too_long = grant.clone();
     too_long["hours"] = json!(73);
-    let r = app.call(Method::POST, "/api/v1/support-grants", &t.owner.auth, Some(too_long)).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/support-grants",
+            &t.owner.auth,
+            Some(too_long),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let r = app.call(Method::POST, "/api/v1/support-grants", &t.owner.auth, Some(grant)).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/support-grants",
+            &t.owner.auth,
+            Some(grant),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let grant_id = r.body["id"].as_str().unwrap().to_string();
     let r = app.call(Method::POST, &path, &op, Some(json!({}))).await;
@@ -160,14 +218,38 @@ async fn revoking_a_support_grant_ends_its_sessions() {
         .await;
     let grant_id = r.body["id"].as_str().unwrap().to_string();
     let r = app
-        .call(Method::POST, &format!("/api/v1/platform/tenants/{}/support-session", t.id), &op, Some(json!({})))
+        .call(
+            Method::POST,
+            &format!("/api/v1/platform/tenants/{}/support-session", t.id),
+            &op,
+            Some(json!({})),
+        )
         .await;
     let support = super::harness::session_of(&r);
-    assert_eq!(app.call(Method::GET, "/api/v1/me", &support, None).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call(Method::GET, "/api/v1/me", &support, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
     let r = app
-        .call(Method::DELETE, &format!("/api/v1/support-grants/{grant_id}"), &t.owner.auth, None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/support-grants/{grant_id}"),
+            &t.owner.auth,
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.call(Method::GET, "/api/v1/me", &support, None).await.status, StatusCode::UNAUTHORIZED);
-    assert!(app.audit_actions(t.id).await.contains(&"support.revoked".to_string()));
+    assert_eq!(
+        app.call(Method::GET, "/api/v1/me", &support, None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(
+        app.audit_actions(t.id)
+            .await
+            .contains(&"support.revoked".to_string())
+    );
 }
