@@ -26,6 +26,12 @@ impl Direction {
     }
 }
 
+impl NewMessage {
+    pub(crate) fn direction_str(&self) -> &'static str {
+        self.direction.as_str()
+    }
+}
+
 /// A message to store.
 #[derive(Debug, Clone)]
 pub struct NewMessage {

@@ -16,6 +16,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod backend;
+pub mod bulk;
 pub mod channels;
 pub mod consent;
 pub mod contacts;

@@ -2,12 +2,13 @@
 
 use super::directory::ChannelEntry;
 use confide_core::audit::{Actor, AuditEvent};
-use confide_core::ids::{ContactId, ConversationId};
+use confide_core::ids::{ContactId, ConversationId, MessageId};
 use std::collections::HashMap;
 use confide_core::phone::Phone;
 use confide_store::consent::NewConsent;
 use confide_store::conversations::{Direction, NewMessage, Stored};
-use confide_store::ingest::{StatusOutcome, WaIdentity};
+use confide_store::bulk::StatusRow;
+use confide_store::ingest::WaIdentity;
 use confide_store::{Scope, StoreError};
 use confide_whatsapp::errors::records_marketing_opt_out;
 use confide_whatsapp::webhook::{
@@ -38,7 +39,7 @@ pub struct Rejected {
 /// and the conversations to touch once at the end (instead of once per message).
 #[derive(Default)]
 pub struct Round {
-    contacts: HashMap<(Option<String>, Option<String>), ContactId>,
+    contacts: HashMap<IdentityKey, ContactId>,
     conversations: HashMap<ContactId, ConversationId>,
     touched: HashMap<ConversationId, (i64, Option<i64>)>,
 }
@@ -167,63 +168,166 @@ impl Delivery {
         for e in &v.errors {
             tracing::warn!(channel = %self.channel.channel, code = ?e.code, title = ?e.title, "webhook carries an error");
         }
+        // In order: plain messages in bulk, an identity change (rare) on its own.
+        let mut plain: Vec<&Message> = Vec::new();
         for m in &v.messages {
-            let Some(contact) = self.contact_of(scope, v, m, round).await? else {
+            if changes_identity(m) {
+                applied.add(self.store_messages(scope, v, &plain, round).await?);
+                plain.clear();
+                applied.add(self.store_identity_change(scope, v, m, round).await?);
+            } else {
+                plain.push(m);
+            }
+        }
+        applied.add(self.store_messages(scope, v, &plain, round).await?);
+
+        let rows: Vec<StatusRow> = v
+            .statuses
+            .iter()
+            .map(|s| StatusRow {
+                wamid: s.id.clone(),
+                status: s.status.as_str().to_string(),
+                rank: i64::from(s.status.rank()),
+                at_micros: s.timestamp.saturating_mul(1_000_000),
+                details: Some(status_details(s).to_string()),
+            })
+            .collect();
+        let recorded = scope.record_statuses(&rows).await?;
+        for (s, fresh) in v.statuses.iter().zip(recorded) {
+            if !fresh {
+                applied.duplicates += 1;
+                continue;
+            }
+            applied.statuses += 1;
+            if s.status == StatusKind::Failed && s.errors.iter().any(|e| e.code.is_some_and(records_marketing_opt_out)) {
+                applied.consent_events += self.marketing_stopped_by_error(scope, v, s).await?;
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Stores plain inbound messages: contacts, conversations and messages a statement per batch.
+    async fn store_messages(
+        &self,
+        scope: &mut Scope<'_>,
+        v: &MessagesValue,
+        messages: &[&Message],
+        round: &mut Round,
+    ) -> Result<Applied, StoreError> {
+        let mut applied = Applied::default();
+        if messages.is_empty() {
+            return Ok(applied);
+        }
+        // Who sent each message.
+        let mut senders: Vec<Option<ContactId>> = Vec::with_capacity(messages.len());
+        let mut unresolved: Vec<(usize, IdentityKey, WaIdentity)> = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            let who = identity_of(v, m);
+            if who.user_id.is_none() && who.phone.is_none() {
                 tracing::warn!(channel = %self.channel.channel, wamid = %m.id, "inbound message names no sender; not attributable");
                 applied.unattributable += 1;
+                senders.push(None);
                 continue;
-            };
-            let conversation = match round.conversations.get(&contact) {
-                Some(c) => *c,
-                None => {
-                    let c = scope.open_conversation(contact, self.channel.channel).await?;
-                    round.conversations.insert(contact, c);
-                    c
-                }
-            };
+            }
+            let key = identity_key(&who);
+            senders.push(round.contacts.get(&key).copied());
+            if senders[i].is_none() {
+                unresolved.push((i, key, who));
+            }
+        }
+        if !unresolved.is_empty() {
+            let who: Vec<WaIdentity> = unresolved.iter().map(|(_, _, w)| w.clone()).collect();
+            let ids = scope.resolve_wa_contacts(&who).await?;
+            for ((i, key, _), id) in unresolved.into_iter().zip(ids) {
+                senders[i] = Some(id);
+                round.contacts.insert(key, id);
+            }
+        }
+        // Their conversations on this channel.
+        let missing: Vec<ContactId> = senders.iter().flatten().filter(|c| !round.conversations.contains_key(c)).copied().collect();
+        if !missing.is_empty() {
+            for (contact, conv) in scope.open_conversations(self.channel.channel, &missing).await? {
+                round.conversations.insert(contact, conv);
+            }
+        }
+        // The messages.
+        let mut items = Vec::with_capacity(messages.len());
+        let mut kept: Vec<&Message> = Vec::with_capacity(messages.len());
+        for (m, sender) in messages.iter().zip(&senders) {
+            let Some(conversation) = sender.and_then(|c| round.conversations.get(&c).copied()) else { continue };
             let (kind, body) = content_json(m);
-            let at = m.timestamp.saturating_mul(1_000_000);
-            let stored = scope
-                .insert_message_row(
-                    conversation,
-                    NewMessage {
-                        direction: Direction::Inbound,
-                        wamid: Some(m.id.clone()),
-                        kind,
-                        body,
-                        status: "received".to_string(),
-                        at_micros: at,
-                    },
-                )
-                .await?;
+            items.push((
+                conversation,
+                NewMessage {
+                    direction: Direction::Inbound,
+                    wamid: Some(m.id.clone()),
+                    kind,
+                    body,
+                    status: "received".to_string(),
+                    at_micros: m.timestamp.saturating_mul(1_000_000),
+                },
+            ));
+            kept.push(m);
+        }
+        let touches: Vec<(ConversationId, i64)> = items.iter().map(|(c, n)| (*c, n.at_micros)).collect();
+        let stored = scope.insert_messages(items).await?;
+        for ((m, stored), (conversation, at)) in kept.into_iter().zip(stored).zip(touches) {
             match stored {
                 Stored::Inserted(id) => {
                     applied.messages += 1;
                     round.touch(conversation, at);
-                    if let Some(media) = m.content.media() {
-                        if let Some(media_id) = &media.id {
-                            scope
-                                .enqueue_media_fetch(id, self.channel.channel, media_id, media.sha256.as_deref(), media.mime_type.as_deref())
-                                .await?;
-                            applied.media += 1;
-                        }
-                    }
+                    applied.media += self.queue_media(scope, m, id).await?;
                 }
                 Stored::Duplicate => applied.duplicates += 1,
             }
         }
-        for s in &v.statuses {
-            match scope.record_status(&s.id, s.status.as_str(), i64::from(s.status.rank()), s.timestamp.saturating_mul(1_000_000), Some(&status_details(s))).await? {
-                StatusOutcome::Duplicate => applied.duplicates += 1,
-                StatusOutcome::Recorded { .. } => {
-                    applied.statuses += 1;
-                    if s.status == StatusKind::Failed && s.errors.iter().any(|e| e.code.is_some_and(records_marketing_opt_out)) {
-                        applied.consent_events += self.marketing_stopped_by_error(scope, v, s).await?;
-                    }
-                }
+        Ok(applied)
+    }
+
+    /// A message that moves a contact to a new identity, stored on its own, in order.
+    async fn store_identity_change(
+        &self,
+        scope: &mut Scope<'_>,
+        v: &MessagesValue,
+        m: &Message,
+        round: &mut Round,
+    ) -> Result<Applied, StoreError> {
+        let mut applied = Applied::default();
+        let Some(contact) = self.contact_of(scope, v, m, round).await? else {
+            applied.unattributable += 1;
+            return Ok(applied);
+        };
+        let conversation = scope.open_conversation(contact, self.channel.channel).await?;
+        round.conversations.insert(contact, conversation);
+        let (kind, body) = content_json(m);
+        let at = m.timestamp.saturating_mul(1_000_000);
+        let message = NewMessage {
+            direction: Direction::Inbound,
+            wamid: Some(m.id.clone()),
+            kind,
+            body,
+            status: "received".to_string(),
+            at_micros: at,
+        };
+        match scope.insert_message_row(conversation, message).await? {
+            Stored::Inserted(id) => {
+                applied.messages += 1;
+                round.touch(conversation, at);
+                applied.media += self.queue_media(scope, m, id).await?;
             }
+            Stored::Duplicate => applied.duplicates += 1,
         }
         Ok(applied)
+    }
+
+    /// Queues a stored message's media for the fetcher.
+    async fn queue_media(&self, scope: &mut Scope<'_>, m: &Message, id: MessageId) -> Result<u64, StoreError> {
+        let Some(media) = m.content.media() else { return Ok(0) };
+        let Some(media_id) = &media.id else { return Ok(0) };
+        scope
+            .enqueue_media_fetch(id, self.channel.channel, media_id, media.sha256.as_deref(), media.mime_type.as_deref())
+            .await?;
+        Ok(1)
     }
 
     /// The sender's contact: an identity change moves the known contact to its new identity.
@@ -258,17 +362,11 @@ impl Delivery {
                 }
             }
         }
-        let profile: Option<&Contact> = v.contact_for(m);
-        let who = WaIdentity {
-            user_id: m.from_user_id.clone().or_else(|| profile.and_then(|c| c.user_id.clone())),
-            phone: phone(m.from.as_deref()).or_else(|| phone(profile.and_then(|c| c.wa_id.as_deref()))),
-            username: profile.and_then(|c| c.username.clone()),
-            name: profile.and_then(|c| c.name.clone()),
-        };
+        let who = identity_of(v, m);
         if who.user_id.is_none() && who.phone.is_none() {
             return Ok(None);
         }
-        let key = (who.user_id.clone(), who.phone.as_ref().map(|p| p.as_str().to_string()));
+        let key = identity_key(&who);
         if let Some(c) = round.contacts.get(&key) {
             return Ok(Some(*c));
         }
@@ -351,6 +449,31 @@ impl Delivery {
         scope.audit(&event).await?;
         Ok(1)
     }
+}
+
+/// The sender of a message as the webhook names it: BSUID first, then phone.
+fn identity_of(v: &MessagesValue, m: &Message) -> WaIdentity {
+    let profile: Option<&Contact> = v.contact_for(m);
+    WaIdentity {
+        user_id: m.from_user_id.clone().or_else(|| profile.and_then(|c| c.user_id.clone())),
+        phone: phone(m.from.as_deref()).or_else(|| phone(profile.and_then(|c| c.wa_id.as_deref()))),
+        username: profile.and_then(|c| c.username.clone()),
+        name: profile.and_then(|c| c.name.clone()),
+    }
+}
+
+type IdentityKey = (Option<String>, Option<String>);
+
+fn identity_key(who: &WaIdentity) -> IdentityKey {
+    (who.user_id.clone(), who.phone.as_ref().map(|p| p.as_str().to_string()))
+}
+
+/// A system message that moves a contact to a new identity.
+fn changes_identity(m: &Message) -> bool {
+    matches!(
+        &m.content,
+        MessageContent::System(s) if matches!(s.kind, SystemKind::UserChangedNumber { .. } | SystemKind::UserChangedUserId { .. })
+    )
 }
 
 /// WhatsApp's phone digits (`16505551234`) as E.164; `None` when absent or not a number.

@@ -1,0 +1,266 @@
+//! Bulk ingest: the same writes as [`crate::ingest`] and [`crate::conversations`], a statement
+//! per batch instead of a statement per item. A webhook delivery carries up to 1,000 changes;
+//! written one by one, most of the time goes to round trips, not to the database.
+//!
+//! Each function is idempotent exactly like its one-by-one counterpart (`ON CONFLICT DO NOTHING`,
+//! guarded updates); anything unusual (a new contact, an identity to fill in, a profile name that
+//! changed) falls back to that counterpart.
+
+use crate::contacts::{PHONE_INDEX, WA_USER_INDEX};
+use crate::conversations::{NewMessage, Stored};
+use crate::ingest::WaIdentity;
+use crate::scope::Scope;
+use crate::StoreError;
+use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId};
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// Rows per multi-row statement (well under SQLite's and PostgreSQL's parameter limits).
+const CHUNK: usize = 400;
+
+/// `$from, $from+1, …` for `n` parameters.
+fn params(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// One delivery status to record.
+#[derive(Debug, Clone)]
+pub struct StatusRow {
+    pub wamid: String,
+    pub status: String,
+    pub rank: i64,
+    pub at_micros: i64,
+    pub details: Option<String>,
+}
+
+struct Known {
+    id: String,
+    user_bidx: Option<Vec<u8>>,
+    phone_bidx: Option<Vec<u8>>,
+    name_ct: Option<Vec<u8>>,
+    username_ct: Option<Vec<u8>>,
+}
+
+impl Scope<'_> {
+    /// The contact of every identity, in order (see [`Scope::resolve_wa_contact`]).
+    pub async fn resolve_wa_contacts(&mut self, who: &[WaIdentity]) -> Result<Vec<ContactId>, StoreError> {
+        let keys: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = who
+            .iter()
+            .map(|w| {
+                (
+                    w.user_id.as_ref().map(|u| self.blind_index(WA_USER_INDEX, u.as_bytes())),
+                    w.phone.as_ref().map(|p| self.blind_index(PHONE_INDEX, p.as_str().as_bytes())),
+                )
+            })
+            .collect();
+        let mut by_user: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut by_phone: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut known: Vec<Known> = Vec::new();
+        for chunk in keys.chunks(CHUNK) {
+            let users: Vec<&Vec<u8>> = chunk.iter().filter_map(|k| k.0.as_ref()).collect();
+            let phones: Vec<&Vec<u8>> = chunk.iter().filter_map(|k| k.1.as_ref()).collect();
+            let mut clauses = Vec::new();
+            if !users.is_empty() {
+                clauses.push(format!("wa_user_bidx IN ({})", params(2, users.len())));
+            }
+            if !phones.is_empty() {
+                clauses.push(format!("phone_bidx IN ({})", params(2 + users.len(), phones.len())));
+            }
+            if clauses.is_empty() {
+                continue;
+            }
+            let sql = format!(
+                "SELECT contact_id, wa_user_bidx, phone_bidx, name_ct, username_ct FROM contacts WHERE tenant_id = $1 AND ({})",
+                clauses.join(" OR ")
+            );
+            let t = self.tenant_str().to_string();
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t);
+            for b in users.into_iter().chain(phones) {
+                q = q.bind(b.clone());
+            }
+            for r in q.fetch_all(self.conn()).await? {
+                let k = Known {
+                    id: r.try_get(0)?,
+                    user_bidx: r.try_get(1)?,
+                    phone_bidx: r.try_get(2)?,
+                    name_ct: r.try_get(3)?,
+                    username_ct: r.try_get(4)?,
+                };
+                if let Some(b) = &k.user_bidx {
+                    by_user.insert(b.clone(), known.len());
+                }
+                if let Some(b) = &k.phone_bidx {
+                    by_phone.insert(b.clone(), known.len());
+                }
+                known.push(k);
+            }
+        }
+        let mut out = Vec::with_capacity(who.len());
+        for (w, (ub, pb)) in who.iter().zip(&keys) {
+            let hit = ub.as_ref().and_then(|b| by_user.get(b)).or_else(|| pb.as_ref().and_then(|b| by_phone.get(b)));
+            let settled = match hit {
+                Some(&i) => self.needs_nothing(&known[i], w, ub)?.then(|| known[i].id.clone()),
+                None => None,
+            };
+            let id = match settled {
+                Some(id) => id.parse().map_err(|_| StoreError::Corrupt("contact id".into()))?,
+                // New, or something to fill in: the one-by-one path knows every case.
+                None => self.resolve_wa_contact(w).await?,
+            };
+            out.push(id);
+        }
+        Ok(out)
+    }
+
+    /// True when the stored contact already says everything the identity says.
+    fn needs_nothing(&self, k: &Known, w: &WaIdentity, user_bidx: &Option<Vec<u8>>) -> Result<bool, StoreError> {
+        if user_bidx.is_some() && k.user_bidx != *user_bidx {
+            return Ok(false);
+        }
+        if w.phone.is_some() && k.phone_bidx.is_none() {
+            return Ok(false);
+        }
+        for (column, value, stored) in [("name", &w.name, &k.name_ct), ("username", &w.username, &k.username_ct)] {
+            if let Some(v) = value {
+                let current = stored.as_ref().map(|ct| self.open_string("contacts", column, &k.id, ct)).transpose()?;
+                if current.as_deref() != Some(v.as_str()) {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// The open conversation of each contact on `channel`, created where there is none.
+    pub async fn open_conversations(
+        &mut self,
+        channel: ChannelId,
+        contacts: &[ContactId],
+    ) -> Result<HashMap<ContactId, ConversationId>, StoreError> {
+        let mut found: HashMap<ContactId, ConversationId> = HashMap::new();
+        let mut unique: Vec<ContactId> = contacts.to_vec();
+        unique.sort();
+        unique.dedup();
+        for chunk in unique.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT contact_id, conversation_id FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND status = 'open' \
+                 AND contact_id IN ({}) ORDER BY created_at",
+                params(3, chunk.len())
+            );
+            let t = self.tenant_str().to_string();
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t).bind(channel.to_string());
+            for c in chunk {
+                q = q.bind(c.to_string());
+            }
+            for r in q.fetch_all(self.conn()).await? {
+                let contact: String = r.try_get(0)?;
+                let conv: String = r.try_get(1)?;
+                found.insert(
+                    contact.parse().map_err(|_| StoreError::Corrupt("contact id".into()))?,
+                    conv.parse().map_err(|_| StoreError::Corrupt("conversation id".into()))?,
+                );
+            }
+        }
+        for c in unique {
+            if !found.contains_key(&c) {
+                let conv = self.open_conversation(c, channel).await?;
+                found.insert(c, conv);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Stores messages once per wamid, in order; a wamid stored before (or twice in the list) is
+    /// [`Stored::Duplicate`]. Conversations are not touched (see [`Scope::touch_conversation`]).
+    pub async fn insert_messages(&mut self, items: Vec<(ConversationId, NewMessage)>) -> Result<Vec<Stored>, StoreError> {
+        let mut out = Vec::with_capacity(items.len());
+        for chunk in items.chunks(CHUNK) {
+            let t = self.tenant_str().to_string();
+            let mut sealed = Vec::with_capacity(chunk.len());
+            for (_, m) in chunk {
+                let id = MessageId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
+                let body = self.seal_str("messages", "body", &id.to_string(), &m.body.to_string())?;
+                sealed.push((id, body));
+            }
+            let sql = format!(
+                "INSERT INTO messages (tenant_id, message_id, conversation_id, direction, wamid, kind, body_ct, status, created_at) \
+                 VALUES {} ON CONFLICT DO NOTHING RETURNING message_id",
+                (0..chunk.len()).map(|i| format!("($1, {})", params(2 + i * 8, 8))).collect::<Vec<_>>().join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t);
+            for ((conv, m), (id, body)) in chunk.iter().zip(&sealed) {
+                q = q
+                    .bind(id.to_string())
+                    .bind(conv.to_string())
+                    .bind(m.direction_str().to_string())
+                    .bind(m.wamid.clone())
+                    .bind(m.kind.clone())
+                    .bind(body.clone())
+                    .bind(m.status.clone())
+                    .bind(m.at_micros);
+            }
+            let inserted: std::collections::HashSet<String> = q
+                .fetch_all(self.conn())
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>(0))
+                .collect::<Result<_, _>>()?;
+            let ids: Vec<MessageId> = sealed.into_iter().map(|(id, _)| id).collect();
+            for id in ids {
+                out.push(if inserted.contains(&id.to_string()) { Stored::Inserted(id) } else { Stored::Duplicate });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records statuses once per `(wamid, status)`, in order (true: recorded, false: duplicate),
+    /// and moves each message's status forward only.
+    pub async fn record_statuses(&mut self, rows: &[StatusRow]) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(CHUNK) {
+            let t = self.tenant_str().to_string();
+            let sql = format!(
+                "INSERT INTO message_statuses (tenant_id, wamid, status, at, details) VALUES {} ON CONFLICT DO NOTHING RETURNING wamid, status",
+                (0..chunk.len()).map(|i| format!("($1, {})", params(2 + i * 4, 4))).collect::<Vec<_>>().join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t.clone());
+            for r in chunk {
+                q = q.bind(r.wamid.clone()).bind(r.status.clone()).bind(r.at_micros).bind(r.details.clone());
+            }
+            let recorded: std::collections::HashSet<(String, String)> = q
+                .fetch_all(self.conn())
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
+                .collect::<Result<_, sqlx::Error>>()?;
+            // The highest newly recorded status per message moves it forward (never back).
+            let mut best: HashMap<&str, &StatusRow> = HashMap::new();
+            let mut seen = std::collections::HashSet::new();
+            for r in chunk {
+                let key = (r.wamid.clone(), r.status.clone());
+                let fresh = recorded.contains(&key) && seen.insert(key);
+                out.push(fresh);
+                if fresh {
+                    let e = best.entry(r.wamid.as_str()).or_insert(r);
+                    if r.rank > e.rank {
+                        *e = r;
+                    }
+                }
+            }
+            if best.is_empty() {
+                continue;
+            }
+            let sql = format!(
+                "UPDATE messages SET status = v.column2, status_rank = v.column3 FROM (VALUES {}) AS v \
+                 WHERE messages.tenant_id = $1 AND messages.wamid = v.column1 AND messages.status_rank < v.column3",
+                (0..best.len()).map(|i| format!("({})", params(2 + i * 3, 3))).collect::<Vec<_>>().join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t);
+            for r in best.values() {
+                q = q.bind(r.wamid.clone()).bind(r.status.clone()).bind(r.rank);
+            }
+            q.execute(self.conn()).await?;
+        }
+        Ok(out)
+    }
+}
