@@ -59,20 +59,19 @@ impl Scope<'_> {
         for chunk in keys.chunks(CHUNK) {
             let users: Vec<&Vec<u8>> = chunk.iter().filter_map(|k| k.0.as_ref()).collect();
             let phones: Vec<&Vec<u8>> = chunk.iter().filter_map(|k| k.1.as_ref()).collect();
-            let mut clauses = Vec::new();
+            // One indexed lookup per column (an OR would make SQLite scan the tenant's contacts).
+            let select = "SELECT contact_id, wa_user_bidx, phone_bidx, name_ct, username_ct FROM contacts WHERE tenant_id = $1 AND";
+            let mut parts = Vec::new();
             if !users.is_empty() {
-                clauses.push(format!("wa_user_bidx IN ({})", params(2, users.len())));
+                parts.push(format!("{select} wa_user_bidx IN ({})", params(2, users.len())));
             }
             if !phones.is_empty() {
-                clauses.push(format!("phone_bidx IN ({})", params(2 + users.len(), phones.len())));
+                parts.push(format!("{select} phone_bidx IN ({})", params(2 + users.len(), phones.len())));
             }
-            if clauses.is_empty() {
+            if parts.is_empty() {
                 continue;
             }
-            let sql = format!(
-                "SELECT contact_id, wa_user_bidx, phone_bidx, name_ct, username_ct FROM contacts WHERE tenant_id = $1 AND ({})",
-                clauses.join(" OR ")
-            );
+            let sql = parts.join(" UNION ALL ");
             let t = self.tenant_str().to_string();
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t);
             for b in users.into_iter().chain(phones) {
@@ -143,7 +142,9 @@ impl Scope<'_> {
         unique.dedup();
         for chunk in unique.chunks(CHUNK) {
             let sql = format!(
-                "SELECT contact_id, conversation_id FROM conversations WHERE tenant_id = $1 AND channel_id = $2 AND status = 'open' \
+                // `status` is filtered here, not in SQL: with it, SQLite prefers the inbox index
+                // and scans every open conversation of the tenant.
+                "SELECT contact_id, conversation_id, status FROM conversations WHERE tenant_id = $1 AND channel_id = $2 \
                  AND contact_id IN ({}) ORDER BY created_at",
                 params(3, chunk.len())
             );
@@ -155,6 +156,10 @@ impl Scope<'_> {
             for r in q.fetch_all(self.conn()).await? {
                 let contact: String = r.try_get(0)?;
                 let conv: String = r.try_get(1)?;
+                let status: String = r.try_get(2)?;
+                if status != "open" {
+                    continue;
+                }
                 found.insert(
                     contact.parse().map_err(|_| StoreError::Corrupt("contact id".into()))?,
                     conv.parse().map_err(|_| StoreError::Corrupt("conversation id".into()))?,
@@ -262,5 +267,60 @@ impl Scope<'_> {
             q.execute(self.conn()).await?;
         }
         Ok(out)
+    }
+}
+
+impl Scope<'_> {
+    /// [`Scope::touch_conversation`] for many conversations in one statement per chunk:
+    /// `(conversation, last message at, last inbound at)`, times only ever moving forward.
+    pub async fn touch_conversations(&mut self, touches: &[(ConversationId, i64, Option<i64>)]) -> Result<(), StoreError> {
+        for chunk in touches.chunks(CHUNK) {
+            let t = self.tenant_str().to_string();
+            let sql = format!(
+                "UPDATE conversations SET \
+                 last_message_at = CASE WHEN last_message_at > v.column2 THEN last_message_at ELSE v.column2 END, \
+                 last_inbound_at = CASE WHEN v.column3 IS NULL THEN last_inbound_at \
+                                        WHEN last_inbound_at > v.column3 THEN last_inbound_at ELSE v.column3 END \
+                 FROM (VALUES {}) AS v WHERE conversations.tenant_id = $1 AND conversations.conversation_id = v.column1",
+                (0..chunk.len()).map(|i| format!("({})", params(2 + i * 3, 3))).collect::<Vec<_>>().join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t);
+            for (conv, last, inbound) in chunk {
+                q = q.bind(conv.to_string()).bind(*last).bind(*inbound);
+            }
+            q.execute(self.conn()).await?;
+        }
+        Ok(())
+    }
+
+    /// [`Scope::enqueue_media_fetch`] for many messages:
+    /// `(message, channel, Meta's media id, sha256, mime type)`.
+    pub async fn enqueue_media_fetches(
+        &mut self,
+        items: &[(MessageId, ChannelId, String, Option<String>, Option<String>)],
+    ) -> Result<(), StoreError> {
+        for chunk in items.chunks(CHUNK) {
+            let t = self.tenant_str().to_string();
+            let now = self.now();
+            let sql = format!(
+                "INSERT INTO media_fetches (tenant_id, message_id, channel_id, meta_media_id, sha256, mime_type, status, attempts, next_attempt_at) \
+                 VALUES {} ON CONFLICT DO NOTHING",
+                (0..chunk.len())
+                    .map(|i| format!("($1, {}, 'pending', 0, $2)", params(3 + i * 5, 5)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t).bind(now);
+            for (message, channel, media_id, sha, mime) in chunk {
+                q = q
+                    .bind(message.to_string())
+                    .bind(channel.to_string())
+                    .bind(media_id.clone())
+                    .bind(sha.clone())
+                    .bind(mime.clone());
+            }
+            q.execute(self.conn()).await?;
+        }
+        Ok(())
     }
 }

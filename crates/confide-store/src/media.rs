@@ -35,33 +35,6 @@ fn parse<T: std::str::FromStr>(s: String, what: &str) -> Result<T, StoreError> {
 }
 
 impl Scope<'_> {
-    /// Queues a message's media for fetching (once per message).
-    pub async fn enqueue_media_fetch(
-        &mut self,
-        message: MessageId,
-        channel: ChannelId,
-        meta_media_id: &str,
-        sha256: Option<&str>,
-        mime_type: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let t = self.tenant_str().to_string();
-        let now = self.now();
-        sqlx::query(
-            "INSERT INTO media_fetches (tenant_id, message_id, channel_id, meta_media_id, sha256, mime_type, status, attempts, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7) ON CONFLICT DO NOTHING",
-        )
-        .bind(t)
-        .bind(message.to_string())
-        .bind(channel.to_string())
-        .bind(meta_media_id.to_string())
-        .bind(sha256.map(str::to_string))
-        .bind(mime_type.map(str::to_string))
-        .bind(now)
-        .execute(self.conn())
-        .await?;
-        Ok(())
-    }
-
     /// Seals media bytes for storage, bound to this tenant and message.
     pub fn seal_media(&self, message: MessageId, bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.seal("media", "bytes", &message.to_string(), bytes)

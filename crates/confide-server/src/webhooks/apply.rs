@@ -2,7 +2,7 @@
 
 use super::directory::ChannelEntry;
 use confide_core::audit::{Actor, AuditEvent};
-use confide_core::ids::{ContactId, ConversationId, MessageId};
+use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId};
 use std::collections::HashMap;
 use confide_core::phone::Phone;
 use confide_store::consent::NewConsent;
@@ -40,17 +40,18 @@ pub struct Rejected {
 #[derive(Default)]
 pub struct Round {
     contacts: HashMap<IdentityKey, ContactId>,
-    conversations: HashMap<ContactId, ConversationId>,
+    conversations: HashMap<(ContactId, ChannelId), ConversationId>,
     touched: HashMap<ConversationId, (i64, Option<i64>)>,
+    media: Vec<(MessageId, ChannelId, String, Option<String>, Option<String>)>,
 }
 
 impl Round {
     /// Moves every touched conversation's times forward, once each.
     pub async fn finish(self, scope: &mut Scope<'_>) -> Result<(), StoreError> {
-        for (conversation, (last, inbound)) in self.touched {
-            scope.touch_conversation(conversation, last, inbound).await?;
-        }
-        Ok(())
+        let touches: Vec<(ConversationId, i64, Option<i64>)> =
+            self.touched.into_iter().map(|(c, (last, inbound))| (c, last, inbound)).collect();
+        scope.touch_conversations(&touches).await?;
+        scope.enqueue_media_fetches(&self.media).await
     }
 
     fn touch(&mut self, conversation: ConversationId, at: i64) {
@@ -120,8 +121,17 @@ impl Delivery {
         Delivery { channel, changes, rejected }
     }
 
-    /// Writes the delivery in `scope` (which the caller commits, after [`Round::finish`]).
-    pub async fn apply(&self, scope: &mut Scope<'_>, round: &mut Round) -> Result<Applied, StoreError> {
+    /// True when the delivery changes identities, so its items must be applied in order.
+    fn needs_order(&self) -> bool {
+        self.changes.iter().any(|c| match c {
+            Change::UserIdUpdate(_) => true,
+            Change::Messages(v) => v.messages.iter().any(changes_identity),
+            _ => false,
+        })
+    }
+
+    /// Everything but messages and statuses: refused changes (audited), consent, templates.
+    async fn apply_side(&self, scope: &mut Scope<'_>, round: &mut Round) -> Result<Applied, StoreError> {
         let mut applied = Applied::default();
         for r in &self.rejected {
             tracing::warn!(channel = %self.channel.channel, entry = r.entry, change = r.change, "webhook change for another business number rejected");
@@ -137,7 +147,11 @@ impl Delivery {
         }
         for change in &self.changes {
             match change {
-                Change::Messages(v) => applied.add(self.apply_messages(scope, v, round).await?),
+                Change::Messages(v) => {
+                    for e in &v.errors {
+                        tracing::warn!(channel = %self.channel.channel, code = ?e.code, title = ?e.title, "webhook carries an error");
+                    }
+                }
                 Change::UserPreferences(v) => applied.add(self.apply_preferences(scope, v).await?),
                 Change::TemplateStatus(t) => {
                     if let (Some(name), Some(language)) = (&t.name, &t.language) {
@@ -158,128 +172,25 @@ impl Delivery {
         Ok(applied)
     }
 
-    async fn apply_messages(
-        &self,
-        scope: &mut Scope<'_>,
-        v: &MessagesValue,
-        round: &mut Round,
-    ) -> Result<Applied, StoreError> {
-        let mut applied = Applied::default();
-        for e in &v.errors {
-            tracing::warn!(channel = %self.channel.channel, code = ?e.code, title = ?e.title, "webhook carries an error");
-        }
-        // In order: plain messages in bulk, an identity change (rare) on its own.
-        let mut plain: Vec<&Message> = Vec::new();
-        for m in &v.messages {
-            if changes_identity(m) {
-                applied.add(self.store_messages(scope, v, &plain, round).await?);
-                plain.clear();
-                applied.add(self.store_identity_change(scope, v, m, round).await?);
-            } else {
-                plain.push(m);
-            }
-        }
-        applied.add(self.store_messages(scope, v, &plain, round).await?);
-
-        let rows: Vec<StatusRow> = v
-            .statuses
-            .iter()
-            .map(|s| StatusRow {
-                wamid: s.id.clone(),
-                status: s.status.as_str().to_string(),
-                rank: i64::from(s.status.rank()),
-                at_micros: s.timestamp.saturating_mul(1_000_000),
-                details: Some(status_details(s).to_string()),
-            })
-            .collect();
-        let recorded = scope.record_statuses(&rows).await?;
-        for (s, fresh) in v.statuses.iter().zip(recorded) {
-            if !fresh {
-                applied.duplicates += 1;
-                continue;
-            }
-            applied.statuses += 1;
-            if s.status == StatusKind::Failed && s.errors.iter().any(|e| e.code.is_some_and(records_marketing_opt_out)) {
-                applied.consent_events += self.marketing_stopped_by_error(scope, v, s).await?;
-            }
-        }
-        Ok(applied)
-    }
-
-    /// Stores plain inbound messages: contacts, conversations and messages a statement per batch.
-    async fn store_messages(
-        &self,
-        scope: &mut Scope<'_>,
-        v: &MessagesValue,
-        messages: &[&Message],
-        round: &mut Round,
-    ) -> Result<Applied, StoreError> {
-        let mut applied = Applied::default();
-        if messages.is_empty() {
-            return Ok(applied);
-        }
-        // Who sent each message.
-        let mut senders: Vec<Option<ContactId>> = Vec::with_capacity(messages.len());
-        let mut unresolved: Vec<(usize, IdentityKey, WaIdentity)> = Vec::new();
-        for (i, m) in messages.iter().enumerate() {
-            let who = identity_of(v, m);
-            if who.user_id.is_none() && who.phone.is_none() {
-                tracing::warn!(channel = %self.channel.channel, wamid = %m.id, "inbound message names no sender; not attributable");
-                applied.unattributable += 1;
-                senders.push(None);
-                continue;
-            }
-            let key = identity_key(&who);
-            senders.push(round.contacts.get(&key).copied());
-            if senders[i].is_none() {
-                unresolved.push((i, key, who));
-            }
-        }
-        if !unresolved.is_empty() {
-            let who: Vec<WaIdentity> = unresolved.iter().map(|(_, _, w)| w.clone()).collect();
-            let ids = scope.resolve_wa_contacts(&who).await?;
-            for ((i, key, _), id) in unresolved.into_iter().zip(ids) {
-                senders[i] = Some(id);
-                round.contacts.insert(key, id);
-            }
-        }
-        // Their conversations on this channel.
-        let missing: Vec<ContactId> = senders.iter().flatten().filter(|c| !round.conversations.contains_key(c)).copied().collect();
-        if !missing.is_empty() {
-            for (contact, conv) in scope.open_conversations(self.channel.channel, &missing).await? {
-                round.conversations.insert(contact, conv);
-            }
-        }
-        // The messages.
-        let mut items = Vec::with_capacity(messages.len());
-        let mut kept: Vec<&Message> = Vec::with_capacity(messages.len());
-        for (m, sender) in messages.iter().zip(&senders) {
-            let Some(conversation) = sender.and_then(|c| round.conversations.get(&c).copied()) else { continue };
-            let (kind, body) = content_json(m);
-            items.push((
-                conversation,
-                NewMessage {
-                    direction: Direction::Inbound,
-                    wamid: Some(m.id.clone()),
-                    kind,
-                    body,
-                    status: "received".to_string(),
-                    at_micros: m.timestamp.saturating_mul(1_000_000),
-                },
-            ));
-            kept.push(m);
-        }
-        let touches: Vec<(ConversationId, i64)> = items.iter().map(|(c, n)| (*c, n.at_micros)).collect();
-        let stored = scope.insert_messages(items).await?;
-        for ((m, stored), (conversation, at)) in kept.into_iter().zip(stored).zip(touches) {
-            match stored {
-                Stored::Inserted(id) => {
-                    applied.messages += 1;
-                    round.touch(conversation, at);
-                    applied.media += self.queue_media(scope, m, id).await?;
+    /// Writes the delivery in `scope`, item by item in order (for deliveries that change
+    /// identities); the caller finishes the round and commits.
+    pub async fn apply(&self, scope: &mut Scope<'_>, round: &mut Round) -> Result<Applied, StoreError> {
+        let mut applied = self.apply_side(scope, round).await?;
+        for change in &self.changes {
+            let Change::Messages(v) = change else { continue };
+            let mut plain: Vec<Plain<'_>> = Vec::new();
+            for m in &v.messages {
+                if changes_identity(m) {
+                    applied.add(tally(&store_plain(scope, &plain, round).await?));
+                    plain.clear();
+                    applied.add(self.store_identity_change(scope, v, m, round).await?);
+                } else {
+                    plain.push(Plain { channel: self.channel.channel, v, m });
                 }
-                Stored::Duplicate => applied.duplicates += 1,
             }
+            applied.add(tally(&store_plain(scope, &plain, round).await?));
+            let statuses: Vec<(&MessagesValue, &Status)> = v.statuses.iter().map(|s| (v, s)).collect();
+            applied.add(tally(&store_statuses(scope, &statuses).await?));
         }
         Ok(applied)
     }
@@ -298,7 +209,7 @@ impl Delivery {
             return Ok(applied);
         };
         let conversation = scope.open_conversation(contact, self.channel.channel).await?;
-        round.conversations.insert(contact, conversation);
+        round.conversations.insert((contact, self.channel.channel), conversation);
         let (kind, body) = content_json(m);
         let at = m.timestamp.saturating_mul(1_000_000);
         let message = NewMessage {
@@ -313,21 +224,11 @@ impl Delivery {
             Stored::Inserted(id) => {
                 applied.messages += 1;
                 round.touch(conversation, at);
-                applied.media += self.queue_media(scope, m, id).await?;
+                applied.media += u64::from(queue_media(self.channel.channel, m, id, round));
             }
             Stored::Duplicate => applied.duplicates += 1,
         }
         Ok(applied)
-    }
-
-    /// Queues a stored message's media for the fetcher.
-    async fn queue_media(&self, scope: &mut Scope<'_>, m: &Message, id: MessageId) -> Result<u64, StoreError> {
-        let Some(media) = m.content.media() else { return Ok(0) };
-        let Some(media_id) = &media.id else { return Ok(0) };
-        scope
-            .enqueue_media_fetch(id, self.channel.channel, media_id, media.sha256.as_deref(), media.mime_type.as_deref())
-            .await?;
-        Ok(1)
     }
 
     /// The sender's contact: an identity change moves the known contact to its new identity.
@@ -418,37 +319,7 @@ impl Delivery {
         Ok(applied)
     }
 
-    /// Error 131050 ("user stopped marketing messages") is an opt-out recorded by Meta.
-    async fn marketing_stopped_by_error(&self, scope: &mut Scope<'_>, v: &MessagesValue, s: &Status) -> Result<u64, StoreError> {
-        let profile = v.contacts.iter().find(|c| c.user_id.is_some() && c.user_id == s.recipient_user_id);
-        let who = WaIdentity {
-            user_id: s.recipient_user_id.clone(),
-            phone: phone(s.recipient_id.as_deref()),
-            username: profile.and_then(|c| c.username.clone()),
-            name: None,
-        };
-        if who.user_id.is_none() && who.phone.is_none() {
-            return Ok(0);
-        }
-        let contact = scope.resolve_wa_contact(&who).await?;
-        let key = format!("wa-131050|{}", s.id);
-        let consent = NewConsent {
-            purpose: "marketing".to_string(),
-            status: "opted_out".to_string(),
-            source: "whatsapp_delivery_error".to_string(),
-            evidence: Some("131050: the user stopped marketing messages".to_string()),
-            actor: Actor::Meta.to_string(),
-            at_micros: s.timestamp.saturating_mul(1_000_000),
-            dedupe_key: Some(scope.blind_index("consent-dedupe", key.as_bytes())),
-        };
-        if scope.append_consent(contact, consent).await?.is_none() {
-            return Ok(0);
-        }
-        let event = AuditEvent::new(Actor::Meta, "consent.opted_out", format!("contact:{contact}"))
-            .with_details(json!({"purpose": "marketing", "source": "whatsapp_delivery_error", "code": 131050}));
-        scope.audit(&event).await?;
-        Ok(1)
-    }
+
 }
 
 /// The sender of a message as the webhook names it: BSUID first, then phone.
@@ -474,6 +345,227 @@ fn changes_identity(m: &Message) -> bool {
         &m.content,
         MessageContent::System(s) if matches!(s.kind, SystemKind::UserChangedNumber { .. } | SystemKind::UserChangedUserId { .. })
     )
+}
+
+/// A plain inbound message (no identity change) and where it came in.
+pub struct Plain<'a> {
+    pub channel: ChannelId,
+    pub v: &'a MessagesValue,
+    pub m: &'a Message,
+}
+
+/// What happened to one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Message { media: bool },
+    Status { consent: u64 },
+    Duplicate,
+    Unattributable,
+}
+
+fn tally(outcomes: &[Outcome]) -> Applied {
+    let mut a = Applied::default();
+    for o in outcomes {
+        match o {
+            Outcome::Message { media } => {
+                a.messages += 1;
+                a.media += u64::from(*media);
+            }
+            Outcome::Status { consent } => {
+                a.statuses += 1;
+                a.consent_events += consent;
+            }
+            Outcome::Duplicate => a.duplicates += 1,
+            Outcome::Unattributable => a.unattributable += 1,
+        }
+    }
+    a
+}
+
+/// Applies a round of deliveries of one tenant. Unless one of them changes identities (then they
+/// go one by one, in order), all their messages and statuses are written together: a handful of
+/// statements per round instead of per item.
+pub async fn apply_round(scope: &mut Scope<'_>, deliveries: &[&Delivery]) -> Result<Vec<Applied>, StoreError> {
+    let mut round = Round::default();
+    let mut out = Vec::with_capacity(deliveries.len());
+    if deliveries.iter().any(|d| d.needs_order()) {
+        for d in deliveries {
+            out.push(d.apply(scope, &mut round).await?);
+        }
+    } else {
+        let mut plain: Vec<Plain<'_>> = Vec::new();
+        let mut plain_of: Vec<usize> = Vec::new();
+        let mut statuses: Vec<(&MessagesValue, &Status)> = Vec::new();
+        let mut status_of: Vec<usize> = Vec::new();
+        for (i, d) in deliveries.iter().enumerate() {
+            out.push(d.apply_side(scope, &mut round).await?);
+            for change in &d.changes {
+                let Change::Messages(v) = change else { continue };
+                for m in &v.messages {
+                    plain.push(Plain { channel: d.channel.channel, v, m });
+                    plain_of.push(i);
+                }
+                for s in &v.statuses {
+                    statuses.push((v, s));
+                    status_of.push(i);
+                }
+            }
+        }
+        for (o, i) in store_plain(scope, &plain, &mut round).await?.into_iter().zip(plain_of) {
+            out[i].add(tally(&[o]));
+        }
+        for (o, i) in store_statuses(scope, &statuses).await?.into_iter().zip(status_of) {
+            out[i].add(tally(&[o]));
+        }
+    }
+    round.finish(scope).await?;
+    Ok(out)
+}
+
+/// Stores plain inbound messages: contacts, conversations and messages a statement per batch.
+async fn store_plain(scope: &mut Scope<'_>, items: &[Plain<'_>], round: &mut Round) -> Result<Vec<Outcome>, StoreError> {
+    let mut out = vec![Outcome::Unattributable; items.len()];
+    if items.is_empty() {
+        return Ok(out);
+    }
+    // Who sent each message.
+    let mut senders: Vec<Option<ContactId>> = Vec::with_capacity(items.len());
+    let mut unresolved: Vec<(usize, IdentityKey, WaIdentity)> = Vec::new();
+    for (i, p) in items.iter().enumerate() {
+        let who = identity_of(p.v, p.m);
+        if who.user_id.is_none() && who.phone.is_none() {
+            tracing::warn!(channel = %p.channel, wamid = %p.m.id, "inbound message names no sender; not attributable");
+            senders.push(None);
+            continue;
+        }
+        let key = identity_key(&who);
+        senders.push(round.contacts.get(&key).copied());
+        if senders[i].is_none() {
+            unresolved.push((i, key, who));
+        }
+    }
+    if !unresolved.is_empty() {
+        let who: Vec<WaIdentity> = unresolved.iter().map(|(_, _, w)| w.clone()).collect();
+        let ids = scope.resolve_wa_contacts(&who).await?;
+        for ((i, key, _), id) in unresolved.into_iter().zip(ids) {
+            senders[i] = Some(id);
+            round.contacts.insert(key, id);
+        }
+    }
+    // Their open conversations, per channel.
+    let mut missing: HashMap<ChannelId, Vec<ContactId>> = HashMap::new();
+    for (p, sender) in items.iter().zip(&senders) {
+        if let Some(c) = sender {
+            if !round.conversations.contains_key(&(*c, p.channel)) {
+                missing.entry(p.channel).or_default().push(*c);
+            }
+        }
+    }
+    for (channel, contacts) in missing {
+        for (contact, conv) in scope.open_conversations(channel, &contacts).await? {
+            round.conversations.insert((contact, channel), conv);
+        }
+    }
+    // The messages.
+    let mut rows = Vec::with_capacity(items.len());
+    let mut row_of = Vec::with_capacity(items.len());
+    for (i, (p, sender)) in items.iter().zip(&senders).enumerate() {
+        let Some(conversation) = sender.and_then(|c| round.conversations.get(&(c, p.channel)).copied()) else { continue };
+        let (kind, body) = content_json(p.m);
+        rows.push((
+            conversation,
+            NewMessage {
+                direction: Direction::Inbound,
+                wamid: Some(p.m.id.clone()),
+                kind,
+                body,
+                status: "received".to_string(),
+                at_micros: p.m.timestamp.saturating_mul(1_000_000),
+            },
+        ));
+        row_of.push(i);
+    }
+    let touches: Vec<(ConversationId, i64)> = rows.iter().map(|(c, n)| (*c, n.at_micros)).collect();
+    let stored = scope.insert_messages(rows).await?;
+    for ((stored, i), (conversation, at)) in stored.into_iter().zip(row_of).zip(touches) {
+        out[i] = match stored {
+            Stored::Inserted(id) => {
+                round.touch(conversation, at);
+                Outcome::Message { media: queue_media(items[i].channel, items[i].m, id, round) }
+            }
+            Stored::Duplicate => Outcome::Duplicate,
+        };
+    }
+    Ok(out)
+}
+
+/// Records statuses together; a failed one with 131050 records a marketing opt-out.
+async fn store_statuses(scope: &mut Scope<'_>, items: &[(&MessagesValue, &Status)]) -> Result<Vec<Outcome>, StoreError> {
+    let rows: Vec<StatusRow> = items
+        .iter()
+        .map(|(_, s)| StatusRow {
+            wamid: s.id.clone(),
+            status: s.status.as_str().to_string(),
+            rank: i64::from(s.status.rank()),
+            at_micros: s.timestamp.saturating_mul(1_000_000),
+            details: Some(status_details(s).to_string()),
+        })
+        .collect();
+    let recorded = scope.record_statuses(&rows).await?;
+    let mut out = Vec::with_capacity(items.len());
+    for ((v, s), fresh) in items.iter().zip(recorded) {
+        if !fresh {
+            out.push(Outcome::Duplicate);
+            continue;
+        }
+        let consent = if s.status == StatusKind::Failed && s.errors.iter().any(|e| e.code.is_some_and(records_marketing_opt_out)) {
+            marketing_stopped_by_error(scope, v, s).await?
+        } else {
+            0
+        };
+        out.push(Outcome::Status { consent });
+    }
+    Ok(out)
+}
+
+/// Queues a stored message's media for the fetcher (written when the round finishes).
+fn queue_media(channel: ChannelId, m: &Message, id: MessageId, round: &mut Round) -> bool {
+    let Some(media) = m.content.media() else { return false };
+    let Some(media_id) = &media.id else { return false };
+    round.media.push((id, channel, media_id.clone(), media.sha256.clone(), media.mime_type.clone()));
+    true
+}
+
+/// Error 131050 ("user stopped marketing messages") is an opt-out recorded by Meta.
+async fn marketing_stopped_by_error(scope: &mut Scope<'_>, v: &MessagesValue, s: &Status) -> Result<u64, StoreError> {
+    let profile = v.contacts.iter().find(|c| c.user_id.is_some() && c.user_id == s.recipient_user_id);
+    let who = WaIdentity {
+        user_id: s.recipient_user_id.clone(),
+        phone: phone(s.recipient_id.as_deref()),
+        username: profile.and_then(|c| c.username.clone()),
+        name: None,
+    };
+    if who.user_id.is_none() && who.phone.is_none() {
+        return Ok(0);
+    }
+    let contact = scope.resolve_wa_contact(&who).await?;
+    let key = format!("wa-131050|{}", s.id);
+    let consent = NewConsent {
+        purpose: "marketing".to_string(),
+        status: "opted_out".to_string(),
+        source: "whatsapp_delivery_error".to_string(),
+        evidence: Some("131050: the user stopped marketing messages".to_string()),
+        actor: Actor::Meta.to_string(),
+        at_micros: s.timestamp.saturating_mul(1_000_000),
+        dedupe_key: Some(scope.blind_index("consent-dedupe", key.as_bytes())),
+    };
+    if scope.append_consent(contact, consent).await?.is_none() {
+        return Ok(0);
+    }
+    let event = AuditEvent::new(Actor::Meta, "consent.opted_out", format!("contact:{contact}"))
+        .with_details(json!({"purpose": "marketing", "source": "whatsapp_delivery_error", "code": 131050}));
+    scope.audit(&event).await?;
+    Ok(1)
 }
 
 /// WhatsApp's phone digits (`16505551234`) as E.164; `None` when absent or not a number.

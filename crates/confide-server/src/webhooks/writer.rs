@@ -8,7 +8,7 @@
 //! - When the database is down, every waiting request gets 503 quickly; nothing acknowledged is
 //!   ever lost, and nothing unacknowledged was promised.
 
-use super::apply::{Applied, Delivery, Round};
+use super::apply::{Applied, Delivery, apply_round};
 use crate::error::ApiError;
 use axum::http::StatusCode;
 use confide_core::ids::TenantId;
@@ -54,9 +54,18 @@ pub struct IngestQueue {
 impl IngestQueue {
     /// Starts the writer. It stops when every `IngestQueue` clone is dropped and the queue is
     /// empty. `media_wake` is notified when committed deliveries queued media for fetching.
+    ///
+    /// The writer runs on a thread of its own: it awaits the database dozens of times per round,
+    /// and on the shared runtime every await would queue behind the request handlers (which parse
+    /// and verify megabytes of JSON), starving the one task everything waits for.
     pub fn start(store: Store, media_wake: Arc<Notify>) -> (IngestQueue, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let handle = tokio::spawn(run(store, rx, media_wake));
+        let handle = tokio::task::spawn_blocking(move || {
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(run(store, rx, media_wake)),
+                Err(e) => tracing::error!(error = %e, "cannot start the ingest writer; deliveries will be refused"),
+            }
+        });
         (IngestQueue { tx }, handle)
     }
 
@@ -138,12 +147,7 @@ fn classify(e: StoreError) -> WriteError {
 
 async fn write(store: &Store, tenant: TenantId, deliveries: &[&Delivery]) -> Result<Vec<Applied>, StoreError> {
     let mut scope = store.scope(tenant).await?;
-    let mut round = Round::default();
-    let mut results = Vec::with_capacity(deliveries.len());
-    for d in deliveries {
-        results.push(d.apply(&mut scope, &mut round).await?);
-    }
-    round.finish(&mut scope).await?;
+    let results = apply_round(&mut scope, deliveries).await?;
     scope.commit().await?;
     Ok(results)
 }

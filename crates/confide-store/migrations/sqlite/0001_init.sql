@@ -166,7 +166,7 @@ CREATE TABLE message_statuses (
     at         INTEGER NOT NULL,
     details    TEXT,
     PRIMARY KEY (tenant_id, wamid, status)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE consent_events (
     tenant_id   TEXT NOT NULL,
