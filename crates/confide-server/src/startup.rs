@@ -110,13 +110,7 @@ impl Application {
         let (ingest, writer) = IngestQueue::start(store.clone(), media_wake.clone());
         let channels = Arc::new(ChannelDirectory::new(deps.clock.clone()));
         let (stop_workers, stop) = watch::channel(false);
-        let fetcher = MediaFetcher {
-            store: store.clone(),
-            channels: channels.clone(),
-            vault: vault.clone(),
-            clock: deps.clock.clone(),
-            wake: media_wake,
-        };
+        let fetcher = MediaFetcher::new(store.clone(), channels.clone(), vault.clone(), deps.clock.clone(), media_wake);
         let fetcher = tokio::spawn(fetcher.run(stop));
         let auth =
             Arc::new(crate::auth::AuthRuntime::from_config(&config, &store).map_err(StartupError)?);

@@ -100,9 +100,9 @@ fn session_setup(options: &StoreOptions, backend: Backend) -> Result<Vec<String>
                 "PRAGMA foreign_keys = ON".to_string(),
                 "PRAGMA busy_timeout = 5000".to_string(),
                 "PRAGMA trusted_schema = OFF".to_string(),
-                // A 32 MiB page cache per connection and statement journals in memory: the
+                // An 8 MiB page cache per connection and statement journals in memory: the
                 // ingest writer's multi-row statements otherwise go to temporary files.
-                "PRAGMA cache_size = -32768".to_string(),
+                "PRAGMA cache_size = -8192".to_string(),
                 "PRAGMA temp_store = MEMORY".to_string(),
             ])
         }

@@ -10,7 +10,7 @@ use crate::contacts::{PHONE_INDEX, WA_USER_INDEX};
 use crate::conversations::{NewMessage, Stored};
 use crate::ingest::WaIdentity;
 use crate::scope::Scope;
-use crate::StoreError;
+use crate::{Backend, StoreError};
 use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -18,9 +18,37 @@ use std::collections::HashMap;
 /// Rows per multi-row statement (well under SQLite's and PostgreSQL's parameter limits).
 const CHUNK: usize = 400;
 
-/// `$from, $from+1, …` for `n` parameters.
-fn params(from: usize, n: usize) -> String {
-    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+/// Placeholders in order of appearance: `?` on SQLite, `$1, $2, …` on PostgreSQL. (SQLite
+/// looks up numbered and named parameters by a linear scan per bind, which makes a statement with
+/// thousands of `$n` quadratic; anonymous `?` are bound by position. Binds must therefore follow
+/// the text's order, and a value used twice is bound twice.)
+struct Ph {
+    backend: Backend,
+    n: usize,
+}
+
+impl Ph {
+    fn new(backend: Backend) -> Self {
+        Ph { backend, n: 0 }
+    }
+
+    fn one(&mut self) -> String {
+        self.n += 1;
+        match self.backend {
+            Backend::Sqlite => "?".to_string(),
+            Backend::Postgres => format!("${}", self.n),
+        }
+    }
+
+    /// `k` placeholders, comma-separated.
+    fn list(&mut self, k: usize) -> String {
+        (0..k).map(|_| self.one()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// `rows` parenthesised groups of `k` placeholders.
+    fn rows(&mut self, rows: usize, k: usize) -> String {
+        (0..rows).map(|_| format!("({})", self.list(k))).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// One delivery status to record.
@@ -60,22 +88,29 @@ impl Scope<'_> {
             let users: Vec<&Vec<u8>> = chunk.iter().filter_map(|k| k.0.as_ref()).collect();
             let phones: Vec<&Vec<u8>> = chunk.iter().filter_map(|k| k.1.as_ref()).collect();
             // One indexed lookup per column (an OR would make SQLite scan the tenant's contacts).
-            let select = "SELECT contact_id, wa_user_bidx, phone_bidx, name_ct, username_ct FROM contacts WHERE tenant_id = $1 AND";
+            let select = "SELECT contact_id, wa_user_bidx, phone_bidx, name_ct, username_ct FROM contacts WHERE tenant_id =";
+            let t = self.tenant_str().to_string();
+            let mut ph = Ph::new(self.store.backend());
             let mut parts = Vec::new();
-            if !users.is_empty() {
-                parts.push(format!("{select} wa_user_bidx IN ({})", params(2, users.len())));
-            }
-            if !phones.is_empty() {
-                parts.push(format!("{select} phone_bidx IN ({})", params(2 + users.len(), phones.len())));
+            let mut q_binds: Vec<Option<Vec<u8>>> = Vec::new(); // None stands for the tenant
+            for (column, values) in [("wa_user_bidx", &users), ("phone_bidx", &phones)] {
+                if values.is_empty() {
+                    continue;
+                }
+                parts.push(format!("{select} {} AND {column} IN ({})", ph.one(), ph.list(values.len())));
+                q_binds.push(None);
+                q_binds.extend(values.iter().map(|b| Some((*b).clone())));
             }
             if parts.is_empty() {
                 continue;
             }
             let sql = parts.join(" UNION ALL ");
-            let t = self.tenant_str().to_string();
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t);
-            for b in users.into_iter().chain(phones) {
-                q = q.bind(b.clone());
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+            for b in q_binds {
+                q = match b {
+                    Some(b) => q.bind(b),
+                    None => q.bind(t.clone()),
+                };
             }
             for r in q.fetch_all(self.conn()).await? {
                 let k = Known {
@@ -141,12 +176,15 @@ impl Scope<'_> {
         unique.sort();
         unique.dedup();
         for chunk in unique.chunks(CHUNK) {
+            let mut ph = Ph::new(self.store.backend());
             let sql = format!(
                 // `status` is filtered here, not in SQL: with it, SQLite prefers the inbox index
                 // and scans every open conversation of the tenant.
-                "SELECT contact_id, conversation_id, status FROM conversations WHERE tenant_id = $1 AND channel_id = $2 \
+                "SELECT contact_id, conversation_id, status FROM conversations WHERE tenant_id = {} AND channel_id = {} \
                  AND contact_id IN ({}) ORDER BY created_at",
-                params(3, chunk.len())
+                ph.one(),
+                ph.one(),
+                ph.list(chunk.len())
             );
             let t = self.tenant_str().to_string();
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t).bind(channel.to_string());
@@ -190,11 +228,12 @@ impl Scope<'_> {
             let sql = format!(
                 "INSERT INTO messages (tenant_id, message_id, conversation_id, direction, wamid, kind, body_ct, status, created_at) \
                  VALUES {} ON CONFLICT DO NOTHING RETURNING message_id",
-                (0..chunk.len()).map(|i| format!("($1, {})", params(2 + i * 8, 8))).collect::<Vec<_>>().join(", ")
+                Ph::new(self.store.backend()).rows(chunk.len(), 9)
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
             for ((conv, m), (id, body)) in chunk.iter().zip(&sealed) {
                 q = q
+                    .bind(t.clone())
                     .bind(id.to_string())
                     .bind(conv.to_string())
                     .bind(m.direction_str().to_string())
@@ -226,11 +265,11 @@ impl Scope<'_> {
             let t = self.tenant_str().to_string();
             let sql = format!(
                 "INSERT INTO message_statuses (tenant_id, wamid, status, at, details) VALUES {} ON CONFLICT DO NOTHING RETURNING wamid, status",
-                (0..chunk.len()).map(|i| format!("($1, {})", params(2 + i * 4, 4))).collect::<Vec<_>>().join(", ")
+                Ph::new(self.store.backend()).rows(chunk.len(), 5)
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t.clone());
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
             for r in chunk {
-                q = q.bind(r.wamid.clone()).bind(r.status.clone()).bind(r.at_micros).bind(r.details.clone());
+                q = q.bind(t.clone()).bind(r.wamid.clone()).bind(r.status.clone()).bind(r.at_micros).bind(r.details.clone());
             }
             let recorded: std::collections::HashSet<(String, String)> = q
                 .fetch_all(self.conn())
@@ -255,15 +294,18 @@ impl Scope<'_> {
             if best.is_empty() {
                 continue;
             }
+            let mut ph = Ph::new(self.store.backend());
+            let values = ph.rows(best.len(), 3);
             let sql = format!(
-                "UPDATE messages SET status = v.column2, status_rank = v.column3 FROM (VALUES {}) AS v \
-                 WHERE messages.tenant_id = $1 AND messages.wamid = v.column1 AND messages.status_rank < v.column3",
-                (0..best.len()).map(|i| format!("({})", params(2 + i * 3, 3))).collect::<Vec<_>>().join(", ")
+                "UPDATE messages SET status = v.column2, status_rank = v.column3 FROM (VALUES {values}) AS v \
+                 WHERE messages.tenant_id = {} AND messages.wamid = v.column1 AND messages.status_rank < v.column3",
+                ph.one()
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
             for r in best.values() {
                 q = q.bind(r.wamid.clone()).bind(r.status.clone()).bind(r.rank);
             }
+            q = q.bind(t);
             q.execute(self.conn()).await?;
         }
         Ok(out)
@@ -276,18 +318,21 @@ impl Scope<'_> {
     pub async fn touch_conversations(&mut self, touches: &[(ConversationId, i64, Option<i64>)]) -> Result<(), StoreError> {
         for chunk in touches.chunks(CHUNK) {
             let t = self.tenant_str().to_string();
+            let mut ph = Ph::new(self.store.backend());
+            let values = ph.rows(chunk.len(), 3);
             let sql = format!(
                 "UPDATE conversations SET \
                  last_message_at = CASE WHEN last_message_at > v.column2 THEN last_message_at ELSE v.column2 END, \
                  last_inbound_at = CASE WHEN v.column3 IS NULL THEN last_inbound_at \
                                         WHEN last_inbound_at > v.column3 THEN last_inbound_at ELSE v.column3 END \
-                 FROM (VALUES {}) AS v WHERE conversations.tenant_id = $1 AND conversations.conversation_id = v.column1",
-                (0..chunk.len()).map(|i| format!("({})", params(2 + i * 3, 3))).collect::<Vec<_>>().join(", ")
+                 FROM (VALUES {values}) AS v WHERE conversations.tenant_id = {} AND conversations.conversation_id = v.column1",
+                ph.one()
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
             for (conv, last, inbound) in chunk {
                 q = q.bind(conv.to_string()).bind(*last).bind(*inbound);
             }
+            q = q.bind(t);
             q.execute(self.conn()).await?;
         }
         Ok(())
@@ -305,19 +350,20 @@ impl Scope<'_> {
             let sql = format!(
                 "INSERT INTO media_fetches (tenant_id, message_id, channel_id, meta_media_id, sha256, mime_type, status, attempts, next_attempt_at) \
                  VALUES {} ON CONFLICT DO NOTHING",
-                (0..chunk.len())
-                    .map(|i| format!("($1, {}, 'pending', 0, $2)", params(3 + i * 5, 5)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                Ph::new(self.store.backend()).rows(chunk.len(), 9)
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t).bind(now);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
             for (message, channel, media_id, sha, mime) in chunk {
                 q = q
+                    .bind(t.clone())
                     .bind(message.to_string())
                     .bind(channel.to_string())
                     .bind(media_id.clone())
                     .bind(sha.clone())
-                    .bind(mime.clone());
+                    .bind(mime.clone())
+                    .bind("pending".to_string())
+                    .bind(0i64)
+                    .bind(now);
             }
             q.execute(self.conn()).await?;
         }

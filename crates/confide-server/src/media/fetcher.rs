@@ -4,7 +4,10 @@
 //! 7-day media lifetime it is marked failed. The message is kept either way.
 
 use super::vault::MediaVault;
-use crate::webhooks::directory::ChannelDirectory;
+use crate::webhooks::directory::{ChannelDirectory, ChannelEntry};
+use confide_core::ids::ChannelId;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use base64::Engine;
 use confide_core::clock::SharedClock;
 use confide_store::Store;
@@ -21,11 +24,14 @@ const BATCH: i64 = 8;
 
 #[derive(Clone)]
 pub struct MediaFetcher {
-    pub store: Store,
-    pub channels: Arc<ChannelDirectory>,
-    pub vault: MediaVault,
-    pub clock: SharedClock,
-    pub wake: Arc<Notify>,
+    store: Store,
+    channels: Arc<ChannelDirectory>,
+    vault: MediaVault,
+    clock: SharedClock,
+    wake: Arc<Notify>,
+    /// One Graph client per channel (building one loads the TLS roots), rebuilt when the
+    /// channel's entry changes.
+    clients: Arc<Mutex<HashMap<ChannelId, (Arc<ChannelEntry>, GraphClient)>>>,
 }
 
 /// What one pass did.
@@ -36,6 +42,26 @@ pub struct Pass {
 }
 
 impl MediaFetcher {
+    pub fn new(store: Store, channels: Arc<ChannelDirectory>, vault: MediaVault, clock: SharedClock, wake: Arc<Notify>) -> Self {
+        MediaFetcher { store, channels, vault, clock, wake, clients: Arc::new(Mutex::new(HashMap::new())) }
+    }
+
+    fn client(&self, channel: &Arc<ChannelEntry>) -> Result<GraphClient, String> {
+        if let Ok(map) = self.clients.lock() {
+            if let Some((entry, client)) = map.get(&channel.channel) {
+                if Arc::ptr_eq(entry, channel) {
+                    return Ok(client.clone());
+                }
+            }
+        }
+        let client = GraphClient::new(&channel.graph_base_url, channel.access_token.clone(), GraphClientOptions::default())
+            .map_err(|e| format!("graph client: {e}"))?;
+        if let Ok(mut map) = self.clients.lock() {
+            map.insert(channel.channel, (channel.clone(), client.clone()));
+        }
+        Ok(client)
+    }
+
     /// Runs until `stop` turns true: a pass whenever woken, and every few seconds.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         loop {
@@ -91,8 +117,7 @@ impl MediaFetcher {
             .await
             .map_err(|e| format!("channel: {e}"))?
             .ok_or("the channel no longer exists")?;
-        let client = GraphClient::new(&channel.graph_base_url, channel.access_token.clone(), GraphClientOptions::default())
-            .map_err(|e| format!("graph client: {e}"))?;
+        let client = self.client(&channel)?;
         let (_, bytes) = client.fetch_media(&f.meta_media_id).await.map_err(|e| e.to_string())?;
         if let Some(expected) = &f.sha256 {
             if !sha256_matches(expected, &bytes) {

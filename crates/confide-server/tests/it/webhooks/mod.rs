@@ -243,13 +243,13 @@ mod media {
     }
 
     fn fetcher(app: &TestApp) -> MediaFetcher {
-        MediaFetcher {
-            store: app.state.store.clone(),
-            channels: app.state.channels.clone(),
-            vault: app.state.vault.clone(),
-            clock: Arc::new(SystemClock),
-            wake: Arc::new(tokio::sync::Notify::new()),
-        }
+        MediaFetcher::new(
+            app.state.store.clone(),
+            app.state.channels.clone(),
+            app.state.vault.clone(),
+            Arc::new(SystemClock),
+            Arc::new(tokio::sync::Notify::new()),
+        )
     }
 
     async fn sim() -> meta_sim::SimHandle {
