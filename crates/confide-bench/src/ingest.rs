@@ -47,11 +47,18 @@ struct Server {
 
 impl Server {
     fn spawn(mut cmd: Command) -> Result<Server, String> {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| format!("cannot start server: {e}"))?;
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start server: {e}"))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let stderr = child.stderr.take().ok_or("no stderr")?;
         let (tx, rx) = std::sync::mpsc::channel::<String>();
-        for stream in [Box::new(stdout) as Box<dyn std::io::Read + Send>, Box::new(stderr)] {
+        for stream in [
+            Box::new(stdout) as Box<dyn std::io::Read + Send>,
+            Box::new(stderr),
+        ] {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -64,12 +71,16 @@ impl Server {
                 }
             });
         }
-        let addr = rx.recv_timeout(std::time::Duration::from_secs(30)).map_err(|_| "the server did not report its address")?;
+        let addr = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .map_err(|_| "the server did not report its address")?;
         Ok(Server { child, addr })
     }
 
     fn stop(mut self) -> Result<(), String> {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         self.child.wait().map_err(|e| e.to_string())?;
         Ok(())
     }
@@ -82,13 +93,28 @@ struct Figures {
     peak_rss_mib: f64,
 }
 
-async fn measure(server: &Server, path: &str, payloads: Arc<Vec<SignedPayload>>, concurrency: usize) -> Result<Figures, String> {
+async fn measure(
+    server: &Server,
+    path: &str,
+    payloads: Arc<Vec<SignedPayload>>,
+    concurrency: usize,
+) -> Result<Figures, String> {
     let pid = server.child.id();
     let cpu0 = procstat::cpu_seconds(pid).unwrap_or(0.0);
-    let load = load::run(&format!("http://{}{path}", server.addr), payloads, concurrency).await?;
+    let load = load::run(
+        &format!("http://{}{path}", server.addr),
+        payloads,
+        concurrency,
+    )
+    .await?;
     let cpu1 = procstat::cpu_seconds(pid).unwrap_or(0.0);
     let (rss, peak) = procstat::rss_mib(pid).unwrap_or((0.0, 0.0));
-    Ok(Figures { load, cpu_seconds: cpu1 - cpu0, rss_mib: rss, peak_rss_mib: peak })
+    Ok(Figures {
+        load,
+        cpu_seconds: cpu1 - cpu0,
+        rss_mib: rss,
+        peak_rss_mib: peak,
+    })
 }
 
 fn print(name: &str, f: &Figures) {
@@ -111,10 +137,15 @@ fn print(name: &str, f: &Figures) {
 pub async fn run(args: Args) -> Result<(), String> {
     let server_bin = match args.server_bin {
         Some(p) => p,
-        None => std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("confide"),
+        None => std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .with_file_name("confide"),
     };
     if !server_bin.exists() {
-        return Err(format!("{} not found: build it with `cargo build --release -p confide`", server_bin.display()));
+        return Err(format!(
+            "{} not found: build it with `cargo build --release -p confide`",
+            server_bin.display()
+        ));
     }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let keyring = Keyring::generate(&SystemClock, &OsEntropy);
@@ -124,7 +155,10 @@ pub async fn run(args: Args) -> Result<(), String> {
             let (url, name) = create_pg_database(admin).await?;
             (url, Some((admin.clone(), name)))
         }
-        None => (format!("sqlite://{}/confide.db", dir.path().display()), None),
+        None => (
+            format!("sqlite://{}/confide.db", dir.path().display()),
+            None,
+        ),
     };
     let spec = PayloadSpec {
         seed: 7,
@@ -136,11 +170,21 @@ pub async fn run(args: Args) -> Result<(), String> {
 
     // The tenant and channel the payloads are addressed to.
     let clock = Arc::new(SystemClock);
-    let store = Store::open(&StoreOptions::new(url.clone()), keyring, None, clock, Arc::new(OsEntropy))
-        .await
-        .map_err(|e| format!("database: {e}"))?;
+    let store = Store::open(
+        &StoreOptions::new(url.clone()),
+        keyring,
+        None,
+        clock,
+        Arc::new(OsEntropy),
+    )
+    .await
+    .map_err(|e| format!("database: {e}"))?;
     let email = Email::parse("bench@example.com").map_err(|e| e.to_string())?;
-    let tenant = store.create_tenant("Bench", &email, "$argon2id$unused", Actor::Cli).await.map_err(|e| e.to_string())?.tenant_id;
+    let tenant = store
+        .create_tenant("Bench", &email, "$argon2id$unused", Actor::Cli)
+        .await
+        .map_err(|e| e.to_string())?
+        .tenant_id;
     let mut scope = store.scope(tenant).await.map_err(|e| e.to_string())?;
     let channel = scope
         .create_channel(
@@ -160,7 +204,10 @@ pub async fn run(args: Args) -> Result<(), String> {
     scope.commit().await.map_err(|e| e.to_string())?;
     store.close().await;
 
-    eprintln!("generating {} changes in batches of 1..={} …", args.changes, args.max_batch);
+    eprintln!(
+        "generating {} changes in batches of 1..={} …",
+        args.changes, args.max_batch
+    );
     let payloads = Arc::new(generate(spec));
     let expected_messages: usize = payloads.iter().map(|p| p.messages).sum();
     let expected_statuses: usize = payloads.iter().map(|p| p.statuses).sum();
@@ -179,12 +226,18 @@ pub async fn run(args: Args) -> Result<(), String> {
     );
 
     let mut cmd = Command::new(&server_bin);
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env("CONFIDE_DATABASE_URL", &url)
-        .env("CONFIDE_KEYRING", &keyring_json)
-        .env("CONFIDE_LOG__FORMAT", "json")
-        .env("CONFIDE_LOG__LEVEL", "confide=info,warn");
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+    ])
+    .current_dir(dir.path())
+    .env("CONFIDE_DATABASE_URL", &url)
+    .env("CONFIDE_KEYRING", &keyring_json)
+    .env("CONFIDE_LOG__FORMAT", "json")
+    .env("CONFIDE_LOG__LEVEL", "confide=info,warn");
     let server = Server::spawn(cmd)?;
     let path = format!("/webhooks/whatsapp/{}", channel.id);
     let confide = measure(&server, &path, payloads.clone(), args.concurrency).await?;
@@ -201,8 +254,14 @@ pub async fn run(args: Args) -> Result<(), String> {
     .await
     .map_err(|e| e.to_string())?;
     let mut scope = store.read_scope(tenant).await.map_err(|e| e.to_string())?;
-    let stored_messages = scope.count_rows("messages").await.map_err(|e| e.to_string())?;
-    let stored_statuses = scope.count_rows("message_statuses").await.map_err(|e| e.to_string())?;
+    let stored_messages = scope
+        .count_rows("messages")
+        .await
+        .map_err(|e| e.to_string())?;
+    let stored_statuses = scope
+        .count_rows("message_statuses")
+        .await
+        .map_err(|e| e.to_string())?;
     drop(scope);
     store.close().await;
 
@@ -228,7 +287,10 @@ pub async fn run(args: Args) -> Result<(), String> {
     if let Some((admin, name)) = pg {
         drop_pg_database(&admin, &name).await?;
     }
-    if confide.load.failures == 0 && (stored_messages as usize != expected_messages || stored_statuses as usize != expected_statuses) {
+    if confide.load.failures == 0
+        && (stored_messages as usize != expected_messages
+            || stored_statuses as usize != expected_statuses)
+    {
         return Err("stored rows do not match what was acknowledged".into());
     }
     Ok(())
@@ -238,8 +300,14 @@ async fn admin_exec(url: &str, sql: &str) -> Result<(), String> {
     use sqlx::{ConnectOptions, Connection, Executor};
     use std::str::FromStr;
     sqlx::any::install_default_drivers();
-    let mut conn = sqlx::any::AnyConnectOptions::from_str(url).map_err(|e| e.to_string())?.connect().await.map_err(|e| e.to_string())?;
-    conn.execute(sqlx::AssertSqlSafe(sql.to_string())).await.map_err(|e| e.to_string())?;
+    let mut conn = sqlx::any::AnyConnectOptions::from_str(url)
+        .map_err(|e| e.to_string())?
+        .connect()
+        .await
+        .map_err(|e| e.to_string())?;
+    conn.execute(sqlx::AssertSqlSafe(sql.to_string()))
+        .await
+        .map_err(|e| e.to_string())?;
     conn.close().await.map_err(|e| e.to_string())
 }
 
@@ -251,5 +319,9 @@ async fn create_pg_database(admin: &str) -> Result<(String, String), String> {
 }
 
 async fn drop_pg_database(admin: &str, name: &str) -> Result<(), String> {
-    admin_exec(admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await
+    admin_exec(
+        admin,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+    .await
 }

@@ -31,7 +31,11 @@ impl LoadResult {
 }
 
 /// Posts every payload once to `url`, `concurrency` at a time.
-pub async fn run(url: &str, payloads: Arc<Vec<SignedPayload>>, concurrency: usize) -> Result<LoadResult, String> {
+pub async fn run(
+    url: &str,
+    payloads: Arc<Vec<SignedPayload>>,
+    concurrency: usize,
+) -> Result<LoadResult, String> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .timeout(Duration::from_secs(30))
@@ -77,7 +81,13 @@ pub async fn run(url: &str, payloads: Arc<Vec<SignedPayload>>, concurrency: usiz
             (lat, changes, failures)
         }));
     }
-    let mut result = LoadResult { elapsed: Duration::ZERO, requests: 0, changes: 0, failures: 0, latencies_ms: Vec::new() };
+    let mut result = LoadResult {
+        elapsed: Duration::ZERO,
+        requests: 0,
+        changes: 0,
+        failures: 0,
+        latencies_ms: Vec::new(),
+    };
     for t in tasks {
         let (lat, changes, failures) = t.await.map_err(|e| e.to_string())?;
         result.requests += lat.len();

@@ -208,10 +208,10 @@ pub fn load_from(file: Option<&Path>, env: Vec<(String, String)>) -> Result<Load
 
 fn one_line(e: &figment::Error) -> String {
     let mut msg = e.to_string().replace('\n', " ");
-    if let Some(path) = e.path.first() {
-        if !msg.contains(path.as_str()) {
-            msg = format!("{}: {msg}", e.path.join("."));
-        }
+    if let Some(path) = e.path.first()
+        && !msg.contains(path.as_str())
+    {
+        msg = format!("{}: {msg}", e.path.join("."));
     }
     msg
 }

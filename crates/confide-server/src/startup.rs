@@ -2,10 +2,10 @@
 
 use crate::config::Config;
 use crate::edge;
-use crate::state::AppState;
-use crate::telemetry::Metrics;
 use crate::media::fetcher::MediaFetcher;
 use crate::media::vault::MediaVault;
+use crate::state::AppState;
+use crate::telemetry::Metrics;
 use crate::webhooks::directory::ChannelDirectory;
 use crate::webhooks::writer::IngestQueue;
 use crate::{api, error, keyring, webhooks};
@@ -110,7 +110,13 @@ impl Application {
         let (ingest, writer) = IngestQueue::start(store.clone(), media_wake.clone());
         let channels = Arc::new(ChannelDirectory::new(deps.clock.clone()));
         let (stop_workers, stop) = watch::channel(false);
-        let fetcher = MediaFetcher::new(store.clone(), channels.clone(), vault.clone(), deps.clock.clone(), media_wake);
+        let fetcher = MediaFetcher::new(
+            store.clone(),
+            channels.clone(),
+            vault.clone(),
+            deps.clock.clone(),
+            media_wake,
+        );
         let fetcher = tokio::spawn(fetcher.run(stop));
         let auth =
             Arc::new(crate::auth::AuthRuntime::from_config(&config, &store).map_err(StartupError)?);
@@ -152,7 +158,9 @@ impl Application {
 
     /// The public router with every edge layer.
     pub fn public_router(state: AppState) -> Router {
-        let mut router = api::public_routes().merge(webhooks::routes()).fallback(error::fallback);
+        let mut router = api::public_routes()
+            .merge(webhooks::routes())
+            .fallback(error::fallback);
         for layer in edge::headers::layers() {
             router = router.layer(layer);
         }

@@ -85,11 +85,26 @@ impl Metrics {
             ));
         }
         for (name, help, c) in [
-            ("confide_webhook_bad_signatures_total", "Webhook deliveries refused for their signature.", &self.webhook_bad_signatures),
-            ("confide_webhook_messages_total", "Inbound messages stored from webhooks.", &self.webhook_messages),
-            ("confide_webhook_statuses_total", "Delivery statuses stored from webhooks.", &self.webhook_statuses),
+            (
+                "confide_webhook_bad_signatures_total",
+                "Webhook deliveries refused for their signature.",
+                &self.webhook_bad_signatures,
+            ),
+            (
+                "confide_webhook_messages_total",
+                "Inbound messages stored from webhooks.",
+                &self.webhook_messages,
+            ),
+            (
+                "confide_webhook_statuses_total",
+                "Delivery statuses stored from webhooks.",
+                &self.webhook_statuses,
+            ),
         ] {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n", c.load(Ordering::Relaxed)));
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+                c.load(Ordering::Relaxed)
+            ));
         }
         out
     }

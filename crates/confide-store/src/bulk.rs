@@ -47,8 +47,24 @@ impl Ph {
 
     /// `rows` parenthesised groups of `k` placeholders.
     fn rows(&mut self, rows: usize, k: usize) -> String {
-        (0..rows).map(|_| format!("({})", self.list(k))).collect::<Vec<_>>().join(", ")
+        (0..rows)
+            .map(|_| format!("({})", self.list(k)))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
+}
+
+/// A contact's blind indexes: (WhatsApp user, phone).
+type BidxPair = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// One inbound media object to fetch.
+#[derive(Debug, Clone)]
+pub struct NewMediaFetch {
+    pub message: MessageId,
+    pub channel: ChannelId,
+    pub meta_media_id: String,
+    pub sha256: Option<String>,
+    pub mime_type: Option<String>,
 }
 
 /// One delivery status to record.
@@ -71,13 +87,20 @@ struct Known {
 
 impl Scope<'_> {
     /// The contact of every identity, in order (see [`Scope::resolve_wa_contact`]).
-    pub async fn resolve_wa_contacts(&mut self, who: &[WaIdentity]) -> Result<Vec<ContactId>, StoreError> {
-        let keys: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = who
+    pub async fn resolve_wa_contacts(
+        &mut self,
+        who: &[WaIdentity],
+    ) -> Result<Vec<ContactId>, StoreError> {
+        let keys: Vec<BidxPair> = who
             .iter()
             .map(|w| {
                 (
-                    w.user_id.as_ref().map(|u| self.blind_index(WA_USER_INDEX, u.as_bytes())),
-                    w.phone.as_ref().map(|p| self.blind_index(PHONE_INDEX, p.as_str().as_bytes())),
+                    w.user_id
+                        .as_ref()
+                        .map(|u| self.blind_index(WA_USER_INDEX, u.as_bytes())),
+                    w.phone
+                        .as_ref()
+                        .map(|p| self.blind_index(PHONE_INDEX, p.as_str().as_bytes())),
                 )
             })
             .collect();
@@ -97,7 +120,11 @@ impl Scope<'_> {
                 if values.is_empty() {
                     continue;
                 }
-                parts.push(format!("{select} {} AND {column} IN ({})", ph.one(), ph.list(values.len())));
+                parts.push(format!(
+                    "{select} {} AND {column} IN ({})",
+                    ph.one(),
+                    ph.list(values.len())
+                ));
                 q_binds.push(None);
                 q_binds.extend(values.iter().map(|b| Some((*b).clone())));
             }
@@ -131,13 +158,20 @@ impl Scope<'_> {
         }
         let mut out = Vec::with_capacity(who.len());
         for (w, (ub, pb)) in who.iter().zip(&keys) {
-            let hit = ub.as_ref().and_then(|b| by_user.get(b)).or_else(|| pb.as_ref().and_then(|b| by_phone.get(b)));
+            let hit = ub
+                .as_ref()
+                .and_then(|b| by_user.get(b))
+                .or_else(|| pb.as_ref().and_then(|b| by_phone.get(b)));
             let settled = match hit {
-                Some(&i) => self.needs_nothing(&known[i], w, ub)?.then(|| known[i].id.clone()),
+                Some(&i) => self
+                    .needs_nothing(&known[i], w, ub)?
+                    .then(|| known[i].id.clone()),
                 None => None,
             };
             let id = match settled {
-                Some(id) => id.parse().map_err(|_| StoreError::Corrupt("contact id".into()))?,
+                Some(id) => id
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt("contact id".into()))?,
                 // New, or something to fill in: the one-by-one path knows every case.
                 None => self.resolve_wa_contact(w).await?,
             };
@@ -147,16 +181,27 @@ impl Scope<'_> {
     }
 
     /// True when the stored contact already says everything the identity says.
-    fn needs_nothing(&self, k: &Known, w: &WaIdentity, user_bidx: &Option<Vec<u8>>) -> Result<bool, StoreError> {
+    fn needs_nothing(
+        &self,
+        k: &Known,
+        w: &WaIdentity,
+        user_bidx: &Option<Vec<u8>>,
+    ) -> Result<bool, StoreError> {
         if user_bidx.is_some() && k.user_bidx != *user_bidx {
             return Ok(false);
         }
         if w.phone.is_some() && k.phone_bidx.is_none() {
             return Ok(false);
         }
-        for (column, value, stored) in [("name", &w.name, &k.name_ct), ("username", &w.username, &k.username_ct)] {
+        for (column, value, stored) in [
+            ("name", &w.name, &k.name_ct),
+            ("username", &w.username, &k.username_ct),
+        ] {
             if let Some(v) = value {
-                let current = stored.as_ref().map(|ct| self.open_string("contacts", column, &k.id, ct)).transpose()?;
+                let current = stored
+                    .as_ref()
+                    .map(|ct| self.open_string("contacts", column, &k.id, ct))
+                    .transpose()?;
                 if current.as_deref() != Some(v.as_str()) {
                     return Ok(false);
                 }
@@ -187,7 +232,10 @@ impl Scope<'_> {
                 ph.list(chunk.len())
             );
             let t = self.tenant_str().to_string();
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(t).bind(channel.to_string());
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .persistent(false)
+                .bind(t)
+                .bind(channel.to_string());
             for c in chunk {
                 q = q.bind(c.to_string());
             }
@@ -199,15 +247,18 @@ impl Scope<'_> {
                     continue;
                 }
                 found.insert(
-                    contact.parse().map_err(|_| StoreError::Corrupt("contact id".into()))?,
-                    conv.parse().map_err(|_| StoreError::Corrupt("conversation id".into()))?,
+                    contact
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt("contact id".into()))?,
+                    conv.parse()
+                        .map_err(|_| StoreError::Corrupt("conversation id".into()))?,
                 );
             }
         }
         for c in unique {
-            if !found.contains_key(&c) {
+            if let std::collections::hash_map::Entry::Vacant(e) = found.entry(c) {
                 let conv = self.open_conversation(c, channel).await?;
-                found.insert(c, conv);
+                e.insert(conv);
             }
         }
         Ok(found)
@@ -215,14 +266,18 @@ impl Scope<'_> {
 
     /// Stores messages once per wamid, in order; a wamid stored before (or twice in the list) is
     /// [`Stored::Duplicate`]. Conversations are not touched (see [`Scope::touch_conversation`]).
-    pub async fn insert_messages(&mut self, items: Vec<(ConversationId, NewMessage)>) -> Result<Vec<Stored>, StoreError> {
+    pub async fn insert_messages(
+        &mut self,
+        items: Vec<(ConversationId, NewMessage)>,
+    ) -> Result<Vec<Stored>, StoreError> {
         let mut out = Vec::with_capacity(items.len());
         for chunk in items.chunks(CHUNK) {
             let t = self.tenant_str().to_string();
             let mut sealed = Vec::with_capacity(chunk.len());
             for (_, m) in chunk {
                 let id = MessageId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
-                let body = self.seal_str("messages", "body", &id.to_string(), &m.body.to_string())?;
+                let body =
+                    self.seal_str("messages", "body", &id.to_string(), &m.body.to_string())?;
                 sealed.push((id, body));
             }
             let sql = format!(
@@ -251,7 +306,11 @@ impl Scope<'_> {
                 .collect::<Result<_, _>>()?;
             let ids: Vec<MessageId> = sealed.into_iter().map(|(id, _)| id).collect();
             for id in ids {
-                out.push(if inserted.contains(&id.to_string()) { Stored::Inserted(id) } else { Stored::Duplicate });
+                out.push(if inserted.contains(&id.to_string()) {
+                    Stored::Inserted(id)
+                } else {
+                    Stored::Duplicate
+                });
             }
         }
         Ok(out)
@@ -269,7 +328,12 @@ impl Scope<'_> {
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
             for r in chunk {
-                q = q.bind(t.clone()).bind(r.wamid.clone()).bind(r.status.clone()).bind(r.at_micros).bind(r.details.clone());
+                q = q
+                    .bind(t.clone())
+                    .bind(r.wamid.clone())
+                    .bind(r.status.clone())
+                    .bind(r.at_micros)
+                    .bind(r.details.clone());
             }
             let recorded: std::collections::HashSet<(String, String)> = q
                 .fetch_all(self.conn())
@@ -315,7 +379,10 @@ impl Scope<'_> {
 impl Scope<'_> {
     /// [`Scope::touch_conversation`] for many conversations in one statement per chunk:
     /// `(conversation, last message at, last inbound at)`, times only ever moving forward.
-    pub async fn touch_conversations(&mut self, touches: &[(ConversationId, i64, Option<i64>)]) -> Result<(), StoreError> {
+    pub async fn touch_conversations(
+        &mut self,
+        touches: &[(ConversationId, i64, Option<i64>)],
+    ) -> Result<(), StoreError> {
         for chunk in touches.chunks(CHUNK) {
             let t = self.tenant_str().to_string();
             let mut ph = Ph::new(self.store.backend());
@@ -338,11 +405,10 @@ impl Scope<'_> {
         Ok(())
     }
 
-    /// [`Scope::enqueue_media_fetch`] for many messages:
-    /// `(message, channel, Meta's media id, sha256, mime type)`.
+    /// Queues inbound media for the fetcher (once per message).
     pub async fn enqueue_media_fetches(
         &mut self,
-        items: &[(MessageId, ChannelId, String, Option<String>, Option<String>)],
+        items: &[NewMediaFetch],
     ) -> Result<(), StoreError> {
         for chunk in items.chunks(CHUNK) {
             let t = self.tenant_str().to_string();
@@ -353,14 +419,14 @@ impl Scope<'_> {
                 Ph::new(self.store.backend()).rows(chunk.len(), 9)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-            for (message, channel, media_id, sha, mime) in chunk {
+            for f in chunk {
                 q = q
                     .bind(t.clone())
-                    .bind(message.to_string())
-                    .bind(channel.to_string())
-                    .bind(media_id.clone())
-                    .bind(sha.clone())
-                    .bind(mime.clone())
+                    .bind(f.message.to_string())
+                    .bind(f.channel.to_string())
+                    .bind(f.meta_media_id.clone())
+                    .bind(f.sha256.clone())
+                    .bind(f.mime_type.clone())
                     .bind("pending".to_string())
                     .bind(0i64)
                     .bind(now);

@@ -86,7 +86,8 @@ impl Scope<'_> {
         found
             .map(|r| {
                 let id: String = r.try_get(0)?;
-                id.parse().map_err(|_| StoreError::Corrupt("conversation id".into()))
+                id.parse()
+                    .map_err(|_| StoreError::Corrupt("conversation id".into()))
             })
             .transpose()
     }

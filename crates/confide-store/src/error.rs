@@ -22,10 +22,10 @@ pub enum StoreError {
 impl StoreError {
     /// Maps a unique-constraint violation to [`StoreError::Conflict`], anything else to Database.
     pub(crate) fn from_insert(e: sqlx::Error, what: &'static str) -> StoreError {
-        if let sqlx::Error::Database(db) = &e {
-            if db.is_unique_violation() {
-                return StoreError::Conflict(what);
-            }
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return StoreError::Conflict(what);
         }
         StoreError::Database(e)
     }

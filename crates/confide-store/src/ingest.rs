@@ -75,30 +75,38 @@ impl Scope<'_> {
         if let Some(b) = &user_bidx {
             found = self.contact_by_bidx("wa_user_bidx", b).await?;
         }
-        if found.is_none() {
-            if let Some(b) = &phone_bidx {
-                found = self.contact_by_bidx("phone_bidx", b).await?;
-            }
+        if found.is_none()
+            && let Some(b) = &phone_bidx
+        {
+            found = self.contact_by_bidx("phone_bidx", b).await?;
         }
-        let Some(Found { id, no_user, no_phone, name_ct, username_ct }) = found else {
+        let Some(Found {
+            id,
+            no_user,
+            no_phone,
+            name_ct,
+            username_ct,
+        }) = found
+        else {
             return self.insert_wa_contact(who, user_bidx, phone_bidx).await;
         };
-        if no_user {
-            if let (Some(u), Some(b)) = (&who.user_id, &user_bidx) {
-                self.set_contact_identity(&id, "wa_user", "wa_user_bidx", u, b)
-                    .await?;
-            }
+        if no_user && let (Some(u), Some(b)) = (&who.user_id, &user_bidx) {
+            self.set_contact_identity(&id, "wa_user", "wa_user_bidx", u, b)
+                .await?;
         }
-        if no_phone {
-            if let (Some(p), Some(b)) = (&who.phone, &phone_bidx) {
-                self.set_contact_identity(&id, "phone", "phone_bidx", p.as_str(), b)
-                    .await?;
-            }
+        if no_phone && let (Some(p), Some(b)) = (&who.phone, &phone_bidx) {
+            self.set_contact_identity(&id, "phone", "phone_bidx", p.as_str(), b)
+                .await?;
         }
-        for (column, value, stored) in [("name", &who.name, name_ct), ("username", &who.username, username_ct)] {
+        for (column, value, stored) in [
+            ("name", &who.name, name_ct),
+            ("username", &who.username, username_ct),
+        ] {
             if let Some(v) = value {
                 // Rewrite only what changed (a profile name is sent with every message).
-                let current = stored.map(|ct| self.open_string(TABLE, column, &id, &ct)).transpose()?;
+                let current = stored
+                    .map(|ct| self.open_string(TABLE, column, &id, &ct))
+                    .transpose()?;
                 if current.as_deref() == Some(v.as_str()) {
                     continue;
                 }
@@ -159,12 +167,13 @@ impl Scope<'_> {
         }
         // Another writer created it first: use theirs.
         for (column, bidx) in [("wa_user_bidx", user_bidx), ("phone_bidx", phone_bidx)] {
-            if let Some(b) = bidx {
-                if let Some(other) = self.contact_by_bidx(column, &b).await? {
-                    return other.id
-                        .parse()
-                        .map_err(|_| StoreError::Corrupt("contact id".into()));
-                }
+            if let Some(b) = bidx
+                && let Some(other) = self.contact_by_bidx(column, &b).await?
+            {
+                return other
+                    .id
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt("contact id".into()));
             }
         }
         Err(StoreError::Conflict("a contact with this identity"))
@@ -209,11 +218,11 @@ impl Scope<'_> {
             let b = self.blind_index(WA_USER_INDEX, u.as_bytes());
             found = self.contact_by_bidx("wa_user_bidx", &b).await?;
         }
-        if found.is_none() {
-            if let Some(p) = previous_phone {
-                let b = self.blind_index(PHONE_INDEX, p.as_str().as_bytes());
-                found = self.contact_by_bidx("phone_bidx", &b).await?;
-            }
+        if found.is_none()
+            && let Some(p) = previous_phone
+        {
+            let b = self.blind_index(PHONE_INDEX, p.as_str().as_bytes());
+            found = self.contact_by_bidx("phone_bidx", &b).await?;
         }
         let Some(Found { id, .. }) = found else {
             return Ok(None);

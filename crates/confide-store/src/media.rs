@@ -31,7 +31,8 @@ pub struct MediaState {
 }
 
 fn parse<T: std::str::FromStr>(s: String, what: &str) -> Result<T, StoreError> {
-    s.parse().map_err(|_| StoreError::Corrupt(format!("{what} id")))
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{what} id")))
 }
 
 impl Scope<'_> {
@@ -41,12 +42,19 @@ impl Scope<'_> {
     }
 
     /// Opens sealed media bytes.
-    pub fn open_media(&self, message: MessageId, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    pub fn open_media(
+        &self,
+        message: MessageId,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
         self.open("media", "bytes", &message.to_string(), sealed)
     }
 
     /// The media state of a message, if it has media.
-    pub async fn media_state(&mut self, message: MessageId) -> Result<Option<MediaState>, StoreError> {
+    pub async fn media_state(
+        &mut self,
+        message: MessageId,
+    ) -> Result<Option<MediaState>, StoreError> {
         let t = self.tenant_str().to_string();
         let row = sqlx::query(
             "SELECT status, attempts, object_key, last_error FROM media_fetches WHERE tenant_id = $1 AND message_id = $2",
@@ -69,7 +77,11 @@ impl Scope<'_> {
 
 impl Store {
     /// Fetches that are due, oldest first.
-    pub async fn due_media_fetches(&self, now_micros: i64, limit: i64) -> Result<Vec<MediaFetch>, StoreError> {
+    pub async fn due_media_fetches(
+        &self,
+        now_micros: i64,
+        limit: i64,
+    ) -> Result<Vec<MediaFetch>, StoreError> {
         let rows = sqlx::query(
             "SELECT tenant_id, message_id, channel_id, meta_media_id, sha256, mime_type, attempts FROM media_fetches \
              WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
@@ -94,7 +106,11 @@ impl Store {
     }
 
     /// Records a stored media object.
-    pub async fn media_fetch_stored(&self, f: &MediaFetch, object_key: &str) -> Result<(), StoreError> {
+    pub async fn media_fetch_stored(
+        &self,
+        f: &MediaFetch,
+        object_key: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE media_fetches SET status = 'stored', attempts = attempts + 1, object_key = $1, last_error = NULL \
              WHERE tenant_id = $2 AND message_id = $3",

@@ -100,19 +100,20 @@ fn ensure_sqlite_parent(url: &str) -> Result<(), StoreError> {
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
-    if let Some(parent) = std::path::Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() && !parent.exists() {
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(parent).map_err(|e| {
-                StoreError::Config(format!(
-                    "cannot create the database directory {}: {e}",
-                    parent.display()
-                ))
-            })?;
-        }
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+        && !parent.exists()
+    {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(parent).map_err(|e| {
+            StoreError::Config(format!(
+                "cannot create the database directory {}: {e}",
+                parent.display()
+            ))
+        })?;
     }
     Ok(())
 }

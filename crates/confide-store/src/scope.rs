@@ -186,15 +186,28 @@ impl<'s> Scope<'s> {
     /// How many rows of a tenant table belong to this tenant (exports, backup checks, tests).
     pub async fn count_rows(&mut self, table: &str) -> Result<i64, StoreError> {
         const TABLES: &[&str] = &[
-            "roles", "users", "sessions", "api_keys", "channels", "contacts", "conversations",
-            "messages", "message_statuses", "consent_events", "templates", "audit_entries",
+            "roles",
+            "users",
+            "sessions",
+            "api_keys",
+            "channels",
+            "contacts",
+            "conversations",
+            "messages",
+            "message_statuses",
+            "consent_events",
+            "templates",
+            "audit_entries",
         ];
         if !TABLES.contains(&table) {
             return Err(StoreError::Config(format!("{table} is not a tenant table")));
         }
         let sql = format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = $1");
         let t = self.tenant_text.clone();
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).fetch_one(&mut *self.tx).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(t)
+            .fetch_one(&mut *self.tx)
+            .await?;
         Ok(sqlx::Row::try_get::<i64, _>(&row, 0)?)
     }
 

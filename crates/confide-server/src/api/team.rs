@@ -151,13 +151,14 @@ pub async fn update_user(
     JsonBody(body): JsonBody<UserPatch>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let user_id: UserId = id(&raw)?;
-    if let Some(st) = &body.status {
-        if st != "active" && st != "disabled" {
-            return Err(unprocessable(
-                "invalid_status",
-                "status is active or disabled.",
-            ));
-        }
+    if let Some(st) = &body.status
+        && st != "active"
+        && st != "disabled"
+    {
+        return Err(unprocessable(
+            "invalid_status",
+            "status is active or disabled.",
+        ));
     }
     let new_role: Option<RoleId> = body
         .role_id

@@ -47,33 +47,33 @@ async fn resolve(
 ) -> Result<AuthContext, ApiError> {
     let mut ctx = AuthContext::default();
     if let Some(token) = bearer(headers) {
-        if let Some(owner) = state.store.resolve_token(&hash_token(&token)).await? {
-            if owner.kind == "api_key" {
-                ctx.principal = api_key_principal(state, &owner).await?;
-            }
+        if let Some(owner) = state.store.resolve_token(&hash_token(&token)).await?
+            && owner.kind == "api_key"
+        {
+            ctx.principal = api_key_principal(state, &owner).await?;
         }
         // A bearer request is never also a cookie request: no CSRF, no cookie identity.
         return Ok(ctx);
     }
-    if let Some(token) = cookies::get(headers, super::SESSION_COOKIE) {
-        if let Some(owner) = state.store.resolve_token(&hash_token(&token)).await? {
-            let found = match owner.kind.as_str() {
-                "session" => session_principal(state, &owner, &hash_token(&token)).await?,
-                "support_session" => support_principal(state, &owner).await?,
-                _ => None,
-            };
-            if let Some((principal, pending)) = found {
-                ctx.principal = Some(principal);
-                ctx.pending = pending;
-                ctx.csrf_expected = Some(cookies::csrf_token(&token));
-            }
+    if let Some(token) = cookies::get(headers, super::SESSION_COOKIE)
+        && let Some(owner) = state.store.resolve_token(&hash_token(&token)).await?
+    {
+        let found = match owner.kind.as_str() {
+            "session" => session_principal(state, &owner, &hash_token(&token)).await?,
+            "support_session" => support_principal(state, &owner).await?,
+            _ => None,
+        };
+        if let Some((principal, pending)) = found {
+            ctx.principal = Some(principal);
+            ctx.pending = pending;
+            ctx.csrf_expected = Some(cookies::csrf_token(&token));
         }
     }
-    if let Some(token) = cookies::get(headers, super::PLATFORM_COOKIE) {
-        if let Some(p) = platform_principal(state, &hash_token(&token)).await? {
-            ctx.platform = Some(p);
-            ctx.platform_csrf_expected = Some(cookies::csrf_token(&token));
-        }
+    if let Some(token) = cookies::get(headers, super::PLATFORM_COOKIE)
+        && let Some(p) = platform_principal(state, &hash_token(&token)).await?
+    {
+        ctx.platform = Some(p);
+        ctx.platform_csrf_expected = Some(cookies::csrf_token(&token));
     }
     Ok(ctx)
 }

@@ -5,22 +5,25 @@
 
 use super::vault::MediaVault;
 use crate::webhooks::directory::{ChannelDirectory, ChannelEntry};
-use confide_core::ids::ChannelId;
-use std::collections::HashMap;
-use std::sync::Mutex;
 use base64::Engine;
 use confide_core::clock::SharedClock;
+use confide_core::ids::ChannelId;
 use confide_store::Store;
 use confide_store::media::MediaFetch;
 use confide_whatsapp::client::{GraphClient, GraphClientOptions};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 /// Webhook media ids live 7 days; after that a fetch cannot succeed.
 const GIVE_UP_AFTER_ATTEMPTS: i64 = 40;
 const BATCH: i64 = 8;
+
+/// Graph clients by channel, with the channel entry each was built from.
+type ClientCache = HashMap<ChannelId, (Arc<ChannelEntry>, GraphClient)>;
 
 #[derive(Clone)]
 pub struct MediaFetcher {
@@ -31,7 +34,7 @@ pub struct MediaFetcher {
     wake: Arc<Notify>,
     /// One Graph client per channel (building one loads the TLS roots), rebuilt when the
     /// channel's entry changes.
-    clients: Arc<Mutex<HashMap<ChannelId, (Arc<ChannelEntry>, GraphClient)>>>,
+    clients: Arc<Mutex<ClientCache>>,
 }
 
 /// What one pass did.
@@ -42,20 +45,36 @@ pub struct Pass {
 }
 
 impl MediaFetcher {
-    pub fn new(store: Store, channels: Arc<ChannelDirectory>, vault: MediaVault, clock: SharedClock, wake: Arc<Notify>) -> Self {
-        MediaFetcher { store, channels, vault, clock, wake, clients: Arc::new(Mutex::new(HashMap::new())) }
+    pub fn new(
+        store: Store,
+        channels: Arc<ChannelDirectory>,
+        vault: MediaVault,
+        clock: SharedClock,
+        wake: Arc<Notify>,
+    ) -> Self {
+        MediaFetcher {
+            store,
+            channels,
+            vault,
+            clock,
+            wake,
+            clients: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
     fn client(&self, channel: &Arc<ChannelEntry>) -> Result<GraphClient, String> {
-        if let Ok(map) = self.clients.lock() {
-            if let Some((entry, client)) = map.get(&channel.channel) {
-                if Arc::ptr_eq(entry, channel) {
-                    return Ok(client.clone());
-                }
-            }
+        if let Ok(map) = self.clients.lock()
+            && let Some((entry, client)) = map.get(&channel.channel)
+            && Arc::ptr_eq(entry, channel)
+        {
+            return Ok(client.clone());
         }
-        let client = GraphClient::new(&channel.graph_base_url, channel.access_token.clone(), GraphClientOptions::default())
-            .map_err(|e| format!("graph client: {e}"))?;
+        let client = GraphClient::new(
+            &channel.graph_base_url,
+            channel.access_token.clone(),
+            GraphClientOptions::default(),
+        )
+        .map_err(|e| format!("graph client: {e}"))?;
         if let Ok(mut map) = self.clients.lock() {
             map.insert(channel.channel, (channel.clone(), client.clone()));
         }
@@ -80,7 +99,10 @@ impl MediaFetcher {
     pub async fn run_once(&self) -> Result<Pass, confide_store::StoreError> {
         let mut pass = Pass::default();
         loop {
-            let due = self.store.due_media_fetches(self.clock.now_micros(), BATCH).await?;
+            let due = self
+                .store
+                .due_media_fetches(self.clock.now_micros(), BATCH)
+                .await?;
             if due.is_empty() {
                 return Ok(pass);
             }
@@ -118,14 +140,23 @@ impl MediaFetcher {
             .map_err(|e| format!("channel: {e}"))?
             .ok_or("the channel no longer exists")?;
         let client = self.client(&channel)?;
-        let (_, bytes) = client.fetch_media(&f.meta_media_id).await.map_err(|e| e.to_string())?;
-        if let Some(expected) = &f.sha256 {
-            if !sha256_matches(expected, &bytes) {
-                return Err("the downloaded bytes do not match the webhook's sha256".into());
-            }
+        let (_, bytes) = client
+            .fetch_media(&f.meta_media_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(expected) = &f.sha256
+            && !sha256_matches(expected, &bytes)
+        {
+            return Err("the downloaded bytes do not match the webhook's sha256".into());
         }
-        let scope = self.store.read_scope(f.tenant).await.map_err(|e| e.to_string())?;
-        let sealed = scope.seal_media(f.message, &bytes).map_err(|e| e.to_string())?;
+        let scope = self
+            .store
+            .read_scope(f.tenant)
+            .await
+            .map_err(|e| e.to_string())?;
+        let sealed = scope
+            .seal_media(f.message, &bytes)
+            .map_err(|e| e.to_string())?;
         drop(scope);
         let vault = self.vault.clone();
         let (tenant, message) = (f.tenant, f.message);
@@ -142,8 +173,10 @@ fn sha256_matches(expected: &str, bytes: &[u8]) -> bool {
     let e = expected.trim();
     hex::encode(digest).eq_ignore_ascii_case(e)
         || base64::engine::general_purpose::STANDARD.encode(digest) == e
-        || base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest) == e.trim_end_matches('=')
-        || base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest) == e.trim_end_matches('=')
+        || base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
+            == e.trim_end_matches('=')
+        || base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+            == e.trim_end_matches('=')
 }
 
 #[cfg(test)]
@@ -154,7 +187,10 @@ mod tests {
     fn sha256_in_hex_or_base64() {
         let d = Sha256::digest(b"abc");
         assert!(sha256_matches(&hex::encode(d), b"abc"));
-        assert!(sha256_matches(&base64::engine::general_purpose::STANDARD.encode(d), b"abc"));
+        assert!(sha256_matches(
+            &base64::engine::general_purpose::STANDARD.encode(d),
+            b"abc"
+        ));
         assert!(!sha256_matches(&hex::encode(d), b"abd"));
     }
 }

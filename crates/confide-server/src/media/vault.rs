@@ -13,11 +13,15 @@ pub struct MediaVault {
 impl MediaVault {
     /// The vault named by `media_url` (`file://PATH`).
     pub fn from_url(url: &str) -> Result<MediaVault, String> {
-        let path = url.strip_prefix("file://").ok_or_else(|| format!("media_url: {url:?} is not a file:// URL"))?;
+        let path = url
+            .strip_prefix("file://")
+            .ok_or_else(|| format!("media_url: {url:?} is not a file:// URL"))?;
         if path.is_empty() {
             return Err("media_url: the path is empty".into());
         }
-        Ok(MediaVault { root: PathBuf::from(path) })
+        Ok(MediaVault {
+            root: PathBuf::from(path),
+        })
     }
 
     pub fn key(tenant: TenantId, message: MessageId) -> String {
@@ -29,7 +33,12 @@ impl MediaVault {
     }
 
     /// Stores a sealed object, replacing any earlier one atomically.
-    pub fn put(&self, tenant: TenantId, message: MessageId, sealed: &[u8]) -> std::io::Result<String> {
+    pub fn put(
+        &self,
+        tenant: TenantId,
+        message: MessageId,
+        sealed: &[u8],
+    ) -> std::io::Result<String> {
         let path = self.path(tenant, message);
         let dir = path.parent().unwrap_or(&self.root);
         create_private_dir(dir)?;

@@ -3,20 +3,20 @@
 use super::directory::ChannelEntry;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId};
-use std::collections::HashMap;
 use confide_core::phone::Phone;
+use confide_store::bulk::{NewMediaFetch, StatusRow};
 use confide_store::consent::NewConsent;
 use confide_store::conversations::{Direction, NewMessage, Stored};
-use confide_store::bulk::StatusRow;
 use confide_store::ingest::WaIdentity;
 use confide_store::{Scope, StoreError};
+use confide_whatsapp::WebhookBatch;
 use confide_whatsapp::errors::records_marketing_opt_out;
 use confide_whatsapp::webhook::{
-    Change, Contact, InteractiveReply, Message, MessageContent, MessagesValue, PreferenceValue, Status, StatusKind,
-    SystemKind, UserPreferencesValue,
+    Change, Contact, InteractiveReply, Message, MessageContent, MessagesValue, PreferenceValue,
+    Status, StatusKind, SystemKind, UserPreferencesValue,
 };
-use confide_whatsapp::WebhookBatch;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A verified delivery for one channel, split into what may be applied and what was refused.
@@ -42,14 +42,17 @@ pub struct Round {
     contacts: HashMap<IdentityKey, ContactId>,
     conversations: HashMap<(ContactId, ChannelId), ConversationId>,
     touched: HashMap<ConversationId, (i64, Option<i64>)>,
-    media: Vec<(MessageId, ChannelId, String, Option<String>, Option<String>)>,
+    media: Vec<NewMediaFetch>,
 }
 
 impl Round {
     /// Moves every touched conversation's times forward, once each.
     pub async fn finish(self, scope: &mut Scope<'_>) -> Result<(), StoreError> {
-        let touches: Vec<(ConversationId, i64, Option<i64>)> =
-            self.touched.into_iter().map(|(c, (last, inbound))| (c, last, inbound)).collect();
+        let touches: Vec<(ConversationId, i64, Option<i64>)> = self
+            .touched
+            .into_iter()
+            .map(|(c, (last, inbound))| (c, last, inbound))
+            .collect();
         scope.touch_conversations(&touches).await?;
         scope.enqueue_media_fetches(&self.media).await
     }
@@ -101,8 +104,13 @@ impl Delivery {
             for (ci, change) in entry.changes.into_iter().enumerate() {
                 let (field, number) = match &change {
                     Change::Messages(v) => ("messages", Some(v.metadata.phone_number_id.clone())),
-                    Change::UserPreferences(v) => ("user_preferences", Some(v.metadata.phone_number_id.clone())),
-                    Change::UserIdUpdate(v) => ("user_id_update", v.metadata.as_ref().map(|m| m.phone_number_id.clone())),
+                    Change::UserPreferences(v) => {
+                        ("user_preferences", Some(v.metadata.phone_number_id.clone()))
+                    }
+                    Change::UserIdUpdate(v) => (
+                        "user_id_update",
+                        v.metadata.as_ref().map(|m| m.phone_number_id.clone()),
+                    ),
                     // Template updates are per WhatsApp Business Account: keep them; they only
                     // touch templates of this channel.
                     Change::TemplateStatus(_) => {
@@ -114,11 +122,20 @@ impl Delivery {
                 if number.as_deref() == Some(channel.phone_number_id.as_str()) {
                     changes.push(change);
                 } else {
-                    rejected.push(Rejected { entry: entry.index, change: ci, field, phone_number_id: number });
+                    rejected.push(Rejected {
+                        entry: entry.index,
+                        change: ci,
+                        field,
+                        phone_number_id: number,
+                    });
                 }
             }
         }
-        Delivery { channel, changes, rejected }
+        Delivery {
+            channel,
+            changes,
+            rejected,
+        }
     }
 
     /// True when the delivery changes identities, so its items must be applied in order.
@@ -131,18 +148,26 @@ impl Delivery {
     }
 
     /// Everything but messages and statuses: refused changes (audited), consent, templates.
-    async fn apply_side(&self, scope: &mut Scope<'_>, round: &mut Round) -> Result<Applied, StoreError> {
+    async fn apply_side(
+        &self,
+        scope: &mut Scope<'_>,
+        round: &mut Round,
+    ) -> Result<Applied, StoreError> {
         let mut applied = Applied::default();
         for r in &self.rejected {
             tracing::warn!(channel = %self.channel.channel, entry = r.entry, change = r.change, "webhook change for another business number rejected");
-            let event = AuditEvent::new(Actor::Meta, "webhook.change_rejected", format!("channel:{}", self.channel.channel))
-                .with_details(json!({
-                    "reason": "phone_number_id does not belong to this channel",
-                    "field": r.field,
-                    "phone_number_id": r.phone_number_id,
-                    "entry": r.entry,
-                    "change": r.change,
-                }));
+            let event = AuditEvent::new(
+                Actor::Meta,
+                "webhook.change_rejected",
+                format!("channel:{}", self.channel.channel),
+            )
+            .with_details(json!({
+                "reason": "phone_number_id does not belong to this channel",
+                "field": r.field,
+                "phone_number_id": r.phone_number_id,
+                "entry": r.entry,
+                "change": r.change,
+            }));
             scope.audit(&event).await?;
         }
         for change in &self.changes {
@@ -155,15 +180,28 @@ impl Delivery {
                 Change::UserPreferences(v) => applied.add(self.apply_preferences(scope, v).await?),
                 Change::TemplateStatus(t) => {
                     if let (Some(name), Some(language)) = (&t.name, &t.language) {
-                        scope.set_template_status(self.channel.channel, name, language, t.event.as_str()).await?;
+                        scope
+                            .set_template_status(
+                                self.channel.channel,
+                                name,
+                                language,
+                                t.event.as_str(),
+                            )
+                            .await?;
                     }
                 }
                 Change::UserIdUpdate(v) => {
                     round.contacts.clear();
                     round.conversations.clear();
                     for u in &v.updates {
-                        let new = WaIdentity { user_id: u.user_id.clone(), phone: phone(u.wa_id.as_deref()), ..Default::default() };
-                        scope.move_wa_identity(u.previous_user_id.as_deref(), None, &new).await?;
+                        let new = WaIdentity {
+                            user_id: u.user_id.clone(),
+                            phone: phone(u.wa_id.as_deref()),
+                            ..Default::default()
+                        };
+                        scope
+                            .move_wa_identity(u.previous_user_id.as_deref(), None, &new)
+                            .await?;
                     }
                 }
                 Change::Other { .. } | Change::Unknown { .. } => {}
@@ -174,10 +212,16 @@ impl Delivery {
 
     /// Writes the delivery in `scope`, item by item in order (for deliveries that change
     /// identities); the caller finishes the round and commits.
-    pub async fn apply(&self, scope: &mut Scope<'_>, round: &mut Round) -> Result<Applied, StoreError> {
+    pub async fn apply(
+        &self,
+        scope: &mut Scope<'_>,
+        round: &mut Round,
+    ) -> Result<Applied, StoreError> {
         let mut applied = self.apply_side(scope, round).await?;
         for change in &self.changes {
-            let Change::Messages(v) = change else { continue };
+            let Change::Messages(v) = change else {
+                continue;
+            };
             let mut plain: Vec<Plain<'_>> = Vec::new();
             for m in &v.messages {
                 if changes_identity(m) {
@@ -185,11 +229,16 @@ impl Delivery {
                     plain.clear();
                     applied.add(self.store_identity_change(scope, v, m, round).await?);
                 } else {
-                    plain.push(Plain { channel: self.channel.channel, v, m });
+                    plain.push(Plain {
+                        channel: self.channel.channel,
+                        v,
+                        m,
+                    });
                 }
             }
             applied.add(tally(&store_plain(scope, &plain, round).await?));
-            let statuses: Vec<(&MessagesValue, &Status)> = v.statuses.iter().map(|s| (v, s)).collect();
+            let statuses: Vec<(&MessagesValue, &Status)> =
+                v.statuses.iter().map(|s| (v, s)).collect();
             applied.add(tally(&store_statuses(scope, &statuses).await?));
         }
         Ok(applied)
@@ -208,8 +257,12 @@ impl Delivery {
             applied.unattributable += 1;
             return Ok(applied);
         };
-        let conversation = scope.open_conversation(contact, self.channel.channel).await?;
-        round.conversations.insert((contact, self.channel.channel), conversation);
+        let conversation = scope
+            .open_conversation(contact, self.channel.channel)
+            .await?;
+        round
+            .conversations
+            .insert((contact, self.channel.channel), conversation);
         let (kind, body) = content_json(m);
         let at = m.timestamp.saturating_mul(1_000_000);
         let message = NewMessage {
@@ -241,21 +294,31 @@ impl Delivery {
     ) -> Result<Option<ContactId>, StoreError> {
         if let MessageContent::System(sys) = &m.content {
             let change = match &sys.kind {
-                SystemKind::UserChangedNumber { new_wa_id, previous_user_id, user_id } => {
-                    Some((phone(new_wa_id.as_deref()), previous_user_id, user_id))
-                }
-                SystemKind::UserChangedUserId { previous_user_id, user_id } => {
-                    Some((phone(m.from.as_deref()), previous_user_id, user_id))
-                }
+                SystemKind::UserChangedNumber {
+                    new_wa_id,
+                    previous_user_id,
+                    user_id,
+                } => Some((phone(new_wa_id.as_deref()), previous_user_id, user_id)),
+                SystemKind::UserChangedUserId {
+                    previous_user_id,
+                    user_id,
+                } => Some((phone(m.from.as_deref()), previous_user_id, user_id)),
                 SystemKind::Other { .. } => None,
             };
             if let Some((new_phone, previous_user_id, user_id)) = change {
-                let new = WaIdentity { user_id: user_id.clone(), phone: new_phone, ..Default::default() };
+                let new = WaIdentity {
+                    user_id: user_id.clone(),
+                    phone: new_phone,
+                    ..Default::default()
+                };
                 let old_phone = phone(m.from.as_deref());
                 // Identities change here: what this round resolved may no longer hold.
                 round.contacts.clear();
                 round.conversations.clear();
-                if let Some(c) = scope.move_wa_identity(previous_user_id.as_deref(), old_phone.as_ref(), &new).await? {
+                if let Some(c) = scope
+                    .move_wa_identity(previous_user_id.as_deref(), old_phone.as_ref(), &new)
+                    .await?
+                {
                     return Ok(Some(c));
                 }
                 if new.user_id.is_some() || new.phone.is_some() {
@@ -276,7 +339,11 @@ impl Delivery {
         Ok(Some(c))
     }
 
-    async fn apply_preferences(&self, scope: &mut Scope<'_>, v: &UserPreferencesValue) -> Result<Applied, StoreError> {
+    async fn apply_preferences(
+        &self,
+        scope: &mut Scope<'_>,
+        v: &UserPreferencesValue,
+    ) -> Result<Applied, StoreError> {
         let mut applied = Applied::default();
         for p in &v.preferences {
             let status = match &p.value {
@@ -287,7 +354,10 @@ impl Delivery {
                     continue;
                 }
             };
-            let profile = v.contacts.iter().find(|c| c.user_id.is_some() && c.user_id == p.user_id);
+            let profile = v
+                .contacts
+                .iter()
+                .find(|c| c.user_id.is_some() && c.user_id == p.user_id);
             let who = WaIdentity {
                 user_id: p.user_id.clone(),
                 phone: phone(p.wa_id.as_deref()),
@@ -299,7 +369,12 @@ impl Delivery {
                 continue;
             }
             let contact = scope.resolve_wa_contact(&who).await?;
-            let key = format!("wa-pref|{}|{}|{}|{status}", contact, p.category.as_deref().unwrap_or(""), p.timestamp);
+            let key = format!(
+                "wa-pref|{}|{}|{}|{status}",
+                contact,
+                p.category.as_deref().unwrap_or(""),
+                p.timestamp
+            );
             let consent = NewConsent {
                 purpose: "marketing".to_string(),
                 status: status.to_string(),
@@ -311,22 +386,29 @@ impl Delivery {
             };
             if scope.append_consent(contact, consent).await?.is_some() {
                 applied.consent_events += 1;
-                let event = AuditEvent::new(Actor::Meta, format!("consent.{status}"), format!("contact:{contact}"))
-                    .with_details(json!({"purpose": "marketing", "source": "whatsapp_user_preferences"}));
+                let event = AuditEvent::new(
+                    Actor::Meta,
+                    format!("consent.{status}"),
+                    format!("contact:{contact}"),
+                )
+                .with_details(
+                    json!({"purpose": "marketing", "source": "whatsapp_user_preferences"}),
+                );
                 scope.audit(&event).await?;
             }
         }
         Ok(applied)
     }
-
-
 }
 
 /// The sender of a message as the webhook names it: BSUID first, then phone.
 fn identity_of(v: &MessagesValue, m: &Message) -> WaIdentity {
     let profile: Option<&Contact> = v.contact_for(m);
     WaIdentity {
-        user_id: m.from_user_id.clone().or_else(|| profile.and_then(|c| c.user_id.clone())),
+        user_id: m
+            .from_user_id
+            .clone()
+            .or_else(|| profile.and_then(|c| c.user_id.clone())),
         phone: phone(m.from.as_deref()).or_else(|| phone(profile.and_then(|c| c.wa_id.as_deref()))),
         username: profile.and_then(|c| c.username.clone()),
         name: profile.and_then(|c| c.name.clone()),
@@ -336,7 +418,10 @@ fn identity_of(v: &MessagesValue, m: &Message) -> WaIdentity {
 type IdentityKey = (Option<String>, Option<String>);
 
 fn identity_key(who: &WaIdentity) -> IdentityKey {
-    (who.user_id.clone(), who.phone.as_ref().map(|p| p.as_str().to_string()))
+    (
+        who.user_id.clone(),
+        who.phone.as_ref().map(|p| p.as_str().to_string()),
+    )
 }
 
 /// A system message that moves a contact to a new identity.
@@ -385,7 +470,10 @@ fn tally(outcomes: &[Outcome]) -> Applied {
 /// Applies a round of deliveries of one tenant. Unless one of them changes identities (then they
 /// go one by one, in order), all their messages and statuses are written together: a handful of
 /// statements per round instead of per item.
-pub async fn apply_round(scope: &mut Scope<'_>, deliveries: &[&Delivery]) -> Result<Vec<Applied>, StoreError> {
+pub async fn apply_round(
+    scope: &mut Scope<'_>,
+    deliveries: &[&Delivery],
+) -> Result<Vec<Applied>, StoreError> {
     let mut round = Round::default();
     let mut out = Vec::with_capacity(deliveries.len());
     if deliveries.iter().any(|d| d.needs_order()) {
@@ -400,9 +488,15 @@ pub async fn apply_round(scope: &mut Scope<'_>, deliveries: &[&Delivery]) -> Res
         for (i, d) in deliveries.iter().enumerate() {
             out.push(d.apply_side(scope, &mut round).await?);
             for change in &d.changes {
-                let Change::Messages(v) = change else { continue };
+                let Change::Messages(v) = change else {
+                    continue;
+                };
                 for m in &v.messages {
-                    plain.push(Plain { channel: d.channel.channel, v, m });
+                    plain.push(Plain {
+                        channel: d.channel.channel,
+                        v,
+                        m,
+                    });
                     plain_of.push(i);
                 }
                 for s in &v.statuses {
@@ -411,10 +505,18 @@ pub async fn apply_round(scope: &mut Scope<'_>, deliveries: &[&Delivery]) -> Res
                 }
             }
         }
-        for (o, i) in store_plain(scope, &plain, &mut round).await?.into_iter().zip(plain_of) {
+        for (o, i) in store_plain(scope, &plain, &mut round)
+            .await?
+            .into_iter()
+            .zip(plain_of)
+        {
             out[i].add(tally(&[o]));
         }
-        for (o, i) in store_statuses(scope, &statuses).await?.into_iter().zip(status_of) {
+        for (o, i) in store_statuses(scope, &statuses)
+            .await?
+            .into_iter()
+            .zip(status_of)
+        {
             out[i].add(tally(&[o]));
         }
     }
@@ -423,7 +525,11 @@ pub async fn apply_round(scope: &mut Scope<'_>, deliveries: &[&Delivery]) -> Res
 }
 
 /// Stores plain inbound messages: contacts, conversations and messages a statement per batch.
-async fn store_plain(scope: &mut Scope<'_>, items: &[Plain<'_>], round: &mut Round) -> Result<Vec<Outcome>, StoreError> {
+async fn store_plain(
+    scope: &mut Scope<'_>,
+    items: &[Plain<'_>],
+    round: &mut Round,
+) -> Result<Vec<Outcome>, StoreError> {
     let mut out = vec![Outcome::Unattributable; items.len()];
     if items.is_empty() {
         return Ok(out);
@@ -455,10 +561,10 @@ async fn store_plain(scope: &mut Scope<'_>, items: &[Plain<'_>], round: &mut Rou
     // Their open conversations, per channel.
     let mut missing: HashMap<ChannelId, Vec<ContactId>> = HashMap::new();
     for (p, sender) in items.iter().zip(&senders) {
-        if let Some(c) = sender {
-            if !round.conversations.contains_key(&(*c, p.channel)) {
-                missing.entry(p.channel).or_default().push(*c);
-            }
+        if let Some(c) = sender
+            && !round.conversations.contains_key(&(*c, p.channel))
+        {
+            missing.entry(p.channel).or_default().push(*c);
         }
     }
     for (channel, contacts) in missing {
@@ -470,7 +576,11 @@ async fn store_plain(scope: &mut Scope<'_>, items: &[Plain<'_>], round: &mut Rou
     let mut rows = Vec::with_capacity(items.len());
     let mut row_of = Vec::with_capacity(items.len());
     for (i, (p, sender)) in items.iter().zip(&senders).enumerate() {
-        let Some(conversation) = sender.and_then(|c| round.conversations.get(&(c, p.channel)).copied()) else { continue };
+        let Some(conversation) =
+            sender.and_then(|c| round.conversations.get(&(c, p.channel)).copied())
+        else {
+            continue;
+        };
         let (kind, body) = content_json(p.m);
         rows.push((
             conversation,
@@ -491,7 +601,9 @@ async fn store_plain(scope: &mut Scope<'_>, items: &[Plain<'_>], round: &mut Rou
         out[i] = match stored {
             Stored::Inserted(id) => {
                 round.touch(conversation, at);
-                Outcome::Message { media: queue_media(items[i].channel, items[i].m, id, round) }
+                Outcome::Message {
+                    media: queue_media(items[i].channel, items[i].m, id, round),
+                }
             }
             Stored::Duplicate => Outcome::Duplicate,
         };
@@ -500,7 +612,10 @@ async fn store_plain(scope: &mut Scope<'_>, items: &[Plain<'_>], round: &mut Rou
 }
 
 /// Records statuses together; a failed one with 131050 records a marketing opt-out.
-async fn store_statuses(scope: &mut Scope<'_>, items: &[(&MessagesValue, &Status)]) -> Result<Vec<Outcome>, StoreError> {
+async fn store_statuses(
+    scope: &mut Scope<'_>,
+    items: &[(&MessagesValue, &Status)],
+) -> Result<Vec<Outcome>, StoreError> {
     let rows: Vec<StatusRow> = items
         .iter()
         .map(|(_, s)| StatusRow {
@@ -518,7 +633,11 @@ async fn store_statuses(scope: &mut Scope<'_>, items: &[(&MessagesValue, &Status
             out.push(Outcome::Duplicate);
             continue;
         }
-        let consent = if s.status == StatusKind::Failed && s.errors.iter().any(|e| e.code.is_some_and(records_marketing_opt_out)) {
+        let consent = if s.status == StatusKind::Failed
+            && s.errors
+                .iter()
+                .any(|e| e.code.is_some_and(records_marketing_opt_out))
+        {
             marketing_stopped_by_error(scope, v, s).await?
         } else {
             0
@@ -530,15 +649,32 @@ async fn store_statuses(scope: &mut Scope<'_>, items: &[(&MessagesValue, &Status
 
 /// Queues a stored message's media for the fetcher (written when the round finishes).
 fn queue_media(channel: ChannelId, m: &Message, id: MessageId, round: &mut Round) -> bool {
-    let Some(media) = m.content.media() else { return false };
-    let Some(media_id) = &media.id else { return false };
-    round.media.push((id, channel, media_id.clone(), media.sha256.clone(), media.mime_type.clone()));
+    let Some(media) = m.content.media() else {
+        return false;
+    };
+    let Some(media_id) = &media.id else {
+        return false;
+    };
+    round.media.push(NewMediaFetch {
+        message: id,
+        channel,
+        meta_media_id: media_id.clone(),
+        sha256: media.sha256.clone(),
+        mime_type: media.mime_type.clone(),
+    });
     true
 }
 
 /// Error 131050 ("user stopped marketing messages") is an opt-out recorded by Meta.
-async fn marketing_stopped_by_error(scope: &mut Scope<'_>, v: &MessagesValue, s: &Status) -> Result<u64, StoreError> {
-    let profile = v.contacts.iter().find(|c| c.user_id.is_some() && c.user_id == s.recipient_user_id);
+async fn marketing_stopped_by_error(
+    scope: &mut Scope<'_>,
+    v: &MessagesValue,
+    s: &Status,
+) -> Result<u64, StoreError> {
+    let profile = v
+        .contacts
+        .iter()
+        .find(|c| c.user_id.is_some() && c.user_id == s.recipient_user_id);
     let who = WaIdentity {
         user_id: s.recipient_user_id.clone(),
         phone: phone(s.recipient_id.as_deref()),
@@ -562,8 +698,14 @@ async fn marketing_stopped_by_error(scope: &mut Scope<'_>, v: &MessagesValue, s:
     if scope.append_consent(contact, consent).await?.is_none() {
         return Ok(0);
     }
-    let event = AuditEvent::new(Actor::Meta, "consent.opted_out", format!("contact:{contact}"))
-        .with_details(json!({"purpose": "marketing", "source": "whatsapp_delivery_error", "code": 131050}));
+    let event = AuditEvent::new(
+        Actor::Meta,
+        "consent.opted_out",
+        format!("contact:{contact}"),
+    )
+    .with_details(
+        json!({"purpose": "marketing", "source": "whatsapp_delivery_error", "code": 131050}),
+    );
     scope.audit(&event).await?;
     Ok(1)
 }
@@ -583,7 +725,15 @@ fn status_details(s: &Status) -> Value {
         );
     }
     if !s.errors.is_empty() {
-        d.insert("errors".into(), Value::Array(s.errors.iter().map(|e| json!({"code": e.code, "title": e.title})).collect()));
+        d.insert(
+            "errors".into(),
+            Value::Array(
+                s.errors
+                    .iter()
+                    .map(|e| json!({"code": e.code, "title": e.title}))
+                    .collect(),
+            ),
+        );
     }
     Value::Object(d)
 }
@@ -598,26 +748,45 @@ pub fn content_json(m: &Message) -> (String, Value) {
         | MessageContent::Document(media)
         | MessageContent::Sticker(media) => json!({"media": media}),
         MessageContent::Location(l) => json!({"location": l}),
-        MessageContent::Contacts(cards) => json!({"contacts": cards.iter().map(|c| c.raw.clone()).collect::<Vec<_>>()}),
+        MessageContent::Contacts(cards) => {
+            json!({"contacts": cards.iter().map(|c| c.raw.clone()).collect::<Vec<_>>()})
+        }
         MessageContent::Interactive(InteractiveReply::ButtonReply { id, title }) => {
             json!({"reply": {"type": "button_reply", "id": id, "title": title}})
         }
-        MessageContent::Interactive(InteractiveReply::ListReply { id, title, description }) => {
+        MessageContent::Interactive(InteractiveReply::ListReply {
+            id,
+            title,
+            description,
+        }) => {
             json!({"reply": {"type": "list_reply", "id": id, "title": title, "description": description}})
         }
         MessageContent::Interactive(other) => json!({"reply": {"type": format!("{other:?}")}}),
-        MessageContent::Button { payload, text } => json!({"button": {"payload": payload, "text": text}}),
-        MessageContent::Reaction { message_id, emoji } => json!({"reaction": {"message_id": message_id, "emoji": emoji}}),
-        MessageContent::System(sys) => json!({"system": {"body": sys.body, "kind": system_kind(&sys.kind)}}),
+        MessageContent::Button { payload, text } => {
+            json!({"button": {"payload": payload, "text": text}})
+        }
+        MessageContent::Reaction { message_id, emoji } => {
+            json!({"reaction": {"message_id": message_id, "emoji": emoji}})
+        }
+        MessageContent::System(sys) => {
+            json!({"system": {"body": sys.body, "kind": system_kind(&sys.kind)}})
+        }
         MessageContent::Unsupported { type_name } => json!({"unsupported": type_name}),
         MessageContent::Unknown { type_name } => json!({"unknown": type_name}),
-        MessageContent::Malformed { type_name, reason } => json!({"malformed": {"type": type_name, "reason": reason}}),
+        MessageContent::Malformed { type_name, reason } => {
+            json!({"malformed": {"type": type_name, "reason": reason}})
+        }
     };
     if let Some(ctx) = &m.context {
         body["context"] = json!({"id": ctx.id, "forwarded": ctx.forwarded});
     }
     if !m.errors.is_empty() {
-        body["errors"] = Value::Array(m.errors.iter().map(|e| json!({"code": e.code, "title": e.title})).collect());
+        body["errors"] = Value::Array(
+            m.errors
+                .iter()
+                .map(|e| json!({"code": e.code, "title": e.title}))
+                .collect(),
+        );
     }
     (kind_name(&m.content).to_string(), body)
 }

@@ -33,20 +33,28 @@ pub struct ChannelDirectory {
 
 impl ChannelDirectory {
     pub fn new(clock: SharedClock) -> Self {
-        Self { clock, entries: Mutex::new(HashMap::new()) }
+        Self {
+            clock,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The channel, or `None` when no tenant has it.
-    pub async fn get(&self, store: &Store, channel: ChannelId) -> Result<Option<Arc<ChannelEntry>>, StoreError> {
+    pub async fn get(
+        &self,
+        store: &Store,
+        channel: ChannelId,
+    ) -> Result<Option<Arc<ChannelEntry>>, StoreError> {
         let now = self.clock.now();
-        if let Ok(map) = self.entries.lock() {
-            if let Some((at, e)) = map.get(&channel) {
-                if now - *at < TTL {
-                    return Ok(Some(e.clone()));
-                }
-            }
+        if let Ok(map) = self.entries.lock()
+            && let Some((at, e)) = map.get(&channel)
+            && now - *at < TTL
+        {
+            return Ok(Some(e.clone()));
         }
-        let Some(tenant) = store.channel_tenant(channel).await? else { return Ok(None) };
+        let Some(tenant) = store.channel_tenant(channel).await? else {
+            return Ok(None);
+        };
         let mut scope = store.read_scope(tenant).await?;
         let info = match scope.get_channel(channel).await {
             Ok(c) => c,

@@ -33,7 +33,9 @@ pub const WEBHOOK_BODY_LIMIT: usize = 3 * 1024 * 1024;
 pub fn routes() -> Router<AppState> {
     Router::new().route(
         "/webhooks/whatsapp/{channel_id}",
-        get(verify).post(receive).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
+        get(verify)
+            .post(receive)
+            .layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
     )
 }
 
@@ -48,22 +50,34 @@ pub struct Handshake {
 }
 
 /// The subscription handshake: echo the challenge when the verify token matches.
-async fn verify(State(state): State<AppState>, Path(channel): Path<String>, Query(q): Query<Handshake>) -> Response {
+async fn verify(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+    Query(q): Query<Handshake>,
+) -> Response {
     let forbidden = || (StatusCode::FORBIDDEN, "forbidden").into_response();
-    let Ok(channel) = channel.parse::<ChannelId>() else { return forbidden() };
+    let Ok(channel) = channel.parse::<ChannelId>() else {
+        return forbidden();
+    };
     let entry = match state.channels.get(&state.store, channel).await {
         Ok(Some(e)) => e,
         Ok(None) => return forbidden(),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let (Some(mode), Some(challenge), Some(token)) = (q.mode, q.challenge, q.verify_token) else { return forbidden() };
+    let (Some(mode), Some(challenge), Some(token)) = (q.mode, q.challenge, q.verify_token) else {
+        return forbidden();
+    };
     let expected = entry.verify_token.expose_secret().as_bytes();
     let matches: bool = token.as_bytes().ct_eq(expected).into();
     if mode != "subscribe" || !matches || challenge.len() > 256 {
         tracing::warn!(%channel, "webhook verification refused");
         return forbidden();
     }
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], challenge).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        challenge,
+    )
+        .into_response()
 }
 
 /// A signed delivery.
@@ -75,13 +89,25 @@ async fn receive(
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The body is larger than 3 MB.")
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The body is larger than 3 MB.",
+            )
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "The body could not be read.")
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "The body could not be read.",
+            )
         }
     })?;
     let channel: ChannelId = channel.parse().map_err(|_| ApiError::not_found())?;
-    let entry = state.channels.get(&state.store, channel).await?.ok_or_else(ApiError::not_found)?;
+    let entry = state
+        .channels
+        .get(&state.store, channel)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     let mut secrets: Vec<&[u8]> = vec![entry.app_secret.expose_secret().as_bytes()];
     if let Some(next) = &entry.app_secret_next {
@@ -90,14 +116,28 @@ async fn receive(
     if let Err(e) = verify_signature(signature, &body, &secrets) {
         state.metrics.webhook_rejected_signature();
         tracing::warn!(%channel, reason = %e, "webhook signature refused");
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", "The X-Hub-Signature-256 header does not match the body."));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            "The X-Hub-Signature-256 header does not match the body.",
+        ));
     }
     let batch = confide_whatsapp::parse_webhook(&body).map_err(|e| {
         tracing::warn!(%channel, error = %e, "signed webhook with an unreadable envelope");
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_payload", format!("The webhook body is not a WhatsApp delivery: {e}"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_payload",
+            format!("The webhook body is not a WhatsApp delivery: {e}"),
+        )
     })?;
     let job = apply::Delivery::from_batch(entry, batch);
     let applied = state.ingest.submit(job).await?;
-    state.metrics.webhook_applied(applied.messages, applied.statuses);
-    Ok((StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response())
+    state
+        .metrics
+        .webhook_applied(applied.messages, applied.statuses);
+    Ok((
+        StatusCode::OK,
+        axum::Json(serde_json::json!({"status": "ok"})),
+    )
+        .into_response())
 }

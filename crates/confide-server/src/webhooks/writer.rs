@@ -39,7 +39,11 @@ pub enum WriteError {
 impl From<WriteError> for ApiError {
     fn from(e: WriteError) -> ApiError {
         match e {
-            WriteError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "Too many deliveries at once; retry shortly."),
+            WriteError::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "Too many deliveries at once; retry shortly.",
+            ),
             WriteError::Unavailable | WriteError::Failed => ApiError::unavailable(),
         }
     }
@@ -61,9 +65,14 @@ impl IngestQueue {
     pub fn start(store: Store, media_wake: Arc<Notify>) -> (IngestQueue, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let handle = tokio::task::spawn_blocking(move || {
-            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt.block_on(run(store, rx, media_wake)),
-                Err(e) => tracing::error!(error = %e, "cannot start the ingest writer; deliveries will be refused"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the ingest writer; deliveries will be refused")
+                }
             }
         });
         (IngestQueue { tx }, handle)
@@ -72,7 +81,9 @@ impl IngestQueue {
     /// Queues a delivery and waits until it is committed.
     pub async fn submit(&self, delivery: Delivery) -> Result<Applied, WriteError> {
         let (done, wait) = oneshot::channel();
-        self.tx.try_send(Job { delivery, done }).map_err(|_| WriteError::Busy)?;
+        self.tx
+            .try_send(Job { delivery, done })
+            .map_err(|_| WriteError::Busy)?;
         wait.await.unwrap_or(Err(WriteError::Unavailable))
     }
 }
@@ -120,7 +131,9 @@ async fn write_group(store: &Store, tenant: TenantId, jobs: Vec<Job>) -> bool {
             tracing::warn!(error = %e, deliveries = jobs.len(), "group commit failed; retrying one by one");
             for job in jobs {
                 let result = write(store, tenant, &[&job.delivery]).await;
-                let result = result.map(|mut r| r.pop().unwrap_or_default()).map_err(classify);
+                let result = result
+                    .map(|mut r| r.pop().unwrap_or_default())
+                    .map_err(classify);
                 media |= result.as_ref().is_ok_and(|a| a.media > 0);
                 let _ = job.done.send(result);
             }
@@ -145,7 +158,11 @@ fn classify(e: StoreError) -> WriteError {
     }
 }
 
-async fn write(store: &Store, tenant: TenantId, deliveries: &[&Delivery]) -> Result<Vec<Applied>, StoreError> {
+async fn write(
+    store: &Store,
+    tenant: TenantId,
+    deliveries: &[&Delivery],
+) -> Result<Vec<Applied>, StoreError> {
     let mut scope = store.scope(tenant).await?;
     let results = apply_round(&mut scope, deliveries).await?;
     scope.commit().await?;

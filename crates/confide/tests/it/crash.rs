@@ -51,7 +51,10 @@ impl Env {
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let addr = loop {
-            let line = lines.next().expect("server exited before it was ready").unwrap();
+            let line = lines
+                .next()
+                .expect("server exited before it was ready")
+                .unwrap();
             let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
             if let Some(a) = v["public"].as_str() {
                 break a.to_string();
@@ -63,7 +66,11 @@ impl Env {
 }
 
 async fn acknowledged_changes(sim: &meta_sim::SimHandle) -> usize {
-    sim.deliveries().iter().filter(|d| d.outcome == DeliveryOutcome::Acknowledged).map(|d| d.changes).sum()
+    sim.deliveries()
+        .iter()
+        .filter(|d| d.outcome == DeliveryOutcome::Acknowledged)
+        .map(|d| d.changes)
+        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,12 +78,19 @@ async fn sigkill_mid_delivery_loses_nothing_acknowledged_and_everything_arrives(
     let dir = tempfile::tempdir().unwrap();
     let env = Env {
         url: format!("sqlite://{}/confide.db", dir.path().display()),
-        keyring: Keyring::generate(&SystemClock, &OsEntropy).to_json().unwrap().to_string(),
+        keyring: Keyring::generate(&SystemClock, &OsEntropy)
+            .to_json()
+            .unwrap()
+            .to_string(),
         dir,
     };
     let store = env.store().await;
     let email = Email::parse("owner@crash.test").unwrap();
-    let tenant: TenantId = store.create_tenant("Crash", &email, "$argon2id$unused", Actor::Cli).await.unwrap().tenant_id;
+    let tenant: TenantId = store
+        .create_tenant("Crash", &email, "$argon2id$unused", Actor::Cli)
+        .await
+        .unwrap()
+        .tenant_id;
     let mut s = store.scope(tenant).await.unwrap();
     let channel = s
         .create_channel(
@@ -100,12 +114,24 @@ async fn sigkill_mid_delivery_loses_nothing_acknowledged_and_everything_arrives(
     let callback = format!("http://{addr}/webhooks/whatsapp/{}", channel.id);
     let config = SimConfig {
         seed: 5,
-        numbers: vec![NumberConfig::new(PNID, "15550783881", "102290129340398", "token", SECRET).with_callback(&callback)],
-        webhooks: WebhookConfig { max_batch: 10, max_in_flight: 4, ..WebhookConfig::fast() },
+        numbers: vec![
+            NumberConfig::new(PNID, "15550783881", "102290129340398", "token", SECRET)
+                .with_callback(&callback),
+        ],
+        webhooks: WebhookConfig {
+            max_batch: 10,
+            max_in_flight: 4,
+            ..WebhookConfig::fast()
+        },
         ..SimConfig::default()
     };
     let sim = Sim::start(config, Arc::new(SystemClock)).await.unwrap();
-    let script = Script { seed: 11, customers: 40, messages: 1_200, mix: Mix::default() };
+    let script = Script {
+        seed: 11,
+        customers: 40,
+        messages: 1_200,
+        mix: Mix::default(),
+    };
     let wamids = sim.run_script(PNID, &script).unwrap();
     assert_eq!(wamids.len(), 1_200);
 
@@ -118,7 +144,10 @@ async fn sigkill_mid_delivery_loses_nothing_acknowledged_and_everything_arrives(
     first.kill().unwrap();
     first.wait().unwrap();
     let acked_before = acknowledged_changes(&sim).await;
-    assert!(acked_before < 1_200, "the kill must land mid-delivery (acked {acked_before})");
+    assert!(
+        acked_before < 1_200,
+        "the kill must land mid-delivery (acked {acked_before})"
+    );
 
     // The store holds every acknowledged message already, before any retry.
     let store = env.store().await;
@@ -126,19 +155,37 @@ async fn sigkill_mid_delivery_loses_nothing_acknowledged_and_everything_arrives(
     let stored_at_crash = scope.count_rows("messages").await.unwrap();
     drop(scope);
     store.close().await;
-    assert!(stored_at_crash as usize >= acked_before, "acknowledged {acked_before}, stored {stored_at_crash}");
+    assert!(
+        stored_at_crash as usize >= acked_before,
+        "acknowledged {acked_before}, stored {stored_at_crash}"
+    );
 
     // Restart on the same address; meta-sim's retries bring the rest.
     let (mut second, _) = env.serve(&addr);
-    tokio::time::timeout(Duration::from_secs(120), sim.wait_idle()).await.expect("deliveries did not finish");
+    tokio::time::timeout(Duration::from_secs(120), sim.wait_idle())
+        .await
+        .expect("deliveries did not finish");
     let deliveries = sim.deliveries();
-    assert!(deliveries.iter().all(|d| d.outcome == DeliveryOutcome::Acknowledged), "nothing dropped");
-    assert!(deliveries.iter().any(|d| d.attempts.len() > 1), "some deliveries were retried across the crash");
-    let _ = std::process::Command::new("kill").args(["-TERM", &second.id().to_string()]).status();
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.outcome == DeliveryOutcome::Acknowledged),
+        "nothing dropped"
+    );
+    assert!(
+        deliveries.iter().any(|d| d.attempts.len() > 1),
+        "some deliveries were retried across the crash"
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status();
     second.wait().unwrap();
 
     let store = env.store().await;
     let mut scope = store.read_scope(tenant).await.unwrap();
     let stored = scope.count_rows("messages").await.unwrap();
-    assert_eq!(stored, 1_200, "every message exactly once (wamids are unique per tenant)");
+    assert_eq!(
+        stored, 1_200,
+        "every message exactly once (wamids are unique per tenant)"
+    );
 }

@@ -9,9 +9,9 @@ use confide_core::email::Email;
 use confide_core::entropy::OsEntropy;
 use confide_core::ids::{ChannelId, TenantId};
 use confide_crypto::keyring::Keyring;
+use confide_server::Config;
 use confide_server::startup::{Application, Deps};
 use confide_server::state::AppState;
-use confide_server::Config;
 use confide_store::channels::NewChannel;
 use http_body_util::BodyExt;
 use secrecy::SecretString;
@@ -24,6 +24,8 @@ pub struct TestApp {
     pub state: AppState,
     pub router: axum::Router,
     _dir: tempfile::TempDir,
+    /// PostgreSQL: (admin url, database) to drop at the end.
+    pg: Option<(String, String)>,
 }
 
 pub struct TestChannel {
@@ -33,39 +35,120 @@ pub struct TestChannel {
     pub verify_token: String,
 }
 
+async fn admin_exec(url: &str, sql: &str) {
+    use sqlx::{ConnectOptions, Connection, Executor};
+    use std::str::FromStr;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::any::AnyConnectOptions::from_str(url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    conn.execute(sqlx::AssertSqlSafe(sql.to_string()))
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+}
+
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/../../../shared/fixtures/webhooks/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../../shared/fixtures/webhooks/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 impl TestApp {
     pub async fn sqlite() -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.listen = "127.0.0.1:0".parse().unwrap();
-        config.admin_listen = "127.0.0.1:0".parse().unwrap();
-        config.database_url = format!("sqlite://{}/confide.db", dir.path().display());
-        config.keyring_path = dir.path().join("keys/keyring.json");
-        config.media_url = format!("file://{}/media", dir.path().display());
+        let url = format!("sqlite://{}/confide.db", dir.path().display());
+        Self::open(url, dir, None).await
+    }
+
+    /// A fresh PostgreSQL database, when CONFIDE_TEST_POSTGRES_URL names a server.
+    pub async fn postgres() -> Option<TestApp> {
+        let Ok(admin) = std::env::var("CONFIDE_TEST_POSTGRES_URL") else {
+            eprintln!("skipped: set CONFIDE_TEST_POSTGRES_URL to run the PostgreSQL webhook suite");
+            return None;
+        };
+        let name = format!(
+            "confide_wh_{}",
+            hex::encode(confide_core::entropy::random_array::<6>(&OsEntropy))
+        );
+        admin_exec(&admin, &format!("CREATE DATABASE {name}")).await;
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        let url = format!("{base}/{name}");
+        Some(Self::open(url, tempfile::tempdir().unwrap(), Some((admin, name))).await)
+    }
+
+    async fn open(
+        database_url: String,
+        dir: tempfile::TempDir,
+        pg: Option<(String, String)>,
+    ) -> TestApp {
         let ring = Keyring::generate(&SystemClock, &OsEntropy);
-        config.keyring = Some(SecretString::from(ring.to_json().unwrap().to_string()));
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            admin_listen: "127.0.0.1:0".parse().unwrap(),
+            database_url,
+            keyring_path: dir.path().join("keys/keyring.json"),
+            media_url: format!("file://{}/media", dir.path().display()),
+            keyring: Some(SecretString::from(ring.to_json().unwrap().to_string())),
+            ..Config::default()
+        };
         config.password.m_cost_kib = 64;
         config.password.t_cost = 1;
-        let deps = Deps { clock: Arc::new(SystemClock), entropy: Arc::new(OsEntropy) };
+        let deps = Deps {
+            clock: Arc::new(SystemClock),
+            entropy: Arc::new(OsEntropy),
+        };
         let app = Application::build(config, deps).await.unwrap();
         let state = app.state().clone();
         let router = Application::public_router(state.clone());
-        TestApp { state, router, _dir: dir }
+        TestApp {
+            state,
+            router,
+            _dir: dir,
+            pg,
+        }
+    }
+
+    /// Closes the database (and drops a PostgreSQL test database).
+    pub async fn finish(self) {
+        self.state.store.close().await;
+        if let Some((admin, name)) = &self.pg {
+            admin_exec(
+                admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await;
+        }
     }
 
     pub async fn tenant_with_channel(&self, name: &str, phone_number_id: &str) -> TestChannel {
-        self.tenant_with_channel_at(name, phone_number_id, "http://127.0.0.1:9").await
+        self.tenant_with_channel_at(name, phone_number_id, "http://127.0.0.1:9")
+            .await
     }
 
     /// A tenant whose channel talks to the Graph API at `graph_base_url` (a meta-sim).
-    pub async fn tenant_with_channel_at(&self, name: &str, phone_number_id: &str, graph_base_url: &str) -> TestChannel {
-        let email = Email::parse(&format!("owner-{phone_number_id}@{}.test", name.to_lowercase())).unwrap();
-        let tenant = self.state.store.create_tenant(name, &email, "$argon2id$unused", Actor::Cli).await.unwrap().tenant_id;
+    pub async fn tenant_with_channel_at(
+        &self,
+        name: &str,
+        phone_number_id: &str,
+        graph_base_url: &str,
+    ) -> TestChannel {
+        let email = Email::parse(&format!(
+            "owner-{phone_number_id}@{}.test",
+            name.to_lowercase()
+        ))
+        .unwrap();
+        let tenant = self
+            .state
+            .store
+            .create_tenant(name, &email, "$argon2id$unused", Actor::Cli)
+            .await
+            .unwrap()
+            .tenant_id;
         let app_secret = format!("secret-of-{name}");
         let verify_token = format!("verify-{name}");
         let mut s = self.state.store.scope(tenant).await.unwrap();
@@ -85,12 +168,23 @@ impl TestApp {
             .await
             .unwrap();
         s.commit().await.unwrap();
-        TestChannel { tenant, channel: ch.id, app_secret, verify_token }
+        TestChannel {
+            tenant,
+            channel: ch.id,
+            app_secret,
+            verify_token,
+        }
     }
 
     /// POSTs a delivery with the given signature header value (None: no header).
-    pub async fn deliver_raw(&self, channel: ChannelId, body: Vec<u8>, signature: Option<String>) -> (StatusCode, serde_json::Value) {
-        let mut req = Request::post(format!("/webhooks/whatsapp/{channel}")).header("content-type", "application/json");
+    pub async fn deliver_raw(
+        &self,
+        channel: ChannelId,
+        body: Vec<u8>,
+        signature: Option<String>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut req = Request::post(format!("/webhooks/whatsapp/{channel}"))
+            .header("content-type", "application/json");
         if let Some(sig) = signature {
             req = req.header("x-hub-signature-256", sig);
         }
@@ -107,7 +201,9 @@ impl TestApp {
         let res = self.router.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        });
         (status, json)
     }
 

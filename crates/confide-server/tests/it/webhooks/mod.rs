@@ -12,37 +12,86 @@ use confide_store::conversations::{Direction, NewMessage};
 #[tokio::test]
 async fn customer_with_username_and_no_phone_becomes_a_contact_with_a_conversation() {
     let app = TestApp::sqlite().await;
-    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
-    let (status, _) = app.deliver(&ch, &fixture("text-username-no-phone.json")).await;
+    let ch = app
+        .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
+        .await;
+    let (status, _) = app
+        .deliver(&ch, &fixture("text-username-no-phone.json"))
+        .await;
     assert_eq!(status, StatusCode::OK);
 
     let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
-    let pablo = s.find_contact_by_wa_user("BR.1502576394655843").await.unwrap().expect("contact by BSUID");
+    let pablo = s
+        .find_contact_by_wa_user("BR.1502576394655843")
+        .await
+        .unwrap()
+        .expect("contact by BSUID");
     assert_eq!(pablo.phone, None, "the phone was withheld");
     assert_eq!(pablo.username.as_deref(), Some("pablomorales"));
     assert_eq!(pablo.name.as_deref(), Some("Pablo Morales"));
-    let conv = s.find_open_conversation(pablo.id, ch.channel).await.unwrap().expect("a conversation");
+    let conv = s
+        .find_open_conversation(pablo.id, ch.channel)
+        .await
+        .unwrap()
+        .expect("a conversation");
     let msgs = s.list_messages(conv, 10).await.unwrap();
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].direction, Direction::Inbound);
-    assert_eq!(msgs[0].body["text"], "Hola, ¿tienen envío?", "non-ASCII escapes decoded");
+    assert_eq!(
+        msgs[0].body["text"], "Hola, ¿tienen envío?",
+        "non-ASCII escapes decoded"
+    );
 }
 
 #[tokio::test]
 async fn user_changed_number_keeps_history_on_one_contact() {
     let app = TestApp::sqlite().await;
-    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
-    assert_eq!(app.deliver(&ch, &fixture("text.json")).await.0, StatusCode::OK);
-    assert_eq!(app.deliver(&ch, &fixture("system-user-changed-number.json")).await.0, StatusCode::OK);
+    let ch = app
+        .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
+        .await;
+    assert_eq!(
+        app.deliver(&ch, &fixture("text.json")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.deliver(&ch, &fixture("system-user-changed-number.json"))
+            .await
+            .0,
+        StatusCode::OK
+    );
 
     let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
-    assert!(s.find_contact_by_wa_user("US.13491208655302741918").await.unwrap().is_none(), "old BSUID is gone");
-    let sheena = s.find_contact_by_wa_user("US.99990000111122223333").await.unwrap().expect("moved to the new BSUID");
+    assert!(
+        s.find_contact_by_wa_user("US.13491208655302741918")
+            .await
+            .unwrap()
+            .is_none(),
+        "old BSUID is gone"
+    );
+    let sheena = s
+        .find_contact_by_wa_user("US.99990000111122223333")
+        .await
+        .unwrap()
+        .expect("moved to the new BSUID");
     assert_eq!(sheena.phone, Some(Phone::parse("+16505550000").unwrap()));
     assert_eq!(sheena.name.as_deref(), Some("Sheena Nelson"));
-    let conv = s.find_open_conversation(sheena.id, ch.channel).await.unwrap().unwrap();
-    let kinds: Vec<String> = s.list_messages(conv, 10).await.unwrap().into_iter().map(|m| m.kind).collect();
-    assert_eq!(kinds.len(), 2, "both messages on one contact's conversation: {kinds:?}");
+    let conv = s
+        .find_open_conversation(sheena.id, ch.channel)
+        .await
+        .unwrap()
+        .unwrap();
+    let kinds: Vec<String> = s
+        .list_messages(conv, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.kind)
+        .collect();
+    assert_eq!(
+        kinds.len(),
+        2,
+        "both messages on one contact's conversation: {kinds:?}"
+    );
     assert!(kinds.contains(&"text".to_string()) && kinds.contains(&"system".to_string()));
     drop(s);
     assert_eq!(app.count(ch.tenant, "contacts").await, 1);
@@ -51,7 +100,9 @@ async fn user_changed_number_keeps_history_on_one_contact() {
 #[tokio::test]
 async fn forged_or_broken_signatures_are_refused_and_store_nothing() {
     let app = TestApp::sqlite().await;
-    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    let ch = app
+        .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
+        .await;
     let other = app.tenant_with_channel("Other", "999000111").await;
     let body = fixture("text.json");
     let good = confide_whatsapp::signature::sign(&body, ch.app_secret.as_bytes());
@@ -61,10 +112,29 @@ async fn forged_or_broken_signatures_are_refused_and_store_nothing() {
     let cases: Vec<(&str, Vec<u8>, Option<String>)> = vec![
         ("missing", body.clone(), None),
         ("malformed", body.clone(), Some("sha1=abc".into())),
-        ("not hex", body.clone(), Some(format!("sha256={}", "z".repeat(64)))),
-        ("wrong", body.clone(), Some(confide_whatsapp::signature::sign(&body, b"not-the-secret"))),
-        ("truncated", body.clone(), Some(good[..good.len() - 2].to_string())),
-        ("other tenant's secret", body.clone(), Some(confide_whatsapp::signature::sign(&body, other.app_secret.as_bytes()))),
+        (
+            "not hex",
+            body.clone(),
+            Some(format!("sha256={}", "z".repeat(64))),
+        ),
+        (
+            "wrong",
+            body.clone(),
+            Some(confide_whatsapp::signature::sign(&body, b"not-the-secret")),
+        ),
+        (
+            "truncated",
+            body.clone(),
+            Some(good[..good.len() - 2].to_string()),
+        ),
+        (
+            "other tenant's secret",
+            body.clone(),
+            Some(confide_whatsapp::signature::sign(
+                &body,
+                other.app_secret.as_bytes(),
+            )),
+        ),
         ("body changed by one byte", altered, Some(good.clone())),
     ];
     for (name, body, sig) in cases {
@@ -76,7 +146,10 @@ async fn forged_or_broken_signatures_are_refused_and_store_nothing() {
         assert_eq!(app.count(ch.tenant, table).await, 0, "{table}");
     }
     // The genuine delivery then lands.
-    assert_eq!(app.deliver_raw(ch.channel, body, Some(good)).await.0, StatusCode::OK);
+    assert_eq!(
+        app.deliver_raw(ch.channel, body, Some(good)).await.0,
+        StatusCode::OK
+    );
     assert_eq!(app.count(ch.tenant, "messages").await, 1);
 }
 
@@ -84,28 +157,51 @@ async fn forged_or_broken_signatures_are_refused_and_store_nothing() {
 async fn a_change_naming_another_tenants_number_is_rejected_and_audited() {
     let app = TestApp::sqlite().await;
     let a = app.tenant_with_channel("Acme", "111111111").await;
-    let b = app.tenant_with_channel("Bravo", FIXTURE_PHONE_NUMBER_ID).await;
+    let b = app
+        .tenant_with_channel("Bravo", FIXTURE_PHONE_NUMBER_ID)
+        .await;
     // Signed with A's secret, delivered to A's channel, but naming B's phone_number_id.
     let (status, _) = app.deliver(&a, &fixture("text.json")).await;
-    assert_eq!(status, StatusCode::OK, "the rest of the batch (nothing here) is acknowledged");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the rest of the batch (nothing here) is acknowledged"
+    );
     for t in [a.tenant, b.tenant] {
         assert_eq!(app.count(t, "messages").await, 0);
         assert_eq!(app.count(t, "contacts").await, 0);
     }
-    let audit = app.state.store.audit_page(a.tenant, None, 10).await.unwrap();
-    let rejected = audit.iter().find(|e| e.action == "webhook.change_rejected").expect("audited");
-    assert!(rejected.details.contains(FIXTURE_PHONE_NUMBER_ID), "{}", rejected.details);
+    let audit = app
+        .state
+        .store
+        .audit_page(a.tenant, None, 10)
+        .await
+        .unwrap();
+    let rejected = audit
+        .iter()
+        .find(|e| e.action == "webhook.change_rejected")
+        .expect("audited");
+    assert!(
+        rejected.details.contains(FIXTURE_PHONE_NUMBER_ID),
+        "{}",
+        rejected.details
+    );
 }
 
 #[tokio::test]
 async fn duplicates_and_reordered_statuses_end_in_the_right_state() {
     let app = TestApp::sqlite().await;
-    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    let ch = app
+        .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
+        .await;
     // The outbound message the statuses are about.
     let mut s = app.state.store.scope(ch.tenant).await.unwrap();
     let c = s
         .create_contact(
-            confide_store::contacts::NewContact { phone: Some(Phone::parse("+16505551234").unwrap()), ..Default::default() },
+            confide_store::contacts::NewContact {
+                phone: Some(Phone::parse("+16505551234").unwrap()),
+                ..Default::default()
+            },
             Actor::Cli,
         )
         .await
@@ -126,23 +222,46 @@ async fn duplicates_and_reordered_statuses_end_in_the_right_state() {
     .unwrap();
     s.commit().await.unwrap();
 
-    for f in ["status-read.json", "status-delivered.json", "status-read.json", "status-sent.json", "status-delivered.json"] {
+    for f in [
+        "status-read.json",
+        "status-delivered.json",
+        "status-read.json",
+        "status-sent.json",
+        "status-delivered.json",
+    ] {
         assert_eq!(app.deliver(&ch, &fixture(f)).await.0, StatusCode::OK, "{f}");
     }
     for f in ["text.json", "text.json"] {
         assert_eq!(app.deliver(&ch, &fixture(f)).await.0, StatusCode::OK);
     }
     let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
-    assert_eq!(s.message_status("wamid.OUTBOUND0001").await.unwrap().as_deref(), Some("read"), "read never goes back");
+    assert_eq!(
+        s.message_status("wamid.OUTBOUND0001")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("read"),
+        "read never goes back"
+    );
     drop(s);
-    assert_eq!(app.count(ch.tenant, "message_statuses").await, 3, "one row per (wamid, status)");
-    assert_eq!(app.count(ch.tenant, "messages").await, 2, "the outbound one and the inbound text, once");
+    assert_eq!(
+        app.count(ch.tenant, "message_statuses").await,
+        3,
+        "one row per (wamid, status)"
+    );
+    assert_eq!(
+        app.count(ch.tenant, "messages").await,
+        2,
+        "the outbound one and the inbound text, once"
+    );
 }
 
 #[tokio::test]
 async fn a_malformed_change_is_skipped_and_the_rest_of_the_batch_lands() {
     let app = TestApp::sqlite().await;
-    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    let ch = app
+        .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
+        .await;
     let good: serde_json::Value = serde_json::from_slice(&fixture("text.json")).unwrap();
     let good_change = good["entry"][0]["changes"][0].clone();
     let body = serde_json::json!({
@@ -161,25 +280,52 @@ async fn a_malformed_change_is_skipped_and_the_rest_of_the_batch_lands() {
 #[tokio::test]
 async fn marketing_stop_from_whatsapp_is_recorded_once_in_the_consent_ledger() {
     let app = TestApp::sqlite().await;
-    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    let ch = app
+        .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
+        .await;
     for _ in 0..2 {
-        assert_eq!(app.deliver(&ch, &fixture("user-preferences-stop.json")).await.0, StatusCode::OK);
+        assert_eq!(
+            app.deliver(&ch, &fixture("user-preferences-stop.json"))
+                .await
+                .0,
+            StatusCode::OK
+        );
     }
     let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
-    let sheena = s.find_contact_by_wa_user("US.13491208655302741918").await.unwrap().unwrap();
+    let sheena = s
+        .find_contact_by_wa_user("US.13491208655302741918")
+        .await
+        .unwrap()
+        .unwrap();
     let ledger = s.consent_history(sheena.id).await.unwrap();
     assert_eq!(ledger.len(), 1, "Meta's redelivery adds nothing");
-    assert_eq!((ledger[0].purpose.as_str(), ledger[0].status.as_str()), ("marketing", "opted_out"));
+    assert_eq!(
+        (ledger[0].purpose.as_str(), ledger[0].status.as_str()),
+        ("marketing", "opted_out")
+    );
     assert_eq!(ledger[0].source, "whatsapp_user_preferences");
     drop(s);
-    let audit = app.state.store.audit_page(ch.tenant, None, 20).await.unwrap();
-    assert_eq!(audit.iter().filter(|e| e.action == "consent.opted_out").count(), 1);
+    let audit = app
+        .state
+        .store
+        .audit_page(ch.tenant, None, 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.action == "consent.opted_out")
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn verification_handshake_echoes_the_challenge_only_for_the_right_token() {
     let app = TestApp::sqlite().await;
-    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    let ch = app
+        .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
+        .await;
     let get = |token: &str| {
         Request::get(format!(
             "/webhooks/whatsapp/{}?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={token}",
@@ -189,14 +335,19 @@ async fn verification_handshake_echoes_the_challenge_only_for_the_right_token() 
         .unwrap()
     };
     let (status, body) = app.send(get(&ch.verify_token)).await;
-    assert_eq!((status, body), (StatusCode::OK, serde_json::json!(1158201444)));
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, serde_json::json!(1158201444))
+    );
     assert_eq!(app.send(get("wrong")).await.0, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn bodies_over_three_megabytes_get_413() {
     let app = TestApp::sqlite().await;
-    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    let ch = app
+        .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
+        .await;
     let body = vec![b' '; 3 * 1024 * 1024 + 1];
     let (status, json) = app.deliver(&ch, &body).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -206,7 +357,13 @@ async fn bodies_over_three_megabytes_get_413() {
 #[tokio::test]
 async fn unknown_channels_are_not_found() {
     let app = TestApp::sqlite().await;
-    let (status, json) = app.deliver_raw("0194e000-0000-7000-8000-000000000000".parse().unwrap(), b"{}".to_vec(), None).await;
+    let (status, json) = app
+        .deliver_raw(
+            "0194e000-0000-7000-8000-000000000000".parse().unwrap(),
+            b"{}".to_vec(),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(json["error"]["code"], "not_found");
 }
@@ -214,11 +371,18 @@ async fn unknown_channels_are_not_found() {
 #[tokio::test]
 async fn database_down_answers_503_and_acknowledges_nothing() {
     let app = TestApp::sqlite().await;
-    let ch = app.tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID).await;
+    let ch = app
+        .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
+        .await;
     // Warm the channel cache, then lose the database.
-    assert_eq!(app.deliver(&ch, &fixture("text.json")).await.0, StatusCode::OK);
+    assert_eq!(
+        app.deliver(&ch, &fixture("text.json")).await.0,
+        StatusCode::OK
+    );
     app.state.store.close().await;
-    let (status, json) = app.deliver(&ch, &fixture("text-username-no-phone.json")).await;
+    let (status, json) = app
+        .deliver(&ch, &fixture("text-username-no-phone.json"))
+        .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{json}");
 }
 
@@ -254,7 +418,13 @@ mod media {
 
     async fn sim() -> meta_sim::SimHandle {
         let config = SimConfig {
-            numbers: vec![NumberConfig::new(FIXTURE_PHONE_NUMBER_ID, "15550783881", "102290129340398", "EAAG-test-token", "unused")],
+            numbers: vec![NumberConfig::new(
+                FIXTURE_PHONE_NUMBER_ID,
+                "15550783881",
+                "102290129340398",
+                "EAAG-test-token",
+                "unused",
+            )],
             ..SimConfig::default()
         };
         Sim::start(config, Arc::new(SystemClock)).await.unwrap()
@@ -264,47 +434,188 @@ mod media {
     async fn inbound_media_is_fetched_verified_sealed_and_stored_privately() {
         let sim = sim().await;
         let app = TestApp::sqlite().await;
-        let ch = app.tenant_with_channel_at("Acme", FIXTURE_PHONE_NUMBER_ID, sim.base_url()).await;
+        let ch = app
+            .tenant_with_channel_at("Acme", FIXTURE_PHONE_NUMBER_ID, sim.base_url())
+            .await;
         let bytes = b"\x89PNG\r\n\x1a\n-a-broken-part-photo".to_vec();
-        let media_id = sim.upload_media(FIXTURE_PHONE_NUMBER_ID, "image/png", &bytes).unwrap();
+        let media_id = sim
+            .upload_media(FIXTURE_PHONE_NUMBER_ID, "image/png", &bytes)
+            .unwrap();
         let digest = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&bytes));
-        assert_eq!(app.deliver(&ch, &image_delivery(&media_id, &digest)).await.0, StatusCode::OK);
+        assert_eq!(
+            app.deliver(&ch, &image_delivery(&media_id, &digest))
+                .await
+                .0,
+            StatusCode::OK
+        );
 
         let pass = fetcher(&app).run_once().await.unwrap();
         assert_eq!((pass.stored, pass.failed), (1, 0));
         let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
-        let contact = s.find_contact_by_wa_user("US.13491208655302741918").await.unwrap().unwrap();
-        let conv = s.find_open_conversation(contact.id, ch.channel).await.unwrap().unwrap();
+        let contact = s
+            .find_contact_by_wa_user("US.13491208655302741918")
+            .await
+            .unwrap()
+            .unwrap();
+        let conv = s
+            .find_open_conversation(contact.id, ch.channel)
+            .await
+            .unwrap()
+            .unwrap();
         let message = s.list_messages(conv, 1).await.unwrap().remove(0);
         assert_eq!(message.kind, "image");
         assert_eq!(message.body["media"]["caption"], "the broken part");
         let state = s.media_state(message.id).await.unwrap().unwrap();
         assert_eq!(state.status, "stored");
-        assert_eq!(state.object_key.as_deref(), Some(MediaVault::key(ch.tenant, message.id).as_str()));
+        assert_eq!(
+            state.object_key.as_deref(),
+            Some(MediaVault::key(ch.tenant, message.id).as_str())
+        );
 
         let sealed = app.state.vault.get(ch.tenant, message.id).unwrap();
-        assert!(!sealed.windows(8).any(|w| w == &bytes[..8]), "stored sealed, not in clear");
-        assert_eq!(s.open_media(message.id, &sealed).unwrap().as_slice(), bytes.as_slice());
+        assert!(
+            !sealed.windows(8).any(|w| w == &bytes[..8]),
+            "stored sealed, not in clear"
+        );
+        assert_eq!(
+            s.open_media(message.id, &sealed).unwrap().as_slice(),
+            bytes.as_slice()
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_fetch_keeps_the_message_and_is_retried_later() {
         let sim = sim().await;
         let app = TestApp::sqlite().await;
-        let ch = app.tenant_with_channel_at("Acme", FIXTURE_PHONE_NUMBER_ID, sim.base_url()).await;
+        let ch = app
+            .tenant_with_channel_at("Acme", FIXTURE_PHONE_NUMBER_ID, sim.base_url())
+            .await;
         // A media id Meta no longer has, and then one whose bytes do not match the webhook's hash.
-        assert_eq!(app.deliver(&ch, &image_delivery("404404404", "AAAA")).await.0, StatusCode::OK);
+        assert_eq!(
+            app.deliver(&ch, &image_delivery("404404404", "AAAA"))
+                .await
+                .0,
+            StatusCode::OK
+        );
         let pass = fetcher(&app).run_once().await.unwrap();
         assert_eq!((pass.stored, pass.failed), (0, 1));
         let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
-        let contact = s.find_contact_by_wa_user("US.13491208655302741918").await.unwrap().unwrap();
-        let conv = s.find_open_conversation(contact.id, ch.channel).await.unwrap().unwrap();
+        let contact = s
+            .find_contact_by_wa_user("US.13491208655302741918")
+            .await
+            .unwrap()
+            .unwrap();
+        let conv = s
+            .find_open_conversation(contact.id, ch.channel)
+            .await
+            .unwrap()
+            .unwrap();
         let message = s.list_messages(conv, 1).await.unwrap().remove(0);
         let state = s.media_state(message.id).await.unwrap().unwrap();
-        assert_eq!((state.status.as_str(), state.attempts), ("pending", 1), "kept and marked for a retry");
+        assert_eq!(
+            (state.status.as_str(), state.attempts),
+            ("pending", 1),
+            "kept and marked for a retry"
+        );
         assert!(state.last_error.is_some());
         drop(s);
         // Not due again yet: the retry waits (backoff), so a second pass does nothing.
         assert_eq!(fetcher(&app).run_once().await.unwrap().failed, 0);
     }
+}
+
+/// The same mixed traffic on each engine: the bulk statements differ in their placeholders
+/// (`?` on SQLite, `$n` on PostgreSQL), so both are exercised end to end.
+async fn mixed_traffic_lands_once_in_the_right_state(app: TestApp) {
+    let ch = app
+        .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
+        .await;
+    let mut s = app.state.store.scope(ch.tenant).await.unwrap();
+    let c = s
+        .create_contact(
+            confide_store::contacts::NewContact {
+                phone: Some(Phone::parse("+16505551234").unwrap()),
+                ..Default::default()
+            },
+            Actor::Cli,
+        )
+        .await
+        .unwrap();
+    let conv = s.open_conversation(c.id, ch.channel).await.unwrap();
+    let outbound = NewMessage {
+        direction: Direction::Outbound,
+        wamid: Some("wamid.OUTBOUND0001".into()),
+        kind: "template".into(),
+        body: serde_json::json!({"template": "promo"}),
+        status: "accepted".into(),
+        at_micros: 1,
+    };
+    s.insert_message(conv, outbound).await.unwrap();
+    s.commit().await.unwrap();
+    for f in [
+        "text.json",
+        "batch-mixed.json",
+        "text-username-no-phone.json",
+        "status-read.json",
+        "status-delivered.json",
+        "image.json",
+        "text.json",
+        "user-preferences-stop.json",
+        "user-preferences-stop.json",
+        "reaction.json",
+    ] {
+        assert_eq!(app.deliver(&ch, &fixture(f)).await.0, StatusCode::OK, "{f}");
+    }
+    let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
+    assert_eq!(
+        s.message_status("wamid.OUTBOUND0001")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("read")
+    );
+    let sheena = s
+        .find_contact_by_wa_user("US.13491208655302741918")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sheena.id, c.id, "the contact known by phone took the BSUID");
+    assert_eq!(sheena.name.as_deref(), Some("Sheena Nelson"));
+    assert_eq!(s.consent_history(sheena.id).await.unwrap().len(), 1);
+    let pablo = s
+        .find_contact_by_wa_user("BR.1502576394655843")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pablo.phone, None);
+    let texts = s.list_messages(conv, 50).await.unwrap();
+    assert!(
+        texts.iter().any(|m| m.kind == "image"),
+        "{:?}",
+        texts.iter().map(|m| &m.kind).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|m| m.wamid.as_deref() == Some("wamid.TEXT0001"))
+            .count(),
+        1,
+        "deduplicated"
+    );
+    drop(s);
+    assert_eq!(app.count(ch.tenant, "contacts").await, 2);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn mixed_traffic_on_sqlite() {
+    mixed_traffic_lands_once_in_the_right_state(TestApp::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn mixed_traffic_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    mixed_traffic_lands_once_in_the_right_state(app).await;
 }
