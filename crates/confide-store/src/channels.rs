@@ -123,8 +123,9 @@ impl Scope<'_> {
     }
 
     pub async fn get_channel(&mut self, id: ChannelId) -> Result<Channel, StoreError> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 AND channel_id = $2");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 AND channel_id = $2 AND status <> 'deleted'"
+        );
         let t = self.tenant_str().to_string();
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(t)
@@ -136,8 +137,9 @@ impl Scope<'_> {
     }
 
     pub async fn list_channels(&mut self) -> Result<Vec<Channel>, StoreError> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 ORDER BY created_at");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 AND status <> 'deleted' ORDER BY created_at"
+        );
         let t = self.tenant_str().to_string();
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(t)
@@ -190,4 +192,177 @@ impl Store {
             None => Ok(None),
         }
     }
+}
+
+/// What `PATCH /api/v1/channels/{id}` may change (absent: unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct ChannelPatch {
+    pub display_phone_number: Option<String>,
+    pub access_token: Option<SecretString>,
+    pub verify_token: Option<SecretString>,
+    pub graph_base_url: Option<String>,
+    /// `active` or `disabled` (a disabled channel sends nothing).
+    pub status: Option<String>,
+}
+
+impl Scope<'_> {
+    async fn set_column(
+        &mut self,
+        id: ChannelId,
+        column: &'static str,
+        value: ColumnValue,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "UPDATE channels SET {column} = $1, updated_at = $2 WHERE tenant_id = $3 AND channel_id = $4 AND status <> 'deleted'"
+        );
+        let now = self.now();
+        let t = self.tenant_str().to_string();
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let q = match value {
+            ColumnValue::Text(v) => q.bind(v),
+            ColumnValue::Bytes(v) => q.bind(v),
+            ColumnValue::Null => q.bind(Option::<Vec<u8>>::None),
+        };
+        let res = q
+            .bind(now)
+            .bind(t)
+            .bind(id.to_string())
+            .execute(self.conn())
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Applies a patch (secrets sealed), audited.
+    pub async fn update_channel(
+        &mut self,
+        id: ChannelId,
+        patch: ChannelPatch,
+        actor: Actor,
+    ) -> Result<Channel, StoreError> {
+        let row = id.to_string();
+        self.get_channel(id).await?;
+        let mut changed = Vec::new();
+        if let Some(v) = patch.display_phone_number {
+            self.set_column(id, "display_phone_number", ColumnValue::Text(v))
+                .await?;
+            changed.push("display_phone_number");
+        }
+        if let Some(v) = patch.graph_base_url {
+            self.set_column(id, "graph_base_url", ColumnValue::Text(v))
+                .await?;
+            changed.push("graph_base_url");
+        }
+        if let Some(v) = patch.status {
+            self.set_column(id, "status", ColumnValue::Text(v)).await?;
+            changed.push("status");
+        }
+        if let Some(v) = patch.access_token {
+            let ct = self.seal_str(TABLE, "access_token", &row, v.expose_secret())?;
+            self.set_column(id, "access_token_ct", ColumnValue::Bytes(ct))
+                .await?;
+            changed.push("access_token");
+        }
+        if let Some(v) = patch.verify_token {
+            let ct = self.seal_str(TABLE, "verify_token", &row, v.expose_secret())?;
+            self.set_column(id, "verify_token_ct", ColumnValue::Bytes(ct))
+                .await?;
+            changed.push("verify_token");
+        }
+        let event = AuditEvent::new(actor, "channel.updated", format!("channel:{row}"))
+            .with_details(serde_json::json!({"changed": changed}));
+        self.audit(&event).await?;
+        self.get_channel(id).await
+    }
+
+    /// Starts an app-secret rotation: until it is finished, webhooks signed with either the
+    /// current or the next secret verify.
+    pub async fn begin_secret_rotation(
+        &mut self,
+        id: ChannelId,
+        next: SecretString,
+        actor: Actor,
+    ) -> Result<Channel, StoreError> {
+        let row = id.to_string();
+        let ct = self.seal_str(TABLE, "app_secret_next", &row, next.expose_secret())?;
+        self.set_column(id, "app_secret_next_ct", ColumnValue::Bytes(ct))
+            .await?;
+        self.audit(&AuditEvent::new(
+            actor,
+            "channel.secret_rotation_started",
+            format!("channel:{row}"),
+        ))
+        .await?;
+        self.get_channel(id).await
+    }
+
+    /// Finishes a rotation: the next secret becomes the only one.
+    pub async fn finish_secret_rotation(
+        &mut self,
+        id: ChannelId,
+        actor: Actor,
+    ) -> Result<Channel, StoreError> {
+        let row = id.to_string();
+        let secrets = self.channel_secrets(id).await?;
+        let Some(next) = secrets.app_secret_next else {
+            return Err(StoreError::Conflict("no rotation in progress; a rotation"));
+        };
+        let ct = self.seal_str(TABLE, "app_secret", &row, next.expose_secret())?;
+        self.set_column(id, "app_secret_ct", ColumnValue::Bytes(ct))
+            .await?;
+        self.set_column(id, "app_secret_next_ct", ColumnValue::Null)
+            .await?;
+        self.audit(&AuditEvent::new(
+            actor,
+            "channel.secret_rotation_finished",
+            format!("channel:{row}"),
+        ))
+        .await?;
+        self.get_channel(id).await
+    }
+
+    /// Disconnects a channel: webhooks to it are no longer routed, its secrets are destroyed,
+    /// and its conversations stay as history.
+    pub async fn delete_channel(&mut self, id: ChannelId, actor: Actor) -> Result<(), StoreError> {
+        let row = id.to_string();
+        self.get_channel(id).await?;
+        for (column, field) in [
+            ("access_token_ct", "access_token"),
+            ("app_secret_ct", "app_secret"),
+            ("verify_token_ct", "verify_token"),
+        ] {
+            let ct = self.seal_str(TABLE, field, &row, "")?;
+            self.set_column(id, column, ColumnValue::Bytes(ct)).await?;
+        }
+        self.set_column(id, "app_secret_next_ct", ColumnValue::Null)
+            .await?;
+        // The number may be connected again later (to this or another tenant).
+        self.set_column(
+            id,
+            "phone_number_id",
+            ColumnValue::Text(format!("deleted:{row}")),
+        )
+        .await?;
+        self.set_column(id, "status", ColumnValue::Text("deleted".into()))
+            .await?;
+        sqlx::query("DELETE FROM channel_routes WHERE channel_id = $1")
+            .bind(row.clone())
+            .execute(self.conn())
+            .await?;
+        self.audit(&AuditEvent::new(
+            actor,
+            "channel.deleted",
+            format!("channel:{row}"),
+        ))
+        .await?;
+        Ok(())
+    }
+}
+
+enum ColumnValue {
+    Text(String),
+    Bytes(Vec<u8>),
+    Null,
 }

@@ -1,5 +1,6 @@
 //! The JSON API and the public routes around it.
 
+pub mod channels;
 pub mod health;
 pub mod json;
 pub mod keys;
@@ -91,6 +92,44 @@ pub fn table() -> RouteTable {
             "/api/v1/api-keys/{id}",
             Perm(P::ApiKeysManage),
             keys::revoke,
+        )
+        // channels (WhatsApp numbers)
+        .route(Get, "/api/v1/channels", Perm(P::InboxRead), channels::list)
+        .route(
+            Post,
+            "/api/v1/channels",
+            Perm(P::ChannelsManage),
+            channels::create,
+        )
+        .route(
+            Get,
+            "/api/v1/channels/{id}",
+            Perm(P::InboxRead),
+            channels::get,
+        )
+        .route(
+            Patch,
+            "/api/v1/channels/{id}",
+            Perm(P::ChannelsManage),
+            channels::update,
+        )
+        .route(
+            Delete,
+            "/api/v1/channels/{id}",
+            Perm(P::ChannelsManage),
+            channels::delete,
+        )
+        .route(
+            Post,
+            "/api/v1/channels/{id}/rotate-secret",
+            Perm(P::ChannelsManage),
+            channels::rotate_secret,
+        )
+        .route(
+            Post,
+            "/api/v1/channels/{id}/finish-rotation",
+            Perm(P::ChannelsManage),
+            channels::finish_rotation,
         )
         // tenant security and support access
         .route(

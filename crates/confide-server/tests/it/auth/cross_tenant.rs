@@ -18,6 +18,7 @@ struct Ids {
     api_key: String,
     session: String,
     support_grant: String,
+    channel: String,
 }
 
 /// The id of tenant B's object for a route template, or a panic naming the route, so a new
@@ -34,7 +35,8 @@ fn id_of(path: &str, ids: &Ids) -> String {
         "api-keys" => ids.api_key.clone(),
         "sessions" => ids.session.clone(),
         "support-grants" => ids.support_grant.clone(),
-        // later: "contacts", "conversations", "channels", "media", "exports", ...
+        "channels" => ids.channel.clone(),
+        // later: "contacts", "conversations", "media", "exports", ...
         other => {
             panic!("route {path} takes an id of kind {other:?}: add it to cross_tenant::id_of")
         }
@@ -50,6 +52,10 @@ fn body_for(method: &Method, path: &str, a: &Tenant) -> Option<Value> {
         ("PATCH", p) if p.starts_with("/api/v1/roles/") => {
             Some(json!({"name": "pwned", "permissions": ["inbox.read"]}))
         }
+        ("PATCH", p) if p.starts_with("/api/v1/channels/") => {
+            Some(json!({"status": "disabled", "graph_base_url": "http://127.0.0.1:1"}))
+        }
+        ("POST", p) if p.ends_with("/rotate-secret") => Some(json!({"app_secret": "pwned"})),
         ("GET" | "DELETE", _) => None,
         _ => Some(json!({})),
     }
@@ -63,6 +69,8 @@ struct Snapshot {
     api_keys: String,
     sessions: String,
     grants: String,
+    channels: String,
+    channel_secrets: String,
     audit_entries: usize,
 }
 
@@ -79,6 +87,24 @@ async fn snapshot(app: &TestApp, b: &Tenant) -> Snapshot {
         api_keys: format!("{:?}", s.list_api_keys().await.unwrap()),
         sessions: format!("{sessions:?}"),
         grants: format!("{:?}", s.list_support_grants().await.unwrap()),
+        channels: format!("{:?}", s.list_channels().await.unwrap()),
+        channel_secrets: {
+            let mut all = String::new();
+            for c in s.list_channels().await.unwrap() {
+                let sec = s.channel_secrets(c.id).await.unwrap();
+                use secrecy::ExposeSecret;
+                all.push_str(&format!(
+                    "{}|{}|{:?}|{};",
+                    sec.access_token.expose_secret(),
+                    sec.app_secret.expose_secret(),
+                    sec.app_secret_next
+                        .as_ref()
+                        .map(|n| n.expose_secret().to_string()),
+                    sec.verify_token.expose_secret()
+                ));
+            }
+            all
+        },
         audit_entries: 0,
     };
     s.commit().await.unwrap();
@@ -127,7 +153,31 @@ async fn run(app: &TestApp) {
         }
         _ => unreachable!(),
     };
+    let channel = {
+        let mut s = app.state.store.scope(b.id).await.unwrap();
+        let c = s
+            .create_channel(
+                confide_store::channels::NewChannel {
+                    phone_number_id: format!(
+                        "77{}",
+                        &b.id.to_string()[..8].replace(|c: char| !c.is_ascii_digit(), "1")
+                    ),
+                    waba_id: "1".into(),
+                    display_phone_number: "15550001111".into(),
+                    access_token: secrecy::SecretString::from("b-token"),
+                    app_secret: secrecy::SecretString::from("b-secret"),
+                    verify_token: secrecy::SecretString::from("b-verify"),
+                    graph_base_url: "https://graph.facebook.com".into(),
+                },
+                confide_core::audit::Actor::Cli,
+            )
+            .await
+            .unwrap();
+        s.commit().await.unwrap();
+        c.id.to_string()
+    };
     let ids = Ids {
+        channel,
         user: b.members["agent"].user_id.to_string(),
         role: b.roles["support-lead"].to_string(),
         api_key: b_key_id,
