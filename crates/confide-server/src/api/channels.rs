@@ -67,7 +67,7 @@ fn graph_base_url(v: Option<String>) -> Result<String, ApiError> {
     .map_err(|e| {
         unprocessable(
             "invalid_graph_base_url",
-            &format!("graph_base_url is not an allowed Graph API origin: {e}"),
+            format!("graph_base_url is not an allowed Graph API origin: {e}"),
         )
     })?;
     Ok(url.trim_end_matches('/').to_string())
@@ -152,13 +152,13 @@ pub async fn update(
     JsonBody(b): JsonBody<PatchBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let channel: ChannelId = id(&channel)?;
-    if let Some(status) = &b.status {
-        if !["active", "disabled"].contains(&status.as_str()) {
-            return Err(unprocessable(
-                "invalid_channel",
-                "status must be active or disabled.",
-            ));
-        }
+    if let Some(status) = &b.status
+        && !["active", "disabled"].contains(&status.as_str())
+    {
+        return Err(unprocessable(
+            "invalid_channel",
+            "status must be active or disabled.",
+        ));
     }
     let patch = ChannelPatch {
         display_phone_number: b.display_phone_number.map(|d| d.trim().to_string()),
