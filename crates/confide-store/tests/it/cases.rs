@@ -653,3 +653,29 @@ pub async fn row_level_security_hides_other_tenants(db: &TestDb) {
     assert!(err.contains("row-level security"), "{err}");
     exec(&mut raw, "ROLLBACK").await.unwrap();
 }
+
+/// Several instances starting together migrate once (sqlx's migrator holds an advisory lock).
+pub async fn several_instances_may_migrate_the_same_database_at_once(
+    db: &crate::harness::Unmigrated,
+) {
+    let run = || confide_store::migrate::run(&db.options, Backend::Postgres);
+    // Four connections race (concurrently, on one task): each must succeed.
+    let (a, b, c, d) = tokio::join!(run(), run(), run(), run());
+    for r in [a, b, c, d] {
+        r.unwrap();
+    }
+    let keyring =
+        confide_crypto::keyring::Keyring::generate(&confide_core::clock::SystemClock, &OsEntropy);
+    let store = Store::open(
+        &db.options,
+        keyring,
+        None,
+        std::sync::Arc::new(confide_core::clock::SystemClock),
+        std::sync::Arc::new(OsEntropy),
+    )
+    .await
+    .unwrap();
+    store.ready().await.unwrap();
+    tenant(&store, "After concurrent migrations").await;
+    store.close().await;
+}

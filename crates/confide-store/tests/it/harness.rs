@@ -53,6 +53,26 @@ impl TestDb {
         )
     }
 
+    /// A fresh, empty PostgreSQL database (no store opened, so nothing migrated yet).
+    pub async fn postgres_unmigrated() -> Option<Unmigrated> {
+        let admin = std::env::var("CONFIDE_TEST_POSTGRES_URL").ok()?;
+        let name = format!(
+            "confide_test_{}",
+            hex::encode(confide_core::entropy::random_array::<6>(&OsEntropy))
+        );
+        let mut conn = admin_conn(&admin).await;
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let url = with_database(&admin, &name);
+        Some(Unmigrated {
+            admin,
+            name,
+            options: StoreOptions::new(url),
+        })
+    }
+
     async fn open(
         options: StoreOptions,
         dir: Option<tempfile::TempDir>,
@@ -140,4 +160,23 @@ fn with_database(url: &str, db: &str) -> String {
         out.push_str(q);
     }
     out
+}
+
+/// A PostgreSQL database nobody has migrated yet.
+pub struct Unmigrated {
+    admin: String,
+    name: String,
+    pub options: StoreOptions,
+}
+
+impl Unmigrated {
+    pub async fn drop_database(self) {
+        let mut conn = admin_conn(&self.admin).await;
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .await
+        .unwrap();
+    }
 }

@@ -49,6 +49,15 @@ conformance!(
 /// Row-level security is PostgreSQL's second wall; SQLite has no roles (its wall is the scope).
 mod postgres_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn several_instances_may_migrate_the_same_database_at_once() {
+        let Some(db) = crate::harness::TestDb::postgres_unmigrated().await else {
+            return;
+        };
+        crate::cases::several_instances_may_migrate_the_same_database_at_once(&db).await;
+        db.drop_database().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn row_level_security_hides_other_tenants() {
         let Some(db) = crate::harness::TestDb::postgres().await else {
             return;
