@@ -188,13 +188,15 @@ async fn a_change_naming_another_tenants_number_is_rejected_and_audited() {
     );
 }
 
-#[tokio::test]
-async fn duplicates_and_reordered_statuses_end_in_the_right_state() {
-    let app = TestApp::sqlite().await;
-    let ch = app
-        .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
-        .await;
-    // The outbound message the statuses are about.
+/// Sheena, known by phone, and the outbound template `wamid.OUTBOUND0001` the status fixtures
+/// are about.
+async fn sheena_with_an_outbound_message(
+    app: &TestApp,
+    ch: &app::TestChannel,
+) -> (
+    confide_store::contacts::Contact,
+    confide_core::ids::ConversationId,
+) {
     let mut s = app.state.store.scope(ch.tenant).await.unwrap();
     let c = s
         .create_contact(
@@ -207,20 +209,26 @@ async fn duplicates_and_reordered_statuses_end_in_the_right_state() {
         .await
         .unwrap();
     let conv = s.open_conversation(c.id, ch.channel).await.unwrap();
-    s.insert_message(
-        conv,
-        NewMessage {
-            direction: Direction::Outbound,
-            wamid: Some("wamid.OUTBOUND0001".into()),
-            kind: "template".into(),
-            body: serde_json::json!({"template": "promo"}),
-            status: "accepted".into(),
-            at_micros: 1,
-        },
-    )
-    .await
-    .unwrap();
+    let outbound = NewMessage {
+        direction: Direction::Outbound,
+        wamid: Some("wamid.OUTBOUND0001".into()),
+        kind: "template".into(),
+        body: serde_json::json!({"template": "promo"}),
+        status: "accepted".into(),
+        at_micros: 1,
+    };
+    s.insert_message(conv, outbound).await.unwrap();
     s.commit().await.unwrap();
+    (c, conv)
+}
+
+#[tokio::test]
+async fn duplicates_and_reordered_statuses_end_in_the_right_state() {
+    let app = TestApp::sqlite().await;
+    let ch = app
+        .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
+        .await;
+    sheena_with_an_outbound_message(&app, &ch).await;
 
     for f in [
         "status-read.json",
@@ -530,28 +538,7 @@ async fn mixed_traffic_lands_once_in_the_right_state(app: TestApp) {
     let ch = app
         .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
         .await;
-    let mut s = app.state.store.scope(ch.tenant).await.unwrap();
-    let c = s
-        .create_contact(
-            confide_store::contacts::NewContact {
-                phone: Some(Phone::parse("+16505551234").unwrap()),
-                ..Default::default()
-            },
-            Actor::Cli,
-        )
-        .await
-        .unwrap();
-    let conv = s.open_conversation(c.id, ch.channel).await.unwrap();
-    let outbound = NewMessage {
-        direction: Direction::Outbound,
-        wamid: Some("wamid.OUTBOUND0001".into()),
-        kind: "template".into(),
-        body: serde_json::json!({"template": "promo"}),
-        status: "accepted".into(),
-        at_micros: 1,
-    };
-    s.insert_message(conv, outbound).await.unwrap();
-    s.commit().await.unwrap();
+    let (c, conv) = sheena_with_an_outbound_message(&app, &ch).await;
     for f in [
         "text.json",
         "batch-mixed.json",
