@@ -15,6 +15,7 @@ pub mod edge;
 pub mod error;
 pub mod keyring;
 pub mod media;
+pub mod outbound;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

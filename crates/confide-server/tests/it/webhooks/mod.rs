@@ -606,3 +606,83 @@ async fn mixed_traffic_on_postgres() {
     };
     mixed_traffic_lands_once_in_the_right_state(app).await;
 }
+
+/// The 2026 shapes end to end: Pablo (a username, no phone) writes in, becomes a contact, and a
+/// reply to that contact is addressed by `recipient` (his BSUID), which meta-sim accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_to_a_customer_without_a_phone_is_addressed_by_bsuid() {
+    use confide_server::outbound::{AddressError, recipient_for};
+    use confide_whatsapp::client::{GraphClient, GraphClientOptions};
+    use confide_whatsapp::send::{OutboundMessage, Recipient};
+
+    let config = meta_sim::SimConfig {
+        numbers: vec![meta_sim::NumberConfig::new(
+            FIXTURE_PHONE_NUMBER_ID,
+            "15550783881",
+            "102290129340398",
+            "EAAG-test-token",
+            "s",
+        )],
+        users: vec![meta_sim::UserConfig::with_username(
+            "BR.1502576394655843",
+            "Pablo Morales",
+            "pablomorales",
+            None,
+        )],
+        ..meta_sim::SimConfig::default()
+    };
+    let sim = meta_sim::Sim::start(
+        config,
+        std::sync::Arc::new(confide_core::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    let app = TestApp::sqlite().await;
+    let ch = app
+        .tenant_with_channel_at("Acme", FIXTURE_PHONE_NUMBER_ID, sim.base_url())
+        .await;
+    // Pablo writes (opening the 24-hour window at Meta); the delivery is the fixture's.
+    sim.customer_sends(
+        "BR.1502576394655843",
+        FIXTURE_PHONE_NUMBER_ID,
+        "Hola, ¿tienen envío?",
+    )
+    .unwrap();
+    assert_eq!(
+        app.deliver(&ch, &fixture("text-username-no-phone.json"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
+    let pablo = s
+        .find_contact_by_wa_user("BR.1502576394655843")
+        .await
+        .unwrap()
+        .unwrap();
+    let token = s.channel_secrets(ch.channel).await.unwrap().access_token;
+    drop(s);
+    let to = recipient_for(&pablo, false).unwrap();
+    assert_eq!(to, Recipient::Bsuid("BR.1502576394655843".into()));
+    assert_eq!(
+        recipient_for(&pablo, true),
+        Err(AddressError::AuthenticationNeedsPhone)
+    );
+
+    let client = GraphClient::new(sim.base_url(), token, GraphClientOptions::default()).unwrap();
+    let reply = OutboundMessage::text(to, "¡Sí, enviamos a todo el país!", false).unwrap();
+    let sent = client.send(FIXTURE_PHONE_NUMBER_ID, &reply).await.unwrap();
+    assert!(sent.wamid().is_some());
+    let record = sim.sent_messages().pop().unwrap();
+    assert_eq!(
+        record.body["recipient"], "BR.1502576394655843",
+        "{}",
+        record.body
+    );
+    assert!(
+        record.body.get("to").is_none(),
+        "no phone was sent: {}",
+        record.body
+    );
+}
