@@ -13,10 +13,11 @@ use confide_store::audit::Verification;
 use confide_store::{Backend, Store};
 use serde_json::json;
 
-pub async fn serve(config: Config) -> Result<(), Failure> {
+pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     let where_ = config.describe();
-    let app = Application::build(config, Deps::default())
+    let deps = Deps::default();
+    let app = Application::build(config.clone(), deps.clone())
         .await
         .map_err(|e| Failure::config(e.0))?;
     tracing::info!(
@@ -25,9 +26,35 @@ pub async fn serve(config: Config) -> Result<(), Failure> {
         startup_ms = started.elapsed().as_millis() as u64,
         "confide is ready: {where_}"
     );
-    app.run_until(shutdown_signal())
-        .await
-        .map_err(|e| Failure::failed(e.0))
+    let demo = match demo {
+        true => Some(crate::demo::seed(&app, &config, &deps).await?),
+        false => None,
+    };
+    let public = app.public_addr();
+    let server = tokio::spawn(app.run_until(shutdown_signal()));
+    if let Some(d) = &demo {
+        let n = crate::demo::customers_write_in(d)?;
+        let login = match &d.password {
+            Some(p) => format!(
+                "{} with the one-time password {p} (change it at first sign-in)",
+                crate::demo::DEMO_OWNER
+            ),
+            None => format!(
+                "{} (password from the first demo run; `confide user reset-password` issues a new one)",
+                crate::demo::DEMO_OWNER
+            ),
+        };
+        tracing::info!(
+            tenant = %d.tenant,
+            simulator = %d.sim.base_url(),
+            messages = n,
+            "demo ready: sign in at http://{public} (POST /api/v1/session) as {login}; {n} customer messages are arriving from the simulated WhatsApp"
+        );
+        eprintln!("\nConfide demo: http://{public}  user {login}\n");
+    }
+    let result = server.await.map_err(|e| Failure::failed(e.to_string()))?;
+    drop(demo);
+    result.map_err(|e| Failure::failed(e.0))
 }
 
 /// SIGTERM or Ctrl-C.
@@ -203,6 +230,29 @@ pub async fn keys_retire(config: &Config, kek_id: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A fresh one-time password and its argon2id hash (peppered by the keyring).
+pub fn one_time_password_hash(
+    config: &Config,
+    store: &Store,
+    deps: &Deps,
+) -> Result<(String, String), Failure> {
+    let ring = store
+        .keyring_snapshot()
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    let params = PasswordParams {
+        m_cost_kib: config.password.m_cost_kib,
+        t_cost: config.password.t_cost,
+        p_cost: config.password.p_cost,
+    };
+    let hasher = PasswordHasher::new(params, Some(ring.password_pepper()))
+        .map_err(|e| Failure::config(format!("password: {e}")))?;
+    let password = one_time_password(deps.entropy.as_ref());
+    let hash = hasher
+        .hash(&password, deps.entropy.as_ref())
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    Ok((password, hash))
+}
+
 /// A one-time password: 20 characters from an unambiguous alphabet (about 100 bits).
 fn one_time_password(entropy: &dyn Entropy) -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
@@ -228,22 +278,8 @@ pub async fn tenant_create(
             "--owner-email: {owner_email:?} is not an email address"
         ))
     })?;
-    let deps = Deps::default();
     let store = store_for_cli(config).await?;
-    let ring = store
-        .keyring_snapshot()
-        .map_err(|e| Failure::failed(e.to_string()))?;
-    let params = PasswordParams {
-        m_cost_kib: config.password.m_cost_kib,
-        t_cost: config.password.t_cost,
-        p_cost: config.password.p_cost,
-    };
-    let hasher = PasswordHasher::new(params, Some(ring.password_pepper()))
-        .map_err(|e| Failure::config(format!("password: {e}")))?;
-    let password = one_time_password(deps.entropy.as_ref());
-    let hash = hasher
-        .hash(&password, deps.entropy.as_ref())
-        .map_err(|e| Failure::failed(e.to_string()))?;
+    let (password, hash) = one_time_password_hash(config, &store, &Deps::default())?;
     let created = store
         .create_tenant(name, &email, &hash, Actor::Cli)
         .await

@@ -4,6 +4,7 @@
 
 mod auth_commands;
 mod commands;
+mod demo;
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -34,6 +35,9 @@ enum Command {
         /// Admin (metrics) listener address.
         #[arg(long)]
         admin_listen: Option<SocketAddr>,
+        /// Also simulate Meta's API in-process, with a demo tenant, channel and customers.
+        #[arg(long)]
+        demo: bool,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -201,6 +205,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve {
             listen,
             admin_listen,
+            demo,
         } => {
             if let Some(a) = listen {
                 config.listen = a;
@@ -208,7 +213,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             if let Some(a) = admin_listen {
                 config.admin_listen = a;
             }
-            commands::serve(config).await
+            commands::serve(config, demo).await
         }
         Command::Migrate => commands::migrate(&config).await,
         Command::Keys { action } => match action {

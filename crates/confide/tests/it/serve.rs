@@ -104,3 +104,119 @@ fn serve_in_an_empty_directory_answers_healthz_and_stops_cleanly_on_sigterm() {
     assert!(status.success(), "exit status {status}; log: {rest:?}");
     assert!(rest.iter().any(|l| l.contains("\"stopped\"")), "{rest:?}");
 }
+
+/// A plain HTTP/1.1 POST of JSON from the server's own origin; returns (status, body).
+fn post_json(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let status = buf.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (
+        status,
+        buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_string(),
+    )
+}
+
+#[test]
+fn demo_seeds_a_tenant_whose_customers_write_in_through_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = confide(dir.path())
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut ready = None;
+    for line in lines.by_ref() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap_or_default();
+        if v["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("demo ready"))
+        {
+            ready = Some(v);
+            break;
+        }
+    }
+    let ready = ready.expect("a demo ready line");
+    std::thread::spawn(move || for _ in lines {});
+    let message = ready["message"].as_str().unwrap();
+    let addr: SocketAddr = message
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let password = message
+        .split("one-time password ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert_eq!(ready["messages"], 40);
+
+    // The owner can sign in with what was printed.
+    let body = serde_json::json!({"email": "demo@confide.local", "password": password}).to_string();
+    let (status, response) = post_json(addr, "/api/v1/session", &body);
+    assert_eq!(status, 200, "{response}");
+
+    // The simulated customers' messages arrive through signed webhooks and are stored.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tenant: confide_core::ids::TenantId = ready["tenant"].as_str().unwrap().parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stored = rt.block_on(async {
+            let keyring =
+                confide_crypto::keyring::Keyring::load(&dir.path().join("keys/keyring.json"))
+                    .unwrap();
+            let url = format!("sqlite://{}/data/confide.db", dir.path().display());
+            let store = confide_store::Store::open(
+                &confide_store::StoreOptions::new(url),
+                keyring,
+                None,
+                std::sync::Arc::new(confide_core::clock::SystemClock),
+                std::sync::Arc::new(confide_core::entropy::OsEntropy),
+            )
+            .await
+            .unwrap();
+            let mut s = store.read_scope(tenant).await.unwrap();
+            let n = s.count_rows("messages").await.unwrap();
+            drop(s);
+            store.close().await;
+            n
+        });
+        if stored >= 40 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {stored} of 40 demo messages arrived"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait().unwrap().success());
+}
