@@ -34,6 +34,7 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
     let server = tokio::spawn(app.run_until(shutdown_signal()));
     if let Some(d) = &demo {
         let n = crate::demo::customers_write_in(d)?;
+        // The sign-in goes to stdout, like `tenant create`'s: a password never enters the logs.
         let login = match &d.password {
             Some(p) => format!(
                 "{} with the one-time password {p} (change it at first sign-in)",
@@ -44,13 +45,13 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
                 crate::demo::DEMO_OWNER
             ),
         };
+        println!("Confide demo: sign in at http://{public} as {login}");
         tracing::info!(
             tenant = %d.tenant,
             simulator = %d.sim.base_url(),
             messages = n,
-            "demo ready: sign in at http://{public} (POST /api/v1/session) as {login}; {n} customer messages are arriving from the simulated WhatsApp"
+            "demo ready at http://{public}: {n} customer messages are arriving from the simulated WhatsApp (sign-in on stdout)"
         );
-        eprintln!("\nConfide demo: http://{public}  user {login}\n");
     }
     let result = server.await.map_err(|e| Failure::failed(e.to_string()))?;
     drop(demo);
