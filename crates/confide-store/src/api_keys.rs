@@ -71,30 +71,23 @@ impl Scope<'_> {
     }
 
     pub async fn list_api_keys(&mut self) -> Result<Vec<ApiKey>, StoreError> {
-        let t = self.tenant_str().to_string();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, key_id"
-        )))
-        .bind(t)
-        .fetch_all(self.conn())
-        .await?;
+        let rows = self
+            .tenant_rows(format!(
+                "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, key_id"
+            ))
+            .await?;
         rows.iter().map(key_from_row).collect()
     }
 
     /// A key of this tenant ([`StoreError::NotFound`] for any other id).
     pub async fn api_key(&mut self, id: ApiKeyId) -> Result<ApiKey, StoreError> {
-        let t = self.tenant_str().to_string();
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 AND key_id = $2"
-        )))
-        .bind(t)
-        .bind(id.to_string())
-        .fetch_optional(self.conn())
-        .await?;
-        row.as_ref()
-            .map(key_from_row)
-            .transpose()?
-            .ok_or(StoreError::NotFound)
+        let row = self
+            .tenant_row(
+                format!("SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 AND key_id = $2"),
+                id.to_string(),
+            )
+            .await?;
+        key_from_row(&row)
     }
 
     /// Revokes a key: it stops working at once (its lookup row goes).

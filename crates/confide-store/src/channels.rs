@@ -126,13 +126,7 @@ impl Scope<'_> {
         let sql = format!(
             "SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 AND channel_id = $2 AND status <> 'deleted'"
         );
-        let t = self.tenant_str().to_string();
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(t)
-            .bind(id.to_string())
-            .fetch_optional(self.conn())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = self.tenant_row(sql, id.to_string()).await?;
         from_row(&row)
     }
 
@@ -140,11 +134,7 @@ impl Scope<'_> {
         let sql = format!(
             "SELECT {COLUMNS} FROM channels WHERE tenant_id = $1 AND status <> 'deleted' ORDER BY created_at"
         );
-        let t = self.tenant_str().to_string();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(t)
-            .fetch_all(self.conn())
-            .await?;
+        let rows = self.tenant_rows(sql).await?;
         rows.iter().map(from_row).collect()
     }
 

@@ -67,30 +67,21 @@ pub struct RoleChange {
 
 impl Scope<'_> {
     pub async fn list_roles(&mut self) -> Result<Vec<Role>, StoreError> {
-        let t = self.tenant_str().to_string();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM roles WHERE tenant_id = $1 ORDER BY builtin DESC, created_at, name"
-        )))
-        .bind(t)
-        .fetch_all(self.conn())
-        .await?;
+        let rows = self
+            .tenant_rows(format!("SELECT {COLUMNS} FROM roles WHERE tenant_id = $1 ORDER BY builtin DESC, created_at, name"))
+            .await?;
         rows.iter().map(role_from_row).collect()
     }
 
     /// A role of this tenant ([`StoreError::NotFound`] for any other id).
     pub async fn role(&mut self, id: RoleId) -> Result<Role, StoreError> {
-        let t = self.tenant_str().to_string();
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM roles WHERE tenant_id = $1 AND role_id = $2"
-        )))
-        .bind(t)
-        .bind(id.to_string())
-        .fetch_optional(self.conn())
-        .await?;
-        row.as_ref()
-            .map(role_from_row)
-            .transpose()?
-            .ok_or(StoreError::NotFound)
+        let row = self
+            .tenant_row(
+                format!("SELECT {COLUMNS} FROM roles WHERE tenant_id = $1 AND role_id = $2"),
+                id.to_string(),
+            )
+            .await?;
+        role_from_row(&row)
     }
 
     pub async fn role_by_name(&mut self, name: &str) -> Result<Role, StoreError> {

@@ -183,6 +183,34 @@ impl<'s> Scope<'s> {
         crate::audit::append(&mut self.tx, store, &tenant, at, event).await
     }
 
+    /// The rows of `sql`, whose `$1` is this scope's tenant.
+    pub(crate) async fn tenant_rows(
+        &mut self,
+        sql: String,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        let t = self.tenant_text.clone();
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(t)
+            .fetch_all(&mut *self.tx)
+            .await?)
+    }
+
+    /// The one row of `sql`, whose `$1` is this scope's tenant and `$2` the id;
+    /// [`StoreError::NotFound`] when the id is not this tenant's.
+    pub(crate) async fn tenant_row(
+        &mut self,
+        sql: String,
+        id: String,
+    ) -> Result<sqlx::any::AnyRow, StoreError> {
+        let t = self.tenant_text.clone();
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(t)
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
     /// How many rows of a tenant table belong to this tenant (exports, backup checks, tests).
     pub async fn count_rows(&mut self, table: &str) -> Result<i64, StoreError> {
         const TABLES: &[&str] = &[
