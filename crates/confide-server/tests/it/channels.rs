@@ -1,34 +1,22 @@
 //! `/api/v1/channels`: secrets are write-only, only allowed Graph origins, app-secret rotation
 //! with both secrets valid in between, and deletion that stops routing (issue 4, C17, C21).
 
-use crate::auth::harness::TestApp;
-use axum::http::{Method, Request, StatusCode};
+use crate::harness::{FIXTURE_PHONE_NUMBER_ID, TestApp, fixture};
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-
-const PNID: &str = "106540352242922";
-
-fn fixture_text() -> Value {
-    let path = format!(
-        "{}/../../../shared/fixtures/webhooks/text.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
 
 /// Delivers the text fixture to a channel, signed with `secret` over the exact bytes sent.
 async fn deliver(app: &TestApp, channel: &str, secret: &str) -> StatusCode {
-    let body = fixture_text();
-    let sig = confide_whatsapp::signature::sign(body.to_string().as_bytes(), secret.as_bytes());
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri(format!("/webhooks/whatsapp/{channel}"))
-        .header("x-hub-signature-256", sig);
-    app.send(app.ip, req, Some(body)).await.status
+    let body = fixture("text.json");
+    let sig = confide_whatsapp::signature::sign(&body, secret.as_bytes());
+    app.deliver_raw(channel.parse().unwrap(), body, Some(sig))
+        .await
+        .status
 }
 
 fn channel_body() -> Value {
     json!({
-        "phone_number_id": PNID,
+        "phone_number_id": FIXTURE_PHONE_NUMBER_ID,
         "waba_id": "102290129340398",
         "display_phone_number": "+1 555 078 3881",
         "access_token": "EAAG-planted-token",

@@ -3,4 +3,5 @@
 
 mod auth;
 mod channels;
+mod harness;
 mod webhooks;

@@ -2,7 +2,7 @@
 //! the database; a hard cap of 100 consecutive failures; the victim-lockout bound; no user
 //! enumeration by status, body or time.
 
-use super::harness::{Options, Resp, TestApp};
+use crate::harness::{Options, Resp, TestApp};
 use axum::http::{Method, StatusCode, header};
 use confide_core::audit::Actor;
 use confide_core::email::Email;
@@ -146,7 +146,7 @@ async fn attacker_cannot_lock_the_owner_out_of_their_own_ip() {
         .login_raw(home, &t.owner.email, &t.owner.password, None)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    t.owner.auth = super::harness::session_of(&r);
+    t.owner.auth = crate::harness::session_of(&r);
     // The reset path (an admin's reset) reopens sign-in from new IPs; the attacker stays out.
     let admin = &t.members["admin"];
     let r = app

@@ -5,7 +5,7 @@
 //! Adding a route with an id: add its kind to [`id_of`] (the suite fails until you do), and what
 //! B owns of that kind to [`Snapshot`].
 
-use super::harness::{Auth, Resp, Tenant, TestApp};
+use crate::harness::{Auth, Resp, Tenant, TestApp};
 use axum::http::{Method, StatusCode};
 use confide_server::api::route_specs;
 use confide_server::api::table::Access;

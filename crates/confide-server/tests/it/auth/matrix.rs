@@ -2,7 +2,7 @@
 //! agent, viewer, a custom role, each role's API key, a platform admin, no credentials}, each
 //! cell checked against what the route declares.
 
-use super::harness::{Auth, Resp, TestApp};
+use crate::harness::{Auth, Resp, TestApp};
 use axum::http::{Method, StatusCode};
 use confide_core::permissions::{BuiltinRole, Permission};
 use confide_server::api::route_specs;

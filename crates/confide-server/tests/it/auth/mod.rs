@@ -3,7 +3,6 @@
 
 mod brute_force;
 mod cross_tenant;
-pub mod harness;
 mod matrix;
 mod passwords;
 pub mod platform;

@@ -3,12 +3,12 @@
 //! `confide-crypto: password_policy::tests::password_rules_table`; the API applies it, see
 //! `sessions::one_time_password_must_be_changed_before_anything_else`.)
 
-use super::harness::{Options, TestApp};
+use crate::harness::{Options, TestApp};
 use axum::http::StatusCode;
 use confide_core::entropy::OsEntropy;
 use confide_crypto::password::{PasswordHasher, PasswordParams};
 
-async fn stored_hash(app: &TestApp, t: &super::harness::Tenant) -> String {
+async fn stored_hash(app: &TestApp, t: &crate::harness::Tenant) -> String {
     let mut s = app.state.store.read_scope(t.id).await.unwrap();
     let (_, creds) = s.credentials(t.owner.user_id).await.unwrap();
     s.commit().await.unwrap();

@@ -2,7 +2,7 @@
 //! tenant's data only through a support grant the tenant made: time-boxed, scoped to a role,
 //! revocable, audited.
 
-use super::harness::{Auth, TestApp, set_cookie_value, strong_password};
+use crate::harness::{Auth, TestApp, set_cookie_value, strong_password};
 use axum::http::{Method, StatusCode};
 use confide_core::email::Email;
 use confide_core::entropy::OsEntropy;
@@ -181,7 +181,7 @@ async fn support_access_needs_a_time_boxed_audited_grant() {
     let grant_id = r.body["id"].as_str().unwrap().to_string();
     let r = app.call(Method::POST, &path, &op, Some(json!({}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let support = super::harness::session_of(&r);
+    let support = crate::harness::session_of(&r);
     let r = app.call(Method::GET, "/api/v1/me", &support, None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["kind"], "support");
@@ -225,7 +225,7 @@ async fn revoking_a_support_grant_ends_its_sessions() {
             Some(json!({})),
         )
         .await;
-    let support = super::harness::session_of(&r);
+    let support = crate::harness::session_of(&r);
     assert_eq!(
         app.call(Method::GET, "/api/v1/me", &support, None)
             .await

@@ -1,7 +1,7 @@
 //! C6 and C9 beyond the matrix: custom roles, no escalation, the last owner, and API keys (shown
 //! once, stored hashed, scoped to a role, revocable, last use recorded).
 
-use super::harness::{Auth, TestApp};
+use crate::harness::{Auth, TestApp};
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 use sqlx::Row;

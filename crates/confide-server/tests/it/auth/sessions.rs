@@ -3,7 +3,7 @@
 //! user ending sessions, the cookie's attributes, CSRF, and a stolen sessions table that cannot
 //! be turned into a working cookie.
 
-use super::harness::{Auth, TestApp, session_of, strong_password};
+use crate::harness::{Auth, TestApp, session_of, strong_password};
 use axum::http::{Method, Request, StatusCode, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -84,8 +84,8 @@ async fn every_sign_in_issues_a_new_token() {
     let b = Request::builder()
         .method(Method::POST)
         .uri("/api/v1/session")
-        .header(header::HOST, super::harness::HOST)
-        .header(header::ORIGIN, super::harness::ORIGIN)
+        .header(header::HOST, crate::harness::HOST)
+        .header(header::ORIGIN, crate::harness::ORIGIN)
         .header(
             header::COOKIE,
             format!("__Host-confide_session={}", first.token()),
@@ -162,7 +162,7 @@ async fn logout_deletes_the_server_side_session() {
     );
 }
 
-async fn sessions_of(app: &TestApp, t: &super::harness::Tenant) -> usize {
+async fn sessions_of(app: &TestApp, t: &crate::harness::Tenant) -> usize {
     let mut s = app.state.store.read_scope(t.id).await.unwrap();
     let n = s.list_sessions(t.owner.user_id).await.unwrap().len();
     s.commit().await.unwrap();
@@ -377,7 +377,7 @@ async fn cookie_requests_that_change_state_need_same_origin_and_csrf_token() {
         let mut b = Request::builder()
             .method(Method::POST)
             .uri("/api/v1/roles")
-            .header(header::HOST, super::harness::HOST)
+            .header(header::HOST, crate::harness::HOST)
             .header(header::COOKIE, format!("__Host-confide_session={token}"));
         if let Some(o) = origin {
             b = b.header(header::ORIGIN, o);
@@ -390,8 +390,8 @@ async fn cookie_requests_that_change_state_need_same_origin_and_csrf_token() {
     for (origin, token) in [
         (None, Some(csrf.clone())),
         (Some("https://evil.example"), Some(csrf.clone())),
-        (Some(super::harness::ORIGIN), None),
-        (Some(super::harness::ORIGIN), Some("wrong".to_string())),
+        (Some(crate::harness::ORIGIN), None),
+        (Some(crate::harness::ORIGIN), Some("wrong".to_string())),
     ] {
         let r = app
             .send(app.ip, attempt(origin, token.clone()), Some(body.clone()))
@@ -402,7 +402,7 @@ async fn cookie_requests_that_change_state_need_same_origin_and_csrf_token() {
     let r = app
         .send(
             app.ip,
-            attempt(Some(super::harness::ORIGIN), Some(csrf.clone())),
+            attempt(Some(crate::harness::ORIGIN), Some(csrf.clone())),
             Some(body.clone()),
         )
         .await;
@@ -414,7 +414,7 @@ async fn cookie_requests_that_change_state_need_same_origin_and_csrf_token() {
     let b = Request::builder()
         .method(Method::POST)
         .uri("/api/v1/roles")
-        .header(header::HOST, super::harness::HOST)
+        .header(header::HOST, crate::harness::HOST)
         .header(header::AUTHORIZATION, format!("Bearer {key}"));
     let r = app
         .send(
@@ -428,7 +428,7 @@ async fn cookie_requests_that_change_state_need_same_origin_and_csrf_token() {
     let b = Request::builder()
         .method(Method::POST)
         .uri("/api/v1/session")
-        .header(header::HOST, super::harness::HOST)
+        .header(header::HOST, crate::harness::HOST)
         .header(header::ORIGIN, "https://evil.example");
     let r = app
         .send(

@@ -3,7 +3,7 @@
 //! vectors are checked in `confide-crypto: totp::tests::rfc6238_test_vectors`, and again here
 //! through the server's own verifier.)
 
-use super::harness::{Auth, TestApp, session_of};
+use crate::harness::{Auth, TestApp, session_of};
 use axum::http::{Method, StatusCode};
 use confide_crypto::totp::{Algorithm, Totp, base32_decode};
 use serde_json::json;

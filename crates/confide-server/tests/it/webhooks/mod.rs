@@ -1,24 +1,31 @@
 //! Signed webhook ingest (issue 4; SECURITY-CLAIMS C17, C18).
 
-mod app;
-
-use app::{FIXTURE_PHONE_NUMBER_ID, TestApp, fixture};
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use crate::harness::{Auth, FIXTURE_PHONE_NUMBER_ID, TestApp, TestChannel, fixture};
+use axum::http::{Method, StatusCode};
 use confide_core::audit::Actor;
 use confide_core::phone::Phone;
 use confide_store::conversations::{Direction, NewMessage};
 
+/// Delivers `body`, signed as Meta signs it; it must be acknowledged (200).
+async fn deliver_ok(app: &TestApp, ch: &TestChannel, what: &str, body: &[u8]) {
+    let r = app.deliver(ch, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{what}: {}", r.body);
+}
+
+/// Delivers the named fixtures in order; each must be acknowledged (200).
+async fn deliver_fixtures_ok(app: &TestApp, ch: &TestChannel, names: &[&str]) {
+    for name in names {
+        deliver_ok(app, ch, name, &fixture(name)).await;
+    }
+}
+
 #[tokio::test]
 async fn customer_with_username_and_no_phone_becomes_a_contact_with_a_conversation() {
-    let app = TestApp::sqlite().await;
+    let app = TestApp::new().await;
     let ch = app
         .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
         .await;
-    let (status, _) = app
-        .deliver(&ch, &fixture("text-username-no-phone.json"))
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    deliver_fixtures_ok(&app, &ch, &["text-username-no-phone.json"]).await;
 
     let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
     let pablo = s
@@ -45,20 +52,11 @@ async fn customer_with_username_and_no_phone_becomes_a_contact_with_a_conversati
 
 #[tokio::test]
 async fn user_changed_number_keeps_history_on_one_contact() {
-    let app = TestApp::sqlite().await;
+    let app = TestApp::new().await;
     let ch = app
         .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
         .await;
-    assert_eq!(
-        app.deliver(&ch, &fixture("text.json")).await.0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.deliver(&ch, &fixture("system-user-changed-number.json"))
-            .await
-            .0,
-        StatusCode::OK
-    );
+    deliver_fixtures_ok(&app, &ch, &["text.json", "system-user-changed-number.json"]).await;
 
     let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
     assert!(
@@ -99,7 +97,7 @@ async fn user_changed_number_keeps_history_on_one_contact() {
 
 #[tokio::test]
 async fn forged_or_broken_signatures_are_refused_and_store_nothing() {
-    let app = TestApp::sqlite().await;
+    let app = TestApp::new().await;
     let ch = app
         .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
         .await;
@@ -138,16 +136,16 @@ async fn forged_or_broken_signatures_are_refused_and_store_nothing() {
         ("body changed by one byte", altered, Some(good.clone())),
     ];
     for (name, body, sig) in cases {
-        let (status, json) = app.deliver_raw(ch.channel, body, sig).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
-        assert_eq!(json["error"]["code"], "bad_signature", "{name}");
+        let r = app.deliver_raw(ch.channel, body, sig).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name}");
+        assert_eq!(r.body["error"]["code"], "bad_signature", "{name}");
     }
     for table in ["contacts", "messages", "conversations"] {
         assert_eq!(app.count(ch.tenant, table).await, 0, "{table}");
     }
     // The genuine delivery then lands.
     assert_eq!(
-        app.deliver_raw(ch.channel, body, Some(good)).await.0,
+        app.deliver_raw(ch.channel, body, Some(good)).await.status,
         StatusCode::OK
     );
     assert_eq!(app.count(ch.tenant, "messages").await, 1);
@@ -155,15 +153,14 @@ async fn forged_or_broken_signatures_are_refused_and_store_nothing() {
 
 #[tokio::test]
 async fn a_change_naming_another_tenants_number_is_rejected_and_audited() {
-    let app = TestApp::sqlite().await;
+    let app = TestApp::new().await;
     let a = app.tenant_with_channel("Acme", "111111111").await;
     let b = app
         .tenant_with_channel("Bravo", FIXTURE_PHONE_NUMBER_ID)
         .await;
     // Signed with A's secret, delivered to A's channel, but naming B's phone_number_id.
-    let (status, _) = app.deliver(&a, &fixture("text.json")).await;
     assert_eq!(
-        status,
+        app.deliver(&a, &fixture("text.json")).await.status,
         StatusCode::OK,
         "the rest of the batch (nothing here) is acknowledged"
     );
@@ -192,7 +189,7 @@ async fn a_change_naming_another_tenants_number_is_rejected_and_audited() {
 /// are about.
 async fn sheena_with_an_outbound_message(
     app: &TestApp,
-    ch: &app::TestChannel,
+    ch: &TestChannel,
 ) -> (
     confide_store::contacts::Contact,
     confide_core::ids::ConversationId,
@@ -224,24 +221,25 @@ async fn sheena_with_an_outbound_message(
 
 #[tokio::test]
 async fn duplicates_and_reordered_statuses_end_in_the_right_state() {
-    let app = TestApp::sqlite().await;
+    let app = TestApp::new().await;
     let ch = app
         .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
         .await;
     sheena_with_an_outbound_message(&app, &ch).await;
 
-    for f in [
-        "status-read.json",
-        "status-delivered.json",
-        "status-read.json",
-        "status-sent.json",
-        "status-delivered.json",
-    ] {
-        assert_eq!(app.deliver(&ch, &fixture(f)).await.0, StatusCode::OK, "{f}");
-    }
-    for f in ["text.json", "text.json"] {
-        assert_eq!(app.deliver(&ch, &fixture(f)).await.0, StatusCode::OK);
-    }
+    deliver_fixtures_ok(
+        &app,
+        &ch,
+        &[
+            "status-read.json",
+            "status-delivered.json",
+            "status-read.json",
+            "status-sent.json",
+            "status-delivered.json",
+        ],
+    )
+    .await;
+    deliver_fixtures_ok(&app, &ch, &["text.json", "text.json"]).await;
     let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
     assert_eq!(
         s.message_status("wamid.OUTBOUND0001")
@@ -266,7 +264,7 @@ async fn duplicates_and_reordered_statuses_end_in_the_right_state() {
 
 #[tokio::test]
 async fn a_malformed_change_is_skipped_and_the_rest_of_the_batch_lands() {
-    let app = TestApp::sqlite().await;
+    let app = TestApp::new().await;
     let ch = app
         .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
         .await;
@@ -281,24 +279,17 @@ async fn a_malformed_change_is_skipped_and_the_rest_of_the_batch_lands() {
         ]}]
     });
     let bytes = serde_json::to_vec(&body).unwrap();
-    assert_eq!(app.deliver(&ch, &bytes).await.0, StatusCode::OK);
+    deliver_ok(&app, &ch, "a batch with a malformed change", &bytes).await;
     assert_eq!(app.count(ch.tenant, "messages").await, 1);
 }
 
 #[tokio::test]
 async fn marketing_stop_from_whatsapp_is_recorded_once_in_the_consent_ledger() {
-    let app = TestApp::sqlite().await;
+    let app = TestApp::new().await;
     let ch = app
         .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
         .await;
-    for _ in 0..2 {
-        assert_eq!(
-            app.deliver(&ch, &fixture("user-preferences-stop.json"))
-                .await
-                .0,
-            StatusCode::OK
-        );
-    }
+    deliver_fixtures_ok(&app, &ch, &["user-preferences-stop.json"; 2]).await;
     let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
     let sheena = s
         .find_contact_by_wa_user("US.13491208655302741918")
@@ -330,73 +321,73 @@ async fn marketing_stop_from_whatsapp_is_recorded_once_in_the_consent_ledger() {
 
 #[tokio::test]
 async fn verification_handshake_echoes_the_challenge_only_for_the_right_token() {
-    let app = TestApp::sqlite().await;
+    let app = TestApp::new().await;
     let ch = app
         .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
         .await;
-    let get = |token: &str| {
-        Request::get(format!(
+    let path = |token: &str| {
+        format!(
             "/webhooks/whatsapp/{}?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={token}",
             ch.channel
-        ))
-        .body(Body::empty())
-        .unwrap()
+        )
     };
-    let (status, body) = app.send(get(&ch.verify_token)).await;
+    let r = app
+        .call(Method::GET, &path(&ch.verify_token), &Auth::None, None)
+        .await;
     assert_eq!(
-        (status, body),
+        (r.status, r.body),
         (StatusCode::OK, serde_json::json!(1158201444))
     );
-    assert_eq!(app.send(get("wrong")).await.0, StatusCode::FORBIDDEN);
+    let r = app
+        .call(Method::GET, &path("wrong"), &Auth::None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn bodies_over_three_megabytes_get_413() {
-    let app = TestApp::sqlite().await;
+    let app = TestApp::new().await;
     let ch = app
         .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
         .await;
     let body = vec![b' '; 3 * 1024 * 1024 + 1];
-    let (status, json) = app.deliver(&ch, &body).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(json["error"]["code"], "payload_too_large");
+    let r = app.deliver(&ch, &body).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.body["error"]["code"], "payload_too_large");
 }
 
 #[tokio::test]
 async fn unknown_channels_are_not_found() {
-    let app = TestApp::sqlite().await;
-    let (status, json) = app
+    let app = TestApp::new().await;
+    let r = app
         .deliver_raw(
             "0194e000-0000-7000-8000-000000000000".parse().unwrap(),
             b"{}".to_vec(),
             None,
         )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(json["error"]["code"], "not_found");
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.body["error"]["code"], "not_found");
 }
 
 #[tokio::test]
 async fn database_down_answers_503_and_acknowledges_nothing() {
-    let app = TestApp::sqlite().await;
+    let app = TestApp::new().await;
     let ch = app
         .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
         .await;
     // Warm the channel cache, then lose the database.
-    assert_eq!(
-        app.deliver(&ch, &fixture("text.json")).await.0,
-        StatusCode::OK
-    );
+    deliver_fixtures_ok(&app, &ch, &["text.json"]).await;
     app.state.store.close().await;
-    let (status, json) = app
+    let r = app
         .deliver(&ch, &fixture("text-username-no-phone.json"))
         .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{json}");
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
 }
 
 mod media {
-    use super::app::{FIXTURE_PHONE_NUMBER_ID, TestApp, fixture};
-    use axum::http::StatusCode;
+    use super::deliver_ok;
+    use crate::harness::{FIXTURE_PHONE_NUMBER_ID, TestApp, TestChannel, fixture};
     use base64::Engine;
     use confide_core::clock::SystemClock;
     use confide_server::media::fetcher::MediaFetcher;
@@ -417,7 +408,7 @@ mod media {
     /// Sheena's newest message on the channel.
     async fn newest_from_sheena(
         s: &mut confide_store::Scope<'_>,
-        ch: &super::app::TestChannel,
+        ch: &TestChannel,
     ) -> confide_store::conversations::Message {
         let contact = s
             .find_contact_by_wa_user("US.13491208655302741918")
@@ -437,7 +428,7 @@ mod media {
             app.state.store.clone(),
             app.state.channels.clone(),
             app.state.vault.clone(),
-            Arc::new(SystemClock),
+            app.state.clock.clone(),
             Arc::new(tokio::sync::Notify::new()),
         )
     }
@@ -459,7 +450,7 @@ mod media {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn inbound_media_is_fetched_verified_sealed_and_stored_privately() {
         let sim = sim().await;
-        let app = TestApp::sqlite().await;
+        let app = TestApp::new().await;
         let ch = app
             .tenant_with_channel_at("Acme", FIXTURE_PHONE_NUMBER_ID, sim.base_url())
             .await;
@@ -468,12 +459,7 @@ mod media {
             .upload_media(FIXTURE_PHONE_NUMBER_ID, "image/png", &bytes)
             .unwrap();
         let digest = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&bytes));
-        assert_eq!(
-            app.deliver(&ch, &image_delivery(&media_id, &digest))
-                .await
-                .0,
-            StatusCode::OK
-        );
+        deliver_ok(&app, &ch, "image", &image_delivery(&media_id, &digest)).await;
 
         let pass = fetcher(&app).run_once().await.unwrap();
         assert_eq!((pass.stored, pass.failed), (1, 0));
@@ -502,17 +488,12 @@ mod media {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_fetch_keeps_the_message_and_is_retried_later() {
         let sim = sim().await;
-        let app = TestApp::sqlite().await;
+        let app = TestApp::new().await;
         let ch = app
             .tenant_with_channel_at("Acme", FIXTURE_PHONE_NUMBER_ID, sim.base_url())
             .await;
         // A media id Meta no longer has.
-        assert_eq!(
-            app.deliver(&ch, &image_delivery("404404404", "AAAA"))
-                .await
-                .0,
-            StatusCode::OK
-        );
+        deliver_ok(&app, &ch, "image", &image_delivery("404404404", "AAAA")).await;
         let pass = fetcher(&app).run_once().await.unwrap();
         assert_eq!((pass.stored, pass.failed), (0, 1));
         let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
@@ -537,20 +518,23 @@ async fn mixed_traffic_lands_once_in_the_right_state(app: TestApp) {
         .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
         .await;
     let (c, conv) = sheena_with_an_outbound_message(&app, &ch).await;
-    for f in [
-        "text.json",
-        "batch-mixed.json",
-        "text-username-no-phone.json",
-        "status-read.json",
-        "status-delivered.json",
-        "image.json",
-        "text.json",
-        "user-preferences-stop.json",
-        "user-preferences-stop.json",
-        "reaction.json",
-    ] {
-        assert_eq!(app.deliver(&ch, &fixture(f)).await.0, StatusCode::OK, "{f}");
-    }
+    deliver_fixtures_ok(
+        &app,
+        &ch,
+        &[
+            "text.json",
+            "batch-mixed.json",
+            "text-username-no-phone.json",
+            "status-read.json",
+            "status-delivered.json",
+            "image.json",
+            "text.json",
+            "user-preferences-stop.json",
+            "user-preferences-stop.json",
+            "reaction.json",
+        ],
+    )
+    .await;
     let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
     assert_eq!(
         s.message_status("wamid.OUTBOUND0001")
@@ -594,7 +578,7 @@ async fn mixed_traffic_lands_once_in_the_right_state(app: TestApp) {
 
 #[tokio::test]
 async fn mixed_traffic_on_sqlite() {
-    mixed_traffic_lands_once_in_the_right_state(TestApp::sqlite().await).await;
+    mixed_traffic_lands_once_in_the_right_state(TestApp::new().await).await;
 }
 
 #[tokio::test]
@@ -635,7 +619,7 @@ async fn a_reply_to_a_customer_without_a_phone_is_addressed_by_bsuid() {
     )
     .await
     .unwrap();
-    let app = TestApp::sqlite().await;
+    let app = TestApp::new().await;
     let ch = app
         .tenant_with_channel_at("Acme", FIXTURE_PHONE_NUMBER_ID, sim.base_url())
         .await;
@@ -646,12 +630,7 @@ async fn a_reply_to_a_customer_without_a_phone_is_addressed_by_bsuid() {
         "Hola, ¿tienen envío?",
     )
     .unwrap();
-    assert_eq!(
-        app.deliver(&ch, &fixture("text-username-no-phone.json"))
-            .await
-            .0,
-        StatusCode::OK
-    );
+    deliver_fixtures_ok(&app, &ch, &["text-username-no-phone.json"]).await;
 
     let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
     let pablo = s

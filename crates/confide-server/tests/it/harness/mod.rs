@@ -1,0 +1,258 @@
+//! The in-process server every test module drives through its public router: a fresh database
+//! (SQLite, or PostgreSQL when `CONFIDE_TEST_POSTGRES_URL` is set and the test asks for it), a
+//! [`ManualClock`] tests move by hand, a generated keyring, cheap argon2 parameters, and helpers
+//! to send requests, sign in as each kind of principal ([`principals`]) and deliver signed
+//! webhooks ([`whatsapp`]).
+
+mod database;
+mod principals;
+mod whatsapp;
+
+pub use principals::{Tenant, session_of, set_cookie_value, strong_password};
+pub use whatsapp::{FIXTURE_PHONE_NUMBER_ID, TestChannel, fixture};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use confide_core::clock::ManualClock;
+use confide_core::entropy::OsEntropy;
+use confide_crypto::keyring::Keyring;
+use confide_server::Config;
+use confide_server::startup::{Application, Deps};
+use confide_server::state::AppState;
+use database::Database;
+use http_body_util::BodyExt;
+use secrecy::SecretString;
+use serde_json::Value;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use tower::ServiceExt;
+
+pub const HOST: &str = "confide.test";
+pub const ORIGIN: &str = "https://confide.test";
+
+/// How a request authenticates.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    None,
+    Session {
+        token: String,
+        csrf: String,
+    },
+    Bearer(String),
+    Platform {
+        token: String,
+        csrf: String,
+    },
+    /// A raw cookie header value (for replay attempts), no CSRF token.
+    RawCookie(String),
+}
+
+impl Auth {
+    pub fn token(&self) -> &str {
+        match self {
+            Auth::Session { token, .. } | Auth::Platform { token, .. } => token,
+            Auth::Bearer(t) | Auth::RawCookie(t) => t,
+            Auth::None => "",
+        }
+    }
+}
+
+/// A response, read whole: the body as JSON (`Null` when empty, a string when not JSON).
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    /// The error code of an error response (`""` for anything else).
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: axum::Router,
+    /// The server's clock; it moves only when a test advances it.
+    pub clock: Arc<ManualClock>,
+    /// Where requests come from unless a test says otherwise.
+    pub ip: IpAddr,
+    counter: AtomicU32,
+    db: Database,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Options {
+    pub m_cost_kib: u32,
+    pub t_cost: u32,
+    pub postgres: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            m_cost_kib: 64,
+            t_cost: 1,
+            postgres: false,
+        }
+    }
+}
+
+impl TestApp {
+    /// On SQLite, with the default options.
+    pub async fn new() -> TestApp {
+        Self::with(Options::default()).await.unwrap()
+    }
+
+    /// On PostgreSQL, when `CONFIDE_TEST_POSTGRES_URL` is set (else `None`: the test is skipped).
+    pub async fn postgres() -> Option<TestApp> {
+        Self::with(Options {
+            postgres: true,
+            ..Options::default()
+        })
+        .await
+    }
+
+    /// `None` only when PostgreSQL is asked for and `CONFIDE_TEST_POSTGRES_URL` is not set.
+    pub async fn with(opts: Options) -> Option<TestApp> {
+        let dir = tempfile::tempdir().unwrap();
+        let db = if opts.postgres {
+            Database::postgres().await?
+        } else {
+            Database::sqlite(dir.path())
+        };
+        let clock = Arc::new(ManualClock::at_epoch_2026());
+        let ring = Keyring::generate(clock.as_ref(), &OsEntropy);
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            admin_listen: "127.0.0.1:0".parse().unwrap(),
+            database_url: db.url.clone(),
+            keyring_path: dir.path().join("keys/keyring.json"),
+            keyring: Some(SecretString::from(ring.to_json().unwrap().to_string())),
+            media_url: format!("file://{}/media", dir.path().display()),
+            ..Config::default()
+        };
+        config.database.sqlite_synchronous = "normal".into();
+        config.password.m_cost_kib = opts.m_cost_kib;
+        config.password.t_cost = opts.t_cost;
+        let deps = Deps {
+            clock: clock.clone(),
+            entropy: Arc::new(OsEntropy),
+        };
+        let app = Application::build(config, deps).await.unwrap();
+        let state = app.state().clone();
+        let router = Application::public_router(state.clone());
+        Some(TestApp {
+            state,
+            router,
+            clock,
+            ip: "203.0.113.10".parse().unwrap(),
+            counter: AtomicU32::new(0),
+            db,
+            _dir: dir,
+        })
+    }
+
+    /// Closes the database (and drops a PostgreSQL test database).
+    pub async fn finish(self) {
+        self.state.store.close().await;
+        self.db.remove().await;
+    }
+
+    /// A raw connection to the database (as the login role: no row-level security).
+    pub async fn raw(&self) -> sqlx::AnyConnection {
+        database::raw_connect(&self.db.url).await
+    }
+
+    /// A number not handed out before by this app.
+    pub fn unique(&self) -> u32 {
+        self.counter.fetch_add(1, Ordering::SeqCst)
+    }
+
+    pub async fn call(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Resp {
+        self.call_from(self.ip, method, path, auth, body).await
+    }
+
+    /// An API call as a browser or integration makes it: the server's host, an origin on
+    /// anything but GET, and the credentials of `auth`.
+    pub async fn call_from(
+        &self,
+        ip: IpAddr,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut b = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(header::HOST, HOST)
+            .header(header::USER_AGENT, "confide-tests/1");
+        if method != Method::GET {
+            b = b.header(header::ORIGIN, ORIGIN);
+        }
+        match auth {
+            Auth::None => {}
+            Auth::Session { token, csrf } => {
+                b = b
+                    .header(
+                        header::COOKIE,
+                        format!("{}={token}", confide_server::auth::SESSION_COOKIE),
+                    )
+                    .header("x-csrf-token", csrf);
+            }
+            Auth::Platform { token, csrf } => {
+                b = b
+                    .header(
+                        header::COOKIE,
+                        format!("{}={token}", confide_server::auth::PLATFORM_COOKIE),
+                    )
+                    .header("x-csrf-token", csrf);
+            }
+            Auth::Bearer(k) => b = b.header(header::AUTHORIZATION, format!("Bearer {k}")),
+            Auth::RawCookie(c) => b = b.header(header::COOKIE, c),
+        }
+        self.send(ip, b, body).await
+    }
+
+    /// Sends a prepared request (for tests that set their own headers) with a JSON body.
+    pub async fn send(
+        &self,
+        ip: IpAddr,
+        b: axum::http::request::Builder,
+        body: Option<Value>,
+    ) -> Resp {
+        let req = match body {
+            Some(v) => b
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(v.to_string()))
+                .unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        self.request(ip, req).await
+    }
+
+    /// Sends a request exactly as given, as if from `ip`.
+    pub async fn request(&self, ip: IpAddr, mut req: Request<Body>) -> Resp {
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::new(ip, 40_000)));
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+}
