@@ -60,15 +60,26 @@ pub fn store_options(config: &Config) -> StoreOptions {
         max_connections: config.database.max_connections,
         sqlite_synchronous: config.database.sqlite_synchronous.clone(),
         postgres_app_role: config.database.postgres_app_role.clone(),
+        sqlite_background_checkpoint: false,
     }
 }
 
-/// Opens the store named by the configuration (creating the keyring file when `create_keyring`).
+/// Which process opens the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opener {
+    /// `confide serve`: creates a missing keyring, and checkpoints SQLite in the background.
+    Server,
+    /// A CLI command: needs an existing keyring; SQLite checkpoints as it commits.
+    Cli,
+}
+
+/// Opens the store named by the configuration.
 pub async fn open_store(
     config: &Config,
     deps: &Deps,
-    create_keyring: bool,
+    opener: Opener,
 ) -> Result<Store, StartupError> {
+    let create_keyring = opener == Opener::Server;
     let (ring, origin) = keyring::load(
         config,
         create_keyring,
@@ -79,8 +90,10 @@ pub async fn open_store(
     if matches!(origin, keyring::Origin::Created) {
         tracing::warn!(path = %config.keyring_path.display(), "created a new keyring; back it up apart from the database");
     }
+    let mut options = store_options(config);
+    options.sqlite_background_checkpoint = opener == Opener::Server;
     Store::open(
-        &store_options(config),
+        &options,
         ring,
         keyring::reloader(config),
         deps.clock.clone(),
@@ -95,6 +108,20 @@ pub async fn open_store(
     })
 }
 
+/// SQLite's WAL checkpoints, off the writer's path (see
+/// [`StoreOptions::sqlite_background_checkpoint`]).
+async fn checkpoints(store: Store, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+        if let Err(e) = store.checkpoint().await {
+            tracing::warn!(error = %e, "WAL checkpoint failed; retrying in a second");
+        }
+    }
+}
+
 impl Application {
     /// Binds both listeners (port 0 allowed), opens and migrates the store.
     pub async fn build(config: Config, deps: Deps) -> Result<Application, StartupError> {
@@ -104,7 +131,7 @@ impl Application {
         let admin = TcpListener::bind(config.admin_listen)
             .await
             .map_err(|e| StartupError(format!("admin_listen {}: {e}", config.admin_listen)))?;
-        let store = open_store(&config, &deps, true).await?;
+        let store = open_store(&config, &deps, Opener::Server).await?;
         let vault = MediaVault::from_url(&config.media_url).map_err(StartupError)?;
         let media_wake = Arc::new(Notify::new());
         let (ingest, writer) = IngestQueue::start(store.clone(), media_wake.clone());
@@ -117,6 +144,7 @@ impl Application {
             deps.clock.clone(),
             media_wake,
         );
+        let checkpointer = tokio::spawn(checkpoints(store.clone(), stop.clone()));
         let fetcher = tokio::spawn(fetcher.run(stop));
         let auth =
             Arc::new(crate::auth::AuthRuntime::from_config(&config, &store).map_err(StartupError)?);
@@ -135,7 +163,7 @@ impl Application {
             public,
             admin,
             state,
-            workers: vec![writer, fetcher],
+            workers: vec![writer, fetcher, checkpointer],
             stop_workers,
         })
     }

@@ -46,6 +46,10 @@ pub struct StoreOptions {
     /// PostgreSQL role the server switches to after connecting (row-level security applies to
     /// it); empty to stay the login role (which must then be a role without BYPASSRLS).
     pub postgres_app_role: String,
+    /// SQLite: the writer leaves WAL checkpoints to [`crate::Store::checkpoint`], which the
+    /// server calls from a background task, so no write transaction pays for one. Off (SQLite
+    /// checkpoints as it commits) for short-lived processes such as the CLI.
+    pub sqlite_background_checkpoint: bool,
 }
 
 impl StoreOptions {
@@ -55,6 +59,7 @@ impl StoreOptions {
             max_connections: 16,
             sqlite_synchronous: "full".to_string(),
             postgres_app_role: "confide_app".to_string(),
+            sqlite_background_checkpoint: false,
         }
     }
 }
@@ -81,8 +86,21 @@ pub(crate) fn connect_options(
     Ok(opts.disable_statement_logging())
 }
 
+/// Which of the two SQLite pools a connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Reads (and, on PostgreSQL, everything).
+    Shared,
+    /// SQLite's one writer.
+    Writer,
+}
+
 /// Statements run on every new pooled connection.
-fn session_setup(options: &StoreOptions, backend: Backend) -> Result<Vec<String>, StoreError> {
+fn session_setup(
+    options: &StoreOptions,
+    backend: Backend,
+    role: Role,
+) -> Result<Vec<String>, StoreError> {
     match backend {
         Backend::Sqlite => {
             let sync = match options.sqlite_synchronous.as_str() {
@@ -100,10 +118,27 @@ fn session_setup(options: &StoreOptions, backend: Backend) -> Result<Vec<String>
                 "PRAGMA foreign_keys = ON".to_string(),
                 "PRAGMA busy_timeout = 5000".to_string(),
                 "PRAGMA trusted_schema = OFF".to_string(),
-                // An 8 MiB page cache per connection and statement journals in memory: the
-                // ingest writer's multi-row statements otherwise go to temporary files.
-                "PRAGMA cache_size = -8192".to_string(),
+                // The writer keeps a 32 MiB page cache: it is the only connection that changes
+                // the database, so its cache stays valid from one transaction to the next (a
+                // reader's cache is dropped whenever the writer commits, so readers keep 2 MiB).
+                format!(
+                    "PRAGMA cache_size = {}",
+                    match role {
+                        Role::Writer => -32768,
+                        Role::Shared => -2048,
+                    }
+                ),
+                // Statement journals in memory: multi-row statements otherwise go to temporary
+                // files.
                 "PRAGMA temp_store = MEMORY".to_string(),
+                format!(
+                    "PRAGMA wal_autocheckpoint = {}",
+                    if role == Role::Writer && options.sqlite_background_checkpoint {
+                        0
+                    } else {
+                        1000
+                    }
+                ),
             ])
         }
         Backend::Postgres => {
@@ -121,21 +156,62 @@ fn session_setup(options: &StoreOptions, backend: Backend) -> Result<Vec<String>
     }
 }
 
-/// The application pool.
-pub(crate) async fn connect_pool(
+/// The application's pools: the shared one and, on SQLite, the writer's.
+///
+/// SQLite has one writer at a time. Every write transaction therefore goes through a pool of
+/// exactly one long-lived connection: writers queue in the pool (fairly, without SQLite's
+/// sleep-and-retry busy handler), and that connection's page cache stays warm. Readers use the
+/// shared pool and never block the writer (WAL).
+pub(crate) async fn connect_pools(
     options: &StoreOptions,
     backend: Backend,
+) -> Result<(AnyPool, Option<AnyPool>), StoreError> {
+    match backend {
+        Backend::Sqlite => {
+            // A few readers are plenty.
+            let shared = connect_pool(
+                options,
+                backend,
+                Role::Shared,
+                options.max_connections.clamp(1, 8),
+            )
+            .await?;
+            let writer = connect_pool(options, backend, Role::Writer, 1).await?;
+            Ok((shared, Some(writer)))
+        }
+        Backend::Postgres => Ok((
+            connect_pool(
+                options,
+                backend,
+                Role::Shared,
+                options.max_connections.max(1),
+            )
+            .await?,
+            None,
+        )),
+    }
+}
+
+async fn connect_pool(
+    options: &StoreOptions,
+    backend: Backend,
+    role: Role,
+    max: u32,
 ) -> Result<AnyPool, StoreError> {
     let connect = connect_options(options, backend)?;
-    let setup = std::sync::Arc::new(session_setup(options, backend)?);
-    let max = match backend {
-        // SQLite has one writer; a few readers are plenty.
-        Backend::Sqlite => options.max_connections.clamp(1, 8),
-        Backend::Postgres => options.max_connections.max(1),
-    };
-    let pool = AnyPoolOptions::new()
+    let setup = std::sync::Arc::new(session_setup(options, backend, role)?);
+    let mut pool = AnyPoolOptions::new()
         .max_connections(max)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5));
+    if role == Role::Writer {
+        // Keep the one connection (and its cache) for the life of the process.
+        pool = pool
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .test_before_acquire(false);
+    }
+    let pool = pool
         .after_connect(move |conn, _meta| {
             let setup = setup.clone();
             Box::pin(async move {

@@ -22,13 +22,13 @@ const CHUNK: usize = 400;
 /// looks up numbered and named parameters by a linear scan per bind, which makes a statement with
 /// thousands of `$n` quadratic; anonymous `?` are bound by position. Binds must therefore follow
 /// the text's order, and a value used twice is bound twice.)
-struct Ph {
+pub(crate) struct Ph {
     backend: Backend,
     n: usize,
 }
 
 impl Ph {
-    fn new(backend: Backend) -> Self {
+    pub(crate) fn new(backend: Backend) -> Self {
         Ph { backend, n: 0 }
     }
 
@@ -46,7 +46,7 @@ impl Ph {
     }
 
     /// `rows` parenthesised groups of `k` placeholders.
-    fn rows(&mut self, rows: usize, k: usize) -> String {
+    pub(crate) fn rows(&mut self, rows: usize, k: usize) -> String {
         (0..rows)
             .map(|_| format!("({})", self.list(k)))
             .collect::<Vec<_>>()
@@ -156,28 +156,137 @@ impl Scope<'_> {
                 known.push(k);
             }
         }
-        let mut out = Vec::with_capacity(who.len());
-        for (w, (ub, pb)) in who.iter().zip(&keys) {
+        let mut out: Vec<Option<ContactId>> = vec![None; who.len()];
+        let mut slow: Vec<usize> = Vec::new();
+        let mut new: Vec<usize> = Vec::new();
+        for (i, (w, (ub, pb))) in who.iter().zip(&keys).enumerate() {
             let hit = ub
                 .as_ref()
                 .and_then(|b| by_user.get(b))
                 .or_else(|| pb.as_ref().and_then(|b| by_phone.get(b)));
-            let settled = match hit {
-                Some(&i) => self
-                    .needs_nothing(&known[i], w, ub)?
-                    .then(|| known[i].id.clone()),
-                None => None,
-            };
-            let id = match settled {
-                Some(id) => id
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt("contact id".into()))?,
-                // New, or something to fill in: the one-by-one path knows every case.
-                None => self.resolve_wa_contact(w).await?,
-            };
-            out.push(id);
+            match hit {
+                Some(&k) if self.needs_nothing(&known[k], w, ub)? => {
+                    out[i] = Some(
+                        known[k]
+                            .id
+                            .parse()
+                            .map_err(|_| StoreError::Corrupt("contact id".into()))?,
+                    );
+                }
+                // Something to fill in: the one-by-one path knows every case.
+                Some(_) => slow.push(i),
+                None => new.push(i),
+            }
         }
-        Ok(out)
+        slow.extend(self.create_wa_contacts(who, &keys, &new, &mut out).await?);
+        slow.sort_unstable();
+        for i in slow {
+            out[i] = Some(self.resolve_wa_contact(&who[i]).await?);
+        }
+        out.into_iter()
+            .map(|c| c.ok_or_else(|| StoreError::Corrupt("unresolved contact".into())))
+            .collect()
+    }
+
+    /// Creates the contacts of identities seen for the first time, a statement per chunk, and
+    /// fills in `out` for them. Returns the indexes left to the one-by-one path: identities that
+    /// share a BSUID or phone with a differently shaped new identity, and any that another writer
+    /// created meanwhile.
+    async fn create_wa_contacts(
+        &mut self,
+        who: &[WaIdentity],
+        keys: &[BidxPair],
+        new: &[usize],
+        out: &mut [Option<ContactId>],
+    ) -> Result<Vec<usize>, StoreError> {
+        // One contact per distinct identity.
+        let mut groups: Vec<(BidxPair, Vec<usize>)> = Vec::new();
+        let mut group_of: HashMap<&BidxPair, usize> = HashMap::new();
+        for &i in new {
+            match group_of.get(&keys[i]) {
+                Some(&g) => groups[g].1.push(i),
+                None => {
+                    group_of.insert(&keys[i], groups.len());
+                    groups.push((keys[i].clone(), vec![i]));
+                }
+            }
+        }
+        let mut uses: HashMap<&[u8], usize> = HashMap::new();
+        for ((ub, pb), _) in &groups {
+            for b in [ub, pb].into_iter().flatten() {
+                *uses.entry(b.as_slice()).or_default() += 1;
+            }
+        }
+        let mut slow = Vec::new();
+        let mut rows = Vec::new();
+        for ((ub, pb), members) in &groups {
+            let shared = [ub, pb]
+                .into_iter()
+                .flatten()
+                .any(|b| uses.get(b.as_slice()).copied().unwrap_or(0) > 1);
+            if shared {
+                slow.extend(members);
+                continue;
+            }
+            // The profile as the last message states it (what one-by-one updates would leave).
+            let last = |f: fn(&WaIdentity) -> Option<&String>| {
+                members.iter().rev().find_map(|&i| f(&who[i])).cloned()
+            };
+            let first = &who[members[0]];
+            let id = ContactId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
+            let row = id.to_string();
+            let seal = |s: &Self, column: &str, v: Option<&str>| {
+                v.map(|v| s.seal_str("contacts", column, &row, v))
+                    .transpose()
+            };
+            let sealed = [
+                seal(self, "wa_user", first.user_id.as_deref())?,
+                seal(self, "phone", first.phone.as_ref().map(|p| p.as_str()))?,
+                seal(self, "username", last(|w| w.username.as_ref()).as_deref())?,
+                seal(self, "name", last(|w| w.name.as_ref()).as_deref())?,
+                Some(self.seal_str("contacts", "attributes", &row, "{}")?),
+            ];
+            rows.push((id, ub.clone(), pb.clone(), sealed, members));
+        }
+        let now = self.now();
+        let t = self.tenant_str().to_string();
+        for chunk in rows.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO contacts (tenant_id, contact_id, wa_user_bidx, wa_user_ct, phone_bidx, phone_ct, username_ct, \
+                 name_ct, attributes_ct, labels, created_at, updated_at) VALUES {} ON CONFLICT DO NOTHING",
+                Ph::new(self.store.backend()).rows(chunk.len(), 12)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+            for (id, ub, pb, [wa_ct, phone_ct, username_ct, name_ct, attrs_ct], _) in chunk {
+                q = q
+                    .bind(t.clone())
+                    .bind(id.to_string())
+                    .bind(ub.clone())
+                    .bind(wa_ct.clone())
+                    .bind(pb.clone())
+                    .bind(phone_ct.clone())
+                    .bind(username_ct.clone())
+                    .bind(name_ct.clone())
+                    .bind(attrs_ct.clone())
+                    .bind("[]".to_string())
+                    .bind(now)
+                    .bind(now);
+            }
+            let inserted = q.execute(self.conn()).await?.rows_affected();
+            if inserted == chunk.len() as u64 {
+                for (id, _, _, _, members) in chunk {
+                    for &i in members.iter() {
+                        out[i] = Some(*id);
+                    }
+                }
+            } else {
+                // Another writer got to some of them first: look each one up.
+                for (_, _, _, _, members) in chunk {
+                    slow.extend(members.iter());
+                }
+            }
+        }
+        Ok(slow)
     }
 
     /// True when the stored contact already says everything the identity says.
@@ -255,38 +364,88 @@ impl Scope<'_> {
                 );
             }
         }
-        for c in unique {
-            if let std::collections::hash_map::Entry::Vacant(e) = found.entry(c) {
-                let conv = self.open_conversation(c, channel).await?;
-                e.insert(conv);
+        let missing: Vec<ContactId> = unique
+            .into_iter()
+            .filter(|c| !found.contains_key(c))
+            .collect();
+        let now = self.now();
+        let t = self.tenant_str().to_string();
+        for chunk in missing.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO conversations (tenant_id, conversation_id, contact_id, channel_id, status, last_message_at, created_at) \
+                 VALUES {}",
+                Ph::new(self.store.backend()).rows(chunk.len(), 7)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+            for c in chunk {
+                let id =
+                    ConversationId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
+                q = q
+                    .bind(t.clone())
+                    .bind(id.to_string())
+                    .bind(c.to_string())
+                    .bind(channel.to_string())
+                    .bind("open".to_string())
+                    .bind(now)
+                    .bind(now);
+                found.insert(*c, id);
             }
+            q.execute(self.conn()).await?;
         }
         Ok(found)
     }
 
     /// Stores messages once per wamid, in order; a wamid stored before (or twice in the list) is
     /// [`Stored::Duplicate`]. Conversations are not touched (see [`Scope::touch_conversation`]).
+    ///
+    /// Duplicates are found by one lookup that returns only them, and the rest is inserted
+    /// without `RETURNING` (on SQLite every returned row is a hand-off between threads). Should
+    /// another writer have stored one of the wamids in between (PostgreSQL with several
+    /// instances), the insert count shows it and the call fails with [`StoreError::Conflict`]:
+    /// the caller retries, and then sees it as a duplicate.
     pub async fn insert_messages(
         &mut self,
         items: Vec<(ConversationId, NewMessage)>,
     ) -> Result<Vec<Stored>, StoreError> {
         let mut out = Vec::with_capacity(items.len());
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         for chunk in items.chunks(CHUNK) {
             let t = self.tenant_str().to_string();
-            let mut sealed = Vec::with_capacity(chunk.len());
-            for (_, m) in chunk {
+            let stored = self
+                .existing(
+                    "SELECT wamid FROM messages WHERE tenant_id =",
+                    "wamid IN",
+                    chunk
+                        .iter()
+                        .filter_map(|(_, m)| m.wamid.clone())
+                        .map(|w| vec![w]),
+                    1,
+                )
+                .await?;
+            let mut rows = Vec::with_capacity(chunk.len());
+            for (conv, m) in chunk {
+                if let Some(w) = &m.wamid
+                    && (stored.contains(&vec![w.clone()]) || !seen.insert(w.clone()))
+                {
+                    out.push(Stored::Duplicate);
+                    continue;
+                }
                 let id = MessageId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
                 let body =
                     self.seal_str("messages", "body", &id.to_string(), &m.body.to_string())?;
-                sealed.push((id, body));
+                out.push(Stored::Inserted(id));
+                rows.push((id, body, conv, m));
+            }
+            if rows.is_empty() {
+                continue;
             }
             let sql = format!(
                 "INSERT INTO messages (tenant_id, message_id, conversation_id, direction, wamid, kind, body_ct, status, created_at) \
-                 VALUES {} ON CONFLICT DO NOTHING RETURNING message_id",
-                Ph::new(self.store.backend()).rows(chunk.len(), 9)
+                 VALUES {} ON CONFLICT DO NOTHING",
+                Ph::new(self.store.backend()).rows(rows.len(), 9)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-            for ((conv, m), (id, body)) in chunk.iter().zip(&sealed) {
+            for (id, body, conv, m) in &rows {
                 q = q
                     .bind(t.clone())
                     .bind(id.to_string())
@@ -298,36 +457,88 @@ impl Scope<'_> {
                     .bind(m.status.clone())
                     .bind(m.at_micros);
             }
-            let inserted: std::collections::HashSet<String> = q
-                .fetch_all(self.conn())
-                .await?
-                .iter()
-                .map(|r| r.try_get::<String, _>(0))
-                .collect::<Result<_, _>>()?;
-            let ids: Vec<MessageId> = sealed.into_iter().map(|(id, _)| id).collect();
-            for id in ids {
-                out.push(if inserted.contains(&id.to_string()) {
-                    Stored::Inserted(id)
-                } else {
-                    Stored::Duplicate
-                });
+            if q.execute(self.conn()).await?.rows_affected() != rows.len() as u64 {
+                return Err(StoreError::Conflict("messages stored concurrently"));
             }
         }
         Ok(out)
     }
 
+    /// The keys among `keys` (tuples of `width` text values) that `select … WHERE tenant_id = ?
+    /// AND <column> (…)` finds: one lookup per chunk that returns only the rows that exist.
+    async fn existing(
+        &mut self,
+        select: &str,
+        column: &str,
+        keys: impl Iterator<Item = Vec<String>>,
+        width: usize,
+    ) -> Result<std::collections::HashSet<Vec<String>>, StoreError> {
+        let keys: Vec<Vec<String>> = keys.collect();
+        let mut found = std::collections::HashSet::new();
+        for chunk in keys.chunks(CHUNK) {
+            let mut ph = Ph::new(self.store.backend());
+            let tenant = ph.one();
+            let list = if width == 1 {
+                ph.list(chunk.len())
+            } else {
+                format!("VALUES {}", ph.rows(chunk.len(), width))
+            };
+            let sql = format!("{select} {tenant} AND {column} ({list})");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .persistent(false)
+                .bind(self.tenant_str().to_string());
+            for k in chunk {
+                for v in k {
+                    q = q.bind(v.clone());
+                }
+            }
+            for r in q.fetch_all(self.conn()).await? {
+                found.insert(
+                    (0..width)
+                        .map(|i| r.try_get::<String, _>(i))
+                        .collect::<Result<Vec<_>, _>>()?,
+                );
+            }
+        }
+        Ok(found)
+    }
+
     /// Records statuses once per `(wamid, status)`, in order (true: recorded, false: duplicate),
-    /// and moves each message's status forward only.
+    /// and moves each message's status forward only. Duplicates are found as in
+    /// [`Scope::insert_messages`], with the same [`StoreError::Conflict`] on a race.
     pub async fn record_statuses(&mut self, rows: &[StatusRow]) -> Result<Vec<bool>, StoreError> {
         let mut out = Vec::with_capacity(rows.len());
+        let mut seen = std::collections::HashSet::new();
         for chunk in rows.chunks(CHUNK) {
             let t = self.tenant_str().to_string();
+            let stored = self
+                .existing(
+                    "SELECT wamid, status FROM message_statuses WHERE tenant_id =",
+                    "(wamid, status) IN",
+                    chunk
+                        .iter()
+                        .map(|r| vec![r.wamid.clone(), r.status.clone()]),
+                    2,
+                )
+                .await?;
+            let mut fresh = Vec::with_capacity(chunk.len());
+            for r in chunk {
+                let key = vec![r.wamid.clone(), r.status.clone()];
+                let is_fresh = !stored.contains(&key) && seen.insert(key);
+                out.push(is_fresh);
+                if is_fresh {
+                    fresh.push(r);
+                }
+            }
+            if fresh.is_empty() {
+                continue;
+            }
             let sql = format!(
-                "INSERT INTO message_statuses (tenant_id, wamid, status, at, details) VALUES {} ON CONFLICT DO NOTHING RETURNING wamid, status",
-                Ph::new(self.store.backend()).rows(chunk.len(), 5)
+                "INSERT INTO message_statuses (tenant_id, wamid, status, at, details) VALUES {} ON CONFLICT DO NOTHING",
+                Ph::new(self.store.backend()).rows(fresh.len(), 5)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-            for r in chunk {
+            for r in &fresh {
                 q = q
                     .bind(t.clone())
                     .bind(r.wamid.clone())
@@ -335,28 +546,16 @@ impl Scope<'_> {
                     .bind(r.at_micros)
                     .bind(r.details.clone());
             }
-            let recorded: std::collections::HashSet<(String, String)> = q
-                .fetch_all(self.conn())
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
-                .collect::<Result<_, sqlx::Error>>()?;
+            if q.execute(self.conn()).await?.rows_affected() != fresh.len() as u64 {
+                return Err(StoreError::Conflict("statuses recorded concurrently"));
+            }
             // The highest newly recorded status per message moves it forward (never back).
             let mut best: HashMap<&str, &StatusRow> = HashMap::new();
-            let mut seen = std::collections::HashSet::new();
-            for r in chunk {
-                let key = (r.wamid.clone(), r.status.clone());
-                let fresh = recorded.contains(&key) && seen.insert(key);
-                out.push(fresh);
-                if fresh {
-                    let e = best.entry(r.wamid.as_str()).or_insert(r);
-                    if r.rank > e.rank {
-                        *e = r;
-                    }
+            for r in fresh {
+                let e = best.entry(r.wamid.as_str()).or_insert(r);
+                if r.rank > e.rank {
+                    *e = r;
                 }
-            }
-            if best.is_empty() {
-                continue;
             }
             let mut ph = Ph::new(self.store.backend());
             let values = ph.rows(best.len(), 3);

@@ -55,6 +55,8 @@ pub struct Store {
 
 struct Inner {
     pool: AnyPool,
+    /// SQLite: the one writer connection (see [`backend::connect_pools`]).
+    writer: Option<AnyPool>,
     backend: Backend,
     keyring: Arc<RwLock<Keyring>>,
     keyring_reload: Option<KeyringReload>,
@@ -82,10 +84,11 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let backend = Backend::from_url(&options.url)?;
         migrate::run(options, backend).await?;
-        let pool = backend::connect_pool(options, backend).await?;
+        let (pool, writer) = backend::connect_pools(options, backend).await?;
         Ok(Store {
             inner: Arc::new(Inner {
                 pool,
+                writer,
                 backend,
                 keyring: Arc::new(RwLock::new(keyring)),
                 keyring_reload,
@@ -108,8 +111,14 @@ impl Store {
         &self.inner.entropy
     }
 
+    /// The pool for reads.
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.inner.pool
+    }
+
+    /// The pool for anything that writes: on SQLite its one writer connection.
+    pub(crate) fn write_pool(&self) -> &AnyPool {
+        self.inner.writer.as_ref().unwrap_or(&self.inner.pool)
     }
 
     /// Readiness: the database answers and every migration this binary knows is applied.
@@ -117,8 +126,23 @@ impl Store {
         migrate::check_current(self.pool(), self.inner.backend).await
     }
 
+    /// SQLite: copies committed WAL frames into the database file without waiting for (or
+    /// blocking) readers and the writer. Called periodically when
+    /// [`StoreOptions::sqlite_background_checkpoint`] is set; nothing to do on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if self.inner.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Closes the pool, waiting for connections in use to be returned (graceful shutdown).
     pub async fn close(&self) {
+        if let Some(writer) = &self.inner.writer {
+            writer.close().await;
+        }
         self.inner.pool.close().await;
     }
 }

@@ -20,6 +20,18 @@ pub struct MediaFetch {
     pub attempts: i64,
 }
 
+/// What became of one fetch attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaOutcome {
+    /// Sealed and stored under `object_key`.
+    Stored { object_key: String },
+    /// Failed: retried at `retry_at` (Unix micros), or given up (`failed`) when `None`.
+    Failed {
+        error: String,
+        retry_at: Option<i64>,
+    },
+}
+
 /// Where a message's media stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaState {
@@ -105,47 +117,49 @@ impl Store {
             .collect()
     }
 
-    /// Records a stored media object.
-    pub async fn media_fetch_stored(
+    /// Records what became of fetch attempts, a statement per chunk (one short write per pass
+    /// of the worker, not one per object: on SQLite it shares the one writer with ingest). The
+    /// messages themselves are never touched.
+    pub async fn record_media_outcomes(
         &self,
-        f: &MediaFetch,
-        object_key: &str,
+        outcomes: &[(MediaFetch, MediaOutcome)],
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE media_fetches SET status = 'stored', attempts = attempts + 1, object_key = $1, last_error = NULL \
-             WHERE tenant_id = $2 AND message_id = $3",
-        )
-        .bind(object_key.to_string())
-        .bind(f.tenant.to_string())
-        .bind(f.message.to_string())
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Records a failed attempt: retried at `next_attempt_micros`, or given up (`failed`) when
-    /// `None`. The message itself is never touched.
-    pub async fn media_fetch_failed(
-        &self,
-        f: &MediaFetch,
-        error: &str,
-        next_attempt_micros: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let (status, next) = match next_attempt_micros {
-            Some(at) => ("pending", at),
-            None => ("failed", i64::MAX),
-        };
-        sqlx::query(
-            "UPDATE media_fetches SET status = $1, attempts = attempts + 1, next_attempt_at = $2, last_error = $3 \
-             WHERE tenant_id = $4 AND message_id = $5",
-        )
-        .bind(status.to_string())
-        .bind(next)
-        .bind(error.chars().take(300).collect::<String>())
-        .bind(f.tenant.to_string())
-        .bind(f.message.to_string())
-        .execute(self.pool())
-        .await?;
+        for chunk in outcomes.chunks(200) {
+            let mut ph = crate::bulk::Ph::new(self.backend());
+            let sql = format!(
+                "UPDATE media_fetches SET status = v.column3, attempts = attempts + 1, \
+                 next_attempt_at = COALESCE(v.column4, media_fetches.next_attempt_at), \
+                 object_key = COALESCE(v.column5, media_fetches.object_key), last_error = v.column6 \
+                 FROM (VALUES {}) AS v WHERE media_fetches.tenant_id = v.column1 AND media_fetches.message_id = v.column2",
+                ph.rows(chunk.len(), 6)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+            for (f, outcome) in chunk {
+                let (status, next, key, error) = match outcome {
+                    MediaOutcome::Stored { object_key } => {
+                        ("stored", None, Some(object_key.clone()), None)
+                    }
+                    MediaOutcome::Failed { error, retry_at } => (
+                        if retry_at.is_some() {
+                            "pending"
+                        } else {
+                            "failed"
+                        },
+                        Some(retry_at.unwrap_or(i64::MAX)),
+                        None,
+                        Some(error.chars().take(300).collect::<String>()),
+                    ),
+                };
+                q = q
+                    .bind(f.tenant.to_string())
+                    .bind(f.message.to_string())
+                    .bind(status.to_string())
+                    .bind(next)
+                    .bind(key)
+                    .bind(error);
+            }
+            q.execute(self.write_pool()).await?;
+        }
         Ok(())
     }
 }

@@ -86,7 +86,7 @@ impl Store {
             .bind(lookup)
             .bind(password_hash.to_string())
             .bind(self.clock().now_micros())
-            .execute(self.pool())
+            .execute(self.write_pool())
             .await
             .map_err(|e| StoreError::from_insert(e, "a platform admin with this email"))?;
         Ok(id)
@@ -134,7 +134,7 @@ impl Store {
             .bind(hash.to_string())
             .bind(i64::from(must_change))
             .bind(id.to_string())
-            .execute(self.pool())
+            .execute(self.write_pool())
             .await?;
         Ok(())
     }
@@ -153,7 +153,7 @@ impl Store {
             .bind(token_hash.to_vec())
             .bind(now)
             .bind(expires_at)
-            .execute(self.pool())
+            .execute(self.write_pool())
             .await?;
         Ok(id)
     }
@@ -180,7 +180,7 @@ impl Store {
         sqlx::query("UPDATE platform_sessions SET last_seen_at = $1 WHERE session_id = $2")
             .bind(at)
             .bind(id.to_string())
-            .execute(self.pool())
+            .execute(self.write_pool())
             .await?;
         Ok(())
     }
@@ -188,7 +188,7 @@ impl Store {
     pub async fn end_platform_session(&self, id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM platform_sessions WHERE session_id = $1")
             .bind(id.to_string())
-            .execute(self.pool())
+            .execute(self.write_pool())
             .await?;
         Ok(())
     }

@@ -64,8 +64,11 @@ impl Store {
         access: Access,
     ) -> Result<Transaction<'static, Any>, StoreError> {
         let tx = match (self.backend(), access) {
-            (Backend::Sqlite, Access::Write) => self.pool().begin_with("BEGIN IMMEDIATE").await?,
-            _ => self.pool().begin().await?,
+            (Backend::Sqlite, Access::Write) => {
+                self.write_pool().begin_with("BEGIN IMMEDIATE").await?
+            }
+            (_, Access::Write) => self.write_pool().begin().await?,
+            (_, Access::Read) => self.pool().begin().await?,
         };
         Ok(tx)
     }

@@ -8,12 +8,12 @@ use confide_core::ids::TenantId;
 use confide_crypto::password::{PasswordHasher, PasswordParams};
 use confide_crypto::token::SecretToken;
 use confide_server::Config;
-use confide_server::startup::{Deps, open_store};
+use confide_server::startup::{Deps, Opener, open_store};
 use confide_store::{Store, StoreError};
 use serde_json::json;
 
 async fn store(config: &Config) -> Result<Store, Failure> {
-    open_store(config, &Deps::default(), false)
+    open_store(config, &Deps::default(), Opener::Cli)
         .await
         .map_err(|e| Failure::config(e.0))
 }

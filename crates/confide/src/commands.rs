@@ -8,7 +8,7 @@ use confide_core::ids::TenantId;
 use confide_crypto::keyring::Keyring;
 use confide_crypto::password::{PasswordHasher, PasswordParams};
 use confide_server::Config;
-use confide_server::startup::{Application, Deps, open_store, store_options};
+use confide_server::startup::{Application, Deps, Opener, open_store, store_options};
 use confide_store::audit::Verification;
 use confide_store::{Backend, Store};
 use serde_json::json;
@@ -116,7 +116,7 @@ pub fn keys_init(config: &Config) -> Result<(), Failure> {
 }
 
 async fn store_for_cli(config: &Config) -> Result<Store, Failure> {
-    open_store(config, &Deps::default(), false)
+    open_store(config, &Deps::default(), Opener::Cli)
         .await
         .map_err(|e| Failure::config(e.0))
 }

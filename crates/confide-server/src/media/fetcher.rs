@@ -9,7 +9,7 @@ use base64::Engine;
 use confide_core::clock::SharedClock;
 use confide_core::ids::ChannelId;
 use confide_store::Store;
-use confide_store::media::MediaFetch;
+use confide_store::media::{MediaFetch, MediaOutcome};
 use confide_whatsapp::client::{GraphClient, GraphClientOptions};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -20,7 +20,11 @@ use tokio::sync::{Notify, watch};
 
 /// Webhook media ids live 7 days; after that a fetch cannot succeed.
 const GIVE_UP_AFTER_ATTEMPTS: i64 = 40;
-const BATCH: i64 = 8;
+/// Fetches attempted at once; their outcomes share one transaction.
+const BATCH: i64 = 64;
+/// How long a wake-up waits for others to join it.
+const COALESCE: Duration = Duration::from_millis(250);
+const CONCURRENT_DOWNLOADS: usize = 4;
 
 /// Graph clients by channel, with the channel entry each was built from.
 type ClientCache = HashMap<ChannelId, (Arc<ChannelEntry>, GraphClient)>;
@@ -87,15 +91,25 @@ impl MediaFetcher {
             if let Err(e) = self.run_once().await {
                 tracing::warn!(error = %e, "media fetch pass failed");
             }
-            tokio::select! {
+            let woken = tokio::select! {
                 _ = stop.wait_for(|s| *s) => break,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = self.wake.notified() => true,
+                _ = tokio::time::sleep(Duration::from_secs(5)) => false,
+            };
+            if woken {
+                // Let wake-ups coalesce: media is background work, and each pass commits once,
+                // so under a burst of inbound media the worker takes the (single) writer a few
+                // times a second, not once per webhook.
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => break,
+                    _ = tokio::time::sleep(COALESCE) => {}
+                }
             }
         }
     }
 
-    /// One pass over the due fetches.
+    /// One pass over the due fetches: a batch is fetched concurrently, then its outcomes are
+    /// recorded in one transaction.
     pub async fn run_once(&self) -> Result<Pass, confide_store::StoreError> {
         let mut pass = Pass::default();
         loop {
@@ -106,30 +120,68 @@ impl MediaFetcher {
             if due.is_empty() {
                 return Ok(pass);
             }
-            for f in due {
-                match self.fetch(&f).await {
-                    Ok(key) => {
-                        self.store.media_fetch_stored(&f, &key).await?;
-                        pass.stored += 1;
-                    }
-                    Err(e) => {
-                        let next = (f.attempts + 1 < GIVE_UP_AFTER_ATTEMPTS).then(|| {
-                            let delay = (5i64 << f.attempts.clamp(0, 10)).min(3_600);
-                            self.clock.now_micros() + delay * 1_000_000
-                        });
-                        if next.is_none() {
-                            tracing::warn!(tenant = %f.tenant, message = %f.message, attempts = f.attempts + 1, error = %e, "media fetch given up; the message is kept without its media");
-                        } else if f.attempts == 0 {
-                            tracing::info!(tenant = %f.tenant, message = %f.message, error = %e, "media fetch failed; will retry");
-                        } else {
-                            tracing::debug!(tenant = %f.tenant, message = %f.message, attempt = f.attempts + 1, error = %e, "media fetch failed again");
-                        }
-                        self.store.media_fetch_failed(&f, &e, next).await?;
-                        pass.failed += 1;
-                    }
+            // A few downloads at a time: media can be large (Meta allows 100 MB documents).
+            let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DOWNLOADS));
+            let mut running = tokio::task::JoinSet::new();
+            for (i, f) in due.iter().enumerate() {
+                let this = self.clone();
+                let f = f.clone();
+                let permits = permits.clone();
+                running.spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    (i, this.fetch(&f).await)
+                });
+            }
+            let mut results: Vec<Option<Result<String, String>>> = vec![None; due.len()];
+            while let Some(joined) = running.join_next().await {
+                if let Ok((i, r)) = joined
+                    && let Some(slot) = results.get_mut(i)
+                {
+                    *slot = Some(r);
                 }
             }
+            let mut outcomes = Vec::with_capacity(due.len());
+            for (f, r) in due.into_iter().zip(results) {
+                let outcome = match r.unwrap_or_else(|| Err("the fetch task stopped".into())) {
+                    Ok(object_key) => {
+                        pass.stored += 1;
+                        MediaOutcome::Stored { object_key }
+                    }
+                    Err(error) => {
+                        pass.failed += 1;
+                        self.failed(&f, error)
+                    }
+                };
+                outcomes.push((f, outcome));
+            }
+            self.store.record_media_outcomes(&outcomes).await?;
+            // One line per batch, not per object: a Graph outage would otherwise log every
+            // media message.
+            let failed: Vec<&str> = outcomes
+                .iter()
+                .filter_map(|(_, o)| match o {
+                    MediaOutcome::Failed { error, .. } => Some(error.as_str()),
+                    MediaOutcome::Stored { .. } => None,
+                })
+                .collect();
+            if let Some(first) = failed.first() {
+                tracing::info!(failed = failed.len(), of = outcomes.len(), first_error = %first, "media fetches failed; they will be retried");
+            }
         }
+    }
+
+    /// A failed attempt: retried with backoff, or given up after Meta's media lifetime.
+    fn failed(&self, f: &MediaFetch, error: String) -> MediaOutcome {
+        let retry_at = (f.attempts + 1 < GIVE_UP_AFTER_ATTEMPTS).then(|| {
+            let delay = (5i64 << f.attempts.clamp(0, 10)).min(3_600);
+            self.clock.now_micros() + delay * 1_000_000
+        });
+        if retry_at.is_none() {
+            tracing::warn!(tenant = %f.tenant, message = %f.message, attempts = f.attempts + 1, error = %error, "media fetch given up; the message is kept without its media");
+        } else {
+            tracing::debug!(tenant = %f.tenant, message = %f.message, attempt = f.attempts + 1, error = %error, "media fetch failed; will retry");
+        }
+        MediaOutcome::Failed { error, retry_at }
     }
 
     async fn fetch(&self, f: &MediaFetch) -> Result<String, String> {

@@ -18,7 +18,7 @@ fn marker(tag: &str) -> String {
     format!("{tag}-{}", hex::encode(random_array::<8>(&OsEntropy)))
 }
 
-async fn tenant(store: &Store, name: &str) -> TenantId {
+pub async fn tenant(store: &Store, name: &str) -> TenantId {
     let email = Email::parse(&format!("{}@example.com", marker("owner"))).unwrap();
     store
         .create_tenant(name, &email, "$argon2id$not-a-real-hash", Actor::Cli)
@@ -319,7 +319,7 @@ pub async fn messages_dedupe_on_wamid(db: &TestDb) {
     assert_eq!(list[0].body["body"], "first");
 }
 
-fn channel(phone_number_id: &str) -> NewChannel {
+pub fn channel(phone_number_id: &str) -> NewChannel {
     NewChannel {
         phone_number_id: phone_number_id.into(),
         waba_id: "waba".into(),

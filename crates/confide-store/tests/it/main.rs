@@ -2,6 +2,7 @@
 //! `CONFIDE_TEST_POSTGRES_URL` names a server (each test in a database of its own, dropped after).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod bulk;
 mod cases;
 mod harness;
 
@@ -12,7 +13,7 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let db = crate::harness::TestDb::sqlite().await;
-                    crate::cases::$name(&db).await;
+                    crate::$name(&db).await;
                     db.finish().await;
                 }
             )*
@@ -22,7 +23,7 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let Some(db) = crate::harness::TestDb::postgres().await else { return };
-                    crate::cases::$name(&db).await;
+                    crate::$name(&db).await;
                     db.finish().await;
                 }
             )*
@@ -44,7 +45,12 @@ conformance!(
     audit_chain_names_inserted_entry,
     database_refuses_update_and_delete_of_audit_rows,
     tenant_scope_never_returns_another_tenants_rows,
+    bulk_contact_resolution_creates_each_identity_once,
+    bulk_messages_and_statuses_are_stored_once_and_only_move_forward,
 );
+
+use bulk::*;
+use cases::*;
 
 /// Row-level security is PostgreSQL's second wall; SQLite has no roles (its wall is the scope).
 mod postgres_only {

@@ -1,0 +1,182 @@
+//! The bulk ingest paths (`confide_store::bulk`) against their one-by-one meaning: the same
+//! contacts, conversations, duplicates and final states, whatever the batch holds.
+
+use crate::cases::{channel, tenant};
+use crate::harness::TestDb;
+use confide_core::audit::Actor;
+use confide_core::phone::Phone;
+use confide_store::bulk::StatusRow;
+use confide_store::conversations::{Direction, NewMessage, Stored};
+use confide_store::ingest::WaIdentity;
+
+fn who(user: Option<&str>, phone: Option<&str>, name: Option<&str>) -> WaIdentity {
+    WaIdentity {
+        user_id: user.map(str::to_string),
+        phone: phone.map(|p| Phone::parse(p).unwrap()),
+        username: None,
+        name: name.map(str::to_string),
+    }
+}
+
+pub async fn bulk_contact_resolution_creates_each_identity_once(db: &TestDb) {
+    let t = tenant(&db.store, "Acme").await;
+    let mut s = db.store.scope(t).await.unwrap();
+    let batch = vec![
+        who(Some("US.1"), Some("+16505550001"), Some("Ann")),
+        who(Some("US.2"), None, Some("Bob")),
+        who(Some("US.1"), Some("+16505550001"), Some("Annie")),
+        who(Some("US.3"), Some("+16505550003"), None),
+        // Shares US.3 with the identity above but not its shape: must land on the same contact.
+        who(Some("US.3"), None, Some("Cy")),
+        who(None, Some("+16505550004"), Some("Dee")),
+    ];
+    let ids = s.resolve_wa_contacts(&batch).await.unwrap();
+    assert_eq!(ids.len(), batch.len());
+    assert_eq!(ids[0], ids[2], "the same identity twice is one contact");
+    assert_eq!(
+        ids[3], ids[4],
+        "a BSUID seen with and without a phone is one contact"
+    );
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 4, "{ids:?}");
+    assert_eq!(s.count_rows("contacts").await.unwrap(), 4);
+
+    let ann = s.get_contact(ids[0]).await.unwrap();
+    assert_eq!(
+        ann.name.as_deref(),
+        Some("Annie"),
+        "the latest profile name wins"
+    );
+    assert_eq!(ann.wa_user_id.as_deref(), Some("US.1"));
+    assert_eq!(ann.phone.as_ref().map(|p| p.as_str()), Some("+16505550001"));
+    let cy = s.get_contact(ids[3]).await.unwrap();
+    assert_eq!(cy.phone.as_ref().map(|p| p.as_str()), Some("+16505550003"));
+    assert_eq!(cy.name.as_deref(), Some("Cy"));
+    let dee = s.get_contact(ids[5]).await.unwrap();
+    assert_eq!(dee.wa_user_id, None);
+    assert_eq!(dee.name.as_deref(), Some("Dee"));
+
+    // Again, with one profile change and one new customer: same contacts, nothing duplicated.
+    let again = vec![
+        who(Some("US.2"), None, Some("Robert")),
+        who(Some("US.1"), Some("+16505550001"), Some("Annie")),
+        who(Some("US.5"), None, None),
+    ];
+    let ids2 = s.resolve_wa_contacts(&again).await.unwrap();
+    assert_eq!(ids2[0], ids[1]);
+    assert_eq!(ids2[1], ids[0]);
+    assert!(!ids.contains(&ids2[2]));
+    assert_eq!(s.count_rows("contacts").await.unwrap(), 5);
+    assert_eq!(
+        s.get_contact(ids[1]).await.unwrap().name.as_deref(),
+        Some("Robert")
+    );
+
+    // One open conversation per contact and channel, created together, found again.
+    let ch = s.create_channel(channel("111"), Actor::Cli).await.unwrap();
+    let convs = s.open_conversations(ch.id, &ids).await.unwrap();
+    assert_eq!(convs.len(), 4);
+    assert_eq!(s.count_rows("conversations").await.unwrap(), 4);
+    assert_eq!(s.open_conversations(ch.id, &ids).await.unwrap(), convs);
+    assert_eq!(
+        s.open_conversation(ids[5], ch.id).await.unwrap(),
+        convs[&ids[5]]
+    );
+    assert_eq!(s.count_rows("conversations").await.unwrap(), 4);
+    s.commit().await.unwrap();
+}
+
+fn message(wamid: &str, text: &str) -> NewMessage {
+    NewMessage {
+        direction: Direction::Inbound,
+        wamid: Some(wamid.into()),
+        kind: "text".into(),
+        body: serde_json::json!({"text": text}),
+        status: "received".into(),
+        at_micros: 5,
+    }
+}
+
+fn status(wamid: &str, status: &str, rank: i64) -> StatusRow {
+    StatusRow {
+        wamid: wamid.into(),
+        status: status.into(),
+        rank,
+        at_micros: 7,
+        details: None,
+    }
+}
+
+pub async fn bulk_messages_and_statuses_are_stored_once_and_only_move_forward(db: &TestDb) {
+    let t = tenant(&db.store, "Acme").await;
+    let mut s = db.store.scope(t).await.unwrap();
+    let ch = s.create_channel(channel("111"), Actor::Cli).await.unwrap();
+    let contact = s
+        .resolve_wa_contacts(&[who(Some("US.1"), None, None)])
+        .await
+        .unwrap()[0];
+    let conv = s.open_conversation(contact, ch.id).await.unwrap();
+
+    let first = s
+        .insert_messages(vec![
+            (conv, message("wamid.A", "a")),
+            (conv, message("wamid.B", "b")),
+            (conv, message("wamid.A", "a again")),
+        ])
+        .await
+        .unwrap();
+    assert!(matches!(first[0], Stored::Inserted(_)));
+    assert!(matches!(first[1], Stored::Inserted(_)));
+    assert_eq!(first[2], Stored::Duplicate, "a repeat within the batch");
+    let second = s
+        .insert_messages(vec![
+            (conv, message("wamid.B", "b again")),
+            (conv, message("wamid.C", "c")),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(second[0], Stored::Duplicate, "a repeat of an earlier batch");
+    assert!(matches!(second[1], Stored::Inserted(_)));
+    let list = s.list_messages(conv, 10).await.unwrap();
+    assert_eq!(list.len(), 3);
+    let a = list
+        .iter()
+        .find(|m| m.wamid.as_deref() == Some("wamid.A"))
+        .unwrap();
+    assert_eq!(a.body["text"], "a", "the first copy is kept");
+
+    let recorded = s
+        .record_statuses(&[
+            status("wamid.A", "sent", 1),
+            status("wamid.A", "read", 3),
+            status("wamid.A", "sent", 1),
+            status("wamid.B", "delivered", 2),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(recorded, vec![true, true, false, true]);
+    // Late and repeated statuses: recorded once, never moving a message back.
+    let recorded = s
+        .record_statuses(&[
+            status("wamid.A", "delivered", 2),
+            status("wamid.B", "delivered", 2),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(recorded, vec![true, false]);
+    assert_eq!(s.count_rows("message_statuses").await.unwrap(), 4);
+    let list = s.list_messages(conv, 10).await.unwrap();
+    let state = |w: &str| {
+        list.iter()
+            .find(|m| m.wamid.as_deref() == Some(w))
+            .unwrap()
+            .status
+            .clone()
+    };
+    assert_eq!(state("wamid.A"), "read");
+    assert_eq!(state("wamid.B"), "delivered");
+    assert_eq!(state("wamid.C"), "received");
+    s.commit().await.unwrap();
+}
