@@ -35,6 +35,9 @@ pub struct Args {
     /// created and dropped).
     #[arg(long)]
     postgres: Option<String>,
+    /// Single-message webhooks posted one at a time after the load, for their latency.
+    #[arg(long, default_value_t = 500)]
+    single_messages: usize,
     /// The `confide` binary (default: next to this one).
     #[arg(long)]
     server_bin: Option<PathBuf>,
@@ -208,7 +211,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         "generating {} changes in batches of 1..={} …",
         args.changes, args.max_batch
     );
-    let payloads = Arc::new(generate(spec));
+    let payloads = Arc::new(generate(spec.clone()));
     let expected_messages: usize = payloads.iter().map(|p| p.messages).sum();
     let expected_statuses: usize = payloads.iter().map(|p| p.statuses).sum();
     let duplicates: usize = payloads.iter().map(|p| p.duplicates).sum();
@@ -241,6 +244,17 @@ pub async fn run(args: Args) -> Result<(), String> {
     let server = Server::spawn(cmd)?;
     let path = format!("/webhooks/whatsapp/{}", channel.id);
     let confide = measure(&server, &path, payloads.clone(), args.concurrency).await?;
+    // Then single-message webhooks one at a time (the budget's "a single-message webhook").
+    let singles = Arc::new(generate(PayloadSpec {
+        seed: 8,
+        changes: args.single_messages,
+        max_batch: 1,
+        status_fraction: 0.0,
+        duplicate_fraction: 0.0,
+        ..spec.clone()
+    }));
+    let expected_messages = expected_messages + singles.iter().map(|p| p.messages).sum::<usize>();
+    let single = load::run(&format!("http://{}{path}", server.addr), singles, 1).await?;
     server.stop()?;
 
     // Everything acknowledged is stored, exactly once.
@@ -281,13 +295,20 @@ pub async fn run(args: Args) -> Result<(), String> {
         100.0 * confide.load.changes_per_second() / baseline.load.changes_per_second()
     );
     println!(
+        "  single: {} single-message webhooks one at a time: p50 {:.2} ms  p99 {:.2} ms  failures {}",
+        single.requests,
+        single.percentile(50.0),
+        single.percentile(99.0),
+        single.failures
+    );
+    println!(
         "  stored: {stored_messages} messages (expected {expected_messages}), {stored_statuses} statuses (expected {expected_statuses}); failures {}",
         confide.load.failures
     );
     if let Some((admin, name)) = pg {
         drop_pg_database(&admin, &name).await?;
     }
-    if confide.load.failures == 0
+    if confide.load.failures + single.failures == 0
         && (stored_messages as usize != expected_messages
             || stored_statuses as usize != expected_statuses)
     {

@@ -77,8 +77,25 @@ pub struct StatusRow {
     pub details: Option<String>,
 }
 
+/// What a lookup learned of a contact's open conversation on the channel asked about.
+#[derive(Debug, Clone, Copy)]
+enum Conversation {
+    Open(ConversationId),
+    /// It has none.
+    None,
+    /// Not looked up.
+    Unknown,
+}
+
+/// Each distinct value once, in first-seen order.
+fn unique<'a>(values: impl Iterator<Item = &'a Vec<u8>>) -> Vec<&'a Vec<u8>> {
+    let mut seen = std::collections::HashSet::new();
+    values.filter(|v| seen.insert(*v)).collect()
+}
+
 struct Known {
     id: String,
+    open: Option<String>,
     user_bidx: Option<Vec<u8>>,
     phone_bidx: Option<Vec<u8>>,
     name_ct: Option<Vec<u8>>,
@@ -91,6 +108,57 @@ impl Scope<'_> {
         &mut self,
         who: &[WaIdentity],
     ) -> Result<Vec<ContactId>, StoreError> {
+        Ok(self
+            .resolve_contacts(who, None)
+            .await?
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect())
+    }
+
+    /// The contact of every identity and its open conversation on `channel`, in order; contacts
+    /// and conversations seen for the first time are created. One lookup finds both.
+    pub async fn resolve_wa_senders(
+        &mut self,
+        channel: ChannelId,
+        who: &[WaIdentity],
+    ) -> Result<Vec<(ContactId, ConversationId)>, StoreError> {
+        let resolved = self.resolve_contacts(who, Some(channel)).await?;
+        let mut open: HashMap<ContactId, ConversationId> = HashMap::new();
+        let mut create: Vec<ContactId> = Vec::new();
+        let mut unknown: Vec<ContactId> = Vec::new();
+        for (contact, conversation) in &resolved {
+            match conversation {
+                Conversation::Open(id) => {
+                    open.insert(*contact, *id);
+                }
+                Conversation::None => create.push(*contact),
+                Conversation::Unknown => unknown.push(*contact),
+            }
+        }
+        create.retain(|c| !open.contains_key(c));
+        let looked_up = self.open_conversations(channel, &unknown).await?;
+        open.extend(looked_up);
+        create.retain(|c| !open.contains_key(c));
+        create.sort();
+        create.dedup();
+        open.extend(self.create_conversations(channel, &create).await?);
+        resolved
+            .into_iter()
+            .map(|(c, _)| {
+                open.get(&c)
+                    .map(|conv| (c, *conv))
+                    .ok_or_else(|| StoreError::Corrupt("no conversation".into()))
+            })
+            .collect()
+    }
+
+    /// Contacts of the identities, with what is known of their open conversation on `channel`.
+    async fn resolve_contacts(
+        &mut self,
+        who: &[WaIdentity],
+        channel: Option<ChannelId>,
+    ) -> Result<Vec<(ContactId, Conversation)>, StoreError> {
         let keys: Vec<BidxPair> = who
             .iter()
             .map(|w| {
@@ -107,56 +175,32 @@ impl Scope<'_> {
         let mut by_user: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut by_phone: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut known: Vec<Known> = Vec::new();
-        for chunk in keys.chunks(CHUNK) {
-            let users: Vec<&Vec<u8>> = chunk.iter().filter_map(|k| k.0.as_ref()).collect();
-            let phones: Vec<&Vec<u8>> = chunk.iter().filter_map(|k| k.1.as_ref()).collect();
-            // One indexed lookup per column (an OR would make SQLite scan the tenant's contacts).
-            let select = "SELECT contact_id, wa_user_bidx, phone_bidx, name_ct, username_ct FROM contacts WHERE tenant_id =";
-            let t = self.tenant_str().to_string();
-            let mut ph = Ph::new(self.store.backend());
-            let mut parts = Vec::new();
-            let mut q_binds: Vec<Option<Vec<u8>>> = Vec::new(); // None stands for the tenant
-            for (column, values) in [("wa_user_bidx", &users), ("phone_bidx", &phones)] {
-                if values.is_empty() {
-                    continue;
-                }
-                parts.push(format!(
-                    "{select} {} AND {column} IN ({})",
-                    ph.one(),
-                    ph.list(values.len())
-                ));
-                q_binds.push(None);
-                q_binds.extend(values.iter().map(|b| Some((*b).clone())));
+        // By BSUID first; by phone only for identities no BSUID found (usually none), so each
+        // contact comes back once.
+        let users: Vec<&Vec<u8>> = unique(keys.iter().filter_map(|k| k.0.as_ref()));
+        for k in self.known_contacts("wa_user_bidx", &users, channel).await? {
+            if let Some(b) = &k.user_bidx {
+                by_user.insert(b.clone(), known.len());
             }
-            if parts.is_empty() {
-                continue;
+            if let Some(b) = &k.phone_bidx {
+                by_phone.insert(b.clone(), known.len());
             }
-            let sql = parts.join(" UNION ALL ");
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-            for b in q_binds {
-                q = match b {
-                    Some(b) => q.bind(b),
-                    None => q.bind(t.clone()),
-                };
-            }
-            for r in q.fetch_all(self.conn()).await? {
-                let k = Known {
-                    id: r.try_get(0)?,
-                    user_bidx: r.try_get(1)?,
-                    phone_bidx: r.try_get(2)?,
-                    name_ct: r.try_get(3)?,
-                    username_ct: r.try_get(4)?,
-                };
-                if let Some(b) = &k.user_bidx {
-                    by_user.insert(b.clone(), known.len());
-                }
-                if let Some(b) = &k.phone_bidx {
-                    by_phone.insert(b.clone(), known.len());
-                }
-                known.push(k);
-            }
+            known.push(k);
         }
-        let mut out: Vec<Option<ContactId>> = vec![None; who.len()];
+        let phones: Vec<&Vec<u8>> = unique(keys.iter().filter_map(|(ub, pb)| {
+            let found = ub.as_ref().is_some_and(|b| by_user.contains_key(b));
+            pb.as_ref().filter(|b| !found && !by_phone.contains_key(*b))
+        }));
+        for k in self.known_contacts("phone_bidx", &phones, channel).await? {
+            if let Some(b) = &k.user_bidx {
+                by_user.entry(b.clone()).or_insert(known.len());
+            }
+            if let Some(b) = &k.phone_bidx {
+                by_phone.insert(b.clone(), known.len());
+            }
+            known.push(k);
+        }
+        let mut out: Vec<Option<(ContactId, Conversation)>> = vec![None; who.len()];
         let mut slow: Vec<usize> = Vec::new();
         let mut new: Vec<usize> = Vec::new();
         for (i, (w, (ub, pb))) in who.iter().zip(&keys).enumerate() {
@@ -166,12 +210,19 @@ impl Scope<'_> {
                 .or_else(|| pb.as_ref().and_then(|b| by_phone.get(b)));
             match hit {
                 Some(&k) if self.needs_nothing(&known[k], w, ub)? => {
-                    out[i] = Some(
-                        known[k]
-                            .id
-                            .parse()
-                            .map_err(|_| StoreError::Corrupt("contact id".into()))?,
-                    );
+                    let id = known[k]
+                        .id
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt("contact id".into()))?;
+                    let conversation = match (&known[k].open, channel) {
+                        (_, None) => Conversation::Unknown,
+                        (Some(c), Some(_)) => Conversation::Open(
+                            c.parse()
+                                .map_err(|_| StoreError::Corrupt("conversation id".into()))?,
+                        ),
+                        (None, Some(_)) => Conversation::None,
+                    };
+                    out[i] = Some((id, conversation));
                 }
                 // Something to fill in: the one-by-one path knows every case.
                 Some(_) => slow.push(i),
@@ -181,11 +232,64 @@ impl Scope<'_> {
         slow.extend(self.create_wa_contacts(who, &keys, &new, &mut out).await?);
         slow.sort_unstable();
         for i in slow {
-            out[i] = Some(self.resolve_wa_contact(&who[i]).await?);
+            out[i] = Some((
+                self.resolve_wa_contact(&who[i]).await?,
+                Conversation::Unknown,
+            ));
         }
         out.into_iter()
             .map(|c| c.ok_or_else(|| StoreError::Corrupt("unresolved contact".into())))
             .collect()
+    }
+
+    /// The contacts whose `column` is one of `values`, each with its open conversation on
+    /// `channel` (when one is asked for).
+    async fn known_contacts(
+        &mut self,
+        column: &'static str,
+        values: &[&Vec<u8>],
+        channel: Option<ChannelId>,
+    ) -> Result<Vec<Known>, StoreError> {
+        let mut known = Vec::new();
+        for chunk in values.chunks(CHUNK) {
+            let mut ph = Ph::new(self.store.backend());
+            let (conversation, join) = match channel {
+                Some(_) => (
+                    "v.conversation_id",
+                    format!(
+                        " LEFT JOIN conversations v ON v.tenant_id = c.tenant_id AND v.contact_id = c.contact_id \
+                         AND v.channel_id = {} AND v.status = 'open'",
+                        ph.one()
+                    ),
+                ),
+                None => ("CAST(NULL AS TEXT)", String::new()),
+            };
+            let sql = format!(
+                "SELECT c.contact_id, c.wa_user_bidx, c.phone_bidx, c.name_ct, c.username_ct, {conversation} \
+                 FROM contacts c{join} WHERE c.tenant_id = {} AND c.{column} IN ({})",
+                ph.one(),
+                ph.list(chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+            if let Some(ch) = channel {
+                q = q.bind(ch.to_string());
+            }
+            q = q.bind(self.tenant_str().to_string());
+            for b in chunk {
+                q = q.bind((*b).clone());
+            }
+            for r in q.fetch_all(self.conn()).await? {
+                known.push(Known {
+                    id: r.try_get(0)?,
+                    user_bidx: r.try_get(1)?,
+                    phone_bidx: r.try_get(2)?,
+                    name_ct: r.try_get(3)?,
+                    username_ct: r.try_get(4)?,
+                    open: r.try_get(5)?,
+                });
+            }
+        }
+        Ok(known)
     }
 
     /// Creates the contacts of identities seen for the first time, a statement per chunk, and
@@ -197,7 +301,7 @@ impl Scope<'_> {
         who: &[WaIdentity],
         keys: &[BidxPair],
         new: &[usize],
-        out: &mut [Option<ContactId>],
+        out: &mut [Option<(ContactId, Conversation)>],
     ) -> Result<Vec<usize>, StoreError> {
         // One contact per distinct identity.
         let mut groups: Vec<(BidxPair, Vec<usize>)> = Vec::new();
@@ -276,7 +380,7 @@ impl Scope<'_> {
             if inserted == chunk.len() as u64 {
                 for (id, _, _, _, members) in chunk {
                     for &i in members.iter() {
-                        out[i] = Some(*id);
+                        out[i] = Some((*id, Conversation::None));
                     }
                 }
             } else {
@@ -368,9 +472,20 @@ impl Scope<'_> {
             .into_iter()
             .filter(|c| !found.contains_key(c))
             .collect();
+        found.extend(self.create_conversations(channel, &missing).await?);
+        Ok(found)
+    }
+
+    /// Opens a conversation on `channel` for each of `contacts` (which have none open).
+    async fn create_conversations(
+        &mut self,
+        channel: ChannelId,
+        contacts: &[ContactId],
+    ) -> Result<HashMap<ContactId, ConversationId>, StoreError> {
+        let mut created = HashMap::new();
         let now = self.now();
         let t = self.tenant_str().to_string();
-        for chunk in missing.chunks(CHUNK) {
+        for chunk in contacts.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO conversations (tenant_id, conversation_id, contact_id, channel_id, status, last_message_at, created_at) \
                  VALUES {}",
@@ -388,11 +503,11 @@ impl Scope<'_> {
                     .bind("open".to_string())
                     .bind(now)
                     .bind(now);
-                found.insert(*c, id);
+                created.insert(*c, id);
             }
             q.execute(self.conn()).await?;
         }
-        Ok(found)
+        Ok(created)
     }
 
     /// Stores messages once per wamid, in order; a wamid stored before (or twice in the list) is
@@ -413,13 +528,12 @@ impl Scope<'_> {
             let t = self.tenant_str().to_string();
             let stored = self
                 .existing(
-                    "SELECT wamid FROM messages WHERE tenant_id =",
-                    "wamid IN",
+                    "messages",
+                    &["wamid"],
                     chunk
                         .iter()
                         .filter_map(|(_, m)| m.wamid.clone())
                         .map(|w| vec![w]),
-                    1,
                 )
                 .await?;
             let mut rows = Vec::with_capacity(chunk.len());
@@ -464,33 +578,55 @@ impl Scope<'_> {
         Ok(out)
     }
 
-    /// The keys among `keys` (tuples of `width` text values) that `select … WHERE tenant_id = ?
-    /// AND <column> (…)` finds: one lookup per chunk that returns only the rows that exist.
+    /// The keys among `keys` (values of `columns`, all text) that `table` holds for this tenant:
+    /// one indexed lookup per chunk that returns only the rows that exist.
     async fn existing(
         &mut self,
-        select: &str,
-        column: &str,
+        table: &str,
+        columns: &[&str],
         keys: impl Iterator<Item = Vec<String>>,
-        width: usize,
     ) -> Result<std::collections::HashSet<Vec<String>>, StoreError> {
         let keys: Vec<Vec<String>> = keys.collect();
+        let width = columns.len();
         let mut found = std::collections::HashSet::new();
         for chunk in keys.chunks(CHUNK) {
             let mut ph = Ph::new(self.store.backend());
-            let tenant = ph.one();
-            let list = if width == 1 {
-                ph.list(chunk.len())
+            let tenant_first = width == 1;
+            let sql = if tenant_first {
+                let tenant = ph.one();
+                format!(
+                    "SELECT {c} FROM {table} WHERE tenant_id = {tenant} AND {c} IN ({})",
+                    ph.list(chunk.len()),
+                    c = columns[0]
+                )
             } else {
-                format!("VALUES {}", ph.rows(chunk.len(), width))
+                // A join on the whole key (`(a, b) IN (VALUES …)` would use only the tenant
+                // prefix of the index on SQLite, scanning the tenant's rows).
+                let values = ph.rows(chunk.len(), width);
+                let on: Vec<String> = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("t.{c} = v.column{}", i + 1))
+                    .collect();
+                let select: Vec<String> = columns.iter().map(|c| format!("t.{c}")).collect();
+                format!(
+                    "SELECT {} FROM (VALUES {values}) AS v JOIN {table} t ON t.tenant_id = {} AND {}",
+                    select.join(", "),
+                    ph.one(),
+                    on.join(" AND ")
+                )
             };
-            let sql = format!("{select} {tenant} AND {column} ({list})");
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .persistent(false)
-                .bind(self.tenant_str().to_string());
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+            if tenant_first {
+                q = q.bind(self.tenant_str().to_string());
+            }
             for k in chunk {
                 for v in k {
                     q = q.bind(v.clone());
                 }
+            }
+            if !tenant_first {
+                q = q.bind(self.tenant_str().to_string());
             }
             for r in q.fetch_all(self.conn()).await? {
                 found.insert(
@@ -513,12 +649,11 @@ impl Scope<'_> {
             let t = self.tenant_str().to_string();
             let stored = self
                 .existing(
-                    "SELECT wamid, status FROM message_statuses WHERE tenant_id =",
-                    "(wamid, status) IN",
+                    "message_statuses",
+                    &["wamid", "status"],
                     chunk
                         .iter()
                         .map(|r| vec![r.wamid.clone(), r.status.clone()]),
-                    2,
                 )
                 .await?;
             let mut fresh = Vec::with_capacity(chunk.len());

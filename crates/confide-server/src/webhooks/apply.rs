@@ -534,9 +534,9 @@ async fn store_plain(
     if items.is_empty() {
         return Ok(out);
     }
-    // Who sent each message.
+    // Who sent each message, and their open conversation on the channel it came in on.
     let mut senders: Vec<Option<ContactId>> = Vec::with_capacity(items.len());
-    let mut unresolved: Vec<(usize, IdentityKey, WaIdentity)> = Vec::new();
+    let mut unresolved: HashMap<ChannelId, Vec<(usize, IdentityKey, WaIdentity)>> = HashMap::new();
     for (i, p) in items.iter().enumerate() {
         let who = identity_of(p.v, p.m);
         if who.user_id.is_none() && who.phone.is_none() {
@@ -547,18 +547,19 @@ async fn store_plain(
         let key = identity_key(&who);
         senders.push(round.contacts.get(&key).copied());
         if senders[i].is_none() {
-            unresolved.push((i, key, who));
+            unresolved.entry(p.channel).or_default().push((i, key, who));
         }
     }
-    if !unresolved.is_empty() {
-        let who: Vec<WaIdentity> = unresolved.iter().map(|(_, _, w)| w.clone()).collect();
-        let ids = scope.resolve_wa_contacts(&who).await?;
-        for ((i, key, _), id) in unresolved.into_iter().zip(ids) {
-            senders[i] = Some(id);
-            round.contacts.insert(key, id);
+    for (channel, list) in unresolved {
+        let who: Vec<WaIdentity> = list.iter().map(|(_, _, w)| w.clone()).collect();
+        let resolved = scope.resolve_wa_senders(channel, &who).await?;
+        for ((i, key, _), (contact, conversation)) in list.into_iter().zip(resolved) {
+            senders[i] = Some(contact);
+            round.contacts.insert(key, contact);
+            round.conversations.insert((contact, channel), conversation);
         }
     }
-    // Their open conversations, per channel.
+    // Conversations of senders this round knew already, on channels not seen with them yet.
     let mut missing: HashMap<ChannelId, Vec<ContactId>> = HashMap::new();
     for (p, sender) in items.iter().zip(&senders) {
         if let Some(c) = sender

@@ -88,6 +88,52 @@ pub async fn bulk_contact_resolution_creates_each_identity_once(db: &TestDb) {
     s.commit().await.unwrap();
 }
 
+pub async fn bulk_senders_find_or_open_one_conversation_each(db: &TestDb) {
+    let t = tenant(&db.store, "Acme").await;
+    let mut s = db.store.scope(t).await.unwrap();
+    let ch = s.create_channel(channel("111"), Actor::Cli).await.unwrap();
+    let other = s.create_channel(channel("222"), Actor::Cli).await.unwrap();
+    // A customer already talking on the channel, one known only on another channel, one new.
+    let known = s
+        .resolve_wa_contacts(&[who(Some("US.1"), None, None)])
+        .await
+        .unwrap()[0];
+    let open = s.open_conversation(known, ch.id).await.unwrap();
+    let elsewhere = s
+        .resolve_wa_contacts(&[who(Some("US.2"), None, None)])
+        .await
+        .unwrap()[0];
+    let elsewhere_conv = s.open_conversation(elsewhere, other.id).await.unwrap();
+
+    let batch = vec![
+        who(Some("US.1"), None, None),
+        who(Some("US.2"), None, None),
+        who(Some("US.3"), None, Some("New")),
+        who(Some("US.3"), None, Some("New")),
+        // Known, with a profile name to fill in (the one-by-one path).
+        who(Some("US.1"), None, Some("Named now")),
+    ];
+    let got = s.resolve_wa_senders(ch.id, &batch).await.unwrap();
+    assert_eq!(got[0], (known, open), "the open conversation is reused");
+    assert_eq!(got[4], (known, open));
+    assert_eq!(got[1].0, elsewhere);
+    assert_ne!(got[1].1, elsewhere_conv, "a conversation is per channel");
+    assert_eq!(
+        got[2], got[3],
+        "one conversation for a new customer's two messages"
+    );
+    assert_eq!(s.count_rows("conversations").await.unwrap(), 4);
+    assert_eq!(
+        s.get_contact(known).await.unwrap().name.as_deref(),
+        Some("Named now")
+    );
+    // Asked again: nothing new.
+    assert_eq!(s.resolve_wa_senders(ch.id, &batch).await.unwrap(), got);
+    assert_eq!(s.count_rows("conversations").await.unwrap(), 4);
+    assert_eq!(s.count_rows("contacts").await.unwrap(), 3);
+    s.commit().await.unwrap();
+}
+
 fn message(wamid: &str, text: &str) -> NewMessage {
     NewMessage {
         direction: Direction::Inbound,

@@ -47,6 +47,7 @@ conformance!(
     tenant_scope_never_returns_another_tenants_rows,
     bulk_contact_resolution_creates_each_identity_once,
     bulk_messages_and_statuses_are_stored_once_and_only_move_forward,
+    bulk_senders_find_or_open_one_conversation_each,
 );
 
 use bulk::*;
