@@ -61,6 +61,7 @@ pub fn store_options(config: &Config) -> StoreOptions {
         sqlite_synchronous: config.database.sqlite_synchronous.clone(),
         postgres_app_role: config.database.postgres_app_role.clone(),
         sqlite_background_checkpoint: false,
+        sqlite_writer_checkpoint_frames: StoreOptions::new("").sqlite_writer_checkpoint_frames,
     }
 }
 
@@ -109,15 +110,16 @@ pub async fn open_store(
 }
 
 /// SQLite's WAL checkpoints, off the writer's path (see
-/// [`StoreOptions::sqlite_background_checkpoint`]).
+/// [`StoreOptions::sqlite_background_checkpoint`]), four times a second: more often costs
+/// throughput (each one syncs the database file), less often leaves more for the writer.
 async fn checkpoints(store: Store, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
         }
         if let Err(e) = store.checkpoint().await {
-            tracing::warn!(error = %e, "WAL checkpoint failed; retrying in a second");
+            tracing::warn!(error = %e, "WAL checkpoint failed; retrying shortly");
         }
     }
 }

@@ -46,10 +46,14 @@ pub struct StoreOptions {
     /// PostgreSQL role the server switches to after connecting (row-level security applies to
     /// it); empty to stay the login role (which must then be a role without BYPASSRLS).
     pub postgres_app_role: String,
-    /// SQLite: the writer leaves WAL checkpoints to [`crate::Store::checkpoint`], which the
-    /// server calls from a background task, so no write transaction pays for one. Off (SQLite
-    /// checkpoints as it commits) for short-lived processes such as the CLI.
+    /// SQLite: a background task copies the WAL into the database file
+    /// ([`crate::Store::checkpoint`]), so write transactions rarely pay for it; the writer then
+    /// checkpoints itself only every [`Self::sqlite_writer_checkpoint_frames`]. Off (SQLite
+    /// checkpoints as it commits, every 1,000 frames) for short-lived processes such as the CLI.
     pub sqlite_background_checkpoint: bool,
+    /// SQLite, with background checkpoints: the log size (frames) at which the writer
+    /// checkpoints itself, which bounds the log (32,768 frames of 4 KiB: 128 MiB).
+    pub sqlite_writer_checkpoint_frames: u32,
 }
 
 impl StoreOptions {
@@ -60,6 +64,7 @@ impl StoreOptions {
             sqlite_synchronous: "full".to_string(),
             postgres_app_role: "confide_app".to_string(),
             sqlite_background_checkpoint: false,
+            sqlite_writer_checkpoint_frames: 32768,
         }
     }
 }
@@ -134,7 +139,7 @@ fn session_setup(
                 format!(
                     "PRAGMA wal_autocheckpoint = {}",
                     if role == Role::Writer && options.sqlite_background_checkpoint {
-                        0
+                        options.sqlite_writer_checkpoint_frames
                     } else {
                         1000
                     }

@@ -41,7 +41,7 @@ pub use scope::Scope;
 use confide_core::clock::SharedClock;
 use confide_core::entropy::SharedEntropy;
 use confide_crypto::keyring::Keyring;
-use sqlx::AnyPool;
+use sqlx::{AnyPool, Row};
 use std::sync::{Arc, RwLock};
 
 /// Reads the keyring again from its source (a file another process may have rotated).
@@ -127,15 +127,24 @@ impl Store {
     }
 
     /// SQLite: copies committed WAL frames into the database file without waiting for (or
-    /// blocking) readers and the writer. Called periodically when
-    /// [`StoreOptions::sqlite_background_checkpoint`] is set; nothing to do on PostgreSQL.
-    pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        if self.inner.backend == Backend::Sqlite {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(self.pool())
-                .await?;
+    /// blocking) readers and the writer, and returns the log's size in frames. Called every few
+    /// milliseconds when [`StoreOptions::sqlite_background_checkpoint`] is set; nothing to do on
+    /// PostgreSQL.
+    ///
+    /// Under sustained writes such a checkpoint never quite catches up with the log's end, and a
+    /// log starts again from the beginning only after a checkpoint that has: left alone it would
+    /// grow without bound. The writer therefore still checkpoints itself once the log holds
+    /// [`StoreOptions::sqlite_writer_checkpoint_frames`]; as the writer is the only connection
+    /// that writes, its next transaction then restarts the log, and as this background copy has
+    /// already done most of the work, the writer's share is small.
+    pub async fn checkpoint(&self) -> Result<i64, StoreError> {
+        if self.inner.backend != Backend::Sqlite {
+            return Ok(0);
         }
-        Ok(())
+        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get(1)?)
     }
 
     /// Closes the pool, waiting for connections in use to be returned (graceful shutdown).

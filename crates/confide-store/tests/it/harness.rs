@@ -21,9 +21,16 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn sqlite() -> TestDb {
+        Self::sqlite_with(|_| {}).await
+    }
+
+    /// A fresh SQLite database opened with adjusted options.
+    pub async fn sqlite_with(adjust: impl FnOnce(&mut StoreOptions)) -> TestDb {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/confide.db", dir.path().display());
-        Self::open(StoreOptions::new(url), Some(dir), None).await
+        let mut options = StoreOptions::new(url);
+        adjust(&mut options);
+        Self::open(options, Some(dir), None).await
     }
 
     pub async fn postgres() -> Option<TestDb> {

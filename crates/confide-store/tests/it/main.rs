@@ -73,3 +73,57 @@ mod postgres_only {
         db.finish().await;
     }
 }
+
+/// SQLite's write-ahead log under the server's background checkpoints.
+mod sqlite_only {
+    use crate::cases::tenant;
+    use crate::harness::TestDb;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Writes continuously for a while with background checkpoints every few milliseconds and
+    /// the writer checkpointing itself every `writer_frames` (0: never); returns the largest
+    /// log seen (frames).
+    async fn largest_log_under_load(writer_frames: u32) -> i64 {
+        let db = TestDb::sqlite_with(|o| {
+            o.sqlite_background_checkpoint = true;
+            o.sqlite_writer_checkpoint_frames = writer_frames;
+        })
+        .await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (store, stop) = (db.store.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    tenant(&store, &format!("T{i}")).await;
+                    i += 1;
+                }
+            })
+        };
+        let mut largest = 0;
+        for _ in 0..150 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            largest = largest.max(db.store.checkpoint().await.unwrap());
+        }
+        stop.store(true, Ordering::Relaxed);
+        writer.await.unwrap();
+        db.finish().await;
+        largest
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn background_checkpoints_keep_the_write_ahead_log_bounded() {
+        let bounded = largest_log_under_load(300).await;
+        let unbounded = largest_log_under_load(0).await;
+        eprintln!("largest log: {bounded} frames bounded, {unbounded} frames unbounded");
+        assert!(
+            unbounded > 3_000,
+            "control: with background checkpoints alone the log keeps growing ({unbounded} frames)"
+        );
+        assert!(
+            bounded < 1_500,
+            "the writer's own checkpoints bound the log ({bounded} frames; {unbounded} without)"
+        );
+    }
+}
