@@ -9,6 +9,7 @@ use confide_core::email::Email;
 use confide_core::entropy::OsEntropy;
 use confide_crypto::keyring::Keyring;
 use confide_store::channels::NewChannel;
+use confide_store::scratch::ScratchDatabase;
 use confide_store::{Store, StoreOptions};
 use meta_sim::payloads::{PayloadSpec, SignedPayload, generate};
 use secrecy::SecretString;
@@ -155,8 +156,10 @@ pub async fn run(args: Args) -> Result<(), String> {
     let keyring_json = keyring.to_json().map_err(|e| e.to_string())?.to_string();
     let (url, pg) = match &args.postgres {
         Some(admin) => {
-            let (url, name) = create_pg_database(admin).await?;
-            (url, Some((admin.clone(), name)))
+            let db = ScratchDatabase::create(admin, "confide_bench")
+                .await
+                .map_err(|e| format!("cannot create the benchmark database: {e}"))?;
+            (db.url.clone(), Some(db))
         }
         None => (
             format!("sqlite://{}/confide.db", dir.path().display()),
@@ -305,8 +308,8 @@ pub async fn run(args: Args) -> Result<(), String> {
         "  stored: {stored_messages} messages (expected {expected_messages}), {stored_statuses} statuses (expected {expected_statuses}); failures {}",
         confide.load.failures
     );
-    if let Some((admin, name)) = pg {
-        drop_pg_database(&admin, &name).await?;
+    if let Some(db) = pg {
+        db.drop().await.map_err(|e| e.to_string())?;
     }
     if confide.load.failures + single.failures == 0
         && (stored_messages as usize != expected_messages
@@ -315,34 +318,4 @@ pub async fn run(args: Args) -> Result<(), String> {
         return Err("stored rows do not match what was acknowledged".into());
     }
     Ok(())
-}
-
-async fn admin_exec(url: &str, sql: &str) -> Result<(), String> {
-    use sqlx::{ConnectOptions, Connection, Executor};
-    use std::str::FromStr;
-    sqlx::any::install_default_drivers();
-    let mut conn = sqlx::any::AnyConnectOptions::from_str(url)
-        .map_err(|e| e.to_string())?
-        .connect()
-        .await
-        .map_err(|e| e.to_string())?;
-    conn.execute(sqlx::AssertSqlSafe(sql.to_string()))
-        .await
-        .map_err(|e| e.to_string())?;
-    conn.close().await.map_err(|e| e.to_string())
-}
-
-async fn create_pg_database(admin: &str) -> Result<(String, String), String> {
-    let name = format!("confide_bench_{}", std::process::id());
-    admin_exec(admin, &format!("CREATE DATABASE {name}")).await?;
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-    Ok((format!("{base}/{name}"), name))
-}
-
-async fn drop_pg_database(admin: &str, name: &str) -> Result<(), String> {
-    admin_exec(
-        admin,
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    )
-    .await
 }

@@ -29,6 +29,7 @@ pub mod migrate;
 pub mod platform;
 pub mod roles;
 pub mod scope;
+pub mod scratch;
 pub mod sessions;
 pub mod tenants;
 pub mod throttle;

@@ -95,7 +95,7 @@ async fn disk_bytes(db: &TestDb) -> Vec<u8> {
             all
         }
         Backend::Postgres => {
-            let (_, _, url) = db.pg.as_ref().unwrap();
+            let url = &db.pg.as_ref().unwrap().url;
             let out = tokio::process::Command::new("pg_dump")
                 .arg("--no-owner")
                 .arg(url)

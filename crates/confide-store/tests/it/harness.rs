@@ -3,8 +3,9 @@
 use confide_core::clock::{ManualClock, SharedClock};
 use confide_core::entropy::{OsEntropy, SharedEntropy};
 use confide_crypto::keyring::Keyring;
+use confide_store::scratch::ScratchDatabase;
 use confide_store::{Backend, Store, StoreOptions};
-use sqlx::{AnyConnection, ConnectOptions, Connection, Executor};
+use sqlx::{AnyConnection, ConnectOptions};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -15,8 +16,8 @@ pub struct TestDb {
     pub keyring: Keyring,
     /// SQLite: the directory holding the database files.
     pub dir: Option<tempfile::TempDir>,
-    /// PostgreSQL: (admin url, database name, url of the test database).
-    pub pg: Option<(String, String, String)>,
+    /// PostgreSQL: the test's own database, dropped by `finish`.
+    pub pg: Option<ScratchDatabase>,
 }
 
 impl TestDb {
@@ -40,50 +41,28 @@ impl TestDb {
             );
             return None;
         };
-        let name = format!(
-            "confide_test_{}",
-            hex::encode(confide_core::entropy::random_array::<6>(&OsEntropy))
-        );
-        let mut conn = admin_conn(&admin).await;
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        let db = ScratchDatabase::create(&admin, "confide_test")
             .await
             .unwrap();
-        conn.close().await.unwrap();
-        let url = with_database(&admin, &name);
-        Some(
-            Self::open(
-                StoreOptions::new(url.clone()),
-                None,
-                Some((admin, name, url)),
-            )
-            .await,
-        )
+        Some(Self::open(StoreOptions::new(db.url.clone()), None, Some(db)).await)
     }
 
     /// A fresh, empty PostgreSQL database (no store opened, so nothing migrated yet).
     pub async fn postgres_unmigrated() -> Option<Unmigrated> {
         let admin = std::env::var("CONFIDE_TEST_POSTGRES_URL").ok()?;
-        let name = format!(
-            "confide_test_{}",
-            hex::encode(confide_core::entropy::random_array::<6>(&OsEntropy))
-        );
-        let mut conn = admin_conn(&admin).await;
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        let db = ScratchDatabase::create(&admin, "confide_test")
             .await
             .unwrap();
-        conn.close().await.unwrap();
-        let url = with_database(&admin, &name);
         Some(Unmigrated {
-            admin,
-            name,
-            options: StoreOptions::new(url),
+            options: StoreOptions::new(db.url.clone()),
+            db,
         })
     }
 
     async fn open(
         options: StoreOptions,
         dir: Option<tempfile::TempDir>,
-        pg: Option<(String, String, String)>,
+        pg: Option<ScratchDatabase>,
     ) -> TestDb {
         let clock = Arc::new(ManualClock::at_epoch_2026());
         let keyring = Keyring::generate(clock.as_ref(), &OsEntropy);
@@ -106,7 +85,7 @@ impl TestDb {
     pub async fn raw(&self) -> AnyConnection {
         sqlx::any::install_default_drivers();
         let url = match &self.pg {
-            Some((_, _, url)) => url.clone(),
+            Some(db) => db.url.clone(),
             None => self.options.url.clone(),
         };
         sqlx::any::AnyConnectOptions::from_str(&url)
@@ -118,13 +97,8 @@ impl TestDb {
 
     pub async fn finish(self) {
         self.store.close().await;
-        if let Some((admin, name, _)) = self.pg {
-            let mut conn = admin_conn(&admin).await;
-            conn.execute(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .await
-            .unwrap();
+        if let Some(db) = self.pg {
+            db.drop().await.unwrap();
         }
     }
 }
@@ -141,49 +115,14 @@ pub async fn open_store(
         .unwrap()
 }
 
-async fn admin_conn(url: &str) -> AnyConnection {
-    sqlx::any::install_default_drivers();
-    sqlx::any::AnyConnectOptions::from_str(url)
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
-
-/// The same server URL naming another database.
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map(|i| i + scheme_end)
-        .unwrap_or(base.len());
-    let mut out = format!("{}/{db}", &base[..path_start]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
 /// A PostgreSQL database nobody has migrated yet.
 pub struct Unmigrated {
-    admin: String,
-    name: String,
+    db: ScratchDatabase,
     pub options: StoreOptions,
 }
 
 impl Unmigrated {
     pub async fn drop_database(self) {
-        let mut conn = admin_conn(&self.admin).await;
-        conn.execute(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .await
-        .unwrap();
+        self.db.drop().await.unwrap();
     }
 }

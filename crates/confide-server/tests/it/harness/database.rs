@@ -1,16 +1,16 @@
 //! The test app's database: a SQLite file in the app's temporary directory, or a fresh
 //! PostgreSQL database on the server `CONFIDE_TEST_POSTGRES_URL` names, dropped at the end.
 
-use confide_core::entropy::OsEntropy;
-use sqlx::{ConnectOptions, Connection, Executor};
+use confide_store::scratch::ScratchDatabase;
+use sqlx::ConnectOptions;
 use std::path::Path;
 use std::str::FromStr;
 
 pub(super) struct Database {
     /// The URL the server opens.
     pub url: String,
-    /// PostgreSQL: (admin URL, database name), to drop at the end.
-    postgres: Option<(String, String)>,
+    /// PostgreSQL: the test's own database, dropped at the end.
+    postgres: Option<ScratchDatabase>,
 }
 
 impl Database {
@@ -28,25 +28,17 @@ impl Database {
             eprintln!("skipped: set CONFIDE_TEST_POSTGRES_URL to run the PostgreSQL variant");
             return None;
         };
-        let name = format!(
-            "confide_it_{}",
-            hex::encode(confide_core::entropy::random_array::<6>(&OsEntropy))
-        );
-        admin_exec(&admin, &format!("CREATE DATABASE {name}")).await;
+        let db = ScratchDatabase::create(&admin, "confide_it").await.unwrap();
         Some(Database {
-            url: with_database(&admin, &name),
-            postgres: Some((admin, name)),
+            url: db.url.clone(),
+            postgres: Some(db),
         })
     }
 
     /// Drops a PostgreSQL test database (SQLite goes with the temporary directory).
     pub async fn remove(&self) {
-        if let Some((admin, name)) = &self.postgres {
-            admin_exec(
-                admin,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            )
-            .await;
+        if let Some(db) = &self.postgres {
+            db.drop().await.unwrap();
         }
     }
 }
@@ -59,31 +51,4 @@ pub(super) async fn raw_connect(url: &str) -> sqlx::AnyConnection {
         .connect()
         .await
         .unwrap()
-}
-
-async fn admin_exec(url: &str, sql: &str) {
-    let mut conn = raw_connect(url).await;
-    conn.execute(sqlx::AssertSqlSafe(sql.to_string()))
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-}
-
-/// `url` with its database (path) replaced by `db`, keeping any query string.
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map(|i| i + scheme_end)
-        .unwrap_or(base.len());
-    let mut out = format!("{}/{db}", &base[..path_start]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
 }
