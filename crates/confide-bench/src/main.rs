@@ -4,9 +4,11 @@
 //! cargo build --release -p confide -p confide-bench
 //! target/release/confide-bench ingest                       # SQLite
 //! target/release/confide-bench ingest --postgres postgres://postgres@127.0.0.1:5432/postgres
+//! target/release/confide-bench gate                         # send gate decisions
 //! ```
 
 mod bare;
+mod gate;
 mod ingest;
 mod load;
 mod procstat;
@@ -26,6 +28,9 @@ enum Command {
     /// Signed webhook ingest: a `confide serve` process, loaded over loopback from this process,
     /// compared with a bare HTTP endpoint that only answers 200.
     Ingest(ingest::Args),
+    /// The send gate: decisions per second and per-decision latency over a realistic mix of
+    /// ledgers, windows, templates and free-form sends (no I/O).
+    Gate(gate::Args),
     /// The bare endpoint (started by `ingest` as a separate process).
     #[command(hide = true)]
     BareServer,
@@ -46,6 +51,7 @@ fn main() -> ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Command::Ingest(args) => ingest::run(args).await,
+            Command::Gate(args) => gate::run(args),
             Command::BareServer => bare::serve().await,
         }
     });

@@ -10,3 +10,4 @@ pub mod entropy;
 pub mod ids;
 pub mod permissions;
 pub mod phone;
+pub mod send_gate;

@@ -27,10 +27,9 @@ impl ErrorClass {
 pub fn classify(code: i64, http_status: Option<u16>) -> ErrorClass {
     use ErrorClass::*;
     match code {
-        // Access token expired / authentication; permission denied.
-        190 | 0 | 10 | 200..=299 => StopChannel,
-        // Blocked / account locked.
-        368 | 131031 => StopChannel,
+        // Access token expired / authentication, permission denied, blocked / account locked:
+        // the send gate's list, so a stopped channel and the gate agree.
+        c if confide_core::send_gate::stops_channel(c) => StopChannel,
         // App or WABA call-rate limit, throughput, spam rate limit, "something went wrong".
         4 | 80007 | 130429 | 131048 | 131000 => RetryBackoff,
         131056 => RetryPairRate,
