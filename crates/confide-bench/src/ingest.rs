@@ -309,7 +309,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         confide.load.failures
     );
     if let Some(db) = pg {
-        db.drop().await.map_err(|e| e.to_string())?;
+        db.remove().await.map_err(|e| e.to_string())?;
     }
     if confide.load.failures + single.failures == 0
         && (stored_messages as usize != expected_messages

@@ -5,14 +5,17 @@ use crate::StoreError;
 use confide_core::entropy::{OsEntropy, random_array};
 use sqlx::{ConnectOptions, Connection, Executor};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A database created on a PostgreSQL server, to be dropped with [`ScratchDatabase::drop`].
-#[derive(Debug, Clone)]
+/// A database created on a PostgreSQL server, removed by [`ScratchDatabase::remove`] or, when
+/// that never ran (a test that panicked), when the value is dropped.
+#[derive(Debug)]
 pub struct ScratchDatabase {
     /// The URL naming the new database (on the admin URL's server, with its credentials).
     pub url: String,
     admin: String,
     name: String,
+    removed: AtomicBool,
 }
 
 impl ScratchDatabase {
@@ -34,6 +37,7 @@ impl ScratchDatabase {
             url: with_database(admin_url, &name),
             admin: admin_url.to_string(),
             name,
+            removed: AtomicBool::new(false),
         })
     }
 
@@ -43,12 +47,34 @@ impl ScratchDatabase {
     }
 
     /// Drops the database, closing whatever connections are still open to it.
-    pub async fn drop(&self) -> Result<(), StoreError> {
-        admin_exec(
-            &self.admin,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        )
-        .await
+    pub async fn remove(&self) -> Result<(), StoreError> {
+        admin_exec(&self.admin, &drop_statement(&self.name)).await?;
+        self.removed.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn drop_statement(name: &str) -> String {
+    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+}
+
+impl Drop for ScratchDatabase {
+    /// A test that panicked never reached its clean-up: remove the database anyway, from a
+    /// thread and runtime of its own (this may run inside another runtime).
+    fn drop(&mut self) {
+        if self.removed.load(Ordering::SeqCst) {
+            return;
+        }
+        let (admin, sql) = (self.admin.clone(), drop_statement(&self.name));
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                let _ = rt.block_on(admin_exec(&admin, &sql));
+            }
+        })
+        .join();
     }
 }
 

@@ -98,7 +98,7 @@ impl TestDb {
     pub async fn finish(self) {
         self.store.close().await;
         if let Some(db) = self.pg {
-            db.drop().await.unwrap();
+            db.remove().await.unwrap();
         }
     }
 }
@@ -123,6 +123,6 @@ pub struct Unmigrated {
 
 impl Unmigrated {
     pub async fn drop_database(self) {
-        self.db.drop().await.unwrap();
+        self.db.remove().await.unwrap();
     }
 }

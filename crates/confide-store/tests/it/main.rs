@@ -64,6 +64,44 @@ mod postgres_only {
         db.drop_database().await;
     }
 
+    /// A test that panics before its clean-up must not leave its database behind.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_scratch_database_is_removed_even_without_clean_up() {
+        use sqlx::{ConnectOptions, Row};
+        use std::str::FromStr;
+        let Ok(admin) = std::env::var("CONFIDE_TEST_POSTGRES_URL") else {
+            return;
+        };
+        let exists = |name: String| {
+            let admin = admin.clone();
+            async move {
+                let mut conn = sqlx::any::AnyConnectOptions::from_str(&admin)
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM pg_database WHERE datname = '{name}'"
+                )))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+                .get::<i64, _>(0)
+                    == 1
+            }
+        };
+        let db = confide_store::scratch::ScratchDatabase::create(&admin, "confide_test")
+            .await
+            .unwrap();
+        let name = db.name().to_string();
+        assert!(exists(name.clone()).await);
+        drop(db);
+        assert!(
+            !exists(name).await,
+            "dropped without remove(): the database is gone too"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn row_level_security_hides_other_tenants() {
         let Some(db) = crate::harness::TestDb::postgres().await else {

@@ -38,7 +38,7 @@ impl Database {
     /// Drops a PostgreSQL test database (SQLite goes with the temporary directory).
     pub async fn remove(&self) {
         if let Some(db) = &self.postgres {
-            db.drop().await.unwrap();
+            db.remove().await.unwrap();
         }
     }
 }
