@@ -22,6 +22,7 @@ pub mod consent;
 pub mod contacts;
 pub mod conversations;
 pub mod error;
+pub mod inbox;
 pub mod ingest;
 pub mod keys;
 pub mod media;

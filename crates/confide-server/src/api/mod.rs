@@ -1,6 +1,7 @@
 //! The JSON API and the public routes around it.
 
 pub mod channels;
+pub mod conversations;
 pub mod health;
 pub mod json;
 pub mod keys;
@@ -130,6 +131,25 @@ pub fn table() -> RouteTable {
             "/api/v1/channels/{id}/finish-rotation",
             Perm(P::ChannelsManage),
             channels::finish_rotation,
+        )
+        // the inbox
+        .route(
+            Get,
+            "/api/v1/conversations",
+            Perm(P::InboxRead),
+            conversations::list,
+        )
+        .route(
+            Get,
+            "/api/v1/conversations/{id}",
+            Perm(P::InboxRead),
+            conversations::get,
+        )
+        .route(
+            Get,
+            "/api/v1/conversations/{id}/messages",
+            Perm(P::InboxRead),
+            conversations::messages,
         )
         // tenant security and support access
         .route(

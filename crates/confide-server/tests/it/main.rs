@@ -4,4 +4,5 @@
 mod auth;
 mod channels;
 mod harness;
+mod inbox;
 mod webhooks;

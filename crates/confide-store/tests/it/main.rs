@@ -5,6 +5,7 @@
 mod bulk;
 mod cases;
 mod harness;
+mod inbox;
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -48,10 +49,15 @@ conformance!(
     bulk_contact_resolution_creates_each_identity_once,
     bulk_messages_and_statuses_are_stored_once_and_only_move_forward,
     bulk_senders_find_or_open_one_conversation_each,
+    inbox_pages_walk_every_conversation_once_in_order,
+    inbox_filters_select_by_status_and_assignee,
+    inbox_never_returns_another_tenants_conversations,
+    message_pages_walk_newest_first_exactly_once,
 );
 
 use bulk::*;
 use cases::*;
+use inbox::*;
 
 /// Row-level security is PostgreSQL's second wall; SQLite has no roles (its wall is the scope).
 mod postgres_only {

@@ -19,6 +19,7 @@ struct Ids {
     session: String,
     support_grant: String,
     channel: String,
+    conversation: String,
 }
 
 /// The id of tenant B's object for a route template, or a panic naming the route, so a new
@@ -36,7 +37,8 @@ fn id_of(path: &str, ids: &Ids) -> String {
         "sessions" => ids.session.clone(),
         "support-grants" => ids.support_grant.clone(),
         "channels" => ids.channel.clone(),
-        // later: "contacts", "conversations", "media", "exports", ...
+        "conversations" => ids.conversation.clone(),
+        // later: "contacts", "media", "exports", ...
         other => {
             panic!("route {path} takes an id of kind {other:?}: add it to cross_tenant::id_of")
         }
@@ -71,6 +73,7 @@ struct Snapshot {
     grants: String,
     channels: String,
     channel_secrets: String,
+    conversations: String,
     audit_entries: usize,
 }
 
@@ -102,6 +105,18 @@ async fn snapshot(app: &TestApp, b: &Tenant) -> Snapshot {
                         .map(|n| n.expose_secret().to_string()),
                     sec.verify_token.expose_secret()
                 ));
+            }
+            all
+        },
+        conversations: {
+            let page = s
+                .list_conversations(Default::default(), None, 200)
+                .await
+                .unwrap();
+            let mut all = format!("{page:?}");
+            for c in &page.items {
+                let msgs = s.list_messages_page(c.id, None, 200).await.unwrap();
+                all.push_str(&format!("{msgs:?}"));
             }
             all
         },
@@ -173,11 +188,37 @@ async fn run(app: &TestApp) {
             )
             .await
             .unwrap();
+        let contact = s
+            .create_contact(
+                confide_store::contacts::NewContact {
+                    name: Some("Secret customer of B".into()),
+                    ..Default::default()
+                },
+                confide_core::audit::Actor::Cli,
+            )
+            .await
+            .unwrap();
+        let conv = s.open_conversation(contact.id, c.id).await.unwrap();
+        s.insert_message(
+            conv,
+            confide_store::conversations::NewMessage {
+                direction: confide_store::conversations::Direction::Inbound,
+                wamid: Some("wamid.B.SECRET".into()),
+                kind: "text".into(),
+                body: json!({"text": "for B only"}),
+                status: "received".into(),
+                at_micros: 1,
+            },
+        )
+        .await
+        .unwrap();
         s.commit().await.unwrap();
-        c.id.to_string()
+        (c.id.to_string(), conv.to_string())
     };
+    let (channel, conversation) = channel;
     let ids = Ids {
         channel,
+        conversation,
         user: b.members["agent"].user_id.to_string(),
         role: b.roles["support-lead"].to_string(),
         api_key: b_key_id,
@@ -250,6 +291,17 @@ async fn run(app: &TestApp) {
         same_answer(&with_b, &with_missing, path);
         assert_eq!(with_b.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
     }
+    // B's conversations are not in A's inbox either.
+    let r = app
+        .call(Method::GET, "/api/v1/conversations", &owner, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        !r.body.to_string().contains(&ids.conversation),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["conversations"], json!([]));
     let after = snapshot(app, &b).await;
     assert_eq!(before, after, "tenant B changed");
     // And B's own credentials still work: nothing of theirs was revoked.

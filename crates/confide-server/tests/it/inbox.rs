@@ -1,0 +1,403 @@
+//! The inbox, read side: `GET /api/v1/conversations`, `GET /api/v1/conversations/{id}` and
+//! `GET /api/v1/conversations/{id}/messages`, after real webhook deliveries.
+
+use crate::harness::{Auth, FIXTURE_PHONE_NUMBER_ID, Tenant, TestApp, TestChannel, fixture};
+use axum::http::{Method, StatusCode};
+use confide_core::audit::Actor;
+use confide_store::channels::NewChannel;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+/// A tenant with members of each role and the fixtures' channel, after deliveries from Sheena
+/// (a text, then an image) and from Pablo (a text; no phone).
+async fn inbox_with_deliveries(app: &TestApp) -> (Tenant, TestChannel) {
+    let t = app.tenant("Acme").await;
+    let app_secret = "inbox-app-secret".to_string();
+    let mut s = app.state.store.scope(t.id).await.unwrap();
+    let ch = s
+        .create_channel(
+            NewChannel {
+                phone_number_id: FIXTURE_PHONE_NUMBER_ID.into(),
+                waba_id: "102290129340398".into(),
+                display_phone_number: "15550783881".into(),
+                access_token: SecretString::from("EAAG-test-token"),
+                app_secret: SecretString::from(app_secret.clone()),
+                verify_token: SecretString::from("verify"),
+                graph_base_url: "http://127.0.0.1:9".into(),
+            },
+            Actor::Cli,
+        )
+        .await
+        .unwrap();
+    s.commit().await.unwrap();
+    let ch = TestChannel {
+        tenant: t.id,
+        channel: ch.id,
+        app_secret,
+        verify_token: "verify".into(),
+    };
+    for name in ["text.json", "image.json", "text-username-no-phone.json"] {
+        let r = app.deliver(&ch, &fixture(name)).await;
+        assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.body);
+    }
+    (t, ch)
+}
+
+async fn get_ok(app: &TestApp, auth: &Auth, path: &str) -> Value {
+    let r = app.call(Method::GET, path, auth, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+    r.body
+}
+
+/// Every item of a list, following `next_cursor` from `path` (which has a query string).
+async fn walk(app: &TestApp, auth: &Auth, path: &str, key: &str) -> (Vec<Value>, usize) {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{path}&cursor={c}"),
+            None => path.to_string(),
+        };
+        let body = get_ok(app, auth, &url).await;
+        pages += 1;
+        items.extend(body[key].as_array().unwrap().iter().cloned());
+        match body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+        assert!(pages < 50, "paging does not end");
+    }
+    (items, pages)
+}
+
+fn rfc3339_micros(v: &Value) -> i64 {
+    let t = time::OffsetDateTime::parse(
+        v.as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    confide_core::clock::to_micros(t)
+}
+
+async fn lists_conversations_and_messages(app: &TestApp) {
+    let (t, ch) = inbox_with_deliveries(app).await;
+    let viewer = &t.members["viewer"].auth;
+    let body = get_ok(app, viewer, "/api/v1/conversations").await;
+    assert_eq!(body["next_cursor"], Value::Null);
+    let list = body["conversations"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{body}");
+    let by_name = |name: &str| {
+        list.iter()
+            .find(|c| c["contact"]["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {body}"))
+            .clone()
+    };
+    let sheena = by_name("Sheena Nelson");
+    let pablo = by_name("Pablo Morales");
+    assert_eq!(sheena["contact"]["phone"], "+16505551234");
+    assert_eq!(
+        pablo["contact"]["phone"],
+        Value::Null,
+        "the phone was withheld"
+    );
+    assert_eq!(pablo["contact"]["username"], "pablomorales");
+    for c in [&sheena, &pablo] {
+        assert_eq!(c["status"], "open");
+        assert_eq!(c["assignee"], Value::Null);
+        assert_eq!(c["channel_id"], ch.channel.to_string());
+        assert_eq!(c["contact"]["id"], c["contact_id"]);
+        let inbound = rfc3339_micros(&c["last_inbound_at"]);
+        assert_eq!(
+            rfc3339_micros(&c["window_open_until"]) - inbound,
+            24 * 3_600 * 1_000_000,
+            "{c}"
+        );
+        rfc3339_micros(&c["last_message_at"]);
+        rfc3339_micros(&c["created_at"]);
+    }
+    // Most recent activity first, then the id.
+    let key = |c: &Value| {
+        (
+            rfc3339_micros(&c["last_message_at"]),
+            c["id"].as_str().unwrap().to_string(),
+        )
+    };
+    assert!(key(&list[0]) > key(&list[1]));
+
+    // One conversation: the same shape as in the list.
+    let id = sheena["id"].as_str().unwrap();
+    let one = get_ok(app, viewer, &format!("/api/v1/conversations/{id}")).await;
+    assert_eq!(one, sheena);
+
+    // Its messages, newest first: the text and the image (whose media fetch state shows).
+    let path = format!("/api/v1/conversations/{id}/messages");
+    let body = get_ok(app, viewer, &path).await;
+    assert_eq!(body["next_cursor"], Value::Null);
+    let msgs = body["messages"].as_array().unwrap().clone();
+    assert_eq!(msgs.len(), 2, "{body}");
+    let mkey = |m: &Value| {
+        (
+            rfc3339_micros(&m["created_at"]),
+            m["id"].as_str().unwrap().to_string(),
+        )
+    };
+    assert!(mkey(&msgs[0]) > mkey(&msgs[1]));
+    let text = msgs.iter().find(|m| m["kind"] == "text").unwrap();
+    let image = msgs.iter().find(|m| m["kind"] == "image").unwrap();
+    assert_eq!(text["direction"], "inbound");
+    assert_eq!(text["wamid"], "wamid.TEXT0001");
+    assert_eq!(
+        text["body"]["text"],
+        "Does it come in another color? Grüße ✓"
+    );
+    assert_eq!(text["media"], Value::Null);
+    assert_eq!(text["conversation_id"], id);
+    assert_eq!(image["wamid"], "wamid.IMG0001");
+    assert!(image["media"]["status"].is_string(), "{image}");
+    assert!(image["body"].is_object(), "{image}");
+
+    // Paging one at a time walks the same rows, each once, in order.
+    let (paged, pages) = walk(
+        app,
+        viewer,
+        "/api/v1/conversations?limit=1",
+        "conversations",
+    )
+    .await;
+    assert_eq!((paged.as_slice(), pages), (list.as_slice(), 2));
+    let (paged, pages) = walk(app, viewer, &format!("{path}?limit=1"), "messages").await;
+    assert_eq!((paged, pages), (msgs, 2));
+
+    // Filters.
+    let ids = |body: &Value| -> Vec<String> {
+        body["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = ids(&json!({"conversations": list}));
+    for (query, want) in [
+        ("status=open", all.clone()),
+        ("status=all", all.clone()),
+        ("status=resolved", vec![]),
+        ("assignee=none", all.clone()),
+        (
+            &*format!("assignee={}&status=open", t.owner.user_id),
+            vec![],
+        ),
+    ] {
+        let body = get_ok(app, viewer, &format!("/api/v1/conversations?{query}")).await;
+        assert_eq!(ids(&body), want, "{query}");
+    }
+
+    // API keys with inbox.read read the same.
+    let (_, key) = app.api_key(&t, "viewer").await;
+    let body = get_ok(app, &Auth::Bearer(key), "/api/v1/conversations").await;
+    assert_eq!(
+        body["conversations"].as_array().unwrap().as_slice(),
+        list.as_slice()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_lists_conversations_and_messages_after_webhooks() {
+    let app = TestApp::new().await;
+    lists_conversations_and_messages(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_lists_conversations_and_messages_after_webhooks_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    lists_conversations_and_messages(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_needs_inbox_read() {
+    let app = TestApp::new().await;
+    let (mut t, _) = inbox_with_deliveries(&app).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/roles",
+            &t.owner.auth,
+            Some(
+                json!({"name": "key-keeper", "permissions": ["api_keys.manage", "contacts.read"]}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    t.roles.insert(
+        "key-keeper".into(),
+        r.body["id"].as_str().unwrap().parse().unwrap(),
+    );
+    let member = app.add_member(&t, "key-keeper").await;
+    let (_, key) = app.api_key(&t, "key-keeper").await;
+    let id = get_ok(&app, &t.members["agent"].auth, "/api/v1/conversations").await["conversations"]
+        [0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for path in [
+        "/api/v1/conversations".to_string(),
+        format!("/api/v1/conversations/{id}"),
+        format!("/api/v1/conversations/{id}/messages"),
+    ] {
+        for auth in [member.auth.clone(), Auth::Bearer(key.clone())] {
+            let r = app.call(Method::GET, &path, &auth, None).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.body);
+            assert_eq!(r.code(), "forbidden", "{path}");
+        }
+        let r = app.call(Method::GET, &path, &Auth::None, None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
+        // Every built-in role reads the inbox.
+        for role in ["admin", "agent", "viewer"] {
+            get_ok(&app, &t.members[role].auth, &path).await;
+        }
+        get_ok(&app, &t.owner.auth, &path).await;
+    }
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_refuses_bad_parameters_with_codes() {
+    let app = TestApp::new().await;
+    let (t, _) = inbox_with_deliveries(&app).await;
+    let viewer = &t.members["viewer"].auth;
+    let first = get_ok(&app, viewer, "/api/v1/conversations?limit=1").await;
+    let conv_cursor = first["next_cursor"].as_str().unwrap().to_string();
+    // Sheena's conversation (two messages).
+    let all = get_ok(&app, viewer, "/api/v1/conversations").await;
+    let id = all["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["contact"]["name"] == "Sheena Nelson")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let msgs = get_ok(
+        &app,
+        viewer,
+        &format!("/api/v1/conversations/{id}/messages?limit=1"),
+    )
+    .await;
+    let msg_cursor = msgs["next_cursor"].as_str().unwrap().to_string();
+    let messages = format!("/api/v1/conversations/{id}/messages");
+    let cases: Vec<(String, StatusCode, &str)> = vec![
+        (
+            "/api/v1/conversations?limit=0".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid_limit",
+        ),
+        (
+            "/api/v1/conversations?limit=201".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid_limit",
+        ),
+        (
+            "/api/v1/conversations?limit=-5".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid_limit",
+        ),
+        (
+            "/api/v1/conversations?limit=ten".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid_limit",
+        ),
+        (
+            "/api/v1/conversations?cursor=not-a-cursor".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            "/api/v1/conversations?cursor=%FF%FE".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            format!("/api/v1/conversations?cursor={msg_cursor}"),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            "/api/v1/conversations?status=closed".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid_status",
+        ),
+        (
+            "/api/v1/conversations?assignee=bob".into(),
+            StatusCode::BAD_REQUEST,
+            "invalid_assignee",
+        ),
+        (
+            format!("{messages}?limit=0"),
+            StatusCode::BAD_REQUEST,
+            "invalid_limit",
+        ),
+        (
+            format!("{messages}?limit=1000"),
+            StatusCode::BAD_REQUEST,
+            "invalid_limit",
+        ),
+        (
+            format!("{messages}?cursor={conv_cursor}"),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            format!("{messages}?cursor=%%%"),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            format!("{messages}?limit=1&limit=2"),
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            "/api/v1/conversations/not-an-id".into(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "/api/v1/conversations/not-an-id/messages".into(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "/api/v1/conversations/0190a7a4-0000-7000-8000-000000000000".into(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "/api/v1/conversations/0190a7a4-0000-7000-8000-000000000000/messages".into(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+    ];
+    for (path, status, code) in cases {
+        let r = app.call(Method::GET, &path, viewer, None).await;
+        assert_eq!((r.status, r.code()), (status, code), "{path}: {}", r.body);
+        assert!(r.body["error"]["message"].is_string(), "{path}");
+    }
+    // The cursors handed out still work.
+    let rest = get_ok(
+        &app,
+        viewer,
+        &format!("/api/v1/conversations?limit=1&cursor={conv_cursor}"),
+    )
+    .await;
+    assert_eq!(rest["conversations"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["next_cursor"], Value::Null);
+    let rest = get_ok(&app, viewer, &format!("{messages}?cursor={msg_cursor}")).await;
+    assert_eq!(rest["messages"].as_array().unwrap().len(), 1);
+    app.finish().await;
+}

@@ -1,0 +1,310 @@
+//! The inbox's read side: conversations with their contact's display fields, and a
+//! conversation's messages, a page at a time. Pages are keyset-paginated (no `OFFSET`): a
+//! [`ConversationCursor`] or [`MessageCursor`] names the last row of the previous page, and the
+//! next page starts strictly after it in the page order.
+
+use crate::StoreError;
+use crate::conversations::{Direction, Message};
+use crate::scope::Scope;
+use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId, UserId};
+use sqlx::Row;
+
+/// The largest page a caller may ask for.
+pub const MAX_PAGE: i64 = 200;
+
+/// A conversation's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationStatus {
+    Open,
+    Resolved,
+}
+
+impl ConversationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationStatus::Open => "open",
+            ConversationStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(ConversationStatus::Open),
+            "resolved" => Some(ConversationStatus::Resolved),
+            _ => None,
+        }
+    }
+}
+
+/// Whom a listed conversation is assigned to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    /// Unassigned conversations only.
+    Nobody,
+    /// Conversations assigned to this user.
+    User(UserId),
+}
+
+/// Which conversations to list (`None`: no restriction).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConversationFilter {
+    pub status: Option<ConversationStatus>,
+    pub assignee: Option<AssigneeFilter>,
+}
+
+/// Where a page of conversations ends: its last row's `last_message_at` and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConversationCursor {
+    pub last_message_at: i64,
+    pub id: ConversationId,
+}
+
+/// Where a page of messages ends: its last row's `created_at` and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageCursor {
+    pub created_at: i64,
+    pub id: MessageId,
+}
+
+/// One page and where the next one starts (`None`: this was the last page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T, C> {
+    pub items: Vec<T>,
+    pub next: Option<C>,
+}
+
+/// A conversation as the inbox shows it, with its contact's display fields decrypted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxConversation {
+    pub id: ConversationId,
+    pub contact_id: ContactId,
+    pub channel_id: ChannelId,
+    /// `open` or `resolved`.
+    pub status: String,
+    pub assignee: Option<UserId>,
+    pub last_message_at: i64,
+    pub last_inbound_at: Option<i64>,
+    pub created_at: i64,
+    pub contact_name: Option<String>,
+    pub contact_username: Option<String>,
+    /// E.164, as stored.
+    pub contact_phone: Option<String>,
+}
+
+/// Where an inbound message's media fetch stands (`pending`, `stored` or `failed`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaSummary {
+    pub status: String,
+    pub attempts: i64,
+}
+
+/// A message of a page, with its media fetch state when it has media.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxMessage {
+    pub message: Message,
+    pub media: Option<MediaSummary>,
+}
+
+const CONVERSATION_COLUMNS: &str = "c.conversation_id, c.contact_id, c.channel_id, c.status, c.assignee_user_id, \
+     c.last_message_at, c.last_inbound_at, c.created_at, k.name_ct, k.username_ct, k.phone_ct";
+
+const CONVERSATION_FROM: &str = "FROM conversations c JOIN contacts k ON k.tenant_id = c.tenant_id AND k.contact_id = c.contact_id";
+
+fn parse_id<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{what} id")))
+}
+
+/// The page size actually used.
+fn page_size(limit: i64) -> i64 {
+    limit.clamp(1, MAX_PAGE)
+}
+
+impl Scope<'_> {
+    /// A page of the tenant's conversations, most recent activity first (`last_message_at`
+    /// descending, then id descending), starting after `after`.
+    pub async fn list_conversations(
+        &mut self,
+        filter: ConversationFilter,
+        after: Option<ConversationCursor>,
+        limit: i64,
+    ) -> Result<Page<InboxConversation, ConversationCursor>, StoreError> {
+        let limit = page_size(limit);
+        // $1 is the tenant; the others are numbered as they are added.
+        let mut sql =
+            format!("SELECT {CONVERSATION_COLUMNS} {CONVERSATION_FROM} WHERE c.tenant_id = $1");
+        let mut texts: Vec<String> = Vec::new();
+        let mut n = 1;
+        let mut next_ph = || {
+            n += 1;
+            format!("${n}")
+        };
+        if let Some(status) = filter.status {
+            sql.push_str(&format!(" AND c.status = {}", next_ph()));
+            texts.push(status.as_str().to_string());
+        }
+        match filter.assignee {
+            None => {}
+            Some(AssigneeFilter::Nobody) => sql.push_str(" AND c.assignee_user_id IS NULL"),
+            Some(AssigneeFilter::User(u)) => {
+                sql.push_str(&format!(" AND c.assignee_user_id = {}", next_ph()));
+                texts.push(u.to_string());
+            }
+        }
+        let cursor = after.map(|c| (c.last_message_at, c.id.to_string()));
+        if cursor.is_some() {
+            let (at, id) = (next_ph(), next_ph());
+            sql.push_str(&format!(
+                " AND (c.last_message_at < {at} OR (c.last_message_at = {at} AND c.conversation_id < {id}))"
+            ));
+        }
+        sql.push_str(&format!(
+            " ORDER BY c.last_message_at DESC, c.conversation_id DESC LIMIT {}",
+            next_ph()
+        ));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(self.tenant_str().to_string());
+        for t in texts {
+            q = q.bind(t);
+        }
+        if let Some((at, id)) = cursor {
+            q = q.bind(at).bind(id);
+        }
+        let rows = q.bind(limit + 1).fetch_all(self.conn()).await?;
+        let mut items = rows
+            .iter()
+            .map(|r| self.inbox_conversation_from_row(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = next_cursor(&mut items, limit, |c| ConversationCursor {
+            last_message_at: c.last_message_at,
+            id: c.id,
+        });
+        Ok(Page { items, next })
+    }
+
+    /// One conversation of the tenant as the inbox shows it; [`StoreError::NotFound`] when the
+    /// id is not this tenant's.
+    pub async fn inbox_conversation(
+        &mut self,
+        id: ConversationId,
+    ) -> Result<InboxConversation, StoreError> {
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS} {CONVERSATION_FROM} WHERE c.tenant_id = $1 AND c.conversation_id = $2"
+        );
+        let r = self.tenant_row(sql, id.to_string()).await?;
+        self.inbox_conversation_from_row(&r)
+    }
+
+    fn inbox_conversation_from_row(
+        &self,
+        r: &sqlx::any::AnyRow,
+    ) -> Result<InboxConversation, StoreError> {
+        let id: String = r.try_get(0)?;
+        let contact: String = r.try_get(1)?;
+        let channel: String = r.try_get(2)?;
+        let assignee: Option<String> = r.try_get(4)?;
+        let open = |i: usize, col: &str| -> Result<Option<String>, StoreError> {
+            let v: Option<Vec<u8>> = r.try_get(i)?;
+            v.map(|v| self.open_string("contacts", col, &contact, &v))
+                .transpose()
+        };
+        Ok(InboxConversation {
+            id: parse_id(&id, "conversation")?,
+            contact_id: parse_id(&contact, "contact")?,
+            channel_id: parse_id(&channel, "channel")?,
+            status: r.try_get(3)?,
+            assignee: assignee.map(|a| parse_id(&a, "user")).transpose()?,
+            last_message_at: r.try_get(5)?,
+            last_inbound_at: r.try_get(6)?,
+            created_at: r.try_get(7)?,
+            contact_name: open(8, "name")?,
+            contact_username: open(9, "username")?,
+            contact_phone: open(10, "phone")?,
+        })
+    }
+
+    /// A page of a conversation's messages, newest first (`created_at` descending, then id
+    /// descending), starting after `after`, each with its media fetch state when it has one.
+    /// The conversation is not checked here: look it up first to answer "not found".
+    pub async fn list_messages_page(
+        &mut self,
+        conversation: ConversationId,
+        after: Option<MessageCursor>,
+        limit: i64,
+    ) -> Result<Page<InboxMessage, MessageCursor>, StoreError> {
+        let limit = page_size(limit);
+        let keyset = if after.is_some() {
+            "AND (m.created_at < $3 OR (m.created_at = $3 AND m.message_id < $4)) ORDER BY m.created_at DESC, m.message_id DESC LIMIT $5"
+        } else {
+            "ORDER BY m.created_at DESC, m.message_id DESC LIMIT $3"
+        };
+        let sql = format!(
+            "SELECT m.message_id, m.direction, m.wamid, m.kind, m.body_ct, m.status, m.created_at, f.status, f.attempts \
+             FROM messages m LEFT JOIN media_fetches f ON f.tenant_id = m.tenant_id AND f.message_id = m.message_id \
+             WHERE m.tenant_id = $1 AND m.conversation_id = $2 {keyset}"
+        );
+        let t = self.tenant_str().to_string();
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(t)
+            .bind(conversation.to_string());
+        if let Some(c) = after {
+            q = q.bind(c.created_at).bind(c.id.to_string());
+        }
+        let rows = q.bind(limit + 1).fetch_all(self.conn()).await?;
+        let mut items = rows
+            .iter()
+            .map(|r| {
+                let id: String = r.try_get(0)?;
+                let direction: String = r.try_get(1)?;
+                let body: Option<Vec<u8>> = r.try_get(4)?;
+                let body = match body {
+                    Some(b) => {
+                        serde_json::from_str(&self.open_string("messages", "body", &id, &b)?)
+                            .map_err(|_| StoreError::Corrupt("message body".into()))?
+                    }
+                    None => serde_json::Value::Null,
+                };
+                let media_status: Option<String> = r.try_get(7)?;
+                let media = match media_status {
+                    Some(status) => Some(MediaSummary {
+                        status,
+                        attempts: r.try_get(8)?,
+                    }),
+                    None => None,
+                };
+                Ok(InboxMessage {
+                    message: Message {
+                        id: parse_id(&id, "message")?,
+                        conversation_id: conversation,
+                        direction: if direction == "inbound" {
+                            Direction::Inbound
+                        } else {
+                            Direction::Outbound
+                        },
+                        wamid: r.try_get(2)?,
+                        kind: r.try_get(3)?,
+                        body,
+                        status: r.try_get(5)?,
+                        created_at: r.try_get(6)?,
+                    },
+                    media,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let next = next_cursor(&mut items, limit, |m| MessageCursor {
+            created_at: m.message.created_at,
+            id: m.message.id,
+        });
+        Ok(Page { items, next })
+    }
+}
+
+/// Trims the extra row fetched to learn whether another page follows, and names where it starts.
+fn next_cursor<T, C>(items: &mut Vec<T>, limit: i64, cursor: impl Fn(&T) -> C) -> Option<C> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(cursor)
+    } else {
+        None
+    }
+}
