@@ -205,32 +205,42 @@ impl Scope<'_> {
         .fetch_all(self.conn())
         .await?;
         rows.iter()
-            .map(|r| {
-                let id: String = r.try_get(0)?;
-                let direction: String = r.try_get(1)?;
-                let body: Option<Vec<u8>> = r.try_get(4)?;
-                let body = match body {
-                    Some(b) => serde_json::from_str(&self.open_string(TABLE, "body", &id, &b)?)
-                        .map_err(|_| StoreError::Corrupt("message body".into()))?,
-                    None => serde_json::Value::Null,
-                };
-                Ok(Message {
-                    id: id
-                        .parse()
-                        .map_err(|_| StoreError::Corrupt("message id".into()))?,
-                    conversation_id: conversation,
-                    direction: if direction == "inbound" {
-                        Direction::Inbound
-                    } else {
-                        Direction::Outbound
-                    },
-                    wamid: r.try_get(2)?,
-                    kind: r.try_get(3)?,
-                    body,
-                    status: r.try_get(5)?,
-                    created_at: r.try_get(6)?,
-                })
-            })
+            .map(|r| self.message_from_row(r, conversation))
             .collect()
+    }
+}
+
+impl Scope<'_> {
+    /// A message of `conversation` from a row whose first seven columns are `message_id,
+    /// direction, wamid, kind, body_ct, status, created_at`; the body is opened.
+    pub(crate) fn message_from_row(
+        &self,
+        r: &sqlx::any::AnyRow,
+        conversation: ConversationId,
+    ) -> Result<Message, StoreError> {
+        let id: String = r.try_get(0)?;
+        let direction: String = r.try_get(1)?;
+        let body: Option<Vec<u8>> = r.try_get(4)?;
+        let body = match body {
+            Some(b) => serde_json::from_str(&self.open_string(TABLE, "body", &id, &b)?)
+                .map_err(|_| StoreError::Corrupt("message body".into()))?,
+            None => serde_json::Value::Null,
+        };
+        Ok(Message {
+            id: id
+                .parse()
+                .map_err(|_| StoreError::Corrupt("message id".into()))?,
+            conversation_id: conversation,
+            direction: if direction == "inbound" {
+                Direction::Inbound
+            } else {
+                Direction::Outbound
+            },
+            wamid: r.try_get(2)?,
+            kind: r.try_get(3)?,
+            body,
+            status: r.try_get(5)?,
+            created_at: r.try_get(6)?,
+        })
     }
 }

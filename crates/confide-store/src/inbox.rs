@@ -4,7 +4,7 @@
 //! next page starts strictly after it in the page order.
 
 use crate::StoreError;
-use crate::conversations::{Direction, Message};
+use crate::conversations::Message;
 use crate::scope::Scope;
 use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId, UserId};
 use sqlx::Row;
@@ -253,16 +253,7 @@ impl Scope<'_> {
         let mut items = rows
             .iter()
             .map(|r| {
-                let id: String = r.try_get(0)?;
-                let direction: String = r.try_get(1)?;
-                let body: Option<Vec<u8>> = r.try_get(4)?;
-                let body = match body {
-                    Some(b) => {
-                        serde_json::from_str(&self.open_string("messages", "body", &id, &b)?)
-                            .map_err(|_| StoreError::Corrupt("message body".into()))?
-                    }
-                    None => serde_json::Value::Null,
-                };
+                let message = self.message_from_row(r, conversation)?;
                 let media_status: Option<String> = r.try_get(7)?;
                 let media = match media_status {
                     Some(status) => Some(MediaSummary {
@@ -271,23 +262,7 @@ impl Scope<'_> {
                     }),
                     None => None,
                 };
-                Ok(InboxMessage {
-                    message: Message {
-                        id: parse_id(&id, "message")?,
-                        conversation_id: conversation,
-                        direction: if direction == "inbound" {
-                            Direction::Inbound
-                        } else {
-                            Direction::Outbound
-                        },
-                        wamid: r.try_get(2)?,
-                        kind: r.try_get(3)?,
-                        body,
-                        status: r.try_get(5)?,
-                        created_at: r.try_get(6)?,
-                    },
-                    media,
-                })
+                Ok(InboxMessage { message, media })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let next = next_cursor(&mut items, limit, |m| MessageCursor {
