@@ -46,6 +46,12 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
             ),
         };
         println!("Confide demo: sign in at http://{public} as {login}");
+        if let Some(key) = &d.api_key {
+            println!(
+                "Confide demo: an API key for the inbox (role agent; shown only now): {key}\n  \
+                 try: curl -H 'authorization: Bearer {key}' http://{public}/api/v1/conversations"
+            );
+        }
         tracing::info!(
             tenant = %d.tenant,
             simulator = %d.sim.base_url(),

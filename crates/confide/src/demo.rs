@@ -9,6 +9,7 @@ use confide_core::audit::Actor;
 use confide_core::email::Email;
 use confide_core::entropy::random_array;
 use confide_core::ids::TenantId;
+use confide_crypto::token::SecretToken;
 use confide_server::Config;
 use confide_server::startup::{Application, Deps};
 use confide_store::Store;
@@ -27,6 +28,8 @@ pub struct Demo {
     pub tenant: TenantId,
     /// The owner's one-time password when the tenant was created by this run.
     pub password: Option<String>,
+    /// An API key with the `agent` role, when the tenant was created by this run.
+    pub api_key: Option<String>,
 }
 
 /// Sets up (or reuses) the demo tenant and channel against a fresh simulator, and has customers
@@ -40,8 +43,8 @@ pub async fn seed(app: &Application, config: &Config, deps: &Deps) -> Result<Dem
         .into_iter()
         .find(|t| t.name == DEMO_TENANT)
         .and_then(|t| t.id.parse::<TenantId>().ok());
-    let (tenant, password) = match existing {
-        Some(t) => (t, None),
+    let (tenant, password, api_key) = match existing {
+        Some(t) => (t, None, None),
         None => {
             let (password, hash) = one_time_password_hash(config, &store, deps)?;
             let email = Email::parse(DEMO_OWNER).map_err(|_| Failure::failed("demo email"))?;
@@ -49,7 +52,8 @@ pub async fn seed(app: &Application, config: &Config, deps: &Deps) -> Result<Dem
                 .create_tenant(DEMO_TENANT, &email, &hash, Actor::Cli)
                 .await
                 .map_err(|e| Failure::failed(format!("demo tenant: {e}")))?;
-            (created.tenant_id, Some(password))
+            let key = demo_api_key(&store, created.tenant_id, deps).await?;
+            (created.tenant_id, Some(password), Some(key))
         }
     };
     let (channel, secret) = demo_channel(&store, tenant, deps).await?;
@@ -92,7 +96,21 @@ pub async fn seed(app: &Application, config: &Config, deps: &Deps) -> Result<Dem
         sim,
         tenant,
         password,
+        api_key,
     })
+}
+
+/// An API key with the built-in `agent` role, to try the inbox API without signing in.
+async fn demo_api_key(store: &Store, tenant: TenantId, deps: &Deps) -> Result<String, Failure> {
+    let failed = |e: confide_store::StoreError| Failure::failed(format!("demo API key: {e}"));
+    let mut s = store.scope(tenant).await.map_err(failed)?;
+    let role = s.role_by_name("agent").await.map_err(failed)?;
+    let token = SecretToken::generate(deps.entropy.as_ref(), confide_server::api::keys::KEY_PREFIX);
+    s.create_api_key("demo", role.id, &token.hash(), Actor::Cli)
+        .await
+        .map_err(failed)?;
+    s.commit().await.map_err(failed)?;
+    Ok(token.as_str().to_string())
 }
 
 /// Customers write in (signed webhooks, delivered by the simulator in the background).

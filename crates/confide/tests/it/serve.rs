@@ -6,11 +6,16 @@ use std::time::{Duration, Instant};
 
 /// A plain HTTP/1.1 GET; returns (status, body).
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    get_with(addr, path, "")
+}
+
+/// A GET with extra header lines (each ending in `\r\n`).
+fn get_with(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut buf = String::new();
@@ -176,9 +181,17 @@ fn demo_seeds_a_tenant_whose_customers_write_in_through_the_simulator() {
         .next()
         .unwrap()
         .to_string();
+    let key_line = out.next().unwrap().unwrap();
+    let api_key = key_line
+        .split("shown only now): ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
     assert!(
-        !log.iter().any(|l| l.contains(&password)),
-        "the password never enters the log"
+        !log.iter()
+            .any(|l| l.contains(&password) || l.contains(&api_key)),
+        "the password and the API key never enter the log"
     );
     assert_eq!(ready["messages"], 40);
 
@@ -222,6 +235,30 @@ fn demo_seeds_a_tenant_whose_customers_write_in_through_the_simulator() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // And the printed API key reads them through the inbox API.
+    let (status, body) = get_with(
+        addr,
+        "/api/v1/conversations",
+        &format!("Authorization: Bearer {api_key}\r\n"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        !list["conversations"].as_array().unwrap().is_empty(),
+        "{body}"
+    );
+    // And the printed API key reads them through the inbox API.
+    let (status, body) = get_with(
+        addr,
+        "/api/v1/conversations",
+        &format!("Authorization: Bearer {api_key}\r\n"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        !list["conversations"].as_array().unwrap().is_empty(),
+        "{body}"
+    );
     assert!(
         std::process::Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
