@@ -89,6 +89,29 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<confide_store::inbox::InboxError> for ApiError {
+    fn from(e: confide_store::inbox::InboxError) -> Self {
+        use confide_store::inbox::InboxError;
+        let unprocessable =
+            |code, message: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
+        match e {
+            InboxError::InvalidAssignee => unprocessable(
+                "invalid_assignee",
+                "assignee must be an active user of this account, or null.",
+            ),
+            InboxError::InvalidContact => unprocessable(
+                "invalid_contact",
+                "contact_id names no contact of this account.",
+            ),
+            InboxError::InvalidChannel => unprocessable(
+                "invalid_channel",
+                "channel_id names no channel of this account.",
+            ),
+            InboxError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// The JSON answer to a path that does not exist.
 pub async fn fallback() -> ApiError {
     ApiError::not_found()

@@ -6,6 +6,7 @@
 use crate::StoreError;
 use crate::conversations::Message;
 use crate::scope::Scope;
+use confide_core::audit::{Actor, AuditEvent};
 use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId, UserId};
 use sqlx::Row;
 
@@ -281,5 +282,170 @@ fn next_cursor<T, C>(items: &mut Vec<T>, limit: i64, cursor: impl Fn(&T) -> C) -
         items.last().map(cursor)
     } else {
         None
+    }
+}
+
+/// A change to a conversation: `None` leaves a field as it is; `assignee: Some(None)` unassigns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConversationChange {
+    pub status: Option<ConversationStatus>,
+    pub assignee: Option<Option<UserId>>,
+}
+
+/// Why the inbox refused a change (besides [`StoreError::NotFound`] for a conversation that is
+/// not the tenant's and [`StoreError::Conflict`] for a second open conversation).
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    #[error("the assignee is not an active user of this tenant")]
+    InvalidAssignee,
+    #[error("no such contact in this tenant")]
+    InvalidContact,
+    #[error("no such channel in this tenant")]
+    InvalidChannel,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for InboxError {
+    fn from(e: sqlx::Error) -> Self {
+        InboxError::Store(StoreError::Database(e))
+    }
+}
+
+/// What a reopen would break: the contact's other open conversation on the same channel.
+const OPEN_ELSEWHERE: &str = "an open conversation for this contact and channel";
+
+impl Scope<'_> {
+    /// True when `sql` (`$1` the tenant, `$2` the id) finds a row.
+    async fn tenant_has(&mut self, sql: &'static str, id: String) -> Result<bool, StoreError> {
+        let t = self.tenant_str().to_string();
+        Ok(sqlx::query(sql)
+            .bind(t)
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?
+            .is_some())
+    }
+
+    /// Assigns, unassigns, resolves or reopens one of the tenant's conversations, each change
+    /// audited (`conversation.assigned`, `conversation.resolved`, `conversation.reopened`, ids
+    /// only) in this transaction; a field set to what it already is changes nothing. The
+    /// assignee must be an active user of the tenant; reopening while the contact has another
+    /// open conversation on the channel is a [`StoreError::Conflict`] (at most one is open).
+    pub async fn update_conversation(
+        &mut self,
+        id: ConversationId,
+        change: ConversationChange,
+        actor: Actor,
+    ) -> Result<InboxConversation, InboxError> {
+        let current = self.inbox_conversation(id).await?;
+        if let Some(Some(user)) = change.assignee
+            && !self
+                .tenant_has(
+                    "SELECT 1 FROM users WHERE tenant_id = $1 AND user_id = $2 AND status = 'active'",
+                    user.to_string(),
+                )
+                .await?
+        {
+            return Err(InboxError::InvalidAssignee);
+        }
+        let t = self.tenant_str().to_string();
+        let row = id.to_string();
+        let target = format!("conversation:{row}");
+        let status = change
+            .status
+            .filter(|s| s.as_str() != current.status.as_str());
+        if status == Some(ConversationStatus::Open) {
+            let other = sqlx::query(
+                "SELECT 1 FROM conversations WHERE tenant_id = $1 AND contact_id = $2 AND channel_id = $3 \
+                 AND status = 'open' AND conversation_id <> $4",
+            )
+            .bind(t.clone())
+            .bind(current.contact_id.to_string())
+            .bind(current.channel_id.to_string())
+            .bind(row.clone())
+            .fetch_optional(self.conn())
+            .await?;
+            if other.is_some() {
+                return Err(StoreError::Conflict(OPEN_ELSEWHERE).into());
+            }
+        }
+        if let Some(assignee) = change.assignee.filter(|a| *a != current.assignee) {
+            sqlx::query(
+                "UPDATE conversations SET assignee_user_id = $1 WHERE tenant_id = $2 AND conversation_id = $3",
+            )
+            .bind(assignee.map(|u| u.to_string()))
+            .bind(t.clone())
+            .bind(row.clone())
+            .execute(self.conn())
+            .await?;
+            let event = AuditEvent::new(actor.clone(), "conversation.assigned", target.clone())
+                .with_details(serde_json::json!({
+                    "assignee": assignee.map(|u| u.to_string()),
+                    "previous_assignee": current.assignee.map(|u| u.to_string()),
+                }));
+            self.audit(&event).await?;
+        }
+        if let Some(status) = status {
+            sqlx::query(
+                "UPDATE conversations SET status = $1 WHERE tenant_id = $2 AND conversation_id = $3",
+            )
+            .bind(status.as_str().to_string())
+            .bind(t)
+            .bind(row)
+            .execute(self.conn())
+            .await?;
+            let action = match status {
+                ConversationStatus::Open => "conversation.reopened",
+                ConversationStatus::Resolved => "conversation.resolved",
+            };
+            let event = AuditEvent::new(actor, action, target).with_details(serde_json::json!({
+                "contact_id": current.contact_id.to_string(),
+                "channel_id": current.channel_id.to_string(),
+            }));
+            self.audit(&event).await?;
+        }
+        Ok(self.inbox_conversation(id).await?)
+    }
+
+    /// The open conversation between a contact and a channel of the tenant, opened (and audited
+    /// as `conversation.opened`) when there is none; `true` when it was opened here. A contact
+    /// or channel that is not the tenant's is [`InboxError::InvalidContact`] /
+    /// [`InboxError::InvalidChannel`], whether or not another tenant has it.
+    pub async fn start_conversation(
+        &mut self,
+        contact: ContactId,
+        channel: ChannelId,
+        actor: Actor,
+    ) -> Result<(InboxConversation, bool), InboxError> {
+        if !self
+            .tenant_has(
+                "SELECT 1 FROM contacts WHERE tenant_id = $1 AND contact_id = $2",
+                contact.to_string(),
+            )
+            .await?
+        {
+            return Err(InboxError::InvalidContact);
+        }
+        if !self
+            .tenant_has(
+                "SELECT 1 FROM channels WHERE tenant_id = $1 AND channel_id = $2",
+                channel.to_string(),
+            )
+            .await?
+        {
+            return Err(InboxError::InvalidChannel);
+        }
+        if let Some(id) = self.find_open_conversation(contact, channel).await? {
+            return Ok((self.inbox_conversation(id).await?, false));
+        }
+        let id = self.open_conversation(contact, channel).await?;
+        let event = AuditEvent::new(actor, "conversation.opened", format!("conversation:{id}"))
+            .with_details(serde_json::json!({
+                "contact_id": contact.to_string(),
+                "channel_id": channel.to_string(),
+            }));
+        self.audit(&event).await?;
+        Ok((self.inbox_conversation(id).await?, true))
     }
 }

@@ -1,12 +1,14 @@
-//! The inbox, read side: `GET /api/v1/conversations`, `GET /api/v1/conversations/{id}` and
-//! `GET /api/v1/conversations/{id}/messages`.
+//! The inbox: `GET /api/v1/conversations`, `GET /api/v1/conversations/{id}` and
+//! `GET /api/v1/conversations/{id}/messages` to read; `POST /api/v1/conversations` to start (or
+//! find) the open conversation with a contact on a channel, and `PATCH /api/v1/conversations/{id}`
+//! to assign, resolve and reopen.
 //!
 //! Lists are keyset-paginated: a page answers `next_cursor`, an opaque string (null on the last
 //! page) to pass back as `cursor` for the next one. A cursor is base64url (no padding) of
 //! `c1.<last_message_at micros>.<conversation id>` (conversations) or
 //! `m1.<created_at micros>.<message id>` (messages); clients must not build or read them.
 
-use super::json::{id, ts, ts_opt};
+use super::json::{JsonBody, id, ts, ts_opt};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -14,15 +16,16 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use confide_core::ids::ConversationId;
 use confide_core::send_gate::window_closes_at;
 use confide_store::inbox::{
-    AssigneeFilter, ConversationCursor, ConversationFilter, ConversationStatus, InboxConversation,
-    InboxMessage, MAX_PAGE, MessageCursor,
+    AssigneeFilter, ConversationChange, ConversationCursor, ConversationFilter, ConversationStatus,
+    InboxConversation, InboxError, InboxMessage, MAX_PAGE, MessageCursor,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 /// The page size when none is asked for.
@@ -179,6 +182,100 @@ pub async fn get(
     let c = s.inbox_conversation(conversation).await?;
     s.commit().await?;
     Ok(Json(conversation_json(&c)))
+}
+
+/// `null` as `Some(None)`, so an absent field (`None`, by `#[serde(default)]`) differs from it.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub assignee: Option<Option<String>>,
+}
+
+/// `PATCH /api/v1/conversations/{id}` with `{"status"?, "assignee"?}` (absent: unchanged;
+/// `"assignee": null` unassigns) → the conversation. 422 `invalid_status` / `invalid_assignee`,
+/// 409 `conflict` when reopening would make a second open conversation for the contact and
+/// channel, 404 `not_found` unless it is the caller's tenant's.
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(conversation): Path<String>,
+    JsonBody(b): JsonBody<PatchBody>,
+) -> Result<Json<Value>, ApiError> {
+    let conversation: ConversationId = id(&conversation)?;
+    let status = b
+        .status
+        .as_deref()
+        .map(|s| {
+            ConversationStatus::parse(s.trim()).ok_or_else(|| {
+                super::json::unprocessable("invalid_status", "status must be open or resolved.")
+            })
+        })
+        .transpose()?;
+    let assignee = match b.assignee {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(u)) => Some(Some(
+            u.trim()
+                .parse()
+                .map_err(|_| ApiError::from(InboxError::InvalidAssignee))?,
+        )),
+    };
+    let mut s = state.store.scope(principal.tenant).await?;
+    let c = s
+        .update_conversation(
+            conversation,
+            ConversationChange { status, assignee },
+            principal.actor(),
+        )
+        .await?;
+    s.commit().await?;
+    Ok(Json(conversation_json(&c)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartBody {
+    pub contact_id: String,
+    pub channel_id: String,
+}
+
+/// `POST /api/v1/conversations` with `{"contact_id","channel_id"}` → the open conversation for
+/// the pair: 201 when opened now, 200 when it was already open. 422 `invalid_contact` /
+/// `invalid_channel` unless both are the caller's tenant's.
+pub async fn start(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(b): JsonBody<StartBody>,
+) -> Result<Response, ApiError> {
+    let contact = b
+        .contact_id
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::from(InboxError::InvalidContact))?;
+    let channel = b
+        .channel_id
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::from(InboxError::InvalidChannel))?;
+    let mut s = state.store.scope(principal.tenant).await?;
+    let (c, created) = s
+        .start_conversation(contact, channel, principal.actor())
+        .await?;
+    s.commit().await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(conversation_json(&c))).into_response())
 }
 
 #[derive(Deserialize)]

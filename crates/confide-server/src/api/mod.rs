@@ -140,10 +140,22 @@ pub fn table() -> RouteTable {
             conversations::list,
         )
         .route(
+            Post,
+            "/api/v1/conversations",
+            Perm(P::InboxReply),
+            conversations::start,
+        )
+        .route(
             Get,
             "/api/v1/conversations/{id}",
             Perm(P::InboxRead),
             conversations::get,
+        )
+        .route(
+            Patch,
+            "/api/v1/conversations/{id}",
+            Perm(P::InboxAssign),
+            conversations::update,
         )
         .route(
             Get,

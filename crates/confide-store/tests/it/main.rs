@@ -53,6 +53,9 @@ conformance!(
     inbox_filters_select_by_status_and_assignee,
     inbox_never_returns_another_tenants_conversations,
     message_pages_walk_newest_first_exactly_once,
+    inbox_changes_assign_resolve_reopen_and_are_audited,
+    inbox_reopen_refuses_a_second_open_conversation,
+    inbox_start_finds_or_opens_the_one_open_conversation,
 );
 
 use bulk::*;

@@ -57,6 +57,9 @@ fn body_for(method: &Method, path: &str, a: &Tenant) -> Option<Value> {
         ("PATCH", p) if p.starts_with("/api/v1/channels/") => {
             Some(json!({"status": "disabled", "graph_base_url": "http://127.0.0.1:1"}))
         }
+        ("PATCH", p) if p.starts_with("/api/v1/conversations/") => Some(json!({
+            "status": "resolved", "assignee": a.owner.user_id.to_string()
+        })),
         ("POST", p) if p.ends_with("/rotate-secret") => Some(json!({"app_secret": "pwned"})),
         ("GET" | "DELETE", _) => None,
         _ => Some(json!({})),
@@ -213,9 +216,9 @@ async fn run(app: &TestApp) {
         .await
         .unwrap();
         s.commit().await.unwrap();
-        (c.id.to_string(), conv.to_string())
+        (c.id.to_string(), conv.to_string(), contact.id.to_string())
     };
-    let (channel, conversation) = channel;
+    let (channel, conversation, b_contact) = channel;
     let ids = Ids {
         channel,
         conversation,
@@ -291,6 +294,96 @@ async fn run(app: &TestApp) {
         same_answer(&with_b, &with_missing, path);
         assert_eq!(with_b.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
     }
+    // Nor do B's contact and channel, when A starts a conversation (A has a channel of its own).
+    let a_channel = {
+        let mut s = app.state.store.scope(a.id).await.unwrap();
+        let c = s
+            .create_channel(
+                confide_store::channels::NewChannel {
+                    phone_number_id: format!(
+                        "88{}",
+                        &a.id.to_string()[..8].replace(|c: char| !c.is_ascii_digit(), "1")
+                    ),
+                    waba_id: "1".into(),
+                    display_phone_number: "15550002222".into(),
+                    access_token: secrecy::SecretString::from("a-token"),
+                    app_secret: secrecy::SecretString::from("a-secret"),
+                    verify_token: secrecy::SecretString::from("a-verify"),
+                    graph_base_url: "https://graph.facebook.com".into(),
+                },
+                confide_core::audit::Actor::Cli,
+            )
+            .await
+            .unwrap();
+        s.commit().await.unwrap();
+        c.id.to_string()
+    };
+    for (with_b, with_missing, code) in [
+        (
+            json!({"contact_id": b_contact, "channel_id": a_channel}),
+            json!({"contact_id": missing, "channel_id": a_channel}),
+            "invalid_contact",
+        ),
+        (
+            json!({"contact_id": b_contact, "channel_id": ids.channel}),
+            json!({"contact_id": missing, "channel_id": missing}),
+            "invalid_contact",
+        ),
+    ] {
+        let with_b = app
+            .call(Method::POST, "/api/v1/conversations", &owner, Some(with_b))
+            .await;
+        let with_missing = app
+            .call(
+                Method::POST,
+                "/api/v1/conversations",
+                &owner,
+                Some(with_missing),
+            )
+            .await;
+        same_answer(&with_b, &with_missing, "POST /api/v1/conversations");
+        assert_eq!(
+            (with_b.status, with_b.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, code)
+        );
+    }
+    // B's channel with a contact of A's own.
+    let a_contact = {
+        let mut s = app.state.store.scope(a.id).await.unwrap();
+        let k = s
+            .create_contact(
+                confide_store::contacts::NewContact {
+                    name: Some("A's customer".into()),
+                    ..Default::default()
+                },
+                confide_core::audit::Actor::Cli,
+            )
+            .await
+            .unwrap();
+        s.commit().await.unwrap();
+        k.id.to_string()
+    };
+    let with_b = app
+        .call(
+            Method::POST,
+            "/api/v1/conversations",
+            &owner,
+            Some(json!({"contact_id": a_contact, "channel_id": ids.channel})),
+        )
+        .await;
+    let with_missing = app
+        .call(
+            Method::POST,
+            "/api/v1/conversations",
+            &owner,
+            Some(json!({"contact_id": a_contact, "channel_id": missing})),
+        )
+        .await;
+    same_answer(&with_b, &with_missing, "POST /api/v1/conversations");
+    assert_eq!(
+        (with_b.status, with_b.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_channel")
+    );
     // B's conversations are not in A's inbox either.
     let r = app
         .call(Method::GET, "/api/v1/conversations", &owner, None)
