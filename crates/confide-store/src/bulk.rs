@@ -489,7 +489,7 @@ impl Scope<'_> {
         for chunk in contacts.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO conversations (tenant_id, conversation_id, contact_id, channel_id, status, last_message_at, created_at) \
-                 VALUES {}",
+                 VALUES {} ON CONFLICT DO NOTHING",
                 Ph::new(self.store.backend()).rows(chunk.len(), 7)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
@@ -506,7 +506,11 @@ impl Scope<'_> {
                     .bind(now);
                 created.insert(*c, id);
             }
-            q.execute(self.conn()).await?;
+            // Another writer opened one of them meanwhile (PostgreSQL with several instances):
+            // the round is retried delivery by delivery, and then finds it.
+            if q.execute(self.conn()).await?.rows_affected() != chunk.len() as u64 {
+                return Err(StoreError::Conflict("conversation opened concurrently"));
+            }
         }
         Ok(created)
     }

@@ -104,9 +104,9 @@ impl Scope<'_> {
         let t = self.tenant_str().to_string();
         let id = ConversationId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
         let now = self.now();
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO conversations (tenant_id, conversation_id, contact_id, channel_id, status, last_message_at, created_at) \
-             VALUES ($1, $2, $3, $4, 'open', $5, $5)",
+             VALUES ($1, $2, $3, $4, 'open', $5, $5) ON CONFLICT DO NOTHING",
         )
         .bind(t)
         .bind(id.to_string())
@@ -114,8 +114,15 @@ impl Scope<'_> {
         .bind(channel.to_string())
         .bind(now)
         .execute(self.conn())
-        .await?;
-        Ok(id)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(id);
+        }
+        // Another writer opened it first (one open conversation per pair is a unique index).
+        self.find_open_conversation(contact, channel)
+            .await?
+            .ok_or(StoreError::Conflict("conversation"))
     }
 
     /// Stores a message in a conversation, once per wamid.

@@ -394,7 +394,9 @@ impl Scope<'_> {
             .bind(t)
             .bind(row)
             .execute(self.conn())
-            .await?;
+            .await
+            // A concurrent writer opened another conversation for the pair (unique index).
+            .map_err(|e| StoreError::from_insert(e, "another open conversation"))?;
             let action = match status {
                 ConversationStatus::Open => "conversation.reopened",
                 ConversationStatus::Resolved => "conversation.resolved",

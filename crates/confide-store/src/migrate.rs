@@ -32,6 +32,12 @@ const MIGRATIONS: &[Source] = &[
         sqlite: include_str!("../migrations/sqlite/0003_ingest.sql"),
         postgres: include_str!("../migrations/postgres/0003_ingest.sql"),
     },
+    Source {
+        version: 4,
+        description: "one open conversation",
+        sqlite: include_str!("../migrations/sqlite/0004_one_open_conversation.sql"),
+        postgres: include_str!("../migrations/postgres/0004_one_open_conversation.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

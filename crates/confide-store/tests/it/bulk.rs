@@ -226,3 +226,42 @@ pub async fn bulk_messages_and_statuses_are_stored_once_and_only_move_forward(db
     assert_eq!(state("wamid.C"), "received");
     s.commit().await.unwrap();
 }
+
+/// The database itself keeps one open conversation per contact and channel: a second open one
+/// is refused whoever writes it, a resolved one leaves room for a new one.
+pub async fn the_database_refuses_a_second_open_conversation(db: &TestDb) {
+    let t = tenant(&db.store, "Acme").await;
+    let mut s = db.store.scope(t).await.unwrap();
+    let ch = s.create_channel(channel("111"), Actor::Cli).await.unwrap();
+    let contact = s
+        .resolve_wa_contacts(&[who(Some("US.1"), None, None)])
+        .await
+        .unwrap()[0];
+    let open = s.open_conversation(contact, ch.id).await.unwrap();
+    s.commit().await.unwrap();
+
+    let mut raw = db.raw().await;
+    let insert = |id: &str, status: &str| {
+        format!(
+            "INSERT INTO conversations (tenant_id, conversation_id, contact_id, channel_id, status, last_message_at, created_at) \
+             VALUES ('{t}', '{id}', '{contact}', '{}', '{status}', 1, 1)",
+            ch.id
+        )
+    };
+    let second = sqlx::Executor::execute(
+        &mut raw,
+        sqlx::AssertSqlSafe(insert("01a20000-0000-7000-8000-000000000001", "open")),
+    )
+    .await;
+    assert!(second.is_err(), "a second open conversation was stored");
+    sqlx::Executor::execute(
+        &mut raw,
+        sqlx::AssertSqlSafe(insert("01a20000-0000-7000-8000-000000000002", "resolved")),
+    )
+    .await
+    .unwrap();
+    // Opening again finds the one that is open.
+    let mut s = db.store.scope(t).await.unwrap();
+    assert_eq!(s.open_conversation(contact, ch.id).await.unwrap(), open);
+    s.commit().await.unwrap();
+}

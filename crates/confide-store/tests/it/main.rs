@@ -49,6 +49,7 @@ conformance!(
     bulk_contact_resolution_creates_each_identity_once,
     bulk_messages_and_statuses_are_stored_once_and_only_move_forward,
     bulk_senders_find_or_open_one_conversation_each,
+    the_database_refuses_a_second_open_conversation,
     inbox_pages_walk_every_conversation_once_in_order,
     inbox_filters_select_by_status_and_assignee,
     inbox_never_returns_another_tenants_conversations,
