@@ -1,6 +1,7 @@
 //! The JSON API and the public routes around it.
 
 pub mod channels;
+pub mod contacts;
 pub mod conversations;
 pub mod health;
 pub mod json;
@@ -162,6 +163,25 @@ pub fn table() -> RouteTable {
             "/api/v1/conversations/{id}/messages",
             Perm(P::InboxRead),
             conversations::messages,
+        )
+        // contacts and their consent ledger
+        .route(
+            Get,
+            "/api/v1/contacts/{id}",
+            Perm(P::ContactsRead),
+            contacts::get,
+        )
+        .route(
+            Get,
+            "/api/v1/contacts/{id}/consent",
+            Perm(P::ContactsRead),
+            contacts::consent,
+        )
+        .route(
+            Post,
+            "/api/v1/contacts/{id}/consent",
+            Perm(P::ConsentWrite),
+            contacts::record_consent,
         )
         // tenant security and support access
         .route(

@@ -3,6 +3,7 @@
 
 mod auth;
 mod channels;
+mod contacts;
 mod harness;
 mod inbox;
 mod webhooks;

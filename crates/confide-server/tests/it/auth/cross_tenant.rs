@@ -20,6 +20,7 @@ struct Ids {
     support_grant: String,
     channel: String,
     conversation: String,
+    contact: String,
 }
 
 /// The id of tenant B's object for a route template, or a panic naming the route, so a new
@@ -38,7 +39,8 @@ fn id_of(path: &str, ids: &Ids) -> String {
         "support-grants" => ids.support_grant.clone(),
         "channels" => ids.channel.clone(),
         "conversations" => ids.conversation.clone(),
-        // later: "contacts", "media", "exports", ...
+        "contacts" => ids.contact.clone(),
+        // later: "media", "exports", ...
         other => {
             panic!("route {path} takes an id of kind {other:?}: add it to cross_tenant::id_of")
         }
@@ -61,6 +63,11 @@ fn body_for(method: &Method, path: &str, a: &Tenant) -> Option<Value> {
             "status": "resolved", "assignee": a.owner.user_id.to_string()
         })),
         ("POST", p) if p.ends_with("/rotate-secret") => Some(json!({"app_secret": "pwned"})),
+        ("POST", p) if p.starts_with("/api/v1/contacts/") && p.ends_with("/consent") => {
+            Some(json!({
+                "purpose": "marketing", "status": "opted_in", "source": "pwned", "evidence": "pwned"
+            }))
+        }
         ("GET" | "DELETE", _) => None,
         _ => Some(json!({})),
     }
@@ -77,10 +84,13 @@ struct Snapshot {
     channels: String,
     channel_secrets: String,
     conversations: String,
+    /// B's contact and its consent ledger.
+    contact: String,
     audit_entries: usize,
 }
 
-async fn snapshot(app: &TestApp, b: &Tenant) -> Snapshot {
+async fn snapshot(app: &TestApp, b: &Tenant, contact: &str) -> Snapshot {
+    let contact: confide_core::ids::ContactId = contact.parse().unwrap();
     let mut s = app.state.store.read_scope(b.id).await.unwrap();
     let users = s.list_users().await.unwrap();
     let mut sessions = Vec::new();
@@ -123,6 +133,11 @@ async fn snapshot(app: &TestApp, b: &Tenant) -> Snapshot {
             }
             all
         },
+        contact: format!(
+            "{:?}{:?}",
+            s.get_contact(contact).await.unwrap(),
+            s.consent_history(contact).await.unwrap()
+        ),
         audit_entries: 0,
     };
     s.commit().await.unwrap();
@@ -215,6 +230,20 @@ async fn run(app: &TestApp) {
         )
         .await
         .unwrap();
+        s.append_consent(
+            contact.id,
+            confide_store::consent::NewConsent {
+                purpose: "marketing".into(),
+                status: "opted_out".into(),
+                source: "keyword".into(),
+                evidence: Some("STOP".into()),
+                actor: "meta".into(),
+                at_micros: 1,
+                dedupe_key: None,
+            },
+        )
+        .await
+        .unwrap();
         s.commit().await.unwrap();
         (c.id.to_string(), conv.to_string(), contact.id.to_string())
     };
@@ -222,6 +251,7 @@ async fn run(app: &TestApp) {
     let ids = Ids {
         channel,
         conversation,
+        contact: b_contact.clone(),
         user: b.members["agent"].user_id.to_string(),
         role: b.roles["support-lead"].to_string(),
         api_key: b_key_id,
@@ -229,7 +259,7 @@ async fn run(app: &TestApp) {
         support_grant: r.body["id"].as_str().unwrap().to_string(),
     };
     let missing = "0190a7a4-0000-7000-8000-000000000000";
-    let before = snapshot(app, &b).await;
+    let before = snapshot(app, &b, &b_contact).await;
     let mut calls = 0;
     for spec in route_specs().iter().filter(|s| s.path.contains("{id}")) {
         if matches!(spec.access, Access::Platform | Access::PlatformAccount) {
@@ -395,7 +425,7 @@ async fn run(app: &TestApp) {
         r.body
     );
     assert_eq!(r.body["conversations"], json!([]));
-    let after = snapshot(app, &b).await;
+    let after = snapshot(app, &b, &b_contact).await;
     assert_eq!(before, after, "tenant B changed");
     // And B's own credentials still work: nothing of theirs was revoked.
     let r = app

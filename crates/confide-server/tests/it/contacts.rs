@@ -1,0 +1,538 @@
+//! Contacts and consent (C19, C22): `GET /api/v1/contacts/{id}` for contacts made by real webhook
+//! deliveries, and the consent ledger `GET/POST /api/v1/contacts/{id}/consent`: WhatsApp's STOP
+//! shows as an opt-out, an opt-in recorded through the API changes the current consent, every
+//! append is audited in the same transaction without the evidence, and bad bodies are refused
+//! with codes.
+
+use crate::harness::{
+    Auth, FIXTURE_PHONE_NUMBER_ID, HOST, ORIGIN, Resp, Tenant, TestApp, TestChannel, fixture,
+};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use confide_core::audit::{Actor, AuditEntry};
+use confide_store::channels::NewChannel;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+const MISSING: &str = "0190a7a4-0000-7000-8000-000000000000";
+const EVIDENCE: &str = "Ticked the newsletter box on paper form #4411 at the counter";
+
+/// A tenant with members of each role and the fixtures' channel, after a text from Sheena, her
+/// STOP (WhatsApp's user preferences) and a text from Pablo (no phone).
+async fn tenant_with_contacts(app: &TestApp) -> (Tenant, TestChannel) {
+    let t = app.tenant("Acme").await;
+    let app_secret = "contacts-app-secret".to_string();
+    let mut s = app.state.store.scope(t.id).await.unwrap();
+    let ch = s
+        .create_channel(
+            NewChannel {
+                phone_number_id: FIXTURE_PHONE_NUMBER_ID.into(),
+                waba_id: "102290129340398".into(),
+                display_phone_number: "15550783881".into(),
+                access_token: SecretString::from("EAAG-test-token"),
+                app_secret: SecretString::from(app_secret.clone()),
+                verify_token: SecretString::from("verify"),
+                graph_base_url: "http://127.0.0.1:9".into(),
+            },
+            Actor::Cli,
+        )
+        .await
+        .unwrap();
+    s.commit().await.unwrap();
+    let ch = TestChannel {
+        tenant: t.id,
+        channel: ch.id,
+        app_secret,
+        verify_token: "verify".into(),
+    };
+    for name in [
+        "text.json",
+        "user-preferences-stop.json",
+        "text-username-no-phone.json",
+    ] {
+        let r = app.deliver(&ch, &fixture(name)).await;
+        assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.body);
+    }
+    (t, ch)
+}
+
+async fn get_ok(app: &TestApp, auth: &Auth, path: &str) -> Value {
+    let r = app.call(Method::GET, path, auth, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+    r.body
+}
+
+/// The id of the contact named `name`, from the inbox.
+async fn contact_id(app: &TestApp, auth: &Auth, name: &str) -> String {
+    let all = get_ok(app, auth, "/api/v1/conversations").await;
+    all["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["contact"]["name"] == name)
+        .unwrap_or_else(|| panic!("{name} in {all}"))["contact"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn post_consent(app: &TestApp, auth: &Auth, id: &str, body: Value) -> Resp {
+    app.call(
+        Method::POST,
+        &format!("/api/v1/contacts/{id}/consent"),
+        auth,
+        Some(body),
+    )
+    .await
+}
+
+async fn audit_entries(app: &TestApp, t: &Tenant) -> Vec<AuditEntry> {
+    let mut page = app.state.store.audit_page(t.id, None, 500).await.unwrap();
+    page.reverse();
+    page
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}
+
+async fn reads_contacts_and_records_consent(app: &TestApp) {
+    let (t, _) = tenant_with_contacts(app).await;
+    let viewer = &t.members["viewer"].auth;
+    let agent = &t.members["agent"].auth;
+    let sheena = contact_id(app, viewer, "Sheena Nelson").await;
+    let pablo = contact_id(app, viewer, "Pablo Morales").await;
+
+    // The contacts, as the webhooks made them, decrypted.
+    let c = get_ok(app, viewer, &format!("/api/v1/contacts/{sheena}")).await;
+    assert_eq!(
+        keys(&c),
+        [
+            "attributes",
+            "created_at",
+            "id",
+            "labels",
+            "name",
+            "phone",
+            "updated_at",
+            "username",
+            "wa_user_id"
+        ]
+    );
+    assert_eq!(c["id"], sheena);
+    assert_eq!(c["phone"], "+16505551234");
+    assert_eq!(c["wa_user_id"], "US.13491208655302741918");
+    assert_eq!(c["name"], "Sheena Nelson");
+    assert_eq!(c["labels"], json!([]));
+    assert_eq!(c["attributes"], json!({}));
+    assert!(c["created_at"].as_str().unwrap().ends_with('Z'), "{c}");
+    assert!(c["updated_at"].is_string(), "{c}");
+    let p = get_ok(app, viewer, &format!("/api/v1/contacts/{pablo}")).await;
+    assert_eq!(p["phone"], Value::Null, "the phone was withheld");
+    assert_eq!(p["username"], "pablomorales");
+    assert_eq!(p["name"], "Pablo Morales");
+    assert!(p["wa_user_id"].is_string(), "{p}");
+
+    // Sheena's ledger: WhatsApp's STOP, recorded by Meta.
+    let path = format!("/api/v1/contacts/{sheena}/consent");
+    let ledger = get_ok(app, viewer, &path).await;
+    let events = ledger["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{ledger}");
+    let stop = &events[0];
+    assert_eq!(
+        keys(stop),
+        [
+            "actor",
+            "created_at",
+            "evidence",
+            "id",
+            "purpose",
+            "source",
+            "status"
+        ]
+    );
+    assert_eq!(stop["purpose"], "marketing");
+    assert_eq!(stop["status"], "opted_out");
+    assert_eq!(stop["source"], "whatsapp_user_preferences");
+    assert_eq!(stop["actor"], "meta");
+    assert_eq!(
+        stop["evidence"],
+        "User requested to stop marketing messages"
+    );
+    assert_eq!(stop["created_at"], "2025-06-08T20:59:43Z");
+    assert_eq!(
+        ledger["current"],
+        json!({"marketing": "opted_out", "utility": null, "service": null})
+    );
+    // Pablo never said anything about consent.
+    let none = get_ok(app, viewer, &format!("/api/v1/contacts/{pablo}/consent")).await;
+    assert_eq!(none["events"], json!([]));
+    assert_eq!(
+        none["current"],
+        json!({"marketing": null, "utility": null, "service": null})
+    );
+
+    // An agent records an opt-in with evidence.
+    let audit_before = audit_entries(app, &t).await.len();
+    let r = post_consent(
+        app,
+        agent,
+        &sheena,
+        json!({"purpose": "marketing", "status": "opted_in", "source": "paper_form", "evidence": EVIDENCE}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let agent_actor = format!("user:{}", t.members["agent"].user_id);
+    assert_eq!(r.body["purpose"], "marketing");
+    assert_eq!(r.body["status"], "opted_in");
+    assert_eq!(r.body["source"], "paper_form");
+    assert_eq!(r.body["evidence"], EVIDENCE);
+    assert_eq!(r.body["actor"], agent_actor);
+    let opt_in = r.body.clone();
+
+    // The ledger grows (oldest first) and the current consent follows.
+    let ledger = get_ok(app, viewer, &path).await;
+    let events = ledger["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{ledger}");
+    assert_eq!(&events[0], stop);
+    assert_eq!(events[1], opt_in, "the stored event is what POST answered");
+    assert_eq!(
+        ledger["current"],
+        json!({"marketing": "opted_in", "utility": null, "service": null})
+    );
+
+    // Audited, in the same transaction: purpose and source, never the evidence.
+    let entries = audit_entries(app, &t).await;
+    assert_eq!(entries.len(), audit_before + 1);
+    let e = entries.last().unwrap();
+    assert_eq!(e.action, "consent.opted_in");
+    assert_eq!(e.actor, agent_actor);
+    assert_eq!(e.target, format!("contact:{sheena}"));
+    let details: Value = serde_json::from_str(&e.details).unwrap();
+    assert_eq!(
+        details,
+        json!({"purpose": "marketing", "source": "paper_form"})
+    );
+
+    // With an API key: the key is the actor.
+    let (key_id, key) = app.api_key(&t, "agent").await;
+    let r = post_consent(
+        app,
+        &Auth::Bearer(key),
+        &sheena,
+        json!({"purpose": "utility", "status": "opted_out", "source": "crm_sync"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["actor"], format!("api_key:{key_id}"));
+    assert_eq!(r.body["evidence"], Value::Null);
+    let ledger = get_ok(app, viewer, &path).await;
+    assert_eq!(ledger["events"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        ledger["current"],
+        json!({"marketing": "opted_in", "utility": "opted_out", "service": null})
+    );
+    let entries = audit_entries(app, &t).await;
+    let e = entries.last().unwrap();
+    assert_eq!(e.action, "consent.opted_out");
+    assert_eq!(e.actor, format!("api_key:{key_id}"));
+    assert_eq!(
+        serde_json::from_str::<Value>(&e.details).unwrap(),
+        json!({"purpose": "utility", "source": "crm_sync"})
+    );
+
+    // The evidence (and the contact's phone and name) is nowhere in the audit log.
+    for e in &entries {
+        let text = format!("{e:?}");
+        for secret in [EVIDENCE, "User requested to stop", "16505551234", "Sheena"] {
+            assert!(!text.contains(secret), "{secret:?} in {text}");
+        }
+    }
+
+    // Unknown, malformed and foreign ids are not found.
+    let other = app.tenant("Other").await;
+    let foreign = {
+        let mut s = app.state.store.scope(other.id).await.unwrap();
+        let k = s
+            .create_contact(
+                confide_store::contacts::NewContact {
+                    name: Some("Other's customer".into()),
+                    ..Default::default()
+                },
+                Actor::Cli,
+            )
+            .await
+            .unwrap();
+        s.commit().await.unwrap();
+        k.id.to_string()
+    };
+    let body = json!({"purpose": "marketing", "status": "opted_in", "source": "x"});
+    for id in [MISSING, "not-an-id", foreign.as_str()] {
+        for path in [
+            format!("/api/v1/contacts/{id}"),
+            format!("/api/v1/contacts/{id}/consent"),
+        ] {
+            let r = app.call(Method::GET, &path, viewer, None).await;
+            assert_eq!(
+                (r.status, r.code()),
+                (StatusCode::NOT_FOUND, "not_found"),
+                "{path}"
+            );
+        }
+        let r = post_consent(app, agent, id, body.clone()).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{id}"
+        );
+    }
+    let mut s = app.state.store.read_scope(other.id).await.unwrap();
+    assert!(
+        s.consent_history(foreign.parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.commit().await.unwrap();
+    assert_eq!(audit_entries(app, &t).await.len(), entries.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_read_and_consent_ledger_after_webhooks() {
+    let app = TestApp::new().await;
+    reads_contacts_and_records_consent(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_read_and_consent_ledger_after_webhooks_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    reads_contacts_and_records_consent(&app).await;
+    app.finish().await;
+}
+
+async fn call_raw(app: &TestApp, path: &str, key: &str, body: &str) -> Resp {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::HOST, HOST)
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    app.request(app.ip, req).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_consent_refuses_bad_bodies_with_codes() {
+    let app = TestApp::new().await;
+    let (t, _) = tenant_with_contacts(&app).await;
+    let agent = &t.members["agent"].auth;
+    let sheena = contact_id(&app, agent, "Sheena Nelson").await;
+    let path = format!("/api/v1/contacts/{sheena}/consent");
+    let (_, key) = app.api_key(&t, "agent").await;
+    let before = get_ok(&app, agent, &path).await;
+    let audit_before = audit_entries(&app, &t).await.len();
+    let ok = json!({"purpose": "marketing", "status": "opted_in", "source": "api"});
+    let with = |k: &str, v: Value| {
+        let mut b = ok.clone();
+        b[k] = v;
+        b
+    };
+    let without = |k: &str| {
+        let mut b = ok.clone();
+        b.as_object_mut().unwrap().remove(k);
+        b
+    };
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    let cases = [
+        (
+            with("purpose", json!("promotions")),
+            unprocessable,
+            "invalid_purpose",
+        ),
+        (
+            with("purpose", json!("Marketing")),
+            unprocessable,
+            "invalid_purpose",
+        ),
+        (with("purpose", json!("")), unprocessable, "invalid_purpose"),
+        (without("purpose"), unprocessable, "invalid_purpose"),
+        (
+            with("status", json!("subscribed")),
+            unprocessable,
+            "invalid_status",
+        ),
+        (
+            with("status", json!("opted-in")),
+            unprocessable,
+            "invalid_status",
+        ),
+        (without("status"), unprocessable, "invalid_status"),
+        (without("source"), unprocessable, "invalid_source"),
+        (with("source", json!("")), unprocessable, "invalid_source"),
+        (
+            with("source", json!("   ")),
+            unprocessable,
+            "invalid_source",
+        ),
+        (
+            with("source", json!("s".repeat(101))),
+            unprocessable,
+            "invalid_source",
+        ),
+        (
+            with("source", json!("line\nbreak")),
+            unprocessable,
+            "invalid_source",
+        ),
+        (
+            with("evidence", json!("e".repeat(2_001))),
+            unprocessable,
+            "invalid_evidence",
+        ),
+        (
+            with("evidence", json!("é".repeat(2_001))),
+            unprocessable,
+            "invalid_evidence",
+        ),
+        (
+            with("purpose", json!(7)),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            with("evidence", json!(["x"])),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            with("actor", json!("meta")),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (json!("opted_in"), StatusCode::BAD_REQUEST, "invalid_json"),
+    ];
+    for (body, status, code) in cases {
+        let r = post_consent(&app, agent, &sheena, body.clone()).await;
+        assert_eq!((r.status, r.code()), (status, code), "{body}: {}", r.body);
+    }
+    let r = call_raw(&app, &path, &key, "{\"purpose\":").await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "invalid_json")
+    );
+    // Nothing was appended or audited.
+    assert_eq!(get_ok(&app, agent, &path).await, before);
+    assert_eq!(audit_entries(&app, &t).await.len(), audit_before);
+
+    // The limits themselves are accepted (in characters, not bytes).
+    for body in [
+        with("source", json!("s".repeat(100))),
+        with("evidence", json!("é".repeat(2_000))),
+        with("purpose", json!("service")),
+    ] {
+        let r = post_consent(&app, agent, &sheena, body.clone()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{body}: {}", r.body);
+    }
+    assert_eq!(
+        get_ok(&app, agent, &path).await["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_need_contacts_read_and_consent_write() {
+    let app = TestApp::new().await;
+    let (mut t, _) = tenant_with_contacts(&app).await;
+    for (name, perms) in [
+        ("inbox-only", json!(["inbox.read"])),
+        ("reader", json!(["contacts.read"])),
+    ] {
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v1/roles",
+                &t.owner.auth,
+                Some(json!({"name": name, "permissions": perms})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        t.roles
+            .insert(name.into(), r.body["id"].as_str().unwrap().parse().unwrap());
+    }
+    let sheena = contact_id(&app, &t.owner.auth, "Sheena Nelson").await;
+    let contact = format!("/api/v1/contacts/{sheena}");
+    let consent = format!("/api/v1/contacts/{sheena}/consent");
+    let body = json!({"purpose": "marketing", "status": "opted_in", "source": "api"});
+    let before = get_ok(&app, &t.owner.auth, &consent).await;
+
+    let inbox_only = app.add_member(&t, "inbox-only").await;
+    let (_, inbox_key) = app.api_key(&t, "inbox-only").await;
+    let reader = app.add_member(&t, "reader").await;
+    let (_, reader_key) = app.api_key(&t, "reader").await;
+    let forbidden = |r: &Resp, what: &str| {
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            "{what}: {}",
+            r.body
+        );
+    };
+    // Without contacts.read: nothing.
+    for auth in [inbox_only.auth.clone(), Auth::Bearer(inbox_key)] {
+        for path in [&contact, &consent] {
+            forbidden(&app.call(Method::GET, path, &auth, None).await, path);
+        }
+        forbidden(
+            &app.call(Method::POST, &consent, &auth, Some(body.clone()))
+                .await,
+            "POST",
+        );
+    }
+    // contacts.read without consent.write: read, not record (nor does the viewer).
+    for auth in [
+        reader.auth.clone(),
+        Auth::Bearer(reader_key),
+        t.members["viewer"].auth.clone(),
+    ] {
+        for path in [&contact, &consent] {
+            get_ok(&app, &auth, path).await;
+        }
+        forbidden(
+            &app.call(Method::POST, &consent, &auth, Some(body.clone()))
+                .await,
+            "POST",
+        );
+    }
+    // No credentials.
+    for (method, path) in [
+        (Method::GET, &contact),
+        (Method::GET, &consent),
+        (Method::POST, &consent),
+    ] {
+        let b = (method == Method::POST).then(|| body.clone());
+        let r = app.call(method, path, &Auth::None, b).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    assert_eq!(get_ok(&app, &t.owner.auth, &consent).await, before);
+    // Owner, admin and agent record consent.
+    for auth in [
+        &t.owner.auth,
+        &t.members["admin"].auth,
+        &t.members["agent"].auth,
+    ] {
+        let r = post_consent(&app, auth, &sheena, body.clone()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    app.finish().await;
+}
