@@ -102,16 +102,61 @@ impl Store {
         before_seq: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.audit_list(tenant, None, before_seq, limit).await
+    }
+
+    /// A page of a tenant's audit entries, newest first: only those whose action is exactly
+    /// `action` when given, and only those before `before_seq` when given. At most `limit`
+    /// (clamped to 1..=500) entries.
+    pub async fn audit_list(
+        &self,
+        tenant: TenantId,
+        action: Option<&str>,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let mut s = self.read_scope(tenant).await?;
         let t = s.tenant_str().to_string();
-        let sql = format!("{SELECT_ENTRIES} AND seq < $2 ORDER BY seq DESC LIMIT $3");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(t)
-            .bind(before_seq.unwrap_or(i64::MAX))
-            .bind(limit.clamp(1, 500))
-            .fetch_all(s.conn())
-            .await?;
+        let before = before_seq.unwrap_or(i64::MAX);
+        let limit = limit.clamp(1, 500);
+        let rows = match action {
+            None => {
+                let sql = format!("{SELECT_ENTRIES} AND seq < $2 ORDER BY seq DESC LIMIT $3");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(t)
+                    .bind(before)
+                    .bind(limit)
+                    .fetch_all(s.conn())
+                    .await?
+            }
+            Some(action) => {
+                let sql = format!(
+                    "{SELECT_ENTRIES} AND action = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(t)
+                    .bind(action.to_string())
+                    .bind(before)
+                    .bind(limit)
+                    .fetch_all(s.conn())
+                    .await?
+            }
+        };
+        s.commit().await?;
         rows.iter().map(entry_from_row).collect()
+    }
+
+    /// How many audit entries the tenant's log holds.
+    pub async fn audit_count(&self, tenant: TenantId) -> Result<u64, StoreError> {
+        let mut s = self.read_scope(tenant).await?;
+        let t = s.tenant_str().to_string();
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM audit_entries WHERE tenant_id = $1")
+            .bind(t)
+            .fetch_one(s.conn())
+            .await?
+            .try_get(0)?;
+        s.commit().await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Walks the tenant's whole chain and its head, naming the first bad entry.

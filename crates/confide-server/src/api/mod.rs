@@ -1,5 +1,6 @@
 //! The JSON API and the public routes around it.
 
+pub mod audit;
 pub mod channels;
 pub mod contacts;
 pub mod conversations;
@@ -213,6 +214,14 @@ pub fn table() -> RouteTable {
             "/api/v1/support-grants/{id}",
             Perm(P::SecurityManage),
             security::revoke_grant,
+        )
+        // the audit log
+        .route(Get, "/api/v1/audit", Perm(P::AuditRead), audit::list)
+        .route(
+            Get,
+            "/api/v1/audit/verify",
+            Perm(P::AuditRead),
+            audit::verify,
         )
         // the platform operator
         .route(Post, "/api/v1/platform/session", Public, platform::login)

@@ -1,6 +1,7 @@
 //! confide-server's integration tests: one binary, one module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit;
 mod auth;
 mod channels;
 mod contacts;
