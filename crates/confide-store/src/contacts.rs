@@ -2,6 +2,7 @@
 //! phone number; both are sealed and found through per-tenant blind indexes.
 
 use crate::StoreError;
+use crate::inbox::{MAX_PAGE, Page};
 use crate::scope::Scope;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::ids::ContactId;
@@ -36,6 +37,40 @@ pub struct Contact {
     pub attributes: serde_json::Map<String, serde_json::Value>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// Where a page of contacts ends: its last row's `created_at` and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactCursor {
+    pub created_at: i64,
+    pub id: ContactId,
+}
+
+/// A change to a contact: `None` leaves a field as it is; `Some(None)` clears a phone or name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactChange {
+    pub phone: Option<Option<Phone>>,
+    pub name: Option<Option<String>>,
+    pub labels: Option<Vec<String>>,
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The `LIKE` pattern that finds `label` inside a JSON array of labels: its JSON text, quotes
+/// included, with `LIKE`'s own wildcards escaped (escape character `\`). A prefilter only: SQLite's
+/// `LIKE` ignores ASCII case, and a label holding quotes can match inside another, so rows are
+/// checked exactly afterwards.
+fn label_pattern(label: &str) -> String {
+    let json = serde_json::Value::String(label.to_string()).to_string();
+    let mut p = String::with_capacity(json.len() + 8);
+    p.push('%');
+    for ch in json.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
 }
 
 const COLUMNS: &str = "contact_id, wa_user_ct, phone_ct, username_ct, name_ct, labels, attributes_ct, created_at, updated_at";
@@ -109,6 +144,175 @@ impl Scope<'_> {
             .await?
             .ok_or(StoreError::NotFound)?;
         self.contact_from_row(&r)
+    }
+
+    /// A page of the tenant's contacts, newest first (`created_at` then id, both descending),
+    /// after `after`; with `label`, only contacts carrying exactly that label. `limit` is clamped
+    /// to 1..=200.
+    pub async fn list_contacts(
+        &mut self,
+        label: Option<&str>,
+        after: Option<ContactCursor>,
+        limit: i64,
+    ) -> Result<Page<Contact, ContactCursor>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let want = usize::try_from(limit)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1);
+        let pattern = label.map(label_pattern);
+        let mut items: Vec<Contact> = Vec::new();
+        let mut scan = after;
+        // The SQL filter on labels is a prefilter (see `label_pattern`): read batches until a
+        // full page (plus one, to know whether another follows) has passed the exact check.
+        loop {
+            let mut sql = format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1");
+            let mut n = 1;
+            if pattern.is_some() {
+                n += 1;
+                sql.push_str(&format!(" AND labels LIKE ${n} ESCAPE '\\'"));
+            }
+            if scan.is_some() {
+                sql.push_str(&format!(
+                    " AND (created_at < ${a} OR (created_at = ${a} AND contact_id < ${b}))",
+                    a = n + 1,
+                    b = n + 2
+                ));
+                n += 2;
+            }
+            sql.push_str(&format!(
+                " ORDER BY created_at DESC, contact_id DESC LIMIT ${}",
+                n + 1
+            ));
+            let t = self.tenant_str().to_string();
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t);
+            if let Some(p) = &pattern {
+                q = q.bind(p.clone());
+            }
+            if let Some(c) = scan {
+                q = q.bind(c.created_at).bind(c.id.to_string());
+            }
+            let rows = q.bind(limit + 1).fetch_all(self.conn()).await?;
+            let fetched = rows.len();
+            for r in &rows {
+                let c = self.contact_from_row(r)?;
+                scan = Some(ContactCursor {
+                    created_at: c.created_at,
+                    id: c.id,
+                });
+                if label.is_none_or(|l| c.labels.iter().any(|x| x == l)) {
+                    items.push(c);
+                    if items.len() == want {
+                        break;
+                    }
+                }
+            }
+            if items.len() == want || i64::try_from(fetched).unwrap_or(i64::MAX) <= limit {
+                break;
+            }
+        }
+        let next = if items.len() == want {
+            items.truncate(want - 1);
+            items.last().map(|c| ContactCursor {
+                created_at: c.created_at,
+                id: c.id,
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// Changes a contact and audits `contact.updated` with the names of the fields that changed
+    /// (never their values); nothing changed, nothing written. Returns the contact and those
+    /// names. 404 for an id that is not the tenant's; `Conflict` when the new phone is another
+    /// contact's.
+    pub async fn update_contact(
+        &mut self,
+        id: ContactId,
+        change: ContactChange,
+        actor: Actor,
+    ) -> Result<(Contact, Vec<&'static str>), StoreError> {
+        let current = self.get_contact(id).await?;
+        let row = id.to_string();
+        let mut sets: Vec<String> = Vec::new();
+        let mut binds: Vec<Option<Vec<u8>>> = Vec::new();
+        let mut labels_text: Option<String> = None;
+        let mut fields: Vec<&'static str> = Vec::new();
+        if let Some(phone) = change.phone.filter(|p| *p != current.phone) {
+            let ct = phone
+                .as_ref()
+                .map(|p| self.seal_str(TABLE, "phone", &row, p.as_str()))
+                .transpose()?;
+            let bidx = phone
+                .as_ref()
+                .map(|p| self.blind_index(PHONE_INDEX, p.as_str().as_bytes()));
+            sets.push("phone_ct".into());
+            binds.push(ct);
+            sets.push("phone_bidx".into());
+            binds.push(bidx);
+            fields.push("phone");
+        }
+        if let Some(name) = change.name.filter(|n| *n != current.name) {
+            let ct = name
+                .as_ref()
+                .map(|n| self.seal_str(TABLE, "name", &row, n))
+                .transpose()?;
+            sets.push("name_ct".into());
+            binds.push(ct);
+            fields.push("name");
+        }
+        if let Some(attrs) = change.attributes.filter(|a| *a != current.attributes) {
+            let text = serde_json::Value::Object(attrs).to_string();
+            sets.push("attributes_ct".into());
+            binds.push(Some(self.seal_str(TABLE, "attributes", &row, &text)?));
+            fields.push("attributes");
+        }
+        if let Some(labels) = change.labels.filter(|l| *l != current.labels) {
+            labels_text = Some(serde_json::json!(labels).to_string());
+            fields.push("labels");
+        }
+        if fields.is_empty() {
+            return Ok((current, fields));
+        }
+        let mut assignments: Vec<String> = sets
+            .iter()
+            .enumerate()
+            .map(|(i, col)| format!("{col} = ${}", i + 1))
+            .collect();
+        let mut n = sets.len();
+        if labels_text.is_some() {
+            n += 1;
+            assignments.push(format!("labels = ${n}"));
+        }
+        let sql = format!(
+            "UPDATE contacts SET {}, updated_at = ${} WHERE tenant_id = ${} AND contact_id = ${}",
+            assignments.join(", "),
+            n + 1,
+            n + 2,
+            n + 3
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = q.bind(b);
+        }
+        if let Some(l) = labels_text {
+            q = q.bind(l);
+        }
+        let t = self.tenant_str().to_string();
+        let now = self.now();
+        q.bind(now)
+            .bind(t)
+            .bind(row.clone())
+            .execute(self.conn())
+            .await
+            .map_err(|e| StoreError::from_insert(e, "a contact with this phone number"))?;
+        self.audit(
+            &AuditEvent::new(actor, "contact.updated", format!("contact:{row}"))
+                .with_details(serde_json::json!({ "fields": fields })),
+        )
+        .await?;
+        let c = self.get_contact(id).await?;
+        Ok((c, fields))
     }
 
     /// Finds a contact by phone number (blind index; the number is never searched in clear).

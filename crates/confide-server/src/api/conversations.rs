@@ -38,7 +38,7 @@ fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, code, message)
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t).map_err(|e| {
         bad_request(
             "invalid_query",
@@ -47,7 +47,7 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     })
 }
 
-fn limit(v: Option<&str>) -> Result<i64, ApiError> {
+pub(super) fn limit(v: Option<&str>) -> Result<i64, ApiError> {
     let Some(v) = v else {
         return Ok(DEFAULT_LIMIT);
     };
@@ -60,12 +60,15 @@ fn limit(v: Option<&str>) -> Result<i64, ApiError> {
     }
 }
 
-fn encode_cursor(kind: &str, at: i64, id: &str) -> String {
+pub(super) fn encode_cursor(kind: &str, at: i64, id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{kind}.{at}.{id}"))
 }
 
 /// The time and id a cursor of `kind` names; anything else is `invalid_cursor`.
-fn decode_cursor<T: std::str::FromStr>(kind: &str, v: &str) -> Result<(i64, T), ApiError> {
+pub(super) fn decode_cursor<T: std::str::FromStr>(
+    kind: &str,
+    v: &str,
+) -> Result<(i64, T), ApiError> {
     let invalid = || {
         bad_request(
             "invalid_cursor",

@@ -168,9 +168,27 @@ pub fn table() -> RouteTable {
         // contacts and their consent ledger
         .route(
             Get,
+            "/api/v1/contacts",
+            Perm(P::ContactsRead),
+            contacts::list,
+        )
+        .route(
+            Post,
+            "/api/v1/contacts",
+            Perm(P::ContactsWrite),
+            contacts::create,
+        )
+        .route(
+            Get,
             "/api/v1/contacts/{id}",
             Perm(P::ContactsRead),
             contacts::get,
+        )
+        .route(
+            Patch,
+            "/api/v1/contacts/{id}",
+            Perm(P::ContactsWrite),
+            contacts::update,
         )
         .route(
             Get,

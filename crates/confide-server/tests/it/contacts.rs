@@ -316,8 +316,12 @@ async fn contacts_read_and_consent_ledger_after_webhooks_on_postgres() {
 }
 
 async fn call_raw(app: &TestApp, path: &str, key: &str, body: &str) -> Resp {
+    call_raw_as(app, Method::POST, path, key, body).await
+}
+
+async fn call_raw_as(app: &TestApp, method: Method, path: &str, key: &str, body: &str) -> Resp {
     let req = Request::builder()
-        .method(Method::POST)
+        .method(method)
         .uri(path)
         .header(header::HOST, HOST)
         .header(header::ORIGIN, ORIGIN)
@@ -533,6 +537,549 @@ async fn contacts_need_contacts_read_and_consent_write() {
     ] {
         let r = post_consent(&app, auth, &sheena, body.clone()).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    app.finish().await;
+}
+
+// ---- the contact book: list, create, change ----
+
+async fn post_contact(app: &TestApp, auth: &Auth, body: Value) -> Resp {
+    app.call(Method::POST, "/api/v1/contacts", auth, Some(body))
+        .await
+}
+
+async fn patch_contact(app: &TestApp, auth: &Auth, id: &str, body: Value) -> Resp {
+    app.call(
+        Method::PATCH,
+        &format!("/api/v1/contacts/{id}"),
+        auth,
+        Some(body),
+    )
+    .await
+}
+
+fn ids_of(page: &Value) -> Vec<String> {
+    page["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every contact of `path` (which has a `?`), walking pages of `limit`: their bodies in order.
+async fn walk(app: &TestApp, auth: &Auth, path: &str, limit: usize) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let url = match &cursor {
+            Some(c) => format!("{path}&limit={limit}&cursor={c}"),
+            None => format!("{path}&limit={limit}"),
+        };
+        let page = get_ok(app, auth, &url).await;
+        let items = page["contacts"].as_array().unwrap();
+        assert!(items.len() <= limit, "{page}");
+        all.extend(items.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                assert_eq!(items.len(), limit, "a page before the last is full: {page}");
+                cursor = Some(c.to_string());
+            }
+            None => return all,
+        }
+    }
+    panic!("{path} never ended");
+}
+
+async fn manages_the_contact_book(app: &TestApp) {
+    let (t, _) = tenant_with_contacts(app).await;
+    let viewer = &t.members["viewer"].auth;
+    let agent = &t.members["agent"].auth;
+    let sheena = contact_id(app, viewer, "Sheena Nelson").await;
+    let pablo = contact_id(app, viewer, "Pablo Morales").await;
+
+    // Create: the phone is normalised, the contact answered whole, and audited by id only.
+    app.clock.advance(time::Duration::seconds(1));
+    let r = post_contact(
+        app,
+        agent,
+        json!({"phone": "+44 20 7946 0958", "name": "  Ada Lovelace ", "labels": ["vip", "uk", "vip"],
+               "attributes": {"tier": "gold", "n": 3}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let ada = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        keys(&r.body),
+        [
+            "attributes",
+            "created_at",
+            "id",
+            "labels",
+            "name",
+            "phone",
+            "updated_at",
+            "username",
+            "wa_user_id"
+        ]
+    );
+    assert_eq!(r.body["phone"], "+442079460958");
+    assert_eq!(r.body["name"], "Ada Lovelace");
+    assert_eq!(r.body["labels"], json!(["vip", "uk"]));
+    assert_eq!(r.body["attributes"], json!({"tier": "gold", "n": 3}));
+    assert_eq!(r.body["wa_user_id"], Value::Null);
+    assert_eq!(
+        get_ok(app, viewer, &format!("/api/v1/contacts/{ada}")).await,
+        r.body
+    );
+    let entries = audit_entries(app, &t).await;
+    let e = entries.last().unwrap();
+    assert_eq!(e.action, "contact.created");
+    assert_eq!(e.actor, format!("user:{}", t.members["agent"].user_id));
+    assert_eq!(e.target, format!("contact:{ada}"));
+
+    // The same phone, however written, is a conflict; so is Sheena's (from WhatsApp).
+    for phone in ["+442079460958", "00442079460958", "+16505551234"] {
+        let r = post_contact(app, agent, json!({"phone": phone, "name": "Dup"})).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::CONFLICT, "conflict"),
+            "{phone}: {}",
+            r.body
+        );
+    }
+
+    // More contacts, some in the same microsecond (ordered by id among themselves).
+    let mut made = vec![ada.clone()];
+    for (i, labels) in [
+        json!(["vip"]),
+        json!(["a_b"]),
+        json!([]),
+        json!(["VIP"]),
+        json!(["x\",\"vip"]),
+        json!(["vip", "50%"]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if i % 2 == 0 {
+            app.clock.advance(time::Duration::seconds(1));
+        }
+        let r = post_contact(
+            app,
+            agent,
+            json!({"phone": format!("+3161234567{i}"), "name": format!("C{i}"), "labels": labels}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        made.push(r.body["id"].as_str().unwrap().to_string());
+    }
+
+    // The whole book, walked two at a time: everyone exactly once, newest first.
+    let all = walk(app, viewer, "/api/v1/contacts?", 2).await;
+    let mut got: Vec<String> = all
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut keys_seen: Vec<(String, String)> = all
+        .iter()
+        .map(|c| {
+            (
+                c["created_at"].as_str().unwrap().to_string(),
+                c["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut sorted = keys_seen.clone();
+    sorted.sort();
+    sorted.reverse();
+    assert_eq!(keys_seen, sorted, "newest first");
+    keys_seen.dedup();
+    assert_eq!(keys_seen.len(), all.len());
+    got.sort();
+    let mut want = made.clone();
+    want.extend([sheena.clone(), pablo.clone()]);
+    want.sort();
+    assert_eq!(got, want, "every contact exactly once");
+    // The last two were made in the same microsecond: either may come first.
+    assert!(made[5..].contains(&all[0]["id"].as_str().unwrap().to_string()));
+    // One page of everything, and the default page.
+    let one = get_ok(app, viewer, "/api/v1/contacts?limit=200").await;
+    assert_eq!(one["next_cursor"], Value::Null);
+    assert_eq!(one["contacts"], json!(all));
+    assert_eq!(get_ok(app, viewer, "/api/v1/contacts").await, one);
+
+    // By label: exactly that label (not "VIP", not inside another label), paged correctly.
+    let vip = walk(app, viewer, "/api/v1/contacts?label=vip", 1).await;
+    let vip_ids: Vec<&str> = vip.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(vip_ids, [made[6].as_str(), made[1].as_str(), ada.as_str()]);
+    let upper = get_ok(app, viewer, "/api/v1/contacts?label=VIP").await;
+    assert_eq!(ids_of(&upper), [made[4].clone()]);
+    let under = get_ok(app, viewer, "/api/v1/contacts?label=axb").await;
+    assert_eq!(under["contacts"], json!([]));
+    let under = get_ok(app, viewer, "/api/v1/contacts?label=a_b").await;
+    assert_eq!(ids_of(&under), [made[2].clone()]);
+    let pct = get_ok(app, viewer, "/api/v1/contacts?label=50%25").await;
+    assert_eq!(ids_of(&pct), [made[6].clone()]);
+    let none = get_ok(app, viewer, "/api/v1/contacts?label=nobody").await;
+    assert_eq!(none, json!({"contacts": [], "next_cursor": null}));
+
+    // q: an exact lookup by phone (however written) or by WhatsApp user id.
+    for q in ["%2B16505551234", "16505551234", "%2B1%20(650)%20555-1234"] {
+        let r = get_ok(app, viewer, &format!("/api/v1/contacts?q={q}")).await;
+        assert_eq!(ids_of(&r), [sheena.as_str()], "{q}");
+        assert_eq!(r["next_cursor"], Value::Null);
+    }
+    let r = get_ok(app, viewer, "/api/v1/contacts?q=US.13491208655302741918").await;
+    assert_eq!(ids_of(&r), [sheena.as_str()]);
+    assert_eq!(r["contacts"][0]["name"], "Sheena Nelson");
+    let r = get_ok(app, viewer, "/api/v1/contacts?q=%2B442079460958&label=uk").await;
+    assert_eq!(ids_of(&r), [ada.as_str()]);
+    let r = get_ok(app, viewer, "/api/v1/contacts?q=%2B442079460958&label=nope").await;
+    assert_eq!(r["contacts"], json!([]));
+    for q in ["%2B15550000000", "US.999"] {
+        let r = get_ok(app, viewer, &format!("/api/v1/contacts?q={q}")).await;
+        assert_eq!(r["contacts"], json!([]), "{q}");
+    }
+    for q in ["Sheena", "sheena%20nelson", "pablomorales", "us.123"] {
+        let r = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/contacts?q={q}"),
+                viewer,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_query"),
+            "{q}"
+        );
+    }
+    for (q, code) in [
+        ("limit=0", "invalid_limit"),
+        ("limit=201", "invalid_limit"),
+        ("cursor=nope", "invalid_cursor"),
+        ("cursor=YzEuMS54", "invalid_cursor"),
+    ] {
+        let r = app
+            .call(Method::GET, &format!("/api/v1/contacts?{q}"), viewer, None)
+            .await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, code), "{q}");
+    }
+
+    // PATCH: the changed fields, audited by name only.
+    let before = audit_entries(app, &t).await.len();
+    app.clock.advance(time::Duration::seconds(1));
+    let r = patch_contact(
+        app,
+        agent,
+        &ada,
+        json!({"name": "Augusta Ada King", "labels": ["vip", "uk", "patron"], "attributes": {"tier": "gold", "n": 3}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["name"], "Augusta Ada King");
+    assert_eq!(r.body["labels"], json!(["vip", "uk", "patron"]));
+    assert_eq!(r.body["phone"], "+442079460958");
+    assert_ne!(r.body["updated_at"], r.body["created_at"]);
+    assert_eq!(
+        get_ok(app, viewer, &format!("/api/v1/contacts/{ada}")).await,
+        r.body
+    );
+    let entries = audit_entries(app, &t).await;
+    assert_eq!(entries.len(), before + 1);
+    let e = entries.last().unwrap();
+    assert_eq!(e.action, "contact.updated");
+    assert_eq!(e.target, format!("contact:{ada}"));
+    assert_eq!(
+        serde_json::from_str::<Value>(&e.details).unwrap(),
+        json!({"fields": ["name", "labels"]})
+    );
+    let r = get_ok(app, viewer, "/api/v1/contacts?label=patron").await;
+    assert_eq!(ids_of(&r), [ada.as_str()]);
+    // A new phone moves the blind index; null clears the name.
+    let r = patch_contact(
+        app,
+        agent,
+        &ada,
+        json!({"phone": "+44 20 7946 0000", "name": null}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["phone"], "+442079460000");
+    assert_eq!(r.body["name"], Value::Null);
+    let r = get_ok(app, viewer, "/api/v1/contacts?q=%2B442079460000").await;
+    assert_eq!(ids_of(&r), [ada.as_str()]);
+    let r = get_ok(app, viewer, "/api/v1/contacts?q=%2B442079460958").await;
+    assert_eq!(r["contacts"], json!([]));
+    // Another contact's phone is a conflict, and changes nothing.
+    let audit_n = audit_entries(app, &t).await.len();
+    let r = patch_contact(
+        app,
+        agent,
+        &ada,
+        json!({"phone": "+16505551234", "name": "X"}),
+    )
+    .await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "conflict"));
+    let now = get_ok(app, viewer, &format!("/api/v1/contacts/{ada}")).await;
+    assert_eq!(now["phone"], "+442079460000");
+    assert_eq!(now["name"], Value::Null);
+    // Nothing changed: nothing written or audited.
+    let r = patch_contact(app, agent, &ada, json!({"phone": "+442079460000"})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, now);
+    assert_eq!(audit_entries(app, &t).await.len(), audit_n);
+    // The audit log holds no personal data.
+    for e in audit_entries(app, &t).await {
+        let text = format!("{e:?}");
+        for secret in ["Ada", "Lovelace", "442079460", "gold", "patron"] {
+            assert!(!text.contains(secret), "{secret:?} in {text}");
+        }
+    }
+
+    // Another tenant sees none of this, and cannot change it.
+    let other = app.tenant("Other").await;
+    let r = get_ok(app, &other.owner.auth, "/api/v1/contacts").await;
+    assert_eq!(r, json!({"contacts": [], "next_cursor": null}));
+    let r = get_ok(app, &other.owner.auth, "/api/v1/contacts?q=%2B16505551234").await;
+    assert_eq!(r["contacts"], json!([]));
+    for id in [ada.as_str(), MISSING, "not-an-id"] {
+        let r = patch_contact(app, &other.owner.auth, id, json!({"name": "pwned"})).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{id}"
+        );
+    }
+    // Other's own contact with the same phone is fine: the blind index is per tenant.
+    let r = post_contact(app, &other.owner.auth, json!({"phone": "+16505551234"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        get_ok(app, viewer, &format!("/api/v1/contacts/{ada}")).await,
+        now
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_list_create_and_update() {
+    let app = TestApp::new().await;
+    manages_the_contact_book(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_list_create_and_update_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    manages_the_contact_book(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_create_and_update_refuse_bad_bodies_with_codes() {
+    let app = TestApp::new().await;
+    let (t, _) = tenant_with_contacts(&app).await;
+    let agent = &t.members["agent"].auth;
+    let sheena = contact_id(&app, agent, "Sheena Nelson").await;
+    let (_, key) = app.api_key(&t, "agent").await;
+    let book = get_ok(&app, agent, "/api/v1/contacts").await;
+    let audit_before = audit_entries(&app, &t).await.len();
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    let bad = StatusCode::BAD_REQUEST;
+    let big = "x".repeat(16 * 1024);
+    let cases = [
+        (
+            json!({"phone": "6505551234x"}),
+            unprocessable,
+            "invalid_phone",
+        ),
+        (
+            json!({"phone": "0650555123"}),
+            unprocessable,
+            "invalid_phone",
+        ),
+        (json!({"phone": "+1234"}), unprocessable, "invalid_phone"),
+        (json!({"phone": ""}), unprocessable, "invalid_phone"),
+        (
+            json!({"name": "n".repeat(201)}),
+            unprocessable,
+            "invalid_name",
+        ),
+        (json!({"labels": [""]}), unprocessable, "invalid_labels"),
+        (json!({"labels": ["  "]}), unprocessable, "invalid_labels"),
+        (
+            json!({"labels": ["l".repeat(51)]}),
+            unprocessable,
+            "invalid_labels",
+        ),
+        (json!({"labels": [7]}), unprocessable, "invalid_labels"),
+        (json!({"labels": "vip"}), unprocessable, "invalid_labels"),
+        (
+            json!({"labels": (0..51).map(|i| format!("l{i}")).collect::<Vec<_>>()}),
+            unprocessable,
+            "invalid_labels",
+        ),
+        (
+            json!({"attributes": []}),
+            unprocessable,
+            "invalid_attributes",
+        ),
+        (
+            json!({"attributes": "x"}),
+            unprocessable,
+            "invalid_attributes",
+        ),
+        (
+            json!({"attributes": {"k": big}}),
+            unprocessable,
+            "invalid_attributes",
+        ),
+        (json!({"name": 7}), bad, "invalid_json"),
+        (json!({"wa_user_id": "US.1"}), bad, "invalid_json"),
+        (json!({"username": "x"}), bad, "invalid_json"),
+        (json!(["x"]), bad, "invalid_json"),
+    ];
+    for (body, status, code) in &cases {
+        let r = post_contact(&app, agent, body.clone()).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (*status, *code),
+            "POST {body}: {}",
+            r.body
+        );
+        let r = patch_contact(&app, agent, &sheena, body.clone()).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (*status, *code),
+            "PATCH {body}: {}",
+            r.body
+        );
+    }
+    for (method, path) in [
+        (Method::POST, "/api/v1/contacts".to_string()),
+        (Method::PATCH, format!("/api/v1/contacts/{sheena}")),
+    ] {
+        let r = call_raw_as(&app, method, &path, &key, "{\"name\":").await;
+        assert_eq!((r.status, r.code()), (bad, "invalid_json"), "{path}");
+    }
+    // Nothing was created, changed or audited.
+    assert_eq!(get_ok(&app, agent, "/api/v1/contacts").await, book);
+    assert_eq!(audit_entries(&app, &t).await.len(), audit_before);
+
+    // The limits themselves are accepted (labels in characters, attributes in bytes).
+    let label = "é".repeat(50);
+    let labels: Vec<String> = (0..50).map(|i| format!("{i}{}", "l".repeat(48))).collect();
+    let fits = "x".repeat(16 * 1024 - r#"{"k":""}"#.len());
+    for body in [
+        json!({"labels": [label]}),
+        json!({"labels": labels}),
+        json!({"attributes": {"k": fits}}),
+        json!({"name": "n".repeat(200)}),
+        json!({}),
+    ] {
+        let r = post_contact(&app, agent, body.clone()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{body}: {}", r.body);
+    }
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_book_needs_contacts_read_and_contacts_write() {
+    let app = TestApp::new().await;
+    let (mut t, _) = tenant_with_contacts(&app).await;
+    for (name, perms) in [
+        ("inbox-only", json!(["inbox.read"])),
+        ("reader", json!(["contacts.read"])),
+        ("writer", json!(["contacts.write"])),
+    ] {
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v1/roles",
+                &t.owner.auth,
+                Some(json!({"name": name, "permissions": perms})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        t.roles
+            .insert(name.into(), r.body["id"].as_str().unwrap().parse().unwrap());
+    }
+    let sheena = contact_id(&app, &t.owner.auth, "Sheena Nelson").await;
+    let one = format!("/api/v1/contacts/{sheena}");
+    let before = get_ok(&app, &t.owner.auth, "/api/v1/contacts").await;
+    let forbidden = |r: &Resp, what: &str| {
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            "{what}: {}",
+            r.body
+        );
+    };
+    let create = json!({"phone": "+15550001111", "name": "New"});
+    let change = json!({"name": "Changed", "labels": ["x"]});
+    let inbox_only = app.add_member(&t, "inbox-only").await;
+    let (_, inbox_key) = app.api_key(&t, "inbox-only").await;
+    let reader = app.add_member(&t, "reader").await;
+    let (_, reader_key) = app.api_key(&t, "reader").await;
+    let writer = app.add_member(&t, "writer").await;
+    // Without contacts.read: no list; without contacts.write: no create or change.
+    for auth in [
+        inbox_only.auth.clone(),
+        Auth::Bearer(inbox_key),
+        writer.auth.clone(),
+    ] {
+        forbidden(
+            &app.call(Method::GET, "/api/v1/contacts", &auth, None).await,
+            "GET list",
+        );
+    }
+    for auth in [
+        inbox_only.auth.clone(),
+        reader.auth.clone(),
+        Auth::Bearer(reader_key.clone()),
+        t.members["viewer"].auth.clone(),
+    ] {
+        forbidden(&post_contact(&app, &auth, create.clone()).await, "POST");
+        forbidden(
+            &patch_contact(&app, &auth, &sheena, change.clone()).await,
+            "PATCH",
+        );
+    }
+    get_ok(&app, &Auth::Bearer(reader_key), "/api/v1/contacts").await;
+    get_ok(&app, &t.members["viewer"].auth, "/api/v1/contacts").await;
+    for (method, path) in [
+        (Method::GET, "/api/v1/contacts"),
+        (Method::POST, "/api/v1/contacts"),
+        (Method::PATCH, one.as_str()),
+    ] {
+        let b = (method != Method::GET).then(|| create.clone());
+        let r = app.call(method, path, &Auth::None, b).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    assert_eq!(
+        get_ok(&app, &t.owner.auth, "/api/v1/contacts").await,
+        before
+    );
+    // contacts.write alone creates and changes; so do the agent, admin and owner.
+    let r = post_contact(&app, &writer.auth, create.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = patch_contact(&app, &writer.auth, &sheena, change.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for (i, auth) in [
+        &t.owner.auth,
+        &t.members["admin"].auth,
+        &t.members["agent"].auth,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = post_contact(&app, auth, json!({"phone": format!("+1555000222{i}")})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let r = patch_contact(&app, auth, &sheena, json!({"labels": [format!("l{i}")]})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
     app.finish().await;
 }

@@ -62,6 +62,9 @@ fn body_for(method: &Method, path: &str, a: &Tenant) -> Option<Value> {
         ("PATCH", p) if p.starts_with("/api/v1/conversations/") => Some(json!({
             "status": "resolved", "assignee": a.owner.user_id.to_string()
         })),
+        ("PATCH", p) if p.starts_with("/api/v1/contacts/") => Some(json!({
+            "name": "pwned", "phone": "+15550009999", "labels": ["pwned"], "attributes": {"pwned": true}
+        })),
         ("POST", p) if p.ends_with("/rotate-secret") => Some(json!({"app_secret": "pwned"})),
         ("POST", p) if p.starts_with("/api/v1/contacts/") && p.ends_with("/consent") => {
             Some(json!({
@@ -425,6 +428,12 @@ async fn run(app: &TestApp) {
         r.body
     );
     assert_eq!(r.body["conversations"], json!([]));
+    // Nor B's contacts in A's contact book.
+    let r = app
+        .call(Method::GET, "/api/v1/contacts", &owner, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(!r.body.to_string().contains(&b_contact), "{}", r.body);
     let after = snapshot(app, &b, &b_contact).await;
     assert_eq!(before, after, "tenant B changed");
     // And B's own credentials still work: nothing of theirs was revoked.
