@@ -12,18 +12,26 @@ pub struct JsonBody<T>(pub T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
+    /// Every API body is a JSON object: anything else (an array, which serde would otherwise
+    /// read into a struct positionally, a number, a string) is refused before it is decoded.
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(JsonBody(v)),
-            Err(e) => Err(ApiError::new(
+        let invalid = |detail: String| {
+            ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_json",
-                format!(
-                    "The request body is not the expected JSON: {}",
-                    e.body_text()
-                ),
-            )),
+                format!("The request body is not the expected JSON: {detail}"),
+            )
+        };
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => v,
+            Err(e) => return Err(invalid(e.body_text())),
+        };
+        if !value.is_object() {
+            return Err(invalid("expected a JSON object".into()));
         }
+        serde_json::from_value(value)
+            .map(JsonBody)
+            .map_err(|e| invalid(e.to_string()))
     }
 }
 

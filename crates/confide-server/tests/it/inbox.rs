@@ -644,6 +644,13 @@ async fn inbox_patch_refuses_with_codes_and_changes_nothing() {
             StatusCode::BAD_REQUEST,
             "invalid_json",
         ),
+        // An array would otherwise be read into the body's fields by position.
+        (
+            id.clone(),
+            json!(["resolved"]),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
         (
             missing.into(),
             json!({"status": "resolved"}),
