@@ -24,7 +24,7 @@ use confide_core::phone::Phone;
 use confide_core::send_gate::{ConsentLedger, ConsentStatus, Purpose};
 use confide_store::consent::{ConsentEvent, NewConsent};
 use confide_store::contacts::{Contact, ContactChange, ContactCursor, NewContact};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 /// The longest `source` accepted, in characters.
@@ -173,13 +173,6 @@ pub async fn list(
     })))
 }
 
-/// `null` as `Some(None)`, so an absent field (`None`, by `#[serde(default)]`) differs from it.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewContactBody {
@@ -284,13 +277,13 @@ pub async fn create(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::json::present")]
     pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::json::present")]
     pub name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::json::present")]
     pub labels: Option<Option<Value>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::json::present")]
     pub attributes: Option<Option<Value>>,
 }
 
@@ -302,21 +295,9 @@ pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
     Path(contact): Path<String>,
-    JsonBody(body): JsonBody<Value>,
+    JsonBody(b): JsonBody<PatchBody>,
 ) -> Result<Json<Value>, ApiError> {
     let contact: ContactId = id(&contact)?;
-    // Only an object: serde would take an array positionally, as every field has a default.
-    let invalid = |detail: String| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            format!("The request body is not the expected JSON: {detail}"),
-        )
-    };
-    if !body.is_object() {
-        return Err(invalid("expected an object".into()));
-    }
-    let b: PatchBody = serde_json::from_value(body).map_err(|e| invalid(e.to_string()))?;
     let change = ContactChange {
         phone: b
             .phone

@@ -25,7 +25,7 @@ use confide_store::inbox::{
     AssigneeFilter, ConversationChange, ConversationCursor, ConversationFilter, ConversationStatus,
     InboxConversation, InboxError, InboxMessage, MAX_PAGE, MessageCursor,
 };
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// The page size when none is asked for.
@@ -187,18 +187,11 @@ pub async fn get(
     Ok(Json(conversation_json(&c)))
 }
 
-/// `null` as `Some(None)`, so an absent field (`None`, by `#[serde(default)]`) differs from it.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
     pub status: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::json::present")]
     pub assignee: Option<Option<String>>,
 }
 

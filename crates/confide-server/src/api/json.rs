@@ -55,3 +55,12 @@ pub fn ts_opt(micros: Option<i64>) -> Option<String> {
 pub fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
 }
+
+/// For `PATCH` bodies (`#[serde(default, deserialize_with = "present")]` on an
+/// `Option<Option<T>>`): an absent field stays `None` (unchanged) while `null` becomes
+/// `Some(None)` (clear it).
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
