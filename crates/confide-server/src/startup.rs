@@ -146,8 +146,12 @@ impl Application {
             deps.clock.clone(),
             media_wake,
         );
-        let checkpointer = tokio::spawn(checkpoints(store.clone(), stop.clone()));
-        let fetcher = tokio::spawn(fetcher.run(stop));
+        let mut workers = vec![writer];
+        // Only SQLite has a write-ahead log to fold back.
+        if store.backend() == confide_store::Backend::Sqlite {
+            workers.push(tokio::spawn(checkpoints(store.clone(), stop.clone())));
+        }
+        workers.push(tokio::spawn(fetcher.run(stop)));
         let auth =
             Arc::new(crate::auth::AuthRuntime::from_config(&config, &store).map_err(StartupError)?);
         let state = AppState {
@@ -165,7 +169,7 @@ impl Application {
             public,
             admin,
             state,
-            workers: vec![writer, fetcher, checkpointer],
+            workers,
             stop_workers,
         })
     }

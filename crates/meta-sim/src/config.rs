@@ -203,35 +203,8 @@ impl TemplateCategory {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TemplateStatus {
-    Approved,
-    Pending,
-    Rejected,
-    Paused,
-    Disabled,
-    InAppeal,
-    PendingDeletion,
-    Archived,
-    LimitExceeded,
-}
-
-impl TemplateStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Approved => "APPROVED",
-            Self::Pending => "PENDING",
-            Self::Rejected => "REJECTED",
-            Self::Paused => "PAUSED",
-            Self::Disabled => "DISABLED",
-            Self::InAppeal => "IN_APPEAL",
-            Self::PendingDeletion => "PENDING_DELETION",
-            Self::Archived => "ARCHIVED",
-            Self::LimitExceeded => "LIMIT_EXCEEDED",
-        }
-    }
-}
+/// Template review statuses are the product's own (the send gate's): one list of Meta's names.
+pub use confide_core::send_gate::TemplateStatus;
 
 /// A message template of a WABA. Placeholders are `{{1}}..{{n}}` (or named `{{name}}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
