@@ -10,12 +10,6 @@ use confide_store::Backend;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-async fn get_ok(app: &TestApp, auth: &Auth, path: &str) -> Value {
-    let r = app.call(Method::GET, path, auth, None).await;
-    assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
-    r.body
-}
-
 /// Every entry of the tenant, newest first, straight from the store.
 async fn stored(app: &TestApp, t: &Tenant) -> Vec<AuditEntry> {
     app.state.store.audit_page(t.id, None, 500).await.unwrap()
@@ -31,7 +25,7 @@ async fn walk(app: &TestApp, auth: &Auth, query: &str) -> (Vec<Value>, usize) {
             Some(c) => format!("/api/v1/audit?{query}&cursor={c}"),
             None => format!("/api/v1/audit?{query}"),
         };
-        let body = get_ok(app, auth, &path).await;
+        let body = app.get_ok(auth, &path).await;
         pages += 1;
         all.extend(body["entries"].as_array().unwrap().iter().cloned());
         match body["next_cursor"].as_str() {
@@ -84,7 +78,7 @@ async fn lists_pages_filters_and_verifies(app: &TestApp) {
         .collect();
 
     // The first page: newest first, in the documented shape.
-    let body = get_ok(app, owner, "/api/v1/audit").await;
+    let body = app.get_ok(owner, "/api/v1/audit").await;
     let entries = body["entries"].as_array().unwrap();
     assert_eq!(entries.len(), expected.len().min(50));
     let top = &entries[0];
@@ -130,7 +124,9 @@ async fn lists_pages_filters_and_verifies(app: &TestApp) {
     let seqs: Vec<i64> = all.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, want);
     assert!(all.iter().all(|e| e["action"] == json!(action)));
-    let body = get_ok(app, owner, "/api/v1/audit?action=no.such.action").await;
+    let body = app
+        .get_ok(owner, "/api/v1/audit?action=no.such.action")
+        .await;
     assert_eq!(body, json!({"entries": [], "next_cursor": null}));
 
     // Tenant B sees only its own log.
@@ -143,10 +139,10 @@ async fn lists_pages_filters_and_verifies(app: &TestApp) {
 
     // Verification: intact, then the edited entry is named; the other tenant stays intact.
     let count = stored(app, &a).await.len();
-    let body = get_ok(app, owner, "/api/v1/audit/verify").await;
+    let body = app.get_ok(owner, "/api/v1/audit/verify").await;
     assert_eq!(body, json!({"ok": true, "entries": count}));
     tamper_target(app, &a, 3).await;
-    let body = get_ok(app, owner, "/api/v1/audit/verify").await;
+    let body = app.get_ok(owner, "/api/v1/audit/verify").await;
     assert_eq!(body["ok"], json!(false), "{body}");
     assert_eq!(body["entries"], json!(count));
     assert_eq!(body["break"]["seq"], json!(3), "{body}");
@@ -155,7 +151,7 @@ async fn lists_pages_filters_and_verifies(app: &TestApp) {
         body["break"]["message"].as_str().unwrap().contains('3'),
         "{body}"
     );
-    let body = get_ok(app, &b.owner.auth, "/api/v1/audit/verify").await;
+    let body = app.get_ok(&b.owner.auth, "/api/v1/audit/verify").await;
     assert_eq!(body["ok"], json!(true), "{body}");
 }
 
@@ -200,7 +196,7 @@ async fn audit_refuses_bad_cursor_and_limit() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}: {}", r.body);
         assert_eq!(r.code(), code, "{query}");
     }
-    let body = get_ok(&app, owner, "/api/v1/audit?limit=200").await;
+    let body = app.get_ok(owner, "/api/v1/audit?limit=200").await;
     assert!(!body["entries"].as_array().unwrap().is_empty());
     app.finish().await;
 }
@@ -245,7 +241,7 @@ async fn audit_needs_audit_read() {
             t.members["admin"].auth.clone(),
             Auth::Bearer(admin_key.clone()),
         ] {
-            get_ok(&app, &auth, path).await;
+            app.get_ok(&auth, path).await;
         }
     }
     app.finish().await;

@@ -4,14 +4,9 @@
 //! append is audited in the same transaction without the evidence, and bad bodies are refused
 //! with codes.
 
-use crate::harness::{
-    Auth, FIXTURE_PHONE_NUMBER_ID, HOST, ORIGIN, Resp, Tenant, TestApp, TestChannel, fixture,
-};
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
-use confide_core::audit::{Actor, AuditEntry};
-use confide_store::channels::NewChannel;
-use secrecy::SecretString;
+use crate::harness::{Auth, FIXTURE_PHONE_NUMBER_ID, Resp, Tenant, TestApp, TestChannel};
+use axum::http::{Method, StatusCode};
+use confide_core::audit::Actor;
 use serde_json::{Value, json};
 
 const MISSING: &str = "0190a7a4-0000-7000-8000-000000000000";
@@ -21,50 +16,29 @@ const EVIDENCE: &str = "Ticked the newsletter box on paper form #4411 at the cou
 /// STOP (WhatsApp's user preferences) and a text from Pablo (no phone).
 async fn tenant_with_contacts(app: &TestApp) -> (Tenant, TestChannel) {
     let t = app.tenant("Acme").await;
-    let app_secret = "contacts-app-secret".to_string();
-    let mut s = app.state.store.scope(t.id).await.unwrap();
-    let ch = s
-        .create_channel(
-            NewChannel {
-                phone_number_id: FIXTURE_PHONE_NUMBER_ID.into(),
-                waba_id: "102290129340398".into(),
-                display_phone_number: "15550783881".into(),
-                access_token: SecretString::from("EAAG-test-token"),
-                app_secret: SecretString::from(app_secret.clone()),
-                verify_token: SecretString::from("verify"),
-                graph_base_url: "http://127.0.0.1:9".into(),
-            },
-            Actor::Cli,
+    let ch = app
+        .channel_for(
+            t.id,
+            FIXTURE_PHONE_NUMBER_ID,
+            "contacts-app-secret",
+            "http://127.0.0.1:9",
         )
-        .await
-        .unwrap();
-    s.commit().await.unwrap();
-    let ch = TestChannel {
-        tenant: t.id,
-        channel: ch.id,
-        app_secret,
-        verify_token: "verify".into(),
-    };
-    for name in [
-        "text.json",
-        "user-preferences-stop.json",
-        "text-username-no-phone.json",
-    ] {
-        let r = app.deliver(&ch, &fixture(name)).await;
-        assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.body);
-    }
+        .await;
+    app.deliver_fixtures(
+        &ch,
+        &[
+            "text.json",
+            "user-preferences-stop.json",
+            "text-username-no-phone.json",
+        ],
+    )
+    .await;
     (t, ch)
-}
-
-async fn get_ok(app: &TestApp, auth: &Auth, path: &str) -> Value {
-    let r = app.call(Method::GET, path, auth, None).await;
-    assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
-    r.body
 }
 
 /// The id of the contact named `name`, from the inbox.
 async fn contact_id(app: &TestApp, auth: &Auth, name: &str) -> String {
-    let all = get_ok(app, auth, "/api/v1/conversations").await;
+    let all = app.get_ok(auth, "/api/v1/conversations").await;
     all["conversations"]
         .as_array()
         .unwrap()
@@ -86,12 +60,6 @@ async fn post_consent(app: &TestApp, auth: &Auth, id: &str, body: Value) -> Resp
     .await
 }
 
-async fn audit_entries(app: &TestApp, t: &Tenant) -> Vec<AuditEntry> {
-    let mut page = app.state.store.audit_page(t.id, None, 500).await.unwrap();
-    page.reverse();
-    page
-}
-
 fn keys(v: &Value) -> Vec<String> {
     let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
     k.sort();
@@ -106,7 +74,9 @@ async fn reads_contacts_and_records_consent(app: &TestApp) {
     let pablo = contact_id(app, viewer, "Pablo Morales").await;
 
     // The contacts, as the webhooks made them, decrypted.
-    let c = get_ok(app, viewer, &format!("/api/v1/contacts/{sheena}")).await;
+    let c = app
+        .get_ok(viewer, &format!("/api/v1/contacts/{sheena}"))
+        .await;
     assert_eq!(
         keys(&c),
         [
@@ -129,7 +99,9 @@ async fn reads_contacts_and_records_consent(app: &TestApp) {
     assert_eq!(c["attributes"], json!({}));
     assert!(c["created_at"].as_str().unwrap().ends_with('Z'), "{c}");
     assert!(c["updated_at"].is_string(), "{c}");
-    let p = get_ok(app, viewer, &format!("/api/v1/contacts/{pablo}")).await;
+    let p = app
+        .get_ok(viewer, &format!("/api/v1/contacts/{pablo}"))
+        .await;
     assert_eq!(p["phone"], Value::Null, "the phone was withheld");
     assert_eq!(p["username"], "pablomorales");
     assert_eq!(p["name"], "Pablo Morales");
@@ -137,7 +109,7 @@ async fn reads_contacts_and_records_consent(app: &TestApp) {
 
     // Sheena's ledger: WhatsApp's STOP, recorded by Meta.
     let path = format!("/api/v1/contacts/{sheena}/consent");
-    let ledger = get_ok(app, viewer, &path).await;
+    let ledger = app.get_ok(viewer, &path).await;
     let events = ledger["events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "{ledger}");
     let stop = &events[0];
@@ -167,7 +139,9 @@ async fn reads_contacts_and_records_consent(app: &TestApp) {
         json!({"marketing": "opted_out", "utility": null, "service": null})
     );
     // Pablo never said anything about consent.
-    let none = get_ok(app, viewer, &format!("/api/v1/contacts/{pablo}/consent")).await;
+    let none = app
+        .get_ok(viewer, &format!("/api/v1/contacts/{pablo}/consent"))
+        .await;
     assert_eq!(none["events"], json!([]));
     assert_eq!(
         none["current"],
@@ -175,7 +149,7 @@ async fn reads_contacts_and_records_consent(app: &TestApp) {
     );
 
     // An agent records an opt-in with evidence.
-    let audit_before = audit_entries(app, &t).await.len();
+    let audit_before = app.audit_entries(t.id).await.len();
     let r = post_consent(
         app,
         agent,
@@ -193,7 +167,7 @@ async fn reads_contacts_and_records_consent(app: &TestApp) {
     let opt_in = r.body.clone();
 
     // The ledger grows (oldest first) and the current consent follows.
-    let ledger = get_ok(app, viewer, &path).await;
+    let ledger = app.get_ok(viewer, &path).await;
     let events = ledger["events"].as_array().unwrap();
     assert_eq!(events.len(), 2, "{ledger}");
     assert_eq!(&events[0], stop);
@@ -204,7 +178,7 @@ async fn reads_contacts_and_records_consent(app: &TestApp) {
     );
 
     // Audited, in the same transaction: purpose and source, never the evidence.
-    let entries = audit_entries(app, &t).await;
+    let entries = app.audit_entries(t.id).await;
     assert_eq!(entries.len(), audit_before + 1);
     let e = entries.last().unwrap();
     assert_eq!(e.action, "consent.opted_in");
@@ -228,13 +202,13 @@ async fn reads_contacts_and_records_consent(app: &TestApp) {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["actor"], format!("api_key:{key_id}"));
     assert_eq!(r.body["evidence"], Value::Null);
-    let ledger = get_ok(app, viewer, &path).await;
+    let ledger = app.get_ok(viewer, &path).await;
     assert_eq!(ledger["events"].as_array().unwrap().len(), 3);
     assert_eq!(
         ledger["current"],
         json!({"marketing": "opted_in", "utility": "opted_out", "service": null})
     );
-    let entries = audit_entries(app, &t).await;
+    let entries = app.audit_entries(t.id).await;
     let e = entries.last().unwrap();
     assert_eq!(e.action, "consent.opted_out");
     assert_eq!(e.actor, format!("api_key:{key_id}"));
@@ -296,7 +270,7 @@ async fn reads_contacts_and_records_consent(app: &TestApp) {
             .is_empty()
     );
     s.commit().await.unwrap();
-    assert_eq!(audit_entries(app, &t).await.len(), entries.len());
+    assert_eq!(app.audit_entries(t.id).await.len(), entries.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,23 +289,6 @@ async fn contacts_read_and_consent_ledger_after_webhooks_on_postgres() {
     app.finish().await;
 }
 
-async fn call_raw(app: &TestApp, path: &str, key: &str, body: &str) -> Resp {
-    call_raw_as(app, Method::POST, path, key, body).await
-}
-
-async fn call_raw_as(app: &TestApp, method: Method, path: &str, key: &str, body: &str) -> Resp {
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, HOST)
-        .header(header::ORIGIN, ORIGIN)
-        .header(header::AUTHORIZATION, format!("Bearer {key}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    app.request(app.ip, req).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contacts_consent_refuses_bad_bodies_with_codes() {
     let app = TestApp::new().await;
@@ -340,8 +297,8 @@ async fn contacts_consent_refuses_bad_bodies_with_codes() {
     let sheena = contact_id(&app, agent, "Sheena Nelson").await;
     let path = format!("/api/v1/contacts/{sheena}/consent");
     let (_, key) = app.api_key(&t, "agent").await;
-    let before = get_ok(&app, agent, &path).await;
-    let audit_before = audit_entries(&app, &t).await.len();
+    let before = app.get_ok(agent, &path).await;
+    let audit_before = app.audit_entries(t.id).await.len();
     let ok = json!({"purpose": "marketing", "status": "opted_in", "source": "api"});
     let with = |k: &str, v: Value| {
         let mut b = ok.clone();
@@ -426,14 +383,16 @@ async fn contacts_consent_refuses_bad_bodies_with_codes() {
         let r = post_consent(&app, agent, &sheena, body.clone()).await;
         assert_eq!((r.status, r.code()), (status, code), "{body}: {}", r.body);
     }
-    let r = call_raw(&app, &path, &key, "{\"purpose\":").await;
+    let r = app
+        .call_raw(Method::POST, &path, &key, "{\"purpose\":")
+        .await;
     assert_eq!(
         (r.status, r.code()),
         (StatusCode::BAD_REQUEST, "invalid_json")
     );
     // Nothing was appended or audited.
-    assert_eq!(get_ok(&app, agent, &path).await, before);
-    assert_eq!(audit_entries(&app, &t).await.len(), audit_before);
+    assert_eq!(app.get_ok(agent, &path).await, before);
+    assert_eq!(app.audit_entries(t.id).await.len(), audit_before);
 
     // The limits themselves are accepted (in characters, not bytes).
     for body in [
@@ -445,7 +404,7 @@ async fn contacts_consent_refuses_bad_bodies_with_codes() {
         assert_eq!(r.status, StatusCode::CREATED, "{body}: {}", r.body);
     }
     assert_eq!(
-        get_ok(&app, agent, &path).await["events"]
+        app.get_ok(agent, &path).await["events"]
             .as_array()
             .unwrap()
             .len(),
@@ -478,7 +437,7 @@ async fn contacts_need_contacts_read_and_consent_write() {
     let contact = format!("/api/v1/contacts/{sheena}");
     let consent = format!("/api/v1/contacts/{sheena}/consent");
     let body = json!({"purpose": "marketing", "status": "opted_in", "source": "api"});
-    let before = get_ok(&app, &t.owner.auth, &consent).await;
+    let before = app.get_ok(&t.owner.auth, &consent).await;
 
     let inbox_only = app.add_member(&t, "inbox-only").await;
     let (_, inbox_key) = app.api_key(&t, "inbox-only").await;
@@ -510,7 +469,7 @@ async fn contacts_need_contacts_read_and_consent_write() {
         t.members["viewer"].auth.clone(),
     ] {
         for path in [&contact, &consent] {
-            get_ok(&app, &auth, path).await;
+            app.get_ok(&auth, path).await;
         }
         forbidden(
             &app.call(Method::POST, &consent, &auth, Some(body.clone()))
@@ -528,7 +487,7 @@ async fn contacts_need_contacts_read_and_consent_write() {
         let r = app.call(method, path, &Auth::None, b).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
     }
-    assert_eq!(get_ok(&app, &t.owner.auth, &consent).await, before);
+    assert_eq!(app.get_ok(&t.owner.auth, &consent).await, before);
     // Owner, admin and agent record consent.
     for auth in [
         &t.owner.auth,
@@ -576,7 +535,7 @@ async fn walk(app: &TestApp, auth: &Auth, path: &str, limit: usize) -> Vec<Value
             Some(c) => format!("{path}&limit={limit}&cursor={c}"),
             None => format!("{path}&limit={limit}"),
         };
-        let page = get_ok(app, auth, &url).await;
+        let page = app.get_ok(auth, &url).await;
         let items = page["contacts"].as_array().unwrap();
         assert!(items.len() <= limit, "{page}");
         all.extend(items.iter().cloned());
@@ -629,10 +588,10 @@ async fn manages_the_contact_book(app: &TestApp) {
     assert_eq!(r.body["attributes"], json!({"tier": "gold", "n": 3}));
     assert_eq!(r.body["wa_user_id"], Value::Null);
     assert_eq!(
-        get_ok(app, viewer, &format!("/api/v1/contacts/{ada}")).await,
+        app.get_ok(viewer, &format!("/api/v1/contacts/{ada}")).await,
         r.body
     );
-    let entries = audit_entries(app, &t).await;
+    let entries = app.audit_entries(t.id).await;
     let e = entries.last().unwrap();
     assert_eq!(e.action, "contact.created");
     assert_eq!(e.actor, format!("user:{}", t.members["agent"].user_id));
@@ -704,41 +663,47 @@ async fn manages_the_contact_book(app: &TestApp) {
     // The last two were made in the same microsecond: either may come first.
     assert!(made[5..].contains(&all[0]["id"].as_str().unwrap().to_string()));
     // One page of everything, and the default page.
-    let one = get_ok(app, viewer, "/api/v1/contacts?limit=200").await;
+    let one = app.get_ok(viewer, "/api/v1/contacts?limit=200").await;
     assert_eq!(one["next_cursor"], Value::Null);
     assert_eq!(one["contacts"], json!(all));
-    assert_eq!(get_ok(app, viewer, "/api/v1/contacts").await, one);
+    assert_eq!(app.get_ok(viewer, "/api/v1/contacts").await, one);
 
     // By label: exactly that label (not "VIP", not inside another label), paged correctly.
     let vip = walk(app, viewer, "/api/v1/contacts?label=vip", 1).await;
     let vip_ids: Vec<&str> = vip.iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert_eq!(vip_ids, [made[6].as_str(), made[1].as_str(), ada.as_str()]);
-    let upper = get_ok(app, viewer, "/api/v1/contacts?label=VIP").await;
+    let upper = app.get_ok(viewer, "/api/v1/contacts?label=VIP").await;
     assert_eq!(ids_of(&upper), [made[4].clone()]);
-    let under = get_ok(app, viewer, "/api/v1/contacts?label=axb").await;
+    let under = app.get_ok(viewer, "/api/v1/contacts?label=axb").await;
     assert_eq!(under["contacts"], json!([]));
-    let under = get_ok(app, viewer, "/api/v1/contacts?label=a_b").await;
+    let under = app.get_ok(viewer, "/api/v1/contacts?label=a_b").await;
     assert_eq!(ids_of(&under), [made[2].clone()]);
-    let pct = get_ok(app, viewer, "/api/v1/contacts?label=50%25").await;
+    let pct = app.get_ok(viewer, "/api/v1/contacts?label=50%25").await;
     assert_eq!(ids_of(&pct), [made[6].clone()]);
-    let none = get_ok(app, viewer, "/api/v1/contacts?label=nobody").await;
+    let none = app.get_ok(viewer, "/api/v1/contacts?label=nobody").await;
     assert_eq!(none, json!({"contacts": [], "next_cursor": null}));
 
     // q: an exact lookup by phone (however written) or by WhatsApp user id.
     for q in ["%2B16505551234", "16505551234", "%2B1%20(650)%20555-1234"] {
-        let r = get_ok(app, viewer, &format!("/api/v1/contacts?q={q}")).await;
+        let r = app.get_ok(viewer, &format!("/api/v1/contacts?q={q}")).await;
         assert_eq!(ids_of(&r), [sheena.as_str()], "{q}");
         assert_eq!(r["next_cursor"], Value::Null);
     }
-    let r = get_ok(app, viewer, "/api/v1/contacts?q=US.13491208655302741918").await;
+    let r = app
+        .get_ok(viewer, "/api/v1/contacts?q=US.13491208655302741918")
+        .await;
     assert_eq!(ids_of(&r), [sheena.as_str()]);
     assert_eq!(r["contacts"][0]["name"], "Sheena Nelson");
-    let r = get_ok(app, viewer, "/api/v1/contacts?q=%2B442079460958&label=uk").await;
+    let r = app
+        .get_ok(viewer, "/api/v1/contacts?q=%2B442079460958&label=uk")
+        .await;
     assert_eq!(ids_of(&r), [ada.as_str()]);
-    let r = get_ok(app, viewer, "/api/v1/contacts?q=%2B442079460958&label=nope").await;
+    let r = app
+        .get_ok(viewer, "/api/v1/contacts?q=%2B442079460958&label=nope")
+        .await;
     assert_eq!(r["contacts"], json!([]));
     for q in ["%2B15550000000", "US.999"] {
-        let r = get_ok(app, viewer, &format!("/api/v1/contacts?q={q}")).await;
+        let r = app.get_ok(viewer, &format!("/api/v1/contacts?q={q}")).await;
         assert_eq!(r["contacts"], json!([]), "{q}");
     }
     for q in ["Sheena", "sheena%20nelson", "pablomorales", "us.123"] {
@@ -769,7 +734,7 @@ async fn manages_the_contact_book(app: &TestApp) {
     }
 
     // PATCH: the changed fields, audited by name only.
-    let before = audit_entries(app, &t).await.len();
+    let before = app.audit_entries(t.id).await.len();
     app.clock.advance(time::Duration::seconds(1));
     let r = patch_contact(
         app,
@@ -784,10 +749,10 @@ async fn manages_the_contact_book(app: &TestApp) {
     assert_eq!(r.body["phone"], "+442079460958");
     assert_ne!(r.body["updated_at"], r.body["created_at"]);
     assert_eq!(
-        get_ok(app, viewer, &format!("/api/v1/contacts/{ada}")).await,
+        app.get_ok(viewer, &format!("/api/v1/contacts/{ada}")).await,
         r.body
     );
-    let entries = audit_entries(app, &t).await;
+    let entries = app.audit_entries(t.id).await;
     assert_eq!(entries.len(), before + 1);
     let e = entries.last().unwrap();
     assert_eq!(e.action, "contact.updated");
@@ -796,7 +761,7 @@ async fn manages_the_contact_book(app: &TestApp) {
         serde_json::from_str::<Value>(&e.details).unwrap(),
         json!({"fields": ["name", "labels"]})
     );
-    let r = get_ok(app, viewer, "/api/v1/contacts?label=patron").await;
+    let r = app.get_ok(viewer, "/api/v1/contacts?label=patron").await;
     assert_eq!(ids_of(&r), [ada.as_str()]);
     // A new phone moves the blind index; null clears the name.
     let r = patch_contact(
@@ -809,12 +774,16 @@ async fn manages_the_contact_book(app: &TestApp) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["phone"], "+442079460000");
     assert_eq!(r.body["name"], Value::Null);
-    let r = get_ok(app, viewer, "/api/v1/contacts?q=%2B442079460000").await;
+    let r = app
+        .get_ok(viewer, "/api/v1/contacts?q=%2B442079460000")
+        .await;
     assert_eq!(ids_of(&r), [ada.as_str()]);
-    let r = get_ok(app, viewer, "/api/v1/contacts?q=%2B442079460958").await;
+    let r = app
+        .get_ok(viewer, "/api/v1/contacts?q=%2B442079460958")
+        .await;
     assert_eq!(r["contacts"], json!([]));
     // Another contact's phone is a conflict, and changes nothing.
-    let audit_n = audit_entries(app, &t).await.len();
+    let audit_n = app.audit_entries(t.id).await.len();
     let r = patch_contact(
         app,
         agent,
@@ -823,16 +792,16 @@ async fn manages_the_contact_book(app: &TestApp) {
     )
     .await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "conflict"));
-    let now = get_ok(app, viewer, &format!("/api/v1/contacts/{ada}")).await;
+    let now = app.get_ok(viewer, &format!("/api/v1/contacts/{ada}")).await;
     assert_eq!(now["phone"], "+442079460000");
     assert_eq!(now["name"], Value::Null);
     // Nothing changed: nothing written or audited.
     let r = patch_contact(app, agent, &ada, json!({"phone": "+442079460000"})).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body, now);
-    assert_eq!(audit_entries(app, &t).await.len(), audit_n);
+    assert_eq!(app.audit_entries(t.id).await.len(), audit_n);
     // The audit log holds no personal data.
-    for e in audit_entries(app, &t).await {
+    for e in app.audit_entries(t.id).await {
         let text = format!("{e:?}");
         for secret in ["Ada", "Lovelace", "442079460", "gold", "patron"] {
             assert!(!text.contains(secret), "{secret:?} in {text}");
@@ -841,9 +810,11 @@ async fn manages_the_contact_book(app: &TestApp) {
 
     // Another tenant sees none of this, and cannot change it.
     let other = app.tenant("Other").await;
-    let r = get_ok(app, &other.owner.auth, "/api/v1/contacts").await;
+    let r = app.get_ok(&other.owner.auth, "/api/v1/contacts").await;
     assert_eq!(r, json!({"contacts": [], "next_cursor": null}));
-    let r = get_ok(app, &other.owner.auth, "/api/v1/contacts?q=%2B16505551234").await;
+    let r = app
+        .get_ok(&other.owner.auth, "/api/v1/contacts?q=%2B16505551234")
+        .await;
     assert_eq!(r["contacts"], json!([]));
     for id in [ada.as_str(), MISSING, "not-an-id"] {
         let r = patch_contact(app, &other.owner.auth, id, json!({"name": "pwned"})).await;
@@ -857,7 +828,7 @@ async fn manages_the_contact_book(app: &TestApp) {
     let r = post_contact(app, &other.owner.auth, json!({"phone": "+16505551234"})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(
-        get_ok(app, viewer, &format!("/api/v1/contacts/{ada}")).await,
+        app.get_ok(viewer, &format!("/api/v1/contacts/{ada}")).await,
         now
     );
 }
@@ -885,8 +856,8 @@ async fn contacts_create_and_update_refuse_bad_bodies_with_codes() {
     let agent = &t.members["agent"].auth;
     let sheena = contact_id(&app, agent, "Sheena Nelson").await;
     let (_, key) = app.api_key(&t, "agent").await;
-    let book = get_ok(&app, agent, "/api/v1/contacts").await;
-    let audit_before = audit_entries(&app, &t).await.len();
+    let book = app.get_ok(agent, "/api/v1/contacts").await;
+    let audit_before = app.audit_entries(t.id).await.len();
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     let bad = StatusCode::BAD_REQUEST;
     let big = "x".repeat(16 * 1024);
@@ -962,12 +933,12 @@ async fn contacts_create_and_update_refuse_bad_bodies_with_codes() {
         (Method::POST, "/api/v1/contacts".to_string()),
         (Method::PATCH, format!("/api/v1/contacts/{sheena}")),
     ] {
-        let r = call_raw_as(&app, method, &path, &key, "{\"name\":").await;
+        let r = app.call_raw(method, &path, &key, "{\"name\":").await;
         assert_eq!((r.status, r.code()), (bad, "invalid_json"), "{path}");
     }
     // Nothing was created, changed or audited.
-    assert_eq!(get_ok(&app, agent, "/api/v1/contacts").await, book);
-    assert_eq!(audit_entries(&app, &t).await.len(), audit_before);
+    assert_eq!(app.get_ok(agent, "/api/v1/contacts").await, book);
+    assert_eq!(app.audit_entries(t.id).await.len(), audit_before);
 
     // The limits themselves are accepted (labels in characters, attributes in bytes).
     let label = "é".repeat(50);
@@ -1009,7 +980,7 @@ async fn contacts_book_needs_contacts_read_and_contacts_write() {
     }
     let sheena = contact_id(&app, &t.owner.auth, "Sheena Nelson").await;
     let one = format!("/api/v1/contacts/{sheena}");
-    let before = get_ok(&app, &t.owner.auth, "/api/v1/contacts").await;
+    let before = app.get_ok(&t.owner.auth, "/api/v1/contacts").await;
     let forbidden = |r: &Resp, what: &str| {
         assert_eq!(
             (r.status, r.code()),
@@ -1048,8 +1019,10 @@ async fn contacts_book_needs_contacts_read_and_contacts_write() {
             "PATCH",
         );
     }
-    get_ok(&app, &Auth::Bearer(reader_key), "/api/v1/contacts").await;
-    get_ok(&app, &t.members["viewer"].auth, "/api/v1/contacts").await;
+    app.get_ok(&Auth::Bearer(reader_key), "/api/v1/contacts")
+        .await;
+    app.get_ok(&t.members["viewer"].auth, "/api/v1/contacts")
+        .await;
     for (method, path) in [
         (Method::GET, "/api/v1/contacts"),
         (Method::POST, "/api/v1/contacts"),
@@ -1059,10 +1032,7 @@ async fn contacts_book_needs_contacts_read_and_contacts_write() {
         let r = app.call(method, path, &Auth::None, b).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
     }
-    assert_eq!(
-        get_ok(&app, &t.owner.auth, "/api/v1/contacts").await,
-        before
-    );
+    assert_eq!(app.get_ok(&t.owner.auth, "/api/v1/contacts").await, before);
     // contacts.write alone creates and changes; so do the agent, admin and owner.
     let r = post_contact(&app, &writer.auth, create.clone()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);

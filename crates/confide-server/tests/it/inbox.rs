@@ -2,11 +2,8 @@
 //! `GET /api/v1/conversations/{id}/messages` after real webhook deliveries; `PATCH
 //! /api/v1/conversations/{id}` (assign, resolve, reopen) and `POST /api/v1/conversations`.
 
-use crate::harness::{
-    Auth, FIXTURE_PHONE_NUMBER_ID, HOST, ORIGIN, Resp, Tenant, TestApp, TestChannel, fixture,
-};
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use crate::harness::{Auth, FIXTURE_PHONE_NUMBER_ID, Resp, Tenant, TestApp, TestChannel};
+use axum::http::{Method, StatusCode};
 use confide_core::audit::Actor;
 use confide_store::channels::NewChannel;
 use secrecy::SecretString;
@@ -16,41 +13,20 @@ use serde_json::{Value, json};
 /// (a text, then an image) and from Pablo (a text; no phone).
 async fn inbox_with_deliveries(app: &TestApp) -> (Tenant, TestChannel) {
     let t = app.tenant("Acme").await;
-    let app_secret = "inbox-app-secret".to_string();
-    let mut s = app.state.store.scope(t.id).await.unwrap();
-    let ch = s
-        .create_channel(
-            NewChannel {
-                phone_number_id: FIXTURE_PHONE_NUMBER_ID.into(),
-                waba_id: "102290129340398".into(),
-                display_phone_number: "15550783881".into(),
-                access_token: SecretString::from("EAAG-test-token"),
-                app_secret: SecretString::from(app_secret.clone()),
-                verify_token: SecretString::from("verify"),
-                graph_base_url: "http://127.0.0.1:9".into(),
-            },
-            Actor::Cli,
+    let ch = app
+        .channel_for(
+            t.id,
+            FIXTURE_PHONE_NUMBER_ID,
+            "inbox-app-secret",
+            "http://127.0.0.1:9",
         )
-        .await
-        .unwrap();
-    s.commit().await.unwrap();
-    let ch = TestChannel {
-        tenant: t.id,
-        channel: ch.id,
-        app_secret,
-        verify_token: "verify".into(),
-    };
-    for name in ["text.json", "image.json", "text-username-no-phone.json"] {
-        let r = app.deliver(&ch, &fixture(name)).await;
-        assert_eq!(r.status, StatusCode::OK, "{name}: {}", r.body);
-    }
+        .await;
+    app.deliver_fixtures(
+        &ch,
+        &["text.json", "image.json", "text-username-no-phone.json"],
+    )
+    .await;
     (t, ch)
-}
-
-async fn get_ok(app: &TestApp, auth: &Auth, path: &str) -> Value {
-    let r = app.call(Method::GET, path, auth, None).await;
-    assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
-    r.body
 }
 
 /// Every item of a list, following `next_cursor` from `path` (which has a query string).
@@ -63,7 +39,7 @@ async fn walk(app: &TestApp, auth: &Auth, path: &str, key: &str) -> (Vec<Value>,
             Some(c) => format!("{path}&cursor={c}"),
             None => path.to_string(),
         };
-        let body = get_ok(app, auth, &url).await;
+        let body = app.get_ok(auth, &url).await;
         pages += 1;
         items.extend(body[key].as_array().unwrap().iter().cloned());
         match body["next_cursor"].as_str() {
@@ -87,7 +63,7 @@ fn rfc3339_micros(v: &Value) -> i64 {
 async fn lists_conversations_and_messages(app: &TestApp) {
     let (t, ch) = inbox_with_deliveries(app).await;
     let viewer = &t.members["viewer"].auth;
-    let body = get_ok(app, viewer, "/api/v1/conversations").await;
+    let body = app.get_ok(viewer, "/api/v1/conversations").await;
     assert_eq!(body["next_cursor"], Value::Null);
     let list = body["conversations"].as_array().unwrap();
     assert_eq!(list.len(), 2, "{body}");
@@ -131,12 +107,14 @@ async fn lists_conversations_and_messages(app: &TestApp) {
 
     // One conversation: the same shape as in the list.
     let id = sheena["id"].as_str().unwrap();
-    let one = get_ok(app, viewer, &format!("/api/v1/conversations/{id}")).await;
+    let one = app
+        .get_ok(viewer, &format!("/api/v1/conversations/{id}"))
+        .await;
     assert_eq!(one, sheena);
 
     // Its messages, newest first: the text and the image (whose media fetch state shows).
     let path = format!("/api/v1/conversations/{id}/messages");
-    let body = get_ok(app, viewer, &path).await;
+    let body = app.get_ok(viewer, &path).await;
     assert_eq!(body["next_cursor"], Value::Null);
     let msgs = body["messages"].as_array().unwrap().clone();
     assert_eq!(msgs.len(), 2, "{body}");
@@ -193,13 +171,17 @@ async fn lists_conversations_and_messages(app: &TestApp) {
             vec![],
         ),
     ] {
-        let body = get_ok(app, viewer, &format!("/api/v1/conversations?{query}")).await;
+        let body = app
+            .get_ok(viewer, &format!("/api/v1/conversations?{query}"))
+            .await;
         assert_eq!(ids(&body), want, "{query}");
     }
 
     // API keys with inbox.read read the same.
     let (_, key) = app.api_key(&t, "viewer").await;
-    let body = get_ok(app, &Auth::Bearer(key), "/api/v1/conversations").await;
+    let body = app
+        .get_ok(&Auth::Bearer(key), "/api/v1/conversations")
+        .await;
     assert_eq!(
         body["conversations"].as_array().unwrap().as_slice(),
         list.as_slice()
@@ -243,8 +225,9 @@ async fn inbox_needs_inbox_read() {
     );
     let member = app.add_member(&t, "key-keeper").await;
     let (_, key) = app.api_key(&t, "key-keeper").await;
-    let id = get_ok(&app, &t.members["agent"].auth, "/api/v1/conversations").await["conversations"]
-        [0]["id"]
+    let id = app
+        .get_ok(&t.members["agent"].auth, "/api/v1/conversations")
+        .await["conversations"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -262,9 +245,9 @@ async fn inbox_needs_inbox_read() {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
         // Every built-in role reads the inbox.
         for role in ["admin", "agent", "viewer"] {
-            get_ok(&app, &t.members[role].auth, &path).await;
+            app.get_ok(&t.members[role].auth, &path).await;
         }
-        get_ok(&app, &t.owner.auth, &path).await;
+        app.get_ok(&t.owner.auth, &path).await;
     }
     app.finish().await;
 }
@@ -274,10 +257,10 @@ async fn inbox_refuses_bad_parameters_with_codes() {
     let app = TestApp::new().await;
     let (t, _) = inbox_with_deliveries(&app).await;
     let viewer = &t.members["viewer"].auth;
-    let first = get_ok(&app, viewer, "/api/v1/conversations?limit=1").await;
+    let first = app.get_ok(viewer, "/api/v1/conversations?limit=1").await;
     let conv_cursor = first["next_cursor"].as_str().unwrap().to_string();
     // Sheena's conversation (two messages).
-    let all = get_ok(&app, viewer, "/api/v1/conversations").await;
+    let all = app.get_ok(viewer, "/api/v1/conversations").await;
     let id = all["conversations"]
         .as_array()
         .unwrap()
@@ -287,12 +270,12 @@ async fn inbox_refuses_bad_parameters_with_codes() {
         .as_str()
         .unwrap()
         .to_string();
-    let msgs = get_ok(
-        &app,
-        viewer,
-        &format!("/api/v1/conversations/{id}/messages?limit=1"),
-    )
-    .await;
+    let msgs = app
+        .get_ok(
+            viewer,
+            &format!("/api/v1/conversations/{id}/messages?limit=1"),
+        )
+        .await;
     let msg_cursor = msgs["next_cursor"].as_str().unwrap().to_string();
     let messages = format!("/api/v1/conversations/{id}/messages");
     let cases: Vec<(String, StatusCode, &str)> = vec![
@@ -393,36 +376,24 @@ async fn inbox_refuses_bad_parameters_with_codes() {
         assert!(r.body["error"]["message"].is_string(), "{path}");
     }
     // The cursors handed out still work.
-    let rest = get_ok(
-        &app,
-        viewer,
-        &format!("/api/v1/conversations?limit=1&cursor={conv_cursor}"),
-    )
-    .await;
+    let rest = app
+        .get_ok(
+            viewer,
+            &format!("/api/v1/conversations?limit=1&cursor={conv_cursor}"),
+        )
+        .await;
     assert_eq!(rest["conversations"].as_array().unwrap().len(), 1);
     assert_eq!(rest["next_cursor"], Value::Null);
-    let rest = get_ok(&app, viewer, &format!("{messages}?cursor={msg_cursor}")).await;
+    let rest = app
+        .get_ok(viewer, &format!("{messages}?cursor={msg_cursor}"))
+        .await;
     assert_eq!(rest["messages"].as_array().unwrap().len(), 1);
     app.finish().await;
 }
 
-/// A call whose body is sent exactly as given (malformed JSON), with an API key.
-async fn call_raw(app: &TestApp, method: Method, path: &str, key: &str, body: &str) -> Resp {
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, HOST)
-        .header(header::ORIGIN, ORIGIN)
-        .header(header::AUTHORIZATION, format!("Bearer {key}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    app.request(app.ip, req).await
-}
-
 /// The conversation of the contact named `name`, as listed.
 async fn conversation_of(app: &TestApp, auth: &Auth, name: &str) -> Value {
-    let all = get_ok(app, auth, "/api/v1/conversations").await;
+    let all = app.get_ok(auth, "/api/v1/conversations").await;
     all["conversations"]
         .as_array()
         .unwrap()
@@ -446,7 +417,9 @@ async fn patch_ok(app: &TestApp, auth: &Auth, id: &str, body: Value) -> Value {
     let r = patch(app, auth, id, body.clone()).await;
     assert_eq!(r.status, StatusCode::OK, "{body}: {}", r.body);
     // The answer is what a GET answers.
-    let got = get_ok(app, auth, &format!("/api/v1/conversations/{id}")).await;
+    let got = app
+        .get_ok(auth, &format!("/api/v1/conversations/{id}"))
+        .await;
     assert_eq!(r.body, got);
     r.body
 }
@@ -494,12 +467,9 @@ async fn assigns_resolves_and_reopens(app: &TestApp) {
         (&c["assignee"], &c["status"]),
         (&Value::Null, &json!("open"))
     );
-    let filtered = get_ok(
-        app,
-        agent,
-        "/api/v1/conversations?status=open&assignee=none",
-    )
-    .await;
+    let filtered = app
+        .get_ok(agent, "/api/v1/conversations?status=open&assignee=none")
+        .await;
     assert!(filtered.to_string().contains(&id));
 
     let actions = app.audit_actions(t.id).await;
@@ -543,7 +513,8 @@ async fn assigns_resolves_and_reopens(app: &TestApp) {
         r.body
     );
     assert_eq!(
-        get_ok(app, agent, &format!("/api/v1/conversations/{id}")).await["status"],
+        app.get_ok(agent, &format!("/api/v1/conversations/{id}"))
+            .await["status"],
         "resolved"
     );
     // Once the newer one is resolved, the older may be reopened.
@@ -673,14 +644,14 @@ async fn inbox_patch_refuses_with_codes_and_changes_nothing() {
             r.body
         );
     }
-    let r = call_raw(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/conversations/{id}"),
-        &key,
-        "{\"status\":",
-    )
-    .await;
+    let r = app
+        .call_raw(
+            Method::PATCH,
+            &format!("/api/v1/conversations/{id}"),
+            &key,
+            "{\"status\":",
+        )
+        .await;
     assert_eq!(
         (r.status, r.code()),
         (StatusCode::BAD_REQUEST, "invalid_json"),
@@ -691,7 +662,8 @@ async fn inbox_patch_refuses_with_codes_and_changes_nothing() {
     let r = patch(&app, &other.owner.auth, &id, json!({"status": "resolved"})).await;
     assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"));
     assert_eq!(
-        get_ok(&app, agent, &format!("/api/v1/conversations/{id}")).await,
+        app.get_ok(agent, &format!("/api/v1/conversations/{id}"))
+            .await,
         sheena
     );
     assert_eq!(
@@ -749,7 +721,8 @@ async fn starts_conversations(app: &TestApp) {
     assert_eq!(&again.body, c);
     let id = c["id"].as_str().unwrap();
     assert_eq!(
-        &get_ok(app, agent, &format!("/api/v1/conversations/{id}")).await,
+        &app.get_ok(agent, &format!("/api/v1/conversations/{id}"))
+            .await,
         c
     );
     let actions = app.audit_actions(t.id).await;
@@ -840,14 +813,9 @@ async fn starts_conversations(app: &TestApp) {
         let r = post(body.clone()).await;
         assert_eq!((r.status, r.code()), (status, code), "{body}: {}", r.body);
     }
-    let r = call_raw(
-        app,
-        Method::POST,
-        "/api/v1/conversations",
-        &key,
-        "{not json",
-    )
-    .await;
+    let r = app
+        .call_raw(Method::POST, "/api/v1/conversations", &key, "{not json")
+        .await;
     assert_eq!(
         (r.status, r.code()),
         (StatusCode::BAD_REQUEST, "invalid_json"),
@@ -928,7 +896,7 @@ async fn inbox_changes_need_assign_and_reply_permissions() {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}");
     }
     assert_eq!(
-        get_ok(&app, &member.auth, &patch_path).await,
+        app.get_ok(&member.auth, &patch_path).await,
         sheena,
         "nothing changed"
     );

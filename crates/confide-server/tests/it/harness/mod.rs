@@ -172,6 +172,27 @@ impl TestApp {
         self.counter.fetch_add(1, Ordering::SeqCst)
     }
 
+    /// A GET that must answer 200; its body.
+    pub async fn get_ok(&self, auth: &Auth, path: &str) -> Value {
+        let r = self.call(Method::GET, path, auth, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+        r.body
+    }
+
+    /// A call with an API key whose body is sent exactly as given (e.g. malformed JSON).
+    pub async fn call_raw(&self, method: Method, path: &str, key: &str, body: &str) -> Resp {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.request(self.ip, req).await
+    }
+
     pub async fn call(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Resp {
         self.call_from(self.ip, method, path, auth, body).await
     }

@@ -178,6 +178,15 @@ impl TestApp {
 
     /// The tenant's audit actions, oldest first.
     pub async fn audit_actions(&self, tenant: TenantId) -> Vec<String> {
+        self.audit_entries(tenant)
+            .await
+            .into_iter()
+            .map(|e| e.action)
+            .collect()
+    }
+
+    /// The tenant's audit entries (up to 500), oldest first, straight from the store.
+    pub async fn audit_entries(&self, tenant: TenantId) -> Vec<confide_core::audit::AuditEntry> {
         let mut page = self
             .state
             .store
@@ -185,7 +194,7 @@ impl TestApp {
             .await
             .unwrap();
         page.reverse();
-        page.into_iter().map(|e| e.action).collect()
+        page
     }
 }
 

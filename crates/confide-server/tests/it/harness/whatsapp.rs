@@ -54,8 +54,24 @@ impl TestApp {
             .await
             .unwrap()
             .tenant_id;
-        let app_secret = format!("secret-of-{name}");
-        let verify_token = format!("verify-{name}");
+        self.channel_for(
+            tenant,
+            phone_number_id,
+            &format!("secret-of-{name}"),
+            graph_base_url,
+        )
+        .await
+    }
+
+    /// A channel of an existing tenant for `phone_number_id`, verified with `app_secret`.
+    pub async fn channel_for(
+        &self,
+        tenant: TenantId,
+        phone_number_id: &str,
+        app_secret: &str,
+        graph_base_url: &str,
+    ) -> TestChannel {
+        let verify_token = format!("verify-{app_secret}");
         let mut s = self.state.store.scope(tenant).await.unwrap();
         let ch = s
             .create_channel(
@@ -64,7 +80,7 @@ impl TestApp {
                     waba_id: "102290129340398".into(),
                     display_phone_number: "15550783881".into(),
                     access_token: SecretString::from("EAAG-test-token"),
-                    app_secret: SecretString::from(app_secret.clone()),
+                    app_secret: SecretString::from(app_secret.to_string()),
                     verify_token: SecretString::from(verify_token.clone()),
                     graph_base_url: graph_base_url.into(),
                 },
@@ -76,8 +92,16 @@ impl TestApp {
         TestChannel {
             tenant,
             channel: ch.id,
-            app_secret,
+            app_secret: app_secret.to_string(),
             verify_token,
+        }
+    }
+
+    /// Delivers the named fixtures in order; each must be acknowledged (200).
+    pub async fn deliver_fixtures(&self, ch: &TestChannel, names: &[&str]) {
+        for name in names {
+            let r = self.deliver(ch, &fixture(name)).await;
+            assert_eq!(r.status, axum::http::StatusCode::OK, "{name}: {}", r.body);
         }
     }
 
