@@ -10,6 +10,9 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// Meta's Graph API: the one origin channels may call unless the operator lists others.
+pub const DEFAULT_GRAPH_ORIGIN: &str = "https://graph.facebook.com";
+
 /// Everything `confide` can be told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -28,6 +31,17 @@ pub struct Config {
     /// `CONFIDE_KEYRING_FILE`). When set, `keyring_path` is not read.
     #[serde(skip_serializing_if = "Option::is_none", with = "opt_secret")]
     pub keyring: Option<SecretString>,
+    /// The only origins (`scheme://host[:port]`) a channel's `graph_base_url` may name. Default:
+    /// Meta's `https://graph.facebook.com`; tests and `serve --demo` add their simulator's
+    /// loopback origin. An origin listed here is also the only way an outbound call may reach a
+    /// private, loopback or link-local address. In the environment: comma-separated.
+    #[serde(deserialize_with = "list::deserialize")]
+    pub graph_allowed_origins: Vec<String>,
+    /// CIDRs (or single addresses) of reverse proxies whose `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` are believed; from any other peer the TCP address is the client.
+    /// Empty by default. In the environment: comma-separated.
+    #[serde(deserialize_with = "list::deserialize")]
+    pub trusted_proxies: Vec<String>,
     pub database: DatabaseConfig,
     pub password: PasswordConfig,
     pub auth: AuthConfig,
@@ -95,6 +109,8 @@ impl Default for Config {
             media_url: "file://./data/media".to_string(),
             keyring_path: PathBuf::from("./keys/keyring.json"),
             keyring: None,
+            graph_allowed_origins: vec![DEFAULT_GRAPH_ORIGIN.to_string()],
+            trusted_proxies: Vec::new(),
             database: DatabaseConfig::default(),
             password: PasswordConfig::default(),
             auth: AuthConfig::default(),
@@ -258,6 +274,12 @@ impl Config {
                 self.media_url
             )));
         }
+        for origin in &self.graph_allowed_origins {
+            parse_origin(origin).map_err(|e| ConfigError(format!("graph_allowed_origins: {e}")))?;
+        }
+        for proxy in &self.trusted_proxies {
+            parse_cidr(proxy).map_err(|e| ConfigError(format!("trusted_proxies: {e}")))?;
+        }
         if !["full", "normal"].contains(&self.database.sqlite_synchronous.as_str()) {
             return Err(ConfigError(
                 "database.sqlite_synchronous: must be full or normal".into(),
@@ -298,6 +320,89 @@ impl Config {
             self.listen,
             self.admin_listen
         )
+    }
+}
+
+/// An origin as the operator writes it: `https://host[:port]` (or `http://` for a loopback
+/// simulator), with no path beyond `/`, no query, no credentials. Returned normalised
+/// (`scheme://host:port`, lowercase host, explicit port).
+pub fn parse_origin(raw: &str) -> Result<String, String> {
+    let bad = || format!("{raw:?} is not an origin like https://graph.facebook.com");
+    let raw = raw.trim();
+    let (scheme, rest) = raw.split_once("://").ok_or_else(bad)?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return Err(bad()),
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@', '\\']) {
+        return Err(bad());
+    }
+    // `[v6]:port`, `[v6]`, `host:port` or `host`.
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (addr, after) = v6.split_once(']').ok_or_else(bad)?;
+        addr.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse::<u16>().map_err(|_| bad())?,
+            None if after.is_empty() => default_port,
+            None => return Err(bad()),
+        };
+        (format!("[{}]", addr.to_ascii_lowercase()), port)
+    } else {
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
+            None => (authority, default_port),
+        };
+        let ok = !host.is_empty()
+            && host.len() <= 253
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        if !ok {
+            return Err(bad());
+        }
+        (host.to_ascii_lowercase(), port)
+    };
+    if port == 0 {
+        return Err(bad());
+    }
+    Ok(format!("{scheme}://{host}:{port}"))
+}
+
+/// A CIDR (`10.0.0.0/8`, `2001:db8::/32`) or a single address (`192.0.2.7`).
+pub fn parse_cidr(raw: &str) -> Result<ipnet::IpNet, String> {
+    let raw = raw.trim();
+    if let Ok(net) = raw.parse::<ipnet::IpNet>() {
+        return Ok(net.trunc());
+    }
+    raw.parse::<std::net::IpAddr>()
+        .map(ipnet::IpNet::from)
+        .map_err(|_| format!("{raw:?} is not an address or a CIDR like 10.0.0.0/8"))
+}
+
+/// A list setting: an array in TOML, a comma-separated string in the environment.
+mod list {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        let items = match Raw::deserialize(d)? {
+            Raw::One(s) => s.split(',').map(str::to_string).collect(),
+            Raw::Many(v) => v,
+        };
+        Ok(items
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect())
     }
 }
 
@@ -420,6 +525,61 @@ mod tests {
         std::fs::write(&file, "databse_url = \"x\"\n").unwrap();
         let err = load_from(Some(&file), Vec::new()).unwrap_err().0;
         assert!(err.contains("databse_url"), "{err}");
+    }
+
+    #[test]
+    fn lists_come_from_toml_arrays_or_comma_separated_variables() {
+        let l = load_from(None, Vec::new()).unwrap();
+        assert_eq!(l.config.graph_allowed_origins, vec![DEFAULT_GRAPH_ORIGIN]);
+        assert!(l.config.trusted_proxies.is_empty());
+        let l = load_from(
+            None,
+            env(&[
+                (
+                    "CONFIDE_GRAPH_ALLOWED_ORIGINS",
+                    "https://graph.facebook.com, http://127.0.0.1:4000",
+                ),
+                ("CONFIDE_TRUSTED_PROXIES", "10.0.0.0/8,192.0.2.7"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            l.config.graph_allowed_origins,
+            vec!["https://graph.facebook.com", "http://127.0.0.1:4000"]
+        );
+        assert_eq!(l.config.trusted_proxies, vec!["10.0.0.0/8", "192.0.2.7"]);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "trusted_proxies = [\"::1\", \"172.16.0.0/12\"]\n").unwrap();
+        let l = load_from(Some(&file), Vec::new()).unwrap();
+        assert_eq!(l.config.trusted_proxies, vec!["::1", "172.16.0.0/12"]);
+        for bad in ["10.0.0.0/33", "proxy.example", "10.0.0"] {
+            let err = load_from(None, env(&[("CONFIDE_TRUSTED_PROXIES", bad)]))
+                .unwrap_err()
+                .0;
+            assert!(err.starts_with("trusted_proxies:"), "{bad}: {err}");
+        }
+        for bad in ["graph.facebook.com", "ftp://x", "https://x/path", "https://u@x", "https://x:0"] {
+            let err = load_from(None, env(&[("CONFIDE_GRAPH_ALLOWED_ORIGINS", bad)]))
+                .unwrap_err()
+                .0;
+            assert!(err.starts_with("graph_allowed_origins:"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn origins_are_normalised() {
+        assert_eq!(
+            parse_origin("https://Graph.Facebook.com/").unwrap(),
+            "https://graph.facebook.com:443"
+        );
+        assert_eq!(
+            parse_origin("http://127.0.0.1:4000").unwrap(),
+            "http://127.0.0.1:4000"
+        );
+        assert_eq!(parse_origin("http://[::1]:9").unwrap(), "http://[::1]:9");
+        assert!(parse_origin("https://graph.facebook.com.evil.example").is_ok());
+        assert!(parse_origin("https://x?y").is_err());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! Integration tests of confide-whatsapp: every shared fixture, robustness, signatures, send bodies,
+//! Integration tests of confide-whatsapp: every webhook fixture, robustness, signatures, send bodies,
 //! the Graph client against meta-sim and hostile stand-ins.
 
 mod client;
@@ -9,12 +9,12 @@ mod robustness;
 mod send;
 mod signature;
 
-/// The bytes of a shared webhook fixture (exactly as Meta sends them).
+/// The bytes of a webhook fixture (`fixtures/webhooks/`) (exactly as Meta sends them).
 macro_rules! fixture {
     ($name:literal) => {
         include_bytes!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/webhooks/",
+            "/../../fixtures/webhooks/",
             $name
         ))
         .as_slice()
@@ -25,5 +25,5 @@ pub(crate) use fixture;
 /// The fixture directory, for tests that walk it.
 pub(crate) const FIXTURE_DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/webhooks"
+    "/../../fixtures/webhooks"
 );

@@ -13,10 +13,10 @@ use secrecy::SecretString;
 /// The business number the webhook fixtures are addressed to.
 pub const FIXTURE_PHONE_NUMBER_ID: &str = "106540352242922";
 
-/// A webhook fixture from `shared/fixtures/webhooks`, byte for byte.
+/// A webhook fixture from the repository's `fixtures/webhooks`, byte for byte.
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = format!(
-        "{}/../../../shared/fixtures/webhooks/{name}",
+        "{}/../../fixtures/webhooks/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
