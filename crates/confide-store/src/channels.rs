@@ -35,6 +35,55 @@ pub struct Channel {
     /// True while a second app secret is accepted (rotation in progress).
     pub rotating_secret: bool,
     pub created_at: i64,
+    /// How Graph last found the channel: `ok`, `unverified`, `token_invalid`, `blocked`,
+    /// `rate_limited` (see [`ChannelHealth`]).
+    pub health: String,
+    /// The last Graph error, in plain words.
+    pub health_detail: Option<String>,
+    pub health_checked_at: Option<i64>,
+}
+
+/// A channel's health as Graph reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelHealth {
+    /// The token works.
+    Ok,
+    /// Not checked yet (new channel, or the token just changed).
+    Unverified,
+    /// Graph refused the token or its permissions (190, 10, 200–299).
+    TokenInvalid,
+    /// The number or account is blocked or locked (368, 131031).
+    Blocked,
+    /// Graph asked us to slow down.
+    RateLimited,
+}
+
+impl ChannelHealth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelHealth::Ok => "ok",
+            ChannelHealth::Unverified => "unverified",
+            ChannelHealth::TokenInvalid => "token_invalid",
+            ChannelHealth::Blocked => "blocked",
+            ChannelHealth::RateLimited => "rate_limited",
+        }
+    }
+
+    /// Whether sends may go out: only a channel whose token is not known to be refused.
+    pub fn allows_sending(self) -> bool {
+        !matches!(self, ChannelHealth::TokenInvalid | ChannelHealth::Blocked)
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "ok" => ChannelHealth::Ok,
+            "unverified" => ChannelHealth::Unverified,
+            "token_invalid" => ChannelHealth::TokenInvalid,
+            "blocked" => ChannelHealth::Blocked,
+            "rate_limited" => ChannelHealth::RateLimited,
+            _ => return None,
+        })
+    }
 }
 
 /// A channel's secrets, decrypted for the webhook check and the Graph client only.
@@ -46,7 +95,7 @@ pub struct ChannelSecrets {
 }
 
 const COLUMNS: &str = "channel_id, phone_number_id, waba_id, display_phone_number, graph_base_url, status, \
-                       app_secret_next_ct IS NOT NULL AS rotating, created_at";
+                       app_secret_next_ct IS NOT NULL AS rotating, created_at, health, health_detail, health_checked_at";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Channel, StoreError> {
     let id: String = r.try_get(0)?;
@@ -64,6 +113,9 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Channel, StoreError> {
         status: r.try_get(5)?,
         rotating_secret: rotating != 0,
         created_at: r.try_get(7)?,
+        health: r.try_get(8)?,
+        health_detail: r.try_get(9)?,
+        health_checked_at: r.try_get(10)?,
     })
 }
 
@@ -212,6 +264,7 @@ impl Scope<'_> {
             ColumnValue::Text(v) => q.bind(v),
             ColumnValue::Bytes(v) => q.bind(v),
             ColumnValue::Null => q.bind(Option::<Vec<u8>>::None),
+            ColumnValue::NullText => q.bind(Option::<String>::None),
         };
         let res = q
             .bind(now)
@@ -253,6 +306,15 @@ impl Scope<'_> {
             let ct = self.seal_str(TABLE, "access_token", &row, v.expose_secret())?;
             self.set_column(id, "access_token_ct", ColumnValue::Bytes(ct))
                 .await?;
+            // A new token has not been checked yet.
+            self.set_column(
+                id,
+                "health",
+                ColumnValue::Text(ChannelHealth::Unverified.as_str().into()),
+            )
+            .await?;
+            self.set_column(id, "health_detail", ColumnValue::NullText)
+                .await?;
             changed.push("access_token");
         }
         if let Some(v) = patch.verify_token {
@@ -264,6 +326,7 @@ impl Scope<'_> {
         let event = AuditEvent::new(actor, "channel.updated", format!("channel:{row}"))
             .with_details(serde_json::json!({"changed": changed}));
         self.audit(&event).await?;
+        self.notify_channel_changed(id).await?;
         self.get_channel(id).await
     }
 
@@ -285,6 +348,7 @@ impl Scope<'_> {
             format!("channel:{row}"),
         ))
         .await?;
+        self.notify_channel_changed(id).await?;
         self.get_channel(id).await
     }
 
@@ -310,6 +374,7 @@ impl Scope<'_> {
             format!("channel:{row}"),
         ))
         .await?;
+        self.notify_channel_changed(id).await?;
         self.get_channel(id).await
     }
 
@@ -347,6 +412,7 @@ impl Scope<'_> {
             format!("channel:{row}"),
         ))
         .await?;
+        self.notify_channel_changed(id).await?;
         Ok(())
     }
 }
@@ -355,4 +421,48 @@ enum ColumnValue {
     Text(String),
     Bytes(Vec<u8>),
     Null,
+    NullText,
+}
+
+impl Scope<'_> {
+    /// Records what Graph said of a channel. Audited when the health changes (with the old and
+    /// new values only); returns the previous health.
+    pub async fn set_channel_health(
+        &mut self,
+        id: ChannelId,
+        health: ChannelHealth,
+        detail: Option<&str>,
+    ) -> Result<Option<ChannelHealth>, StoreError> {
+        let before = self.get_channel(id).await?;
+        let previous = ChannelHealth::parse(&before.health);
+        let now = self.now();
+        let t = self.tenant_str().to_string();
+        sqlx::query(
+            "UPDATE channels SET health = $1, health_detail = $2, health_checked_at = $3 \
+             WHERE tenant_id = $4 AND channel_id = $5 AND status <> 'deleted'",
+        )
+        .bind(health.as_str())
+        .bind(detail.map(|d| d.chars().take(500).collect::<String>()))
+        .bind(now)
+        .bind(t)
+        .bind(id.to_string())
+        .execute(self.conn())
+        .await?;
+        self.notify_channel_changed(id).await?;
+        if previous != Some(health) {
+            self.audit(
+                &AuditEvent::new(
+                    Actor::System,
+                    "channel.health_changed",
+                    format!("channel:{id}"),
+                )
+                .with_details(serde_json::json!({
+                    "from": before.health,
+                    "to": health.as_str(),
+                })),
+            )
+            .await?;
+        }
+        Ok(previous)
+    }
 }

@@ -16,7 +16,8 @@ pub struct NewConsent {
     pub purpose: String,
     /// `opted_in` or `opted_out`.
     pub status: String,
-    /// Where it came from, e.g. `whatsapp_user_preferences`, `api`, `import`, `keyword`.
+    /// Where it came from, e.g. `whatsapp_user_preferences`, `api`, `import`, `keyword`, or an
+    /// operator's words (sealed: free text may describe the person).
     pub source: String,
     /// Free-form evidence (sealed: it may quote the person).
     pub evidence: Option<String>,
@@ -55,17 +56,19 @@ impl Scope<'_> {
             .as_deref()
             .map(|e| self.seal_str(TABLE, "evidence", &row, e))
             .transpose()?;
+        let source = self.seal_str(TABLE, "source", &row, &c.source)?;
         let t = self.tenant_str().to_string();
+        // `source` (clear) stays empty: it held the source before sources were sealed.
         let res = sqlx::query(
-            "INSERT INTO consent_events (tenant_id, event_id, contact_id, purpose, status, source, evidence_ct, actor, created_at, dedupe_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            "INSERT INTO consent_events (tenant_id, event_id, contact_id, purpose, status, source, source_ct, evidence_ct, actor, created_at, dedupe_key) \
+             VALUES ($1, $2, $3, $4, $5, '', $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         )
         .bind(t)
         .bind(row)
         .bind(contact.to_string())
         .bind(c.purpose)
         .bind(c.status)
-        .bind(c.source)
+        .bind(source)
         .bind(evidence)
         .bind(c.actor)
         .bind(c.at_micros)
@@ -82,7 +85,7 @@ impl Scope<'_> {
     ) -> Result<Vec<ConsentEvent>, StoreError> {
         let t = self.tenant_str().to_string();
         let rows = sqlx::query(
-            "SELECT event_id, purpose, status, source, evidence_ct, actor, created_at FROM consent_events \
+            "SELECT event_id, purpose, status, source, evidence_ct, actor, created_at, source_ct FROM consent_events \
              WHERE tenant_id = $1 AND contact_id = $2 ORDER BY created_at, event_id",
         )
         .bind(t)
@@ -93,6 +96,11 @@ impl Scope<'_> {
             .map(|r| {
                 let id: String = r.try_get(0)?;
                 let evidence: Option<Vec<u8>> = r.try_get(4)?;
+                let sealed_source: Option<Vec<u8>> = r.try_get(7)?;
+                let source = match sealed_source {
+                    Some(ct) => self.open_string(TABLE, "source", &id, &ct)?,
+                    None => r.try_get(3)?,
+                };
                 Ok(ConsentEvent {
                     evidence: evidence
                         .map(|e| self.open_string(TABLE, "evidence", &id, &e))
@@ -103,7 +111,7 @@ impl Scope<'_> {
                     contact_id: contact,
                     purpose: r.try_get(1)?,
                     status: r.try_get(2)?,
-                    source: r.try_get(3)?,
+                    source,
                     actor: r.try_get(5)?,
                     created_at: r.try_get(6)?,
                 })

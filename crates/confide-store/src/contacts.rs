@@ -13,6 +13,9 @@ use sqlx::Row;
 const TABLE: &str = "contacts";
 pub const PHONE_INDEX: &str = "contact-phone";
 pub const WA_USER_INDEX: &str = "contact-wa-user";
+/// Labels are sealed in the contact row (`labels_ct`) and found through one blind-index row per
+/// label in `contact_labels`.
+pub const LABEL_INDEX: &str = "contact-label";
 
 /// A contact to create.
 #[derive(Debug, Clone, Default)]
@@ -55,25 +58,9 @@ pub struct ContactChange {
     pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// The `LIKE` pattern that finds `label` inside a JSON array of labels: its JSON text, quotes
-/// included, with `LIKE`'s own wildcards escaped (escape character `\`). A prefilter only: SQLite's
-/// `LIKE` ignores ASCII case, and a label holding quotes can match inside another, so rows are
-/// checked exactly afterwards.
-fn label_pattern(label: &str) -> String {
-    let json = serde_json::Value::String(label.to_string()).to_string();
-    let mut p = String::with_capacity(json.len() + 8);
-    p.push('%');
-    for ch in json.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(ch);
-    }
-    p.push('%');
-    p
-}
-
-const COLUMNS: &str = "contact_id, wa_user_ct, phone_ct, username_ct, name_ct, labels, attributes_ct, created_at, updated_at";
+/// `labels` (index 9) is the clear JSON of rows written before labels were sealed; it is read only
+/// while `labels_ct` is empty, and emptied by [`crate::Store::seal_legacy_plaintext`].
+const COLUMNS: &str = "contact_id, wa_user_ct, phone_ct, username_ct, name_ct, labels_ct, attributes_ct, created_at, updated_at, labels";
 
 impl Scope<'_> {
     pub async fn create_contact(
@@ -104,11 +91,11 @@ impl Scope<'_> {
         let name_ct = seal_opt(self, "name", &new.name)?;
         let attrs = serde_json::Value::Object(new.attributes.clone()).to_string();
         let attrs_ct = self.seal_str(TABLE, "attributes", &row, &attrs)?;
-        let labels = serde_json::json!(new.labels).to_string();
+        let labels_ct = self.seal_labels(&row, &new.labels)?;
         let t = self.tenant_str().to_string();
         sqlx::query(
             "INSERT INTO contacts (tenant_id, contact_id, wa_user_bidx, wa_user_ct, phone_bidx, phone_ct, username_ct, name_ct, \
-             labels, attributes_ct, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+             labels_ct, attributes_ct, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
         )
         .bind(t)
         .bind(row.clone())
@@ -118,12 +105,13 @@ impl Scope<'_> {
         .bind(phone_ct)
         .bind(username_ct)
         .bind(name_ct)
-        .bind(labels)
+        .bind(labels_ct)
         .bind(attrs_ct)
         .bind(now)
         .execute(self.conn())
         .await
         .map_err(|e| StoreError::from_insert(e, "a contact with this phone number or WhatsApp user"))?;
+        self.index_labels(&row, &new.labels).await?;
         self.audit(&AuditEvent::new(
             actor,
             "contact.created",
@@ -147,8 +135,8 @@ impl Scope<'_> {
     }
 
     /// A page of the tenant's contacts, newest first (`created_at` then id, both descending),
-    /// after `after`; with `label`, only contacts carrying exactly that label. `limit` is clamped
-    /// to 1..=200.
+    /// after `after`; with `label`, only contacts carrying exactly that label (found through its
+    /// blind index). `limit` is clamped to 1..=200.
     pub async fn list_contacts(
         &mut self,
         label: Option<&str>,
@@ -156,62 +144,43 @@ impl Scope<'_> {
         limit: i64,
     ) -> Result<Page<Contact, ContactCursor>, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE);
-        let want = usize::try_from(limit)
-            .unwrap_or(usize::MAX)
-            .saturating_add(1);
-        let pattern = label.map(label_pattern);
-        let mut items: Vec<Contact> = Vec::new();
-        let mut scan = after;
-        // The SQL filter on labels is a prefilter (see `label_pattern`): read batches until a
-        // full page (plus one, to know whether another follows) has passed the exact check.
-        loop {
-            let mut sql = format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1");
-            let mut n = 1;
-            if pattern.is_some() {
-                n += 1;
-                sql.push_str(&format!(" AND labels LIKE ${n} ESCAPE '\\'"));
-            }
-            if scan.is_some() {
-                sql.push_str(&format!(
-                    " AND (created_at < ${a} OR (created_at = ${a} AND contact_id < ${b}))",
-                    a = n + 1,
-                    b = n + 2
-                ));
-                n += 2;
-            }
+        let mut sql = format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1");
+        let mut n = 1;
+        let label_bidx = label.map(|l| self.blind_index(LABEL_INDEX, l.as_bytes()));
+        if label_bidx.is_some() {
+            n += 1;
             sql.push_str(&format!(
-                " ORDER BY created_at DESC, contact_id DESC LIMIT ${}",
-                n + 1
+                " AND contact_id IN (SELECT contact_id FROM contact_labels WHERE tenant_id = $1 AND label_bidx = ${n})"
             ));
-            let t = self.tenant_str().to_string();
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t);
-            if let Some(p) = &pattern {
-                q = q.bind(p.clone());
-            }
-            if let Some(c) = scan {
-                q = q.bind(c.created_at).bind(c.id.to_string());
-            }
-            let rows = q.bind(limit + 1).fetch_all(self.conn()).await?;
-            let fetched = rows.len();
-            for r in &rows {
-                let c = self.contact_from_row(r)?;
-                scan = Some(ContactCursor {
-                    created_at: c.created_at,
-                    id: c.id,
-                });
-                if label.is_none_or(|l| c.labels.iter().any(|x| x == l)) {
-                    items.push(c);
-                    if items.len() == want {
-                        break;
-                    }
-                }
-            }
-            if items.len() == want || i64::try_from(fetched).unwrap_or(i64::MAX) <= limit {
-                break;
-            }
         }
-        let next = if items.len() == want {
-            items.truncate(want - 1);
+        if after.is_some() {
+            sql.push_str(&format!(
+                " AND (created_at < ${a} OR (created_at = ${a} AND contact_id < ${b}))",
+                a = n + 1,
+                b = n + 2
+            ));
+            n += 2;
+        }
+        sql.push_str(&format!(
+            " ORDER BY created_at DESC, contact_id DESC LIMIT ${}",
+            n + 1
+        ));
+        let t = self.tenant_str().to_string();
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t);
+        if let Some(b) = label_bidx {
+            q = q.bind(b);
+        }
+        if let Some(c) = after {
+            q = q.bind(c.created_at).bind(c.id.to_string());
+        }
+        let rows = q.bind(limit + 1).fetch_all(self.conn()).await?;
+        let mut items = rows
+            .iter()
+            .map(|r| self.contact_from_row(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = i64::try_from(items.len()).unwrap_or(i64::MAX) > limit;
+        let next = if more {
+            items.truncate(usize::try_from(limit).unwrap_or(0));
             items.last().map(|c| ContactCursor {
                 created_at: c.created_at,
                 id: c.id,
@@ -220,6 +189,45 @@ impl Scope<'_> {
             None
         };
         Ok(Page { items, next })
+    }
+
+    /// Seals a contact's labels (`None` when there are none).
+    fn seal_labels(&self, row: &str, labels: &[String]) -> Result<Option<Vec<u8>>, StoreError> {
+        if labels.is_empty() {
+            return Ok(None);
+        }
+        let json = serde_json::json!(labels).to_string();
+        Ok(Some(self.seal_str(TABLE, "labels", row, &json)?))
+    }
+
+    /// Replaces the blind-index rows of a contact's labels.
+    pub(crate) async fn index_labels(
+        &mut self,
+        row: &str,
+        labels: &[String],
+    ) -> Result<(), StoreError> {
+        let t = self.tenant_str().to_string();
+        sqlx::query("DELETE FROM contact_labels WHERE tenant_id = $1 AND contact_id = $2")
+            .bind(t.clone())
+            .bind(row.to_string())
+            .execute(self.conn())
+            .await?;
+        let mut seen = std::collections::BTreeSet::new();
+        for label in labels {
+            let bidx = self.blind_index(LABEL_INDEX, label.as_bytes());
+            if !seen.insert(bidx.clone()) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO contact_labels (tenant_id, contact_id, label_bidx) VALUES ($1, $2, $3)",
+            )
+            .bind(t.clone())
+            .bind(row.to_string())
+            .bind(bidx)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(())
     }
 
     /// Changes a contact and audits `contact.updated` with the names of the fields that changed
@@ -236,7 +244,7 @@ impl Scope<'_> {
         let row = id.to_string();
         let mut sets: Vec<String> = Vec::new();
         let mut binds: Vec<Option<Vec<u8>>> = Vec::new();
-        let mut labels_text: Option<String> = None;
+        let mut new_labels: Option<Vec<String>> = None;
         let mut fields: Vec<&'static str> = Vec::new();
         if let Some(phone) = change.phone.filter(|p| *p != current.phone) {
             let ct = phone
@@ -268,22 +276,20 @@ impl Scope<'_> {
             fields.push("attributes");
         }
         if let Some(labels) = change.labels.filter(|l| *l != current.labels) {
-            labels_text = Some(serde_json::json!(labels).to_string());
+            sets.push("labels_ct".into());
+            binds.push(self.seal_labels(&row, &labels)?);
+            new_labels = Some(labels);
             fields.push("labels");
         }
         if fields.is_empty() {
             return Ok((current, fields));
         }
-        let mut assignments: Vec<String> = sets
+        let assignments: Vec<String> = sets
             .iter()
             .enumerate()
             .map(|(i, col)| format!("{col} = ${}", i + 1))
             .collect();
-        let mut n = sets.len();
-        if labels_text.is_some() {
-            n += 1;
-            assignments.push(format!("labels = ${n}"));
-        }
+        let n = sets.len();
         let sql = format!(
             "UPDATE contacts SET {}, updated_at = ${} WHERE tenant_id = ${} AND contact_id = ${}",
             assignments.join(", "),
@@ -295,9 +301,6 @@ impl Scope<'_> {
         for b in binds {
             q = q.bind(b);
         }
-        if let Some(l) = labels_text {
-            q = q.bind(l);
-        }
         let t = self.tenant_str().to_string();
         let now = self.now();
         q.bind(now)
@@ -306,6 +309,9 @@ impl Scope<'_> {
             .execute(self.conn())
             .await
             .map_err(|e| StoreError::from_insert(e, "a contact with this phone number"))?;
+        if let Some(labels) = &new_labels {
+            self.index_labels(&row, labels).await?;
+        }
         self.audit(
             &AuditEvent::new(actor, "contact.updated", format!("contact:{row}"))
                 .with_details(serde_json::json!({ "fields": fields })),
@@ -357,7 +363,10 @@ impl Scope<'_> {
         let phone = open(2, "phone")?
             .map(|p| Phone::parse(&p).map_err(|_| StoreError::Corrupt("stored phone".into())))
             .transpose()?;
-        let labels: String = r.try_get(5)?;
+        let labels = match open(5, "labels")? {
+            Some(json) => json,
+            None => r.try_get::<String, _>(9)?,
+        };
         let attrs = open(6, "attributes")?.unwrap_or_else(|| "{}".into());
         Ok(Contact {
             id: id

@@ -25,6 +25,8 @@ pub mod error;
 pub mod inbox;
 pub mod ingest;
 pub mod keys;
+mod legacy;
+pub mod notify;
 pub mod media;
 pub mod migrate;
 pub mod platform;
@@ -57,6 +59,8 @@ pub struct Store {
 
 struct Inner {
     pool: AnyPool,
+    /// PostgreSQL: where [`notify`] listens for other instances' channel changes.
+    listen_url: Option<String>,
     /// SQLite: the one writer connection (see [`backend::connect_pools`]).
     writer: Option<AnyPool>,
     backend: Backend,
@@ -87,9 +91,10 @@ impl Store {
         let backend = Backend::from_url(&options.url)?;
         migrate::run(options, backend).await?;
         let (pool, writer) = backend::connect_pools(options, backend).await?;
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 pool,
+                listen_url: (backend == Backend::Postgres).then(|| options.url.clone()),
                 writer,
                 backend,
                 keyring: Arc::new(RwLock::new(keyring)),
@@ -98,7 +103,9 @@ impl Store {
                 clock,
                 entropy,
             }),
-        })
+        };
+        store.seal_legacy_plaintext(options).await?;
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {

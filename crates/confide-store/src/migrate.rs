@@ -11,6 +11,9 @@ struct Source {
     description: &'static str,
     sqlite: &'static str,
     postgres: &'static str,
+    /// The SQLite script manages its own transaction (a table rebuild, which needs foreign keys
+    /// off, and `PRAGMA foreign_keys` is ignored inside a transaction).
+    sqlite_own_transaction: bool,
 }
 
 const MIGRATIONS: &[Source] = &[
@@ -19,24 +22,42 @@ const MIGRATIONS: &[Source] = &[
         description: "init",
         sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
         postgres: include_str!("../migrations/postgres/0001_init.sql"),
+        sqlite_own_transaction: false,
     },
     Source {
         version: 2,
         description: "auth",
         sqlite: include_str!("../migrations/sqlite/0002_auth.sql"),
         postgres: include_str!("../migrations/postgres/0002_auth.sql"),
+        sqlite_own_transaction: false,
     },
     Source {
         version: 3,
         description: "ingest",
         sqlite: include_str!("../migrations/sqlite/0003_ingest.sql"),
         postgres: include_str!("../migrations/postgres/0003_ingest.sql"),
+        sqlite_own_transaction: false,
     },
     Source {
         version: 4,
         description: "one open conversation",
         sqlite: include_str!("../migrations/sqlite/0004_one_open_conversation.sql"),
         postgres: include_str!("../migrations/postgres/0004_one_open_conversation.sql"),
+        sqlite_own_transaction: false,
+    },
+    Source {
+        version: 5,
+        description: "tenant scoped identities",
+        sqlite: include_str!("../migrations/sqlite/0005_tenant_scoped_identities.sql"),
+        postgres: include_str!("../migrations/postgres/0005_tenant_scoped_identities.sql"),
+        sqlite_own_transaction: true,
+    },
+    Source {
+        version: 7,
+        description: "sealed labels and sources, channel health",
+        sqlite: include_str!("../migrations/sqlite/0007_sealed_labels_sources_health.sql"),
+        postgres: include_str!("../migrations/postgres/0007_sealed_labels_sources_health.sql"),
+        sqlite_own_transaction: false,
     },
 ];
 
@@ -53,7 +74,7 @@ fn migrator(backend: Backend) -> Migrator {
                 m.description.into(),
                 MigrationType::Simple,
                 sql.into_sql_str(),
-                false,
+                backend == Backend::Sqlite && m.sqlite_own_transaction,
             )
         })
         .collect();

@@ -401,33 +401,47 @@ impl Scope<'_> {
 }
 
 impl crate::Store {
-    /// The tenant and user a login email belongs to (`None` for an unknown email), and the
-    /// email's global lookup key (used to throttle the account, known or not).
+    /// The membership a login email signs in to when no tenant is named: its oldest (`None` for
+    /// an unknown email), and the email's global lookup key (used to throttle the account, known
+    /// or not). One person may be a member of several tenants, each membership with its own
+    /// password; [`Self::login_memberships`] lists them all.
     pub async fn find_login(
         &self,
         email: &Email,
     ) -> Result<(Vec<u8>, Option<(confide_core::ids::TenantId, UserId)>), StoreError> {
+        let (lookup, all) = self.login_memberships(email).await?;
+        Ok((lookup, all.into_iter().next()))
+    }
+
+    /// Every tenant a login email is a member of, oldest membership first, and the email's
+    /// global lookup key.
+    pub async fn login_memberships(
+        &self,
+        email: &Email,
+    ) -> Result<(Vec<u8>, Vec<(confide_core::ids::TenantId, UserId)>), StoreError> {
         use sqlx::Row;
         let lookup = self.login_email_index(email)?;
-        let row = sqlx::query(
-            "SELECT tenant_id, subject_id FROM principals WHERE lookup = $1 AND kind = 'email'",
+        // User ids are time-ordered (UUIDv7): the first is the oldest membership.
+        let rows = sqlx::query(
+            "SELECT tenant_id, subject_id FROM principals WHERE lookup = $1 AND kind = 'email' \
+             ORDER BY subject_id LIMIT 100",
         )
         .bind(lookup.clone())
-        .fetch_optional(self.pool())
+        .fetch_all(self.pool())
         .await?;
-        let found = match row {
-            Some(r) => {
+        let found = rows
+            .iter()
+            .map(|r| {
                 let t: String = r.try_get(0)?;
                 let u: String = r.try_get(1)?;
-                Some((
+                Ok((
                     t.parse()
                         .map_err(|_| StoreError::Corrupt("tenant id".into()))?,
                     u.parse()
                         .map_err(|_| StoreError::Corrupt("user id".into()))?,
                 ))
-            }
-            None => None,
-        };
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok((lookup, found))
     }
 

@@ -14,7 +14,7 @@ use confide_store::{Backend, Store, StoreError};
 use secrecy::SecretString;
 use sqlx::{AnyConnection, Executor, Row};
 
-fn marker(tag: &str) -> String {
+pub(crate) fn marker(tag: &str) -> String {
     format!("{tag}-{}", hex::encode(random_array::<8>(&OsEntropy)))
 }
 
@@ -27,7 +27,7 @@ pub async fn tenant(store: &Store, name: &str) -> TenantId {
         .tenant_id
 }
 
-fn contact(phone: Option<&str>, name: &str) -> NewContact {
+pub(crate) fn contact(phone: Option<&str>, name: &str) -> NewContact {
     NewContact {
         phone: phone.map(|p| Phone::parse(p).unwrap()),
         name: Some(name.to_string()),
@@ -35,7 +35,7 @@ fn contact(phone: Option<&str>, name: &str) -> NewContact {
     }
 }
 
-async fn exec(conn: &mut AnyConnection, sql: &str) -> Result<u64, sqlx::Error> {
+pub(crate) async fn exec(conn: &mut AnyConnection, sql: &str) -> Result<u64, sqlx::Error> {
     conn.execute(sqlx::AssertSqlSafe(sql.to_string()))
         .await
         .map(|r| r.rows_affected())
@@ -85,7 +85,7 @@ pub async fn tenant_creation_writes_keys_roles_owner_and_audit(db: &TestDb) {
 }
 
 /// Everything on disk (SQLite database, WAL and shared memory; a PostgreSQL dump).
-async fn disk_bytes(db: &TestDb) -> Vec<u8> {
+pub(crate) async fn disk_bytes(db: &TestDb) -> Vec<u8> {
     match db.backend() {
         Backend::Sqlite => {
             let mut all = Vec::new();
@@ -112,7 +112,7 @@ async fn disk_bytes(db: &TestDb) -> Vec<u8> {
     }
 }
 
-fn contains(hay: &[u8], needle: &str) -> bool {
+pub(crate) fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 

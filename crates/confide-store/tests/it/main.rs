@@ -6,6 +6,7 @@ mod bulk;
 mod cases;
 mod harness;
 mod inbox;
+mod sealed;
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -57,11 +58,15 @@ conformance!(
     inbox_changes_assign_resolve_reopen_and_are_audited,
     inbox_reopen_refuses_a_second_open_conversation,
     inbox_start_finds_or_opens_the_one_open_conversation,
+    labels_attributes_and_consent_sources_never_reach_the_disk_in_clear,
+    the_consent_ledger_refuses_update_and_delete_for_the_app_role,
+    clear_labels_and_sources_from_older_versions_are_sealed_at_start,
 );
 
 use bulk::*;
 use cases::*;
 use inbox::*;
+use sealed::*;
 
 /// Row-level security is PostgreSQL's second wall; SQLite has no roles (its wall is the scope).
 mod postgres_only {

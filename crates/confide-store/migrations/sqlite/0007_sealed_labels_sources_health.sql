@@ -1,0 +1,25 @@
+-- Contact labels and consent sources may name or describe a person: they are sealed like every
+-- other personal field. Labels are found by a per-tenant blind index (one row per label).
+ALTER TABLE contacts ADD COLUMN labels_ct BLOB;
+CREATE TABLE contact_labels (
+    tenant_id   TEXT NOT NULL,
+    contact_id  TEXT NOT NULL,
+    label_bidx  BLOB NOT NULL,
+    PRIMARY KEY (tenant_id, contact_id, label_bidx),
+    FOREIGN KEY (tenant_id, contact_id) REFERENCES contacts(tenant_id, contact_id) ON DELETE CASCADE
+);
+CREATE INDEX contact_labels_by_label ON contact_labels (tenant_id, label_bidx, contact_id);
+ALTER TABLE consent_events ADD COLUMN source_ct BLOB;
+
+-- A channel's health as Graph last reported it: ok, unverified, token_invalid, blocked,
+-- rate_limited; the last Graph error in plain words; when it was checked.
+ALTER TABLE channels ADD COLUMN health TEXT NOT NULL DEFAULT 'unverified';
+ALTER TABLE channels ADD COLUMN health_detail TEXT;
+ALTER TABLE channels ADD COLUMN health_checked_at INTEGER;
+
+-- One-off maintenance done by the binary after the migrations (sealing rows written in clear by
+-- older versions), recorded so it runs once.
+CREATE TABLE maintenance_done (
+    name    TEXT PRIMARY KEY,
+    done_at INTEGER NOT NULL
+);
