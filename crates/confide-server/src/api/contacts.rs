@@ -5,7 +5,7 @@
 //! `GET /api/v1/contacts/{id}/consent` to read it with the current consent per purpose, and
 //! `POST /api/v1/contacts/{id}/consent` to append an event (C19). The ledger is append-only:
 //! there is no route to change or remove an event. Every append is audited in the same
-//! transaction (C22), with the purpose and source only (never the evidence, which may quote the
+//! transaction (C22), with the purpose only (never the source or the evidence, free text that may quote the
 //! person).
 
 use super::conversations::{decode_cursor, encode_cursor, limit, query};
@@ -454,7 +454,8 @@ pub async fn record_consent(
         format!("consent.{}", c.status.as_str()),
         format!("contact:{contact}"),
     )
-    .with_details(json!({"purpose": c.purpose.as_str(), "source": c.source}))
+    // Ids and enumerated values only: the source is free text and stays in the sealed ledger.
+    .with_details(json!({"purpose": c.purpose.as_str()}))
     .with_request_id(super::session::request_id(&headers));
     s.audit(&audit).await?;
     s.commit().await?;

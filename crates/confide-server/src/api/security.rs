@@ -37,6 +37,7 @@ pub async fn put_settings(
     principal: Principal,
     JsonBody(body): JsonBody<Settings>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    crate::auth::sudo::human_recently_signed_in(&state, &principal).await?;
     let mut s = state.store.scope(principal.tenant).await?;
     s.set_require_2fa(body.require_2fa, principal.actor())
         .await?;
@@ -85,6 +86,7 @@ pub async fn create_grant(
     if !(1..=MAX_GRANT_HOURS).contains(&body.hours) {
         return Err(unprocessable("invalid_hours", "hours is 1 to 72."));
     }
+    crate::auth::sudo::human_recently_signed_in(&state, &principal).await?;
     let email = Email::parse(&body.platform_admin_email)
         .map_err(|_| unprocessable("unknown_admin", "No such platform admin."))?;
     let lookup = state.store.platform_email_lookup(&email)?;

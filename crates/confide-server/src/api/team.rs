@@ -2,7 +2,7 @@
 //! they could not have made, or a user put in such a role); the last active owner stays.
 
 use super::json::{JsonBody, id, ts, unprocessable};
-use crate::auth::Principal;
+use crate::auth::{Principal, sudo};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
@@ -87,6 +87,9 @@ pub struct Invite {
 }
 
 /// `POST /api/v1/users`: adds a member with a one-time password (shown once) they must change.
+/// The answer is the same whether or not the address belongs to a member of another tenant: one
+/// person may be a member of several tenants (each membership its own account) and names the
+/// tenant at sign-in.
 pub async fn create_user(
     State(state): State<AppState>,
     principal: Principal,
@@ -112,6 +115,11 @@ pub async fn create_user(
         Err(e) => return Err(e.into()),
     };
     may_grant(&principal, &role.permissions)?;
+    if sudo::is_powerful(&role.permissions) {
+        drop(s);
+        sudo::human_recently_signed_in(&state, &principal).await?;
+        s = state.store.scope(principal.tenant).await?;
+    }
     let user_id = s
         .insert_user(
             NewUser {
@@ -168,6 +176,10 @@ pub async fn update_user(
                 .map_err(|_| unprocessable("invalid_role", "No such role."))
         })
         .transpose()?;
+    // Handing out a password or a role is account-takeover grade: people only, recently signed in.
+    if body.reset_password || new_role.is_some() {
+        sudo::human_recently_signed_in(&state, &principal).await?;
+    }
     let reset = if body.reset_password {
         let pw = one_time_password(&state);
         let hash = state.auth.hash(pw.clone(), state.entropy.clone()).await?;

@@ -1,16 +1,28 @@
 //! Channels by id for webhook routing, with their secrets decrypted, cached briefly so a burst of
-//! deliveries costs one database read. Changing a channel invalidates its entry here; other
-//! instances see the change within the time-to-live.
+//! deliveries costs one database read.
+//!
+//! A changed channel (update, secret rotation, deletion, health) must stop verifying with its old
+//! secrets at once, on every instance:
+//! - in this process the API invalidates the entry right after its commit, and a read that
+//!   raced the change never puts its stale result back (a generation counter);
+//! - other instances hear the change through PostgreSQL notifications sent by the changing
+//!   transaction ([`confide_store::notify`]) and drop the entry when it commits
+//!   ([`ChannelDirectory::follow_changes`]); if that subscription breaks, they drop every entry
+//!   and resubscribe, and the time-to-live below bounds what a broken subscription can miss.
 
 use confide_core::clock::SharedClock;
 use confide_core::ids::{ChannelId, TenantId};
 use confide_store::{Store, StoreError};
 use secrecy::SecretString;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use time::Duration;
+use tokio::sync::watch;
 
-const TTL: Duration = Duration::seconds(30);
+/// The longest a cached entry is trusted when no change was heard (a bound for a lost
+/// notification, not the normal path).
+const TTL: Duration = Duration::seconds(10);
 
 /// What the webhook path needs to know about a channel.
 pub struct ChannelEntry {
@@ -29,6 +41,8 @@ pub struct ChannelEntry {
 pub struct ChannelDirectory {
     clock: SharedClock,
     entries: Mutex<HashMap<ChannelId, (time::OffsetDateTime, Arc<ChannelEntry>)>>,
+    /// Bumped by every invalidation: a read that started before one does not cache its result.
+    generation: AtomicU64,
 }
 
 impl ChannelDirectory {
@@ -36,6 +50,7 @@ impl ChannelDirectory {
         Self {
             clock,
             entries: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -52,6 +67,7 @@ impl ChannelDirectory {
         {
             return Ok(Some(e.clone()));
         }
+        let generation = self.generation.load(Ordering::SeqCst);
         let Some(tenant) = store.channel_tenant(channel).await? else {
             return Ok(None);
         };
@@ -74,7 +90,9 @@ impl ChannelDirectory {
             graph_base_url: info.graph_base_url,
             active: info.status == "active",
         });
-        if let Ok(mut map) = self.entries.lock() {
+        if let Ok(mut map) = self.entries.lock()
+            && self.generation.load(Ordering::SeqCst) == generation
+        {
             map.insert(channel, (now, entry.clone()));
         }
         Ok(Some(entry))
@@ -83,7 +101,62 @@ impl ChannelDirectory {
     /// Forgets a channel after it changed (secret rotation, update, deletion).
     pub fn invalidate(&self, channel: ChannelId) {
         if let Ok(mut map) = self.entries.lock() {
+            self.generation.fetch_add(1, Ordering::SeqCst);
             map.remove(&channel);
+        }
+    }
+
+    /// Forgets every channel (a change notification may have been missed).
+    pub fn invalidate_all(&self) {
+        if let Ok(mut map) = self.entries.lock() {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+            map.clear();
+        }
+    }
+
+    /// Follows other instances' channel changes until `stop` turns true (PostgreSQL; returns at
+    /// once on SQLite, whose one instance invalidates directly). A dropped `stop` sender is not a
+    /// stop: the cache must keep hearing changes for as long as the state is in use.
+    pub async fn follow_changes(self: Arc<Self>, store: Store, stop: watch::Receiver<bool>) {
+        use confide_store::notify::ChannelChange;
+        let stopped = || {
+            let mut stop = stop.clone();
+            async move {
+                if stop.wait_for(|s| *s).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        loop {
+            let mut changes = match store.channel_changes().await {
+                Ok(Some(c)) => c,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot subscribe to channel changes; retrying");
+                    self.invalidate_all();
+                    tokio::select! {
+                        _ = stopped() => return,
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+                    }
+                }
+            };
+            // Whatever changed before the subscription was up is not cached any more.
+            self.invalidate_all();
+            loop {
+                let heard = tokio::select! {
+                    _ = stopped() => return,
+                    heard = changes.recv() => heard,
+                };
+                match heard {
+                    Ok(ChannelChange::One(id)) => self.invalidate(id),
+                    Ok(ChannelChange::All) => self.invalidate_all(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "channel change subscription lost; resubscribing");
+                        self.invalidate_all();
+                        break;
+                    }
+                }
+            }
         }
     }
 }

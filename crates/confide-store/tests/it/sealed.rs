@@ -116,7 +116,8 @@ pub async fn the_consent_ledger_refuses_update_and_delete_for_the_app_role(db: &
         .unwrap();
     s.commit().await.unwrap();
     let tid = t.to_string();
-    let update = format!("UPDATE consent_events SET status = 'opted_out' WHERE tenant_id = '{tid}'");
+    let update =
+        format!("UPDATE consent_events SET status = 'opted_out' WHERE tenant_id = '{tid}'");
     let delete = format!("DELETE FROM consent_events WHERE tenant_id = '{tid}'");
     let mut raw = db.raw().await;
     assert!(
@@ -135,7 +136,9 @@ pub async fn the_consent_ledger_refuses_update_and_delete_for_the_app_role(db: &
             exec(&mut raw, "SAVEPOINT attempt").await.unwrap();
             let err = exec(&mut raw, sql).await.unwrap_err().to_string();
             assert!(err.contains("permission denied"), "{sql}: {err}");
-            exec(&mut raw, "ROLLBACK TO SAVEPOINT attempt").await.unwrap();
+            exec(&mut raw, "ROLLBACK TO SAVEPOINT attempt")
+                .await
+                .unwrap();
         }
         exec(&mut raw, "ROLLBACK").await.unwrap();
         exec(&mut raw, "RESET ROLE").await.unwrap();
@@ -167,7 +170,9 @@ pub async fn clear_labels_and_sources_from_older_versions_are_sealed_at_start(db
     let mut raw = db.raw().await;
     let tid = t.to_string();
     let labels_json = serde_json::json!([label]).to_string();
-    exec(&mut raw, "DELETE FROM maintenance_done").await.unwrap();
+    exec(&mut raw, "DELETE FROM maintenance_done")
+        .await
+        .unwrap();
     sqlx::query("UPDATE contacts SET labels = $1, labels_ct = NULL WHERE tenant_id = $2 AND contact_id = $3")
         .bind(labels_json)
         .bind(tid.clone())
@@ -199,7 +204,10 @@ pub async fn clear_labels_and_sources_from_older_versions_are_sealed_at_start(db
 
     let again = open_store(&db.options, db.keyring.clone(), db.clock.clone()).await;
     let mut s = again.read_scope(t).await.unwrap();
-    assert_eq!(s.get_contact(c.id).await.unwrap().labels, vec![label.clone()]);
+    assert_eq!(
+        s.get_contact(c.id).await.unwrap().labels,
+        vec![label.clone()]
+    );
     assert_eq!(
         s.list_contacts(Some(&label), None, 10)
             .await
@@ -211,11 +219,12 @@ pub async fn clear_labels_and_sources_from_older_versions_are_sealed_at_start(db
     assert_eq!(s.consent_history(c.id).await.unwrap()[0].source, source);
     drop(s);
     let mut raw = db.raw().await;
-    let row = sqlx::query("SELECT labels, labels_ct IS NOT NULL FROM contacts WHERE contact_id = $1")
-        .bind(c.id.to_string())
-        .fetch_one(&mut raw)
-        .await
-        .unwrap();
+    let row =
+        sqlx::query("SELECT labels, labels_ct IS NOT NULL FROM contacts WHERE contact_id = $1")
+            .bind(c.id.to_string())
+            .fetch_one(&mut raw)
+            .await
+            .unwrap();
     assert_eq!(row.get::<String, _>(0), "[]");
     let row = sqlx::query("SELECT source FROM consent_events WHERE event_id = $1")
         .bind(event.to_string())
@@ -228,3 +237,4 @@ pub async fn clear_labels_and_sources_from_older_versions_are_sealed_at_start(db
     assert!(exec(&mut raw, &update).await.is_err());
     again.close().await;
 }
+

@@ -1,5 +1,7 @@
 //! Signed webhook ingest (issue 4; SECURITY-CLAIMS C17, C18).
 
+mod directory;
+
 use crate::harness::{Auth, FIXTURE_PHONE_NUMBER_ID, TestApp, TestChannel, fixture};
 use axum::http::{Method, StatusCode};
 use confide_core::audit::Actor;
@@ -430,6 +432,7 @@ mod media {
             app.state.vault.clone(),
             app.state.clock.clone(),
             Arc::new(tokio::sync::Notify::new()),
+            app.state.egress.clone(),
         )
     }
 
@@ -664,7 +667,6 @@ async fn mixed_traffic_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_to_a_customer_without_a_phone_is_addressed_by_bsuid() {
     use confide_server::outbound::{AddressError, recipient_for};
-    use confide_whatsapp::client::{GraphClient, GraphClientOptions};
     use confide_whatsapp::send::{OutboundMessage, Recipient};
 
     let config = meta_sim::SimConfig {
@@ -717,7 +719,9 @@ async fn a_reply_to_a_customer_without_a_phone_is_addressed_by_bsuid() {
         Err(AddressError::AuthenticationNeedsPhone)
     );
 
-    let client = GraphClient::new(sim.base_url(), token, GraphClientOptions::default()).unwrap();
+    let client =
+        confide_server::outbound::graph::graph_client(&app.state.egress, sim.base_url(), token)
+            .unwrap();
     let reply = OutboundMessage::text(to, "¡Sí, enviamos a todo el país!", false).unwrap();
     let sent = client.send(FIXTURE_PHONE_NUMBER_ID, &reply).await.unwrap();
     assert!(sent.wamid().is_some());
