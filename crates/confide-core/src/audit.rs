@@ -71,8 +71,31 @@ impl AuditEvent {
         self
     }
 
+    /// The server's id of the request that caused the event.
     pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
         self.request_id = request_id;
+        self
+    }
+
+    /// The caller's own id for the request (its `X-Request-Id`, sanitised by the server), kept
+    /// in the details as `correlation_id`, never as the request id. Details that are not an
+    /// object are kept under `details`. The entry format is unchanged: details are stored and
+    /// hashed as text, so entries with and without it verify alike.
+    pub fn with_correlation_id(mut self, correlation_id: Option<String>) -> Self {
+        let Some(id) = correlation_id else {
+            return self;
+        };
+        let mut map = match std::mem::take(&mut self.details) {
+            serde_json::Value::Object(m) => m,
+            serde_json::Value::Null => serde_json::Map::new(),
+            other => {
+                let mut m = serde_json::Map::new();
+                m.insert("details".into(), other);
+                m
+            }
+        };
+        map.insert("correlation_id".into(), serde_json::Value::String(id));
+        self.details = serde_json::Value::Object(map);
         self
     }
 }
@@ -384,6 +407,28 @@ mod tests {
         fn seal(&self, hash: &[u8; 32]) -> [u8; 32] {
             *hash
         }
+    }
+
+    #[test]
+    fn correlation_id_goes_into_the_details_and_the_chain_still_verifies() {
+        let ev = AuditEvent::new(Actor::Cli, "test.event", "")
+            .with_details(serde_json::json!({"i": 1}))
+            .with_request_id(Some("server-id".into()))
+            .with_correlation_id(Some("client-id".into()));
+        assert_eq!(ev.request_id.as_deref(), Some("server-id"));
+        assert_eq!(
+            ev.details,
+            serde_json::json!({"i": 1, "correlation_id": "client-id"})
+        );
+        let bare =
+            AuditEvent::new(Actor::Cli, "test.event", "").with_correlation_id(Some("c".into()));
+        assert_eq!(bare.details, serde_json::json!({"correlation_id": "c"}));
+        let none = AuditEvent::new(Actor::Cli, "test.event", "").with_correlation_id(None);
+        assert_eq!(none.details, serde_json::Value::Null);
+        let mut c = chain(2);
+        c.push(next_entry("t1", head(&c), 5_000, &ev, &TestSealer));
+        let h = head(&c);
+        assert_eq!(verify_chain("t1", c, h, &TestSealer), Ok(3));
     }
 
     #[test]

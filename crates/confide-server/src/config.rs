@@ -559,7 +559,13 @@ mod tests {
                 .0;
             assert!(err.starts_with("trusted_proxies:"), "{bad}: {err}");
         }
-        for bad in ["graph.facebook.com", "ftp://x", "https://x/path", "https://u@x", "https://x:0"] {
+        for bad in [
+            "graph.facebook.com",
+            "ftp://x",
+            "https://x/path",
+            "https://u@x",
+            "https://x:0",
+        ] {
             let err = load_from(None, env(&[("CONFIDE_GRAPH_ALLOWED_ORIGINS", bad)]))
                 .unwrap_err()
                 .0;

@@ -14,12 +14,12 @@ use axum::extract::DefaultBodyLimit;
 use confide_core::clock::SharedClock;
 use confide_core::entropy::SharedEntropy;
 use confide_store::{Store, StoreOptions};
+use confide_whatsapp::egress::EgressPolicy;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 /// Bodies larger than this are refused with 413 (webhooks have their own, larger limit).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -133,6 +133,10 @@ impl Application {
         let admin = TcpListener::bind(config.admin_listen)
             .await
             .map_err(|e| StartupError(format!("admin_listen {}: {e}", config.admin_listen)))?;
+        let egress = Arc::new(
+            EgressPolicy::new(&config.graph_allowed_origins)
+                .map_err(|e| StartupError(format!("graph_allowed_origins: {e}")))?,
+        );
         let store = open_store(&config, &deps, Opener::Server).await?;
         let vault = MediaVault::from_url(&config.media_url).map_err(StartupError)?;
         let media_wake = Arc::new(Notify::new());
@@ -145,12 +149,16 @@ impl Application {
             vault.clone(),
             deps.clock.clone(),
             media_wake,
+            egress.clone(),
         );
         let mut workers = vec![writer];
         // Only SQLite has a write-ahead log to fold back.
         if store.backend() == confide_store::Backend::Sqlite {
             workers.push(tokio::spawn(checkpoints(store.clone(), stop.clone())));
         }
+        workers.push(tokio::spawn(
+            channels.clone().follow_changes(store.clone(), stop.clone()),
+        ));
         workers.push(tokio::spawn(fetcher.run(stop)));
         let auth =
             Arc::new(crate::auth::AuthRuntime::from_config(&config, &store).map_err(StartupError)?);
@@ -164,6 +172,7 @@ impl Application {
             entropy: deps.entropy,
             metrics: Arc::new(Metrics::default()),
             ingest,
+            egress,
         };
         Ok(Application {
             public,
@@ -208,12 +217,10 @@ impl Application {
                 edge::access::log_and_count,
             ))
             .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
-            .layer(PropagateRequestIdLayer::new(
-                axum::http::HeaderName::from_static(edge::request_id::HEADER),
-            ))
-            .layer(SetRequestIdLayer::new(
-                axum::http::HeaderName::from_static(edge::request_id::HEADER),
-                edge::request_id::MakeId(state.entropy.clone()),
+            // Outermost: a server-made request id before anything else sees the request.
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                edge::request_id::assign,
             ))
             .with_state(state)
     }

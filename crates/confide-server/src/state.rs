@@ -9,6 +9,7 @@ use crate::webhooks::writer::IngestQueue;
 use confide_core::clock::SharedClock;
 use confide_core::entropy::SharedEntropy;
 use confide_store::Store;
+use confide_whatsapp::egress::EgressPolicy;
 use std::sync::Arc;
 
 /// Cheap to clone; everything inside is shared.
@@ -27,4 +28,7 @@ pub struct AppState {
     pub ingest: IngestQueue,
     /// Where sealed media lives.
     pub vault: MediaVault,
+    /// The one egress guard, built from `graph_allowed_origins`: every Graph client the server
+    /// builds carries it ([`crate::outbound::graph::graph_client`]).
+    pub egress: Arc<EgressPolicy>,
 }

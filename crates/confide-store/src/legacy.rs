@@ -47,11 +47,13 @@ impl Store {
                 self.rewrite_consent_sources(options, &t, &sources).await?;
             }
         }
-        sqlx::query("INSERT INTO maintenance_done (name, done_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(TASK)
-            .bind(self.clock().now_micros())
-            .execute(self.write_pool())
-            .await?;
+        sqlx::query(
+            "INSERT INTO maintenance_done (name, done_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(TASK)
+        .bind(self.clock().now_micros())
+        .execute(self.write_pool())
+        .await?;
         if sealed_labels + sealed_sources > 0 {
             tracing::info!(
                 contacts = sealed_labels,

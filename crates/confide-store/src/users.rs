@@ -28,10 +28,11 @@ impl Scope<'_> {
         let lookup = self.store.login_email_index(&user.email)?;
         let email_ct = self.seal_str("users", "email", &id.to_string(), user.email.as_str())?;
         let t = self.tenant_str().to_string();
-        sqlx::query("INSERT INTO principals (lookup, kind, tenant_id, subject_id) VALUES ($1, 'email', $2, $3)")
+        sqlx::query("INSERT INTO principals (lookup, kind, tenant_id, subject_id, created_at) VALUES ($1, 'email', $2, $3, $4)")
             .bind(lookup.clone())
             .bind(t.clone())
             .bind(id.to_string())
+            .bind(now)
             .execute(self.conn())
             .await
             .map_err(|e| StoreError::from_insert(e, "a user with this email"))?;
@@ -421,10 +422,9 @@ impl crate::Store {
     ) -> Result<(Vec<u8>, Vec<(confide_core::ids::TenantId, UserId)>), StoreError> {
         use sqlx::Row;
         let lookup = self.login_email_index(email)?;
-        // User ids are time-ordered (UUIDv7): the first is the oldest membership.
         let rows = sqlx::query(
             "SELECT tenant_id, subject_id FROM principals WHERE lookup = $1 AND kind = 'email' \
-             ORDER BY subject_id LIMIT 100",
+             ORDER BY created_at, subject_id LIMIT 100",
         )
         .bind(lookup.clone())
         .fetch_all(self.pool())

@@ -10,12 +10,15 @@
 //! - [`bsuid`]: business-scoped user id format checks.
 //! - [`client`]: the Graph API client (sends, mark-read, media, templates) with an outbound
 //!   allowlist, no redirects, size caps and typed, classified errors.
+//! - [`egress`]: the one egress guard every client carries: no connection to a private,
+//!   loopback, link-local or otherwise non-public address unless its origin is listed.
 //!
-//! Apart from [`client`], which does HTTP, the library does no I/O; it reads no clock, draws no
-//! randomness and logs nothing: it returns data.
+//! Apart from [`client`] and [`egress`], which do HTTP and DNS, the library does no I/O; it reads
+//! no clock, draws no randomness and logs nothing: it returns data.
 
 pub mod bsuid;
 pub mod client;
+pub mod egress;
 pub mod errors;
 pub mod send;
 pub mod signature;

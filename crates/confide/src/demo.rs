@@ -75,6 +75,12 @@ pub async fn seed(app: &Application, config: &Config, deps: &Deps) -> Result<Dem
     let sim = Sim::start(sim_config, deps.clock.clone())
         .await
         .map_err(|e| Failure::failed(format!("simulator: {e}")))?;
+    // The simulator's port is known only now: list its loopback origin in the egress guard (and
+    // so as an allowed Graph origin), as an operator lists one in `graph_allowed_origins`.
+    app.state()
+        .egress
+        .list_local_simulator(sim.base_url())
+        .map_err(|e| Failure::failed(format!("simulator: {e}")))?;
     let mut scope = store
         .scope(tenant)
         .await

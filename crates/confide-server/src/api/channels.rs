@@ -12,10 +12,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use confide_core::ids::ChannelId;
 use confide_store::channels::{Channel, ChannelPatch, NewChannel};
-use confide_whatsapp::client::{GraphClient, GraphClientOptions};
+use confide_whatsapp::egress::EgressPolicy;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::Arc;
 
 /// Meta's Graph API, the default for every channel (tests point channels at meta-sim).
 pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.facebook.com";
@@ -56,20 +57,28 @@ fn secret(field: &'static str, v: String) -> Result<SecretString, ApiError> {
     Ok(SecretString::from(v))
 }
 
-/// Only an https Graph origin (or a loopback simulator) may be called (SSRF protection, C21).
-fn graph_base_url(v: Option<String>) -> Result<String, ApiError> {
-    let url = v.unwrap_or_else(|| DEFAULT_GRAPH_BASE_URL.to_string());
-    GraphClient::new(
-        &url,
-        SecretString::from("validation"),
-        GraphClientOptions::default(),
-    )
-    .map_err(|e| {
-        unprocessable(
-            "invalid_graph_base_url",
-            format!("graph_base_url is not an allowed Graph API origin: {e}"),
-        )
-    })?;
+/// A channel's Graph API must be one of the operator's `graph_allowed_origins` (SSRF protection,
+/// C21): the origin (`scheme://host:port`) of `graph_base_url`, compared exactly, must be listed
+/// in the egress policy built from them; else 422 `graph_origin_not_allowed`. A listed origin
+/// with a query, fragment or credentials is 422 `invalid_graph_base_url`.
+fn graph_base_url(egress: &Arc<EgressPolicy>, v: Option<String>) -> Result<String, ApiError> {
+    let raw = v.unwrap_or_else(|| DEFAULT_GRAPH_BASE_URL.to_string());
+    let url = raw.trim();
+    if !egress.is_listed(url) {
+        return Err(unprocessable(
+            "graph_origin_not_allowed",
+            "graph_base_url is not one of the Graph API origins this server allows \
+             (graph_allowed_origins); the default is Meta's https://graph.facebook.com.",
+        ));
+    }
+    crate::outbound::graph::graph_client(egress, url, SecretString::from("validation")).map_err(
+        |e| {
+            unprocessable(
+                "invalid_graph_base_url",
+                format!("graph_base_url is not a usable Graph API URL: {e}"),
+            )
+        },
+    )?;
     Ok(url.trim_end_matches('/').to_string())
 }
 
@@ -127,7 +136,7 @@ pub async fn create(
         access_token: secret("access_token", b.access_token)?,
         app_secret: secret("app_secret", b.app_secret)?,
         verify_token: secret("verify_token", b.verify_token)?,
-        graph_base_url: graph_base_url(b.graph_base_url)?,
+        graph_base_url: graph_base_url(&state.egress, b.graph_base_url)?,
     };
     let mut s = state.store.scope(principal.tenant).await?;
     let c = s.create_channel(new, principal.actor()).await?;
@@ -172,7 +181,7 @@ pub async fn update(
             .transpose()?,
         graph_base_url: b
             .graph_base_url
-            .map(|u| graph_base_url(Some(u)))
+            .map(|u| graph_base_url(&state.egress, Some(u)))
             .transpose()?,
         status: b.status,
     };

@@ -1,9 +1,13 @@
 //! One's own account: `GET /api/v1/me`, `POST /api/v1/me/password`, and the second factor under
 //! `/api/v1/me/2fa/...` (enrol, confirm, disable, new recovery codes). Every change of password
-//! or 2FA needs the current password again and ends the user's other sessions.
+//! or 2FA needs the current password again and ends the user's other sessions. Those password
+//! checks (and the code checks that go with them) are throttled exactly like sign-in
+//! ([`crate::auth::throttle`]): a session does not buy unlimited guesses at the password.
 
 use super::json::{JsonBody, ts, unprocessable};
-use crate::auth::{AuthContext, Principal, PrincipalKind};
+use crate::auth::throttle::{self, Attempt, CheckError};
+use crate::auth::{AuthContext, ClientIp, Principal, PrincipalKind};
+use crate::edge::request_id::RequestIds;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
@@ -110,28 +114,68 @@ fn me_user(principal: &Principal) -> Result<UserId, ApiError> {
         .ok_or_else(crate::auth::forbidden)
 }
 
-/// Checks the current password (for changes that need it again).
+/// Checks the current password (for changes that need it again), under the sign-in throttle:
+/// the check is reserved like a sign-in attempt of the account from the caller's address
+/// (429 `too_many_attempts` with `Retry-After` when throttled), and a wrong password counts as a
+/// failed sign-in (audited as `user.reauth_failed`). On success the caller settles the returned
+/// attempt with [`Attempt::succeeded`] once it knows the whole check passed.
 async fn confirm_password(
     state: &AppState,
     principal: &Principal,
     password: &str,
-) -> Result<confide_store::users::Credentials, ApiError> {
+    ip: std::net::IpAddr,
+    ids: &RequestIds,
+) -> Result<(confide_store::users::Credentials, Attempt), CheckError> {
     let user_id = me_user(principal)?;
     let mut s = state.store.read_scope(principal.tenant).await?;
     let (_, creds) = s.credentials(user_id).await?;
     s.commit().await?;
+    let lookup = state.store.login_email_lookup(&creds.email)?;
+    let keys = throttle::Keys::tenant(&lookup, state.auth.ip_key(&ip));
+    let attempt = throttle::reserve(&state.store, keys, state.clock.now_micros())
+        .await?
+        .map_err(CheckError::TooMany)?;
     match state
         .auth
         .verify(password.to_string(), creds.password_hash.clone())
         .await?
     {
-        Verification::Valid { .. } => Ok(creds),
-        Verification::Invalid => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "wrong_password",
-            "The current password is not right.",
-        )),
+        Verification::Valid { .. } => Ok((creds, attempt)),
+        Verification::Invalid => {
+            reauth_failed(state, principal, &attempt, "wrong_password", ids).await?;
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "wrong_password",
+                "The current password is not right.",
+            )
+            .into())
+        }
     }
+}
+
+/// Confirms a failed check of one's own password or code (already counted) and audits it.
+async fn reauth_failed(
+    state: &AppState,
+    principal: &Principal,
+    attempt: &Attempt,
+    reason: &str,
+    ids: &RequestIds,
+) -> Result<(), ApiError> {
+    let user_id = me_user(principal)?;
+    let mut s = state.store.scope(principal.tenant).await?;
+    super::session::audit_failure(
+        &mut s,
+        attempt,
+        principal.actor(),
+        "user.reauth_failed",
+        format!("user:{user_id}"),
+        reason,
+        ids,
+    )
+    .await?;
+    s.commit().await?;
+    tracing::info!(event = "user.reauth_failed", tenant = %principal.tenant, reason, "password check failed");
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -144,9 +188,13 @@ pub struct PasswordChange {
 pub async fn change_password(
     State(state): State<AppState>,
     principal: Principal,
+    ClientIp(ip): ClientIp,
+    ids: RequestIds,
     JsonBody(body): JsonBody<PasswordChange>,
-) -> Result<StatusCode, ApiError> {
-    let creds = confirm_password(&state, &principal, &body.current_password).await?;
+) -> Result<StatusCode, CheckError> {
+    let (creds, attempt) =
+        confirm_password(&state, &principal, &body.current_password, ip, &ids).await?;
+    attempt.succeeded(&state.store).await?;
     password_policy::check(
         &body.new_password,
         Some(creds.email.as_str()),
@@ -154,10 +202,7 @@ pub async fn change_password(
     )
     .map_err(|e| unprocessable(e.code(), e.to_string()))?;
     if body.new_password == body.current_password {
-        return Err(unprocessable(
-            "password_unchanged",
-            "Choose a new password.",
-        ));
+        return Err(unprocessable("password_unchanged", "Choose a new password.").into());
     }
     let hash = state
         .auth
@@ -168,12 +213,14 @@ pub async fn change_password(
     s.set_password_hash(user_id, &hash, false).await?;
     let ended = s.end_user_sessions(user_id, Some(session_id)).await?;
     s.audit(
-        &AuditEvent::new(
-            principal.actor(),
-            "user.password_changed",
-            format!("user:{user_id}"),
-        )
-        .with_details(json!({"other_sessions_ended": ended})),
+        &ids.stamp(
+            AuditEvent::new(
+                principal.actor(),
+                "user.password_changed",
+                format!("user:{user_id}"),
+            )
+            .with_details(json!({"other_sessions_ended": ended})),
+        ),
     )
     .await?;
     s.commit().await?;
@@ -189,15 +236,19 @@ pub struct PasswordOnly {
 pub async fn enroll(
     State(state): State<AppState>,
     principal: Principal,
+    ClientIp(ip): ClientIp,
+    ids: RequestIds,
     JsonBody(body): JsonBody<PasswordOnly>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let creds = confirm_password(&state, &principal, &body.password).await?;
+) -> Result<Json<serde_json::Value>, CheckError> {
+    let (creds, attempt) = confirm_password(&state, &principal, &body.password, ip, &ids).await?;
+    attempt.succeeded(&state.store).await?;
     if creds.totp_secret.is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "two_factor_enabled",
             "Two-factor authentication is already on; disable it first to enrol a new device.",
-        ));
+        )
+        .into());
     }
     let secret = Totp::generate_secret(state.entropy.as_ref());
     let mut s = state.store.scope(principal.tenant).await?;
@@ -254,18 +305,24 @@ pub struct PasswordAndCode {
     pub code: String,
 }
 
-/// Checks password and a current TOTP code (or recovery code) for a 2FA change.
+/// Checks password and a current TOTP code (or recovery code) for a 2FA change, both under the
+/// sign-in throttle: a wrong password or a wrong code counts as a failed sign-in.
 async fn confirm_both(
     state: &AppState,
     principal: &Principal,
     body: &PasswordAndCode,
-) -> Result<(confide_store::users::Credentials, Option<i64>), ApiError> {
-    let creds = confirm_password(state, principal, &body.password).await?;
+    ip: std::net::IpAddr,
+    ids: &RequestIds,
+) -> Result<(confide_store::users::Credentials, Option<i64>), CheckError> {
+    let (creds, attempt) = confirm_password(state, principal, &body.password, ip, ids).await?;
     let Some(secret) = creds.totp_secret.as_ref() else {
+        // Not a failure: there is no code to check.
+        attempt.withdrawn(&state.store).await?;
         return Err(unprocessable(
             "two_factor_disabled",
             "Two-factor authentication is not on.",
-        ));
+        )
+        .into());
     };
     let now_secs = state.clock.now_micros().div_euclid(1_000_000);
     let step = Totp::new(secret).verify(&body.code, now_secs, creds.totp_last_step);
@@ -276,9 +333,11 @@ async fn confirm_both(
             .await?;
         s.commit().await?;
         if !ok {
-            return Err(unprocessable("invalid_code", "The code is not right."));
+            reauth_failed(state, principal, &attempt, "wrong_code", ids).await?;
+            return Err(unprocessable("invalid_code", "The code is not right.").into());
         }
     }
+    attempt.succeeded(&state.store).await?;
     Ok((creds, step))
 }
 
@@ -286,16 +345,19 @@ async fn confirm_both(
 pub async fn disable(
     State(state): State<AppState>,
     principal: Principal,
+    ClientIp(ip): ClientIp,
+    ids: RequestIds,
     JsonBody(body): JsonBody<PasswordAndCode>,
-) -> Result<StatusCode, ApiError> {
-    let (creds, _) = confirm_both(&state, &principal, &body).await?;
+) -> Result<StatusCode, CheckError> {
+    let (creds, _) = confirm_both(&state, &principal, &body, ip, &ids).await?;
     let (_, require) = state.store.tenant_settings(principal.tenant).await?;
     if require {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "two_factor_required",
             "This organisation requires two-factor authentication.",
-        ));
+        )
+        .into());
     }
     let (user_id, session_id) = principal.user().ok_or_else(crate::auth::forbidden)?;
     let mut s = state.store.scope(principal.tenant).await?;
@@ -314,9 +376,11 @@ pub async fn disable(
 pub async fn regenerate_codes(
     State(state): State<AppState>,
     principal: Principal,
+    ClientIp(ip): ClientIp,
+    ids: RequestIds,
     JsonBody(body): JsonBody<PasswordAndCode>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let (creds, step) = confirm_both(&state, &principal, &body).await?;
+) -> Result<Json<serde_json::Value>, CheckError> {
+    let (creds, step) = confirm_both(&state, &principal, &body, ip, &ids).await?;
     let mut s = state.store.scope(principal.tenant).await?;
     if let Some(step) = step {
         s.advance_totp_step(creds.user_id, step).await?;

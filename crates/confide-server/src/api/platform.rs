@@ -3,7 +3,7 @@
 //! a tenant that has granted one. Nothing here reads a tenant's conversations or contacts.
 
 use super::json::{JsonBody, id, ts, unprocessable};
-use crate::auth::throttle::{self, Decision};
+use crate::auth::throttle::{self, CheckError};
 use crate::auth::{ClientIp, PLATFORM_COOKIE, PlatformPrincipal, SESSION_COOKIE, cookies};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -26,7 +26,8 @@ pub struct Login {
     pub password: String,
 }
 
-/// `POST /api/v1/platform/session`: throttled like tenant sign-in, same answers.
+/// `POST /api/v1/platform/session`: throttled like tenant sign-in (reserved before the check,
+/// see [`crate::auth::throttle`]), same answers.
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -38,20 +39,11 @@ pub async fn login(
         Some(e) => state.store.platform_email_lookup(e)?,
         None => confide_crypto::token::hash_token(&body.email).to_vec(),
     };
-    let ip_index = state.auth.ip_key(&ip);
-    let mut acct = b"platform:".to_vec();
-    acct.extend_from_slice(&throttle::account_key(&lookup));
-    let pair = throttle::pair_key(&acct, &ip_index);
-    let ipk = throttle::ip_key(&ip_index);
-    let c = state
-        .store
-        .throttle_counters(&[acct.clone(), pair.clone(), ipk.clone()])
-        .await?;
-    match throttle::decide(c[0], c[1], c[2], false, now) {
-        Decision::Allow => {}
-        Decision::Wait(s) => return Ok(super::session::too_many(s)),
-        Decision::Locked => return Ok(super::session::too_many(throttle::MAX_DELAY_SECS)),
-    }
+    let keys = throttle::Keys::platform(&lookup, state.auth.ip_key(&ip));
+    let attempt = match throttle::reserve(&state.store, keys, now).await? {
+        Ok(a) => a,
+        Err(secs) => return Ok(throttle::too_many(secs)),
+    };
     let admin = state.store.platform_admin_by_lookup(&lookup).await?;
     let ok = match &admin {
         Some(a) => {
@@ -69,15 +61,11 @@ pub async fn login(
         }
     };
     let Some(admin) = admin.filter(|_| ok) else {
-        let forget = now - throttle::IP_FORGET_SECS * 1_000_000;
-        state
-            .store
-            .throttle_record_failures(&[(acct, i64::MIN), (pair, i64::MIN), (ipk, forget)])
-            .await?;
+        attempt.failed(&state.store).await?;
         tracing::warn!(event = "platform.login_failed", "platform sign-in failed");
         return Err(super::session::invalid_credentials());
     };
-    state.store.throttle_clear(&[acct, pair]).await?;
+    attempt.succeeded(&state.store).await?;
     let token = SecretToken::generate(state.entropy.as_ref(), "cfd_plat_");
     let absolute = state.auth.config.session_absolute_timeout_secs;
     let session = state
@@ -116,12 +104,23 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
+/// `POST /api/v1/platform/password`: the current password is checked under the same throttle
+/// as the platform sign-in (a wrong one counts as a failed sign-in; 429 when throttled).
 pub async fn change_password(
     State(state): State<AppState>,
     admin: PlatformPrincipal,
+    ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody<PasswordChange>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<StatusCode, CheckError> {
     let record = state.store.platform_admin(&admin.admin_id).await?;
+    let lookup = state
+        .store
+        .throttle_platform_lookup(&admin.admin_id)
+        .await?;
+    let keys = throttle::Keys::platform(&lookup, state.auth.ip_key(&ip));
+    let attempt = throttle::reserve(&state.store, keys, state.clock.now_micros())
+        .await?
+        .map_err(CheckError::TooMany)?;
     if !matches!(
         state
             .auth
@@ -129,12 +128,16 @@ pub async fn change_password(
             .await?,
         Verification::Valid { .. }
     ) {
+        attempt.failed(&state.store).await?;
+        tracing::warn!(event = "platform.reauth_failed", admin = %admin.admin_id, "wrong current password");
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "wrong_password",
             "The current password is not right.",
-        ));
+        )
+        .into());
     }
+    attempt.succeeded(&state.store).await?;
     password_policy::check(&body.new_password, None, false)
         .map_err(|e| unprocessable(e.code(), e.to_string()))?;
     let hash = state

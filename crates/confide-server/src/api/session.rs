@@ -2,17 +2,19 @@
 //! `DELETE /api/v1/sessions/{id}`.
 //!
 //! Sign-in answers unknown emails and wrong passwords alike (401 `invalid_credentials`, same
-//! body), after the same work: an argon2 verification (a dummy one for unknown emails) and one
-//! write transaction to the throttle counters.
+//! body), after the same work: a write transaction reserving the attempt on the throttle
+//! counters (see [`crate::auth::throttle`]), an argon2 verification (a dummy one for unknown
+//! emails) and one write transaction settling it.
 
 use super::json::{JsonBody, id, ts};
-use crate::auth::throttle::{self, Decision};
+use crate::auth::throttle::{self, Attempt};
 use crate::auth::{ClientIp, Principal, SESSION_COOKIE, cookies};
+use crate::edge::request_id::RequestIds;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::email::Email;
@@ -30,6 +32,10 @@ pub struct Login {
     pub password: String,
     #[serde(default)]
     pub totp: Option<String>,
+    /// Which membership to sign in to, for a person who belongs to several tenants; without it,
+    /// their oldest. A tenant they do not belong to answers like a wrong password.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
 }
 
 pub fn invalid_credentials() -> ApiError {
@@ -40,36 +46,9 @@ pub fn invalid_credentials() -> ApiError {
     )
 }
 
+/// 429 `too_many_attempts` with `Retry-After` (see [`throttle::too_many`]).
 pub fn too_many(retry_after: i64) -> Response {
-    let mut res = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_attempts",
-        "Too many failed sign-ins; wait before trying again, or ask an owner to reset the password.",
-    )
-    .into_response();
-    if let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
-        res.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    res
-}
-
-/// Throttle keys and their "forget before" times for one attempt.
-struct Keys {
-    account: Vec<u8>,
-    ip_index: Vec<u8>,
-    ip: Vec<u8>,
-    pair: Vec<u8>,
-}
-
-impl Keys {
-    fn failures(&self, now: i64) -> Vec<(Vec<u8>, i64)> {
-        let ip_forget = now - throttle::IP_FORGET_SECS * 1_000_000;
-        vec![
-            (self.account.clone(), i64::MIN),
-            (self.pair.clone(), i64::MIN),
-            (self.ip.clone(), ip_forget),
-        ]
-    }
+    throttle::too_many(retry_after)
 }
 
 /// How a verified password is completed: TOTP or a recovery code.
@@ -105,6 +84,7 @@ fn second_factor(
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    ids: RequestIds,
     headers: HeaderMap,
     JsonBody(body): JsonBody<Login>,
 ) -> Result<Response, ApiError> {
@@ -115,37 +95,27 @@ pub async fn login(
         Some(e) => state.store.login_email_lookup(e)?,
         None => hash_token(&body.email.trim().to_lowercase()).to_vec(),
     };
-    let ip_index = state.auth.ip_key(&ip);
-    let keys = Keys {
-        account: throttle::account_key(&email_lookup),
-        ip: throttle::ip_key(&ip_index),
-        pair: throttle::pair_key(&email_lookup, &ip_index),
-        ip_index,
+    let keys = throttle::Keys::tenant(&email_lookup, state.auth.ip_key(&ip));
+    // Counted as a failure from here until settled: concurrent guesses cannot share an "allow".
+    let attempt = match throttle::reserve(&state.store, keys, now).await? {
+        Ok(a) => a,
+        Err(secs) => return Ok(too_many(secs)),
     };
-    let counters = state
-        .store
-        .throttle_counters(&[keys.account.clone(), keys.pair.clone(), keys.ip.clone()])
-        .await?;
-    let known_since = now - throttle::KNOWN_IP_DAYS * 86_400 * 1_000_000;
-    let known_ip = state
-        .store
-        .throttle_known_ip(&keys.account, &keys.ip_index, known_since)
-        .await?;
-    match throttle::decide(counters[0], counters[1], counters[2], known_ip, now) {
-        Decision::Allow => {}
-        Decision::Wait(secs) => return Ok(too_many(secs)),
-        Decision::Locked => return Ok(too_many(throttle::MAX_DELAY_SECS)),
-    }
     let found = match &email {
-        Some(e) => state.store.find_login(e).await?.1,
+        Some(e) => {
+            let (_, memberships) = state.store.login_memberships(e).await?;
+            match body.tenant_id.as_deref().map(str::trim) {
+                None | Some("") => memberships.into_iter().next(),
+                Some(wanted) => memberships
+                    .into_iter()
+                    .find(|(t, _)| t.to_string() == wanted),
+            }
+        }
         None => None,
     };
     let Some((tenant, user_id)) = found else {
         state.auth.dummy_verify(body.password.clone()).await?;
-        state
-            .store
-            .throttle_record_failures(&keys.failures(now))
-            .await?;
+        attempt.failed(&state.store).await?;
         tracing::info!(event = "session.login_failed", "sign-in failed");
         return Err(invalid_credentials());
     };
@@ -168,18 +138,7 @@ pub async fn login(
         } else {
             "wrong_password"
         };
-        record_failure(
-            &state,
-            tenant,
-            user_id,
-            &keys,
-            now,
-            counters[0].failures,
-            known_ip,
-            reason,
-            &headers,
-        )
-        .await?;
+        record_failure(&state, tenant, user_id, &attempt, reason, &ids).await?;
         return Err(invalid_credentials());
     }
     let factor = second_factor(
@@ -190,6 +149,7 @@ pub async fn login(
     );
     if matches!(factor, SecondFactor::Missing) {
         // The password was right: ask for the second factor (no failure is counted).
+        attempt.withdrawn(&state.store).await?;
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "totp_required",
@@ -197,18 +157,7 @@ pub async fn login(
         ));
     }
     if matches!(factor, SecondFactor::Wrong) {
-        record_failure(
-            &state,
-            tenant,
-            user_id,
-            &keys,
-            now,
-            counters[0].failures,
-            known_ip,
-            "wrong_totp",
-            &headers,
-        )
-        .await?;
+        record_failure(&state, tenant, user_id, &attempt, "wrong_totp", &ids).await?;
         return Err(invalid_credentials());
     }
     let rehash = match verification {
@@ -227,46 +176,31 @@ pub async fn login(
     // code cannot open two sessions.
     let spent = match factor {
         SecondFactor::Totp(step) => s.advance_totp_step(user_id, step).await?,
-        SecondFactor::RecoveryCode(hash) => {
-            let used = s.use_recovery_code(user_id, &hash).await?;
-            if used {
-                s.audit(&AuditEvent::new(
-                    Actor::User(user_id.to_string()),
-                    "2fa.recovery_code_used",
-                    format!("user:{user_id}"),
-                ))
-                .await?;
-            }
-            used
-        }
+        SecondFactor::RecoveryCode(hash) => s.use_recovery_code(user_id, &hash).await?,
         _ => true,
     };
     if !spent {
         drop(s);
-        record_failure(
-            &state,
-            tenant,
-            user_id,
-            &keys,
-            now,
-            counters[0].failures,
-            known_ip,
-            "wrong_totp",
-            &headers,
-        )
-        .await?;
+        record_failure(&state, tenant, user_id, &attempt, "wrong_totp", &ids).await?;
         return Err(invalid_credentials());
+    }
+    // Settles the reservation: the pair (and, from an address that is not known, the account)
+    // is cleared; the address counter gets its reserved failure back. Counters before the audit
+    // head, as on every path, so transactions take their locks in one order.
+    attempt.succeeded_in(&mut s).await?;
+    if matches!(factor, SecondFactor::RecoveryCode(_)) {
+        s.audit(&ids.stamp(AuditEvent::new(
+            Actor::User(user_id.to_string()),
+            "2fa.recovery_code_used",
+            format!("user:{user_id}"),
+        )))
+        .await?;
     }
     if let Some(hash) = &rehash {
         s.set_password_hash(user_id, hash, creds.must_change_password)
             .await?;
     }
-    s.throttle_clear(std::slice::from_ref(&keys.pair)).await?;
-    if !known_ip {
-        s.throttle_clear(std::slice::from_ref(&keys.account))
-            .await?;
-    }
-    s.throttle_remember_ip(&keys.account, &keys.ip_index)
+    s.throttle_remember_ip(&attempt.keys.account, &attempt.keys.ip_index)
         .await?;
     let user_agent = headers
         .get(header::USER_AGENT)
@@ -281,11 +215,10 @@ pub async fn login(
             expires_at: now + absolute * 1_000_000,
         })
         .await?;
-    s.audit(
-        &AuditEvent::new(Actor::User(user_id.to_string()), "session.login", format!("session:{session_id}"))
-            .with_details(json!({"rehashed": rehash.is_some(), "second_factor": !matches!(factor, SecondFactor::NotEnrolled)}))
-            .with_request_id(request_id(&headers)),
-    )
+    s.audit(&ids.stamp(
+        AuditEvent::new(Actor::User(user_id.to_string()), "session.login", format!("session:{session_id}"))
+            .with_details(json!({"rehashed": rehash.is_some(), "second_factor": !matches!(factor, SecondFactor::NotEnrolled)})),
+    ))
     .await?;
     s.commit().await?;
     let body = json!({
@@ -304,6 +237,8 @@ pub async fn login(
     Ok(res)
 }
 
+/// The server's request id of a request (see [`crate::edge::request_id`]: a client's own
+/// `X-Request-Id` never gets here; it is the correlation id of [`RequestIds`]).
 pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get(crate::edge::request_id::HEADER)
@@ -311,42 +246,62 @@ pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Counts a failed sign-in of a known account and audits it, in one transaction.
-#[allow(clippy::too_many_arguments)]
+/// Confirms a failed sign-in of a known account (already counted by its reservation) and audits
+/// it, in one transaction.
 async fn record_failure(
     state: &AppState,
     tenant: TenantId,
     user_id: UserId,
-    keys: &Keys,
-    now: i64,
-    account_failures_before: i64,
-    known_ip: bool,
+    attempt: &Attempt,
     reason: &str,
-    headers: &HeaderMap,
+    ids: &RequestIds,
 ) -> Result<(), ApiError> {
     let mut s = state.store.scope(tenant).await?;
-    s.throttle_record_failures(&keys.failures(now)).await?;
-    let actor = Actor::User(user_id.to_string());
-    s.audit(
-        &AuditEvent::new(
-            actor.clone(),
-            "session.login_failed",
-            format!("user:{user_id}"),
-        )
-        .with_details(json!({"reason": reason, "known_ip": known_ip}))
-        .with_request_id(request_id(headers)),
+    audit_failure(
+        &mut s,
+        attempt,
+        Actor::User(user_id.to_string()),
+        "session.login_failed",
+        format!("user:{user_id}"),
+        reason,
+        ids,
     )
     .await?;
-    if account_failures_before + 1 == throttle::HARD_CAP {
-        s.audit(
-            &AuditEvent::new(actor, "session.locked", format!("user:{user_id}"))
-                .with_details(json!({"failures": throttle::HARD_CAP})),
-        )
-        .await?;
-        tracing::warn!(event = "session.locked", tenant = %tenant, user = %user_id, "account reached the failed sign-in cap");
-    }
     s.commit().await?;
     tracing::info!(event = "session.login_failed", tenant = %tenant, reason, "sign-in failed");
+    Ok(())
+}
+
+/// In a tenant transaction: confirms a failed password check (already counted by its
+/// reservation), audits it as `action` with its reason, and audits `session.locked` when this
+/// failure brought the account to the cap.
+pub(crate) async fn audit_failure(
+    s: &mut confide_store::Scope<'_>,
+    attempt: &Attempt,
+    actor: Actor,
+    action: &str,
+    target: String,
+    reason: &str,
+    ids: &RequestIds,
+) -> Result<(), ApiError> {
+    attempt.failed_in(s).await?;
+    s.audit(
+        &ids.stamp(
+            AuditEvent::new(actor.clone(), action, target.clone())
+                .with_details(json!({"reason": reason, "known_ip": attempt.known_ip()})),
+        ),
+    )
+    .await?;
+    if attempt.reached_cap() {
+        s.audit(
+            &ids.stamp(
+                AuditEvent::new(actor, "session.locked", target.clone())
+                    .with_details(json!({"failures": throttle::HARD_CAP})),
+            ),
+        )
+        .await?;
+        tracing::warn!(event = "session.locked", target = %target, "account reached the failed password check cap");
+    }
     Ok(())
 }
 

@@ -5,14 +5,18 @@
 //! - [`resolve`]: one middleware turns a cookie or bearer token into an [`AuthContext`] in the
 //!   request's extensions (nothing else reads credentials).
 //! - [`guard`]: the per-route check of a declared [`crate::api::table::Access`].
-//! - [`throttle`]: login throttling policy (per account, per IP, per pair; growing delays; cap).
+//! - [`throttle`]: throttling of password checks (per account, per address, per pair; growing
+//!   delays; cap), reserved atomically before the check.
+//! - [`client`]: the client's address (the TCP peer, or what a trusted proxy says).
 //! - [`passwords`]: hashing and verification on a bounded pool, so a login flood cannot starve
 //!   the rest of the server.
 
+pub mod client;
 pub mod cookies;
 pub mod guard;
 pub mod passwords;
 pub mod resolve;
+pub mod sudo;
 pub mod throttle;
 
 use crate::error::ApiError;
@@ -173,19 +177,35 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthContext {
     }
 }
 
-/// The client's address: the TCP peer (no proxy header is trusted).
+/// The client's address: the TCP peer, or, when the peer is a trusted proxy, the address it
+/// forwarded for (see [`client`]). Computed here and nowhere else.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub std::net::IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<crate::state::AppState> for client::Client {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, ApiError> {
+        let peer = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-        Ok(ClientIp(ip))
+        Ok(state.auth.proxies.client(peer, &parts.headers))
+    }
+}
+
+impl FromRequestParts<crate::state::AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, ApiError> {
+        let c = client::Client::from_request_parts(parts, state).await?;
+        Ok(ClientIp(c.ip))
     }
 }

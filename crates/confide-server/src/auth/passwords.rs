@@ -16,12 +16,14 @@ use tokio::sync::Semaphore;
 const PERMIT_WAIT: Duration = Duration::from_secs(10);
 
 /// What authentication needs at run time: the hasher, its semaphore, the keyring (for keyed
-/// hashes of client IPs) and the settings.
+/// hashes of client IPs), the settings, and the trusted proxies (for the client's address).
 pub struct AuthRuntime {
     pub hasher: Arc<PasswordHasher>,
     pub permits: Arc<Semaphore>,
     pub keyring: Keyring,
     pub config: AuthConfig,
+    /// `trusted_proxies`, parsed: whose `X-Forwarded-For` names the client.
+    pub proxies: super::client::TrustedProxies,
 }
 
 impl std::fmt::Debug for AuthRuntime {
@@ -29,6 +31,7 @@ impl std::fmt::Debug for AuthRuntime {
         f.debug_struct("AuthRuntime")
             .field("hasher", &self.hasher)
             .field("permits", &self.permits.available_permits())
+            .field("proxies", &self.proxies)
             .finish_non_exhaustive()
     }
 }
@@ -48,11 +51,12 @@ impl AuthRuntime {
             permits: Arc::new(Semaphore::new(permits.max(1))),
             keyring,
             config,
+            proxies: super::client::TrustedProxies::default(),
         }
     }
 
     /// The runtime for a configuration: argon2id with the configured cost, peppered with the
-    /// keyring's password pepper.
+    /// keyring's password pepper; the configured trusted proxies.
     pub fn from_config(
         config: &crate::config::Config,
         store: &confide_store::Store,
@@ -67,7 +71,11 @@ impl AuthRuntime {
         };
         let hasher = PasswordHasher::new(params, Some(keyring.password_pepper()))
             .map_err(|e| format!("password: {e}"))?;
-        Ok(Self::new(hasher, keyring, config.auth.clone()))
+        let proxies = super::client::TrustedProxies::parse(&config.trusted_proxies)?;
+        Ok(Self {
+            proxies,
+            ..Self::new(hasher, keyring, config.auth.clone())
+        })
     }
 
     async fn run<T: Send + 'static>(

@@ -1,7 +1,8 @@
 //! The inbound media worker: for each queued media object, ask Meta for a download URL, download
-//! it with the channel's token (only from the allowlisted origin), check its SHA-256, seal it with
-//! the tenant's key and store it in the vault. A failed fetch is retried with backoff; after Meta's
-//! 7-day media lifetime it is marked failed. The message is kept either way.
+//! it with the channel's token (only from the channel's Graph origin or Meta's media host over
+//! https, and only through the egress guard: see [`crate::outbound::graph`]), check its SHA-256,
+//! seal it with the tenant's key and store it in the vault. A failed fetch is retried with backoff;
+//! after Meta's 7-day media lifetime it is marked failed. The message is kept either way.
 
 use super::vault::MediaVault;
 use crate::webhooks::directory::{ChannelDirectory, ChannelEntry};
@@ -10,7 +11,8 @@ use confide_core::clock::SharedClock;
 use confide_core::ids::ChannelId;
 use confide_store::Store;
 use confide_store::media::{MediaFetch, MediaOutcome};
-use confide_whatsapp::client::{GraphClient, GraphClientOptions};
+use confide_whatsapp::client::GraphClient;
+use confide_whatsapp::egress::EgressPolicy;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,6 +41,8 @@ pub struct MediaFetcher {
     /// One Graph client per channel (building one loads the TLS roots), rebuilt when the
     /// channel's entry changes.
     clients: Arc<Mutex<ClientCache>>,
+    /// The process's egress guard, carried by every client built here.
+    egress: Arc<EgressPolicy>,
 }
 
 /// What one pass did.
@@ -55,6 +59,7 @@ impl MediaFetcher {
         vault: MediaVault,
         clock: SharedClock,
         wake: Arc<Notify>,
+        egress: Arc<EgressPolicy>,
     ) -> Self {
         MediaFetcher {
             store,
@@ -63,6 +68,7 @@ impl MediaFetcher {
             clock,
             wake,
             clients: Arc::new(Mutex::new(HashMap::new())),
+            egress,
         }
     }
 
@@ -73,10 +79,10 @@ impl MediaFetcher {
         {
             return Ok(client.clone());
         }
-        let client = GraphClient::new(
+        let client = crate::outbound::graph::graph_client(
+            &self.egress,
             &channel.graph_base_url,
             channel.access_token.clone(),
-            GraphClientOptions::default(),
         )
         .map_err(|e| format!("graph client: {e}"))?;
         if let Ok(mut map) = self.clients.lock() {

@@ -1,6 +1,9 @@
 //! Outbound messages. Every send will pass the one send gate (consent, window, template, role,
 //! channel health) before it reaches the outbox; what lives here today is the part that does not
-//! depend on it: how a contact is addressed.
+//! depend on it: how a contact is addressed, and [`graph::graph_client`], the one way the server
+//! builds a Graph client (always behind the egress guard).
+
+pub mod graph;
 
 use confide_store::contacts::Contact;
 use confide_whatsapp::send::Recipient;

@@ -155,16 +155,32 @@ async fn channels_refuse_bad_ids_and_graph_origins_that_are_not_allowed() {
         (
             "graph_base_url",
             json!("http://10.0.0.8"),
-            "invalid_graph_base_url",
+            "graph_origin_not_allowed",
         ),
         (
             "graph_base_url",
             json!("http://169.254.169.254/latest"),
-            "invalid_graph_base_url",
+            "graph_origin_not_allowed",
         ),
         (
             "graph_base_url",
             json!("file:///etc/passwd"),
+            "graph_origin_not_allowed",
+        ),
+        (
+            "graph_base_url",
+            json!("https://evil@graph.facebook.com"),
+            "graph_origin_not_allowed",
+        ),
+        (
+            "graph_base_url",
+            json!("not a url"),
+            "graph_origin_not_allowed",
+        ),
+        // A listed origin, but not a usable base URL.
+        (
+            "graph_base_url",
+            json!("https://graph.facebook.com/?access_token=x"),
             "invalid_graph_base_url",
         ),
     ];
@@ -194,4 +210,125 @@ async fn channels_refuse_bad_ids_and_graph_origins_that_are_not_allowed() {
         "{}",
         r.body
     );
+}
+
+/// The SSRF targets of security review finding 1: private, metadata, loopback (a database port,
+/// IPv6), another host, and a look-alike of Meta's. None is one of the server's
+/// `graph_allowed_origins` (Meta's plus the harness's unreachable loopback ports).
+const OFF_THE_ALLOWLIST: [&str; 6] = [
+    "https://10.0.0.1",
+    "https://169.254.169.254",
+    "http://127.0.0.1:5432",
+    "http://[::1]:8080",
+    "https://evil.example.com",
+    "https://graph.facebook.com.evil.example",
+];
+
+#[tokio::test]
+async fn graph_base_urls_off_the_allowlist_are_refused_on_create_and_patch() {
+    let app = TestApp::new().await;
+    let t = app.tenant("Acme").await;
+    let owner = &t.owner.auth;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/channels",
+            owner,
+            Some(channel_body()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/channels/{id}");
+    let before = app.get_ok(owner, &path).await;
+    let audited = app.audit_actions(t.id).await.len();
+
+    for bad in OFF_THE_ALLOWLIST {
+        for url in [bad.to_string(), format!("{bad}/"), format!("{bad}/v24.0")] {
+            let mut body = channel_body();
+            body["graph_base_url"] = json!(url);
+            body["phone_number_id"] = json!("15550001111");
+            let r = app
+                .call(Method::POST, "/api/v1/channels", owner, Some(body))
+                .await;
+            assert_eq!(
+                (r.status, r.code()),
+                (StatusCode::UNPROCESSABLE_ENTITY, "graph_origin_not_allowed"),
+                "POST {url}: {}",
+                r.body
+            );
+            let message = r.body["error"]["message"].as_str().unwrap();
+            assert!(message.contains("graph_base_url"), "{message}");
+
+            let patch = json!({"graph_base_url": url, "display_phone_number": "+1 555 000 0000"});
+            let r = app.call(Method::PATCH, &path, owner, Some(patch)).await;
+            assert_eq!(
+                (r.status, r.code()),
+                (StatusCode::UNPROCESSABLE_ENTITY, "graph_origin_not_allowed"),
+                "PATCH {url}: {}",
+                r.body
+            );
+        }
+    }
+    // Nothing was stored or changed, and nothing was audited.
+    let r = app.get_ok(owner, "/api/v1/channels").await;
+    assert_eq!(r["channels"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(app.get_ok(owner, &path).await, before);
+    assert_eq!(app.audit_actions(t.id).await.len(), audited);
+
+    // A listed origin is accepted on PATCH, however its origin is spelled.
+    for ok in [
+        "https://graph.facebook.com",
+        "https://GRAPH.facebook.com:443/",
+    ] {
+        let patch = json!({"graph_base_url": ok});
+        let r = app.call(Method::PATCH, &path, owner, Some(patch)).await;
+        assert_eq!(r.status, StatusCode::OK, "{ok}: {}", r.body);
+    }
+}
+
+/// What the channels API accepts is exactly the egress guard's list, built from the operator's
+/// `graph_allowed_origins` (plus a simulator listed while running), not a rule in the code.
+#[tokio::test]
+async fn the_allowlist_is_the_operators_graph_allowed_origins() {
+    let app = TestApp::new().await;
+    let t = app.tenant("Acme").await;
+    let owner = &t.owner.auth;
+    assert_eq!(
+        app.state.egress.listed_origins(),
+        vec![
+            "https://graph.facebook.com:443",
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:1"
+        ]
+    );
+    let with_url = |url: &str| {
+        let mut body = channel_body();
+        body["graph_base_url"] = json!(url);
+        Some(body)
+    };
+    // Not listed: refused, though it is loopback like the listed ones.
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/channels",
+            owner,
+            with_url("http://127.0.0.1:10"),
+        )
+        .await;
+    assert_eq!(r.code(), "graph_origin_not_allowed", "{}", r.body);
+    // Listed while running, as the harness and `serve --demo` list their meta-sim: accepted.
+    app.state
+        .egress
+        .list_local_simulator("http://127.0.0.1:10")
+        .unwrap();
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/channels",
+            owner,
+            with_url("http://127.0.0.1:10"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }

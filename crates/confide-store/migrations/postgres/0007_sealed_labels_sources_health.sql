@@ -35,3 +35,7 @@ CREATE TABLE maintenance_done (
     done_at BIGINT NOT NULL
 );
 GRANT SELECT, INSERT ON maintenance_done TO confide_app;
+
+-- One person may be a member of several tenants: without a tenant named at sign-in, the oldest
+-- membership is meant, so memberships remember when they began.
+ALTER TABLE principals ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;

@@ -23,3 +23,7 @@ CREATE TABLE maintenance_done (
     name    TEXT PRIMARY KEY,
     done_at INTEGER NOT NULL
 );
+
+-- One person may be a member of several tenants: without a tenant named at sign-in, the oldest
+-- membership is meant, so memberships remember when they began.
+ALTER TABLE principals ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;

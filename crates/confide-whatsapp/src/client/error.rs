@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::egress::EgressRefused;
 use crate::errors::{ErrorClass, backoff_delay};
 use crate::send::SendError;
 
@@ -55,6 +56,10 @@ pub enum GraphError {
     /// The URL is not on the allowlist (SSRF protection, C21); nothing was sent to it.
     #[error("refused to contact {0}: not an allowed Graph origin")]
     Disallowed(String),
+    /// The egress guard refused the address (a private, loopback, link-local or otherwise
+    /// non-public one, as an IP literal or as resolved); no connection was made.
+    #[error(transparent)]
+    EgressRefused(#[from] EgressRefused),
     /// The response (or the announced media size) exceeds the limit; the transfer was stopped.
     #[error("response exceeds the limit of {limit} bytes")]
     TooLarge {
@@ -94,6 +99,7 @@ impl GraphError {
             }
             Self::Redirect { .. }
             | Self::Disallowed(_)
+            | Self::EgressRefused(_)
             | Self::TooLarge { .. }
             | Self::Decode(_)
             | Self::InvalidRequest(_)

@@ -1,21 +1,30 @@
 //! The Graph API client (whatsapp-cloud-api.md §2–§4): sends, mark-read, media upload and download,
 //! templates.
 //!
-//! Outbound HTTP goes only to an allowlist (SECURITY-CLAIMS C21): the origin of the configured base
-//! URL, plus the media origins given in [`GraphClientOptions::media_origins`] (and Meta's media host
-//! when the base is `https://graph.facebook.com`). Redirects are never followed. A media URL that
-//! `GET /{media-id}` returns on any other origin (another host, a private address) is refused with
-//! [`GraphError::Disallowed`] before any connection is made. Plain http is refused except to
-//! loopback hosts, unless [`GraphClientOptions::allow_insecure_http`].
+//! Outbound HTTP is guarded twice (SECURITY-CLAIMS C21):
+//!
+//! - per client, an allowlist of origins: the origin of the configured base URL, plus the media
+//!   origins given in [`GraphClientOptions::media_origins`] (and Meta's media host,
+//!   [`META_MEDIA_ORIGIN`], over https, when the base is `https://graph.facebook.com`). Redirects
+//!   are never followed. A media URL that `GET /{media-id}` returns on any other origin (another
+//!   host, plain http, a private address) is refused with [`GraphError::Disallowed`] before any
+//!   connection is made. Plain http is refused except to loopback hosts, unless
+//!   [`GraphClientOptions::allow_insecure_http`];
+//! - per process, the one egress guard, [`crate::egress::EgressPolicy`] (carried by
+//!   [`GraphClientOptions::egress`], so no client exists without it): no connection to a private,
+//!   loopback, link-local or otherwise non-public address, checked on IP literals before the
+//!   request and on resolved addresses when connecting, unless the origin is explicitly listed.
+//!   A refusal is [`GraphError::EgressRefused`].
 //!
 //! The client does not retry: every error has a [`GraphError::class`] and
 //! [`GraphError::retry_after`], and the caller's queue decides.
 
 mod error;
 mod media;
-mod origin;
+pub(crate) mod origin;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderValue, LOCATION};
@@ -29,6 +38,7 @@ pub use error::{ConfigError, GraphError, TransportKind};
 pub use media::{MAX_MEDIA_BYTES, MediaInfo, media_size_limit, parse_sha256};
 use origin::{Allowlist, Origin, redact, redact_str};
 
+use crate::egress::{EgressPolicy, EgressRefused};
 use crate::errors::classify_http;
 use crate::send::{
     GraphErrorResponse, MarkRead, OutboundMessage, SendError, SendResponse, SuccessResponse,
@@ -47,9 +57,13 @@ const MAX_ERROR_BODY: u64 = 64 * 1024;
 /// Longest id accepted in a path segment.
 const MAX_ID_LEN: usize = 128;
 
-/// How a [`GraphClient`] behaves. `Default` is right for production against Meta.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a [`GraphClient`] behaves. `Default` is right for production against Meta, except that a
+/// server passes its own [`EgressPolicy`] (built from its `graph_allowed_origins`).
+#[derive(Debug, Clone)]
 pub struct GraphClientOptions {
+    /// The egress guard every request and every connection of the client goes through. The
+    /// default, [`EgressPolicy::public_only`], lists nothing: only public addresses are reached.
+    pub egress: Arc<EgressPolicy>,
     /// The path prefix of every Graph call, e.g. `v24.0`.
     pub api_version: String,
     pub connect_timeout: Duration,
@@ -59,7 +73,8 @@ pub struct GraphClientOptions {
     pub download_timeout: Duration,
     pub user_agent: String,
     /// Allow plain http to non-loopback hosts. Off by default; http to 127.0.0.0/8, `::1` and
-    /// `localhost` is always allowed (tests, a local simulator).
+    /// `localhost` is always accepted here (tests, a local simulator), though the egress guard
+    /// still refuses to connect there unless the origin is listed in [`Self::egress`].
     pub allow_insecure_http: bool,
     /// Further origins (`https://host[:port]`) media download URLs may point to. Meta's media host
     /// is added automatically when the base URL is `https://graph.facebook.com`.
@@ -77,6 +92,7 @@ pub struct GraphClientOptions {
 impl Default for GraphClientOptions {
     fn default() -> Self {
         Self {
+            egress: Arc::new(EgressPolicy::public_only()),
             api_version: DEFAULT_API_VERSION.to_owned(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
@@ -170,6 +186,14 @@ fn check_id(field: &'static str, id: &str) -> Result<(), GraphError> {
 }
 
 fn transport(e: reqwest::Error) -> GraphError {
+    // The guarded resolver's refusal, somewhere in the chain: nothing was connected to.
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        if let Some(refused) = s.downcast_ref::<EgressRefused>() {
+            return GraphError::EgressRefused(refused.clone());
+        }
+        source = s.source();
+    }
     let kind = if e.is_timeout() {
         TransportKind::Timeout
     } else if e.is_connect() {
@@ -289,6 +313,7 @@ impl GraphClient {
             .connect_timeout(options.connect_timeout)
             .timeout(options.request_timeout)
             .user_agent(options.user_agent.clone())
+            .dns_resolver(options.egress.resolver())
             .build()
             .map_err(|e| ConfigError::Http(e.without_url().to_string()))?;
         Ok(Self {
@@ -326,11 +351,13 @@ impl GraphClient {
         Ok(url)
     }
 
-    /// The one place requests are made: refuses any URL off the allowlist, adds the token.
+    /// The one place requests are made: refuses any URL off the allowlist or refused by the
+    /// egress guard (an IP-literal host; host names are checked as they resolve), adds the token.
     fn request(&self, method: Method, url: Url) -> Result<RequestBuilder, GraphError> {
         if !self.allow.allows(&url) {
             return Err(GraphError::Disallowed(redact(&url)));
         }
+        self.opts.egress.check_url(&url)?;
         Ok(self
             .http
             .request(method, url)

@@ -43,6 +43,10 @@ impl Origin {
         }
     }
 
+    pub(crate) fn host(&self) -> &Host<String> {
+        &self.host
+    }
+
     pub(crate) fn is_host(&self, domain: &str) -> bool {
         matches!(&self.host, Host::Domain(d) if d == domain)
     }

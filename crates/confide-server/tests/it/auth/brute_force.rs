@@ -328,3 +328,220 @@ async fn unknown_and_known_emails_take_similar_time() {
         "known {k:.4}s vs unknown {u:.4}s: ratio {ratio:.2}"
     );
 }
+
+/// The counters (account, pair, address) of `email` signing in from `ip`.
+async fn counters(app: &TestApp, email: &str, ip: IpAddr) -> [i64; 3] {
+    let lookup = app
+        .state
+        .store
+        .login_email_lookup(&Email::parse(email).unwrap())
+        .unwrap();
+    let keys = confide_server::auth::throttle::Keys::tenant(&lookup, app.state.auth.ip_key(&ip));
+    let c = app
+        .state
+        .store
+        .throttle_counters(&[keys.account, keys.pair, keys.ip])
+        .await
+        .unwrap();
+    [c[0].failures, c[1].failures, c[2].failures]
+}
+
+/// 50 wrong guesses at once get no further than 50 one after another: each guess reserves its
+/// failure atomically before the password is checked, so concurrent guesses cannot all pass the
+/// same "allow". The clock stands still, so after the free failures everything is throttled.
+async fn concurrent_guesses_cost_as_much_as_sequential_ones(app: TestApp) {
+    const N: usize = 50;
+    let app = std::sync::Arc::new(app);
+    let t = app.tenant("Racer").await;
+    // One after another, from one address: the baseline.
+    let seq_ip: IpAddr = "198.51.100.31".parse().unwrap();
+    let mut sequential_checked = 0;
+    for i in 0..N {
+        let r = app
+            .login_raw(
+                seq_ip,
+                &t.members["agent"].email,
+                &format!("guess {i}"),
+                None,
+            )
+            .await;
+        if r.status != StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+            sequential_checked += 1;
+        }
+    }
+    assert_eq!(sequential_checked, 5, "the free failures, then delays");
+    // All at once, from another address, at another account.
+    let ip: IpAddr = "198.51.100.32".parse().unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..N {
+        let app = app.clone();
+        let email = t.owner.email.clone();
+        tasks.spawn(async move {
+            app.login_raw(ip, &email, &format!("concurrent guess {i}"), None)
+                .await
+        });
+    }
+    let (mut checked, mut throttled) = (0, 0);
+    while let Some(r) = tasks.join_next().await {
+        let r = r.unwrap();
+        match r.status {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_eq!(r.code(), "too_many_attempts");
+                assert!(retry_after(&r) >= 1);
+                throttled += 1;
+            }
+            other => panic!("{other}: {}", r.body),
+        }
+    }
+    assert_eq!(checked + throttled, N);
+    assert_eq!(
+        checked, sequential_checked,
+        "no more concurrent guesses got through than sequential ones"
+    );
+    // Every guess that was checked cost exactly one failure on each counter; none went uncounted.
+    assert_eq!(counters(&app, &t.owner.email, ip).await, [5, 5, 5]);
+    let failed = app
+        .audit_actions(t.id)
+        .await
+        .iter()
+        .filter(|a| *a == "session.login_failed")
+        .count();
+    assert_eq!(
+        failed, 10,
+        "five sequential and five concurrent failures audited"
+    );
+    // And the owner still signs in from home.
+    app.login(&t.owner.email, &t.owner.password).await;
+    if let Ok(app) = std::sync::Arc::try_unwrap(app) {
+        app.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_guesses_cost_fifty_attempts() {
+    concurrent_guesses_cost_as_much_as_sequential_ones(TestApp::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_guesses_cost_fifty_attempts_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    concurrent_guesses_cost_as_much_as_sequential_ones(app).await;
+}
+
+/// A wrong current password on `POST /api/v1/me/password` is a failed sign-in: it counts on the
+/// same counters, is audited, and past the free failures the caller gets 429 with Retry-After
+/// (also for sign-in, which shares the counters).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_current_password_on_me_is_throttled_like_a_sign_in() {
+    let app = TestApp::new().await;
+    let t = app.tenant("Reauth").await;
+    let owner = &t.owner;
+    let change = |current: &str| serde_json::json!({"current_password": current, "new_password": "a brand new passphrase here"});
+    // A wrong sign-in and four wrong current passwords: five failures from this address.
+    let r = app
+        .login_raw(app.ip, &owner.email, "not the password", None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    for _ in 0..4 {
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v1/me/password",
+                &owner.auth,
+                Some(change("wrong guess")),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+        assert_eq!(r.code(), "wrong_password");
+    }
+    assert_eq!(counters(&app, &owner.email, app.ip).await[1], 5);
+    // Now throttled, even with the right password, and so is sign-in.
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/me/password",
+            &owner.auth,
+            Some(change(&owner.password)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.code(), "too_many_attempts");
+    assert_eq!(retry_after(&r), 1);
+    let r = app
+        .login_raw(app.ip, &owner.email, &owner.password, None)
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    // The other password checks of /me share the throttle.
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/me/2fa/enroll",
+            &owner.auth,
+            Some(serde_json::json!({"password": owner.password})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    // After the wait the right password works and settles the counter.
+    app.clock.advance(Duration::seconds(1));
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/me/password",
+            &owner.auth,
+            Some(change(&owner.password)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(counters(&app, &owner.email, app.ip).await[1], 0);
+    let actions = app.audit_actions(t.id).await;
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "user.reauth_failed")
+            .count(),
+        4
+    );
+}
+
+/// The clean-address bound: an attacker's failures on an account never lock its owner out of an
+/// address with no failures, even at the cap (at most one maximum delay after the last failure).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cap_does_not_lock_the_owner_out_of_a_clean_address() {
+    let app = TestApp::new().await;
+    let t = app.tenant("Clean").await;
+    let attacker: IpAddr = "198.51.100.99".parse().unwrap();
+    let mut failures = 0;
+    while failures < 100 {
+        let r = app
+            .login_raw(attacker, &t.owner.email, "attacker guess here", None)
+            .await;
+        match r.status {
+            StatusCode::TOO_MANY_REQUESTS => app.clock.advance(Duration::seconds(retry_after(&r))),
+            StatusCode::UNAUTHORIZED => failures += 1,
+            other => panic!("{other}"),
+        }
+    }
+    let fresh: IpAddr = "192.0.2.123".parse().unwrap();
+    let r = app
+        .login_raw(fresh, &t.owner.email, &t.owner.password, None)
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    let wait = retry_after(&r);
+    assert!(wait <= 15 * 60, "at most one maximum delay: {wait}");
+    app.clock.advance(Duration::seconds(wait));
+    let r = app
+        .login_raw(fresh, &t.owner.email, &t.owner.password, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // The attacker's own address stays locked.
+    assert_eq!(
+        app.login_raw(attacker, &t.owner.email, &t.owner.password, None)
+            .await
+            .status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

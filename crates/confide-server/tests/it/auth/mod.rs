@@ -3,9 +3,12 @@
 
 mod brute_force;
 mod cross_tenant;
+mod humans_only;
 mod matrix;
+mod oracles;
 mod passwords;
 pub mod platform;
+mod proxies;
 mod roles_keys;
 mod sessions;
 mod two_factor;

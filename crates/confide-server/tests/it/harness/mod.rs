@@ -30,6 +30,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use tower::ServiceExt;
 
 pub const HOST: &str = "confide.test";
+
+/// Graph origins on loopback ports nothing listens on (9, discard, and 1), which tests give
+/// channels that never reach Meta. Listed in `graph_allowed_origins` next to Meta's, as an
+/// operator lists a simulator, so the channels API accepts them; every other loopback address
+/// stays refused. A meta-sim a test starts is listed when a channel is pointed at it
+/// ([`TestApp::channel_for`]).
+pub const UNREACHABLE_GRAPH_ORIGINS: [&str; 2] = ["http://127.0.0.1:9", "http://127.0.0.1:1"];
 pub const ORIGIN: &str = "https://confide.test";
 
 /// How a request authenticates.
@@ -118,6 +125,12 @@ impl TestApp {
 
     /// `None` only when PostgreSQL is asked for and `CONFIDE_TEST_POSTGRES_URL` is not set.
     pub async fn with(opts: Options) -> Option<TestApp> {
+        Self::with_config(opts, |_| {}).await
+    }
+
+    /// Like [`TestApp::with`], with the configuration changed by `edit` before the server is
+    /// built (e.g. `trusted_proxies`).
+    pub async fn with_config(opts: Options, edit: impl FnOnce(&mut Config)) -> Option<TestApp> {
         let dir = tempfile::tempdir().unwrap();
         let db = if opts.postgres {
             Database::postgres().await?
@@ -133,11 +146,17 @@ impl TestApp {
             keyring_path: dir.path().join("keys/keyring.json"),
             keyring: Some(SecretString::from(ring.to_json().unwrap().to_string())),
             media_url: format!("file://{}/media", dir.path().display()),
+            graph_allowed_origins: [confide_server::config::DEFAULT_GRAPH_ORIGIN]
+                .into_iter()
+                .chain(UNREACHABLE_GRAPH_ORIGINS)
+                .map(str::to_string)
+                .collect(),
             ..Config::default()
         };
         config.database.sqlite_synchronous = "normal".into();
         config.password.m_cost_kib = opts.m_cost_kib;
         config.password.t_cost = opts.t_cost;
+        edit(&mut config);
         let deps = Deps {
             clock: clock.clone(),
             entropy: Arc::new(OsEntropy),
@@ -257,23 +276,41 @@ impl TestApp {
     }
 
     /// Sends a request exactly as given, as if from `ip`.
-    pub async fn request(&self, ip: IpAddr, mut req: Request<Body>) -> Resp {
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::new(ip, 40_000)));
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+    pub async fn request(&self, ip: IpAddr, req: Request<Body>) -> Resp {
+        send_to(&self.router, ip, req).await
+    }
+
+    /// Another server instance on the same database, with the same keyring and clock (as a
+    /// second node behind a load balancer): its router and state (close its store when done).
+    pub async fn second_instance(&self) -> (axum::Router, AppState) {
+        let config = (*self.state.config).clone();
+        let deps = Deps {
+            clock: self.clock.clone(),
+            entropy: Arc::new(OsEntropy),
         };
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        let app = Application::build(config, deps).await.unwrap();
+        let state = app.state().clone();
+        (Application::public_router(state.clone()), state)
+    }
+}
+
+/// Sends a request to a router as if from `ip`, and reads the whole answer.
+pub async fn send_to(router: &axum::Router, ip: IpAddr, mut req: Request<Body>) -> Resp {
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::new(ip, 40_000)));
+    let res = router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    Resp {
+        status,
+        headers,
+        body,
     }
 }

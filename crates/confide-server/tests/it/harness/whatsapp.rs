@@ -63,7 +63,9 @@ impl TestApp {
         .await
     }
 
-    /// A channel of an existing tenant for `phone_number_id`, verified with `app_secret`.
+    /// A channel of an existing tenant for `phone_number_id`, verified with `app_secret`. A
+    /// `graph_base_url` on loopback (a meta-sim the test started) is listed in the server's egress
+    /// guard, as `serve --demo` lists its own simulator; nothing else is.
     pub async fn channel_for(
         &self,
         tenant: TenantId,
@@ -71,6 +73,8 @@ impl TestApp {
         app_secret: &str,
         graph_base_url: &str,
     ) -> TestChannel {
+        // Refused (and so not listed) unless it is a loopback origin.
+        let _ = self.state.egress.list_local_simulator(graph_base_url);
         let verify_token = format!("verify-{app_secret}");
         let mut s = self.state.store.scope(tenant).await.unwrap();
         let ch = s
