@@ -30,6 +30,8 @@ fn channel_json(c: &Channel) -> serde_json::Value {
         "graph_base_url": c.graph_base_url,
         "status": c.status,
         "rotating_secret": c.rotating_secret,
+        "health": c.health,
+        "health_detail": c.health_detail,
         "webhook_path": format!("/webhooks/whatsapp/{}", c.id),
         "created_at": ts(c.created_at),
     })

@@ -237,4 +237,3 @@ pub async fn clear_labels_and_sources_from_older_versions_are_sealed_at_start(db
     assert!(exec(&mut raw, &update).await.is_err());
     again.close().await;
 }
-

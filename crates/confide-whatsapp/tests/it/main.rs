@@ -23,7 +23,5 @@ macro_rules! fixture {
 pub(crate) use fixture;
 
 /// The fixture directory, for tests that walk it.
-pub(crate) const FIXTURE_DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../fixtures/webhooks"
-);
+pub(crate) const FIXTURE_DIR: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/webhooks");

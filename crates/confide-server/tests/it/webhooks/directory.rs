@@ -29,7 +29,11 @@ async fn answers_within(
     want: StatusCode,
 ) -> bool {
     for _ in 0..40 {
-        if send_to(router, app.ip, signed(channel, secret)).await.status == want {
+        if send_to(router, app.ip, signed(channel, secret))
+            .await
+            .status
+            == want
+        {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -133,5 +137,52 @@ async fn a_deleted_channels_secret_fails_at_once() {
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = send_to(&app.router, app.ip, signed(&id, "first-secret")).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    app.finish().await;
+}
+
+/// Review finding 6, on the ingest path: what customers send through signed webhooks (names,
+/// message bodies, usernames, phone numbers, BSUIDs) is nowhere on disk in clear afterwards.
+#[tokio::test]
+async fn webhook_ingest_writes_no_personal_data_in_clear() {
+    let app = TestApp::new().await;
+    let ch = app
+        .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
+        .await;
+    app.deliver_fixtures(
+        &ch,
+        &[
+            "text.json",
+            "text-username-no-phone.json",
+            "user-preferences-stop.json",
+        ],
+    )
+    .await;
+    assert!(app.count(ch.tenant, "messages").await >= 2);
+    let url = app.state.config.database_url.clone();
+    let path = url.trim_start_matches("sqlite://").to_string();
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal"] {
+        if let Ok(b) = std::fs::read(format!("{path}{suffix}")) {
+            bytes.extend(b);
+        }
+    }
+    assert!(!bytes.is_empty(), "read the database at {path}");
+    let contains = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(
+        contains(FIXTURE_PHONE_NUMBER_ID),
+        "the scan must see what is stored in clear (the channel's number id)"
+    );
+    for planted in [
+        "Sheena Nelson",
+        "Does it come in another color?",
+        "Pablo Morales",
+        "pablomorales",
+        "tienen env",
+        "16505551234",
+        "US.13491208655302741918",
+        "BR.1502576394655843",
+    ] {
+        assert!(!contains(planted), "found {planted:?} in clear on disk");
+    }
     app.finish().await;
 }
