@@ -2,9 +2,8 @@
 //! are unique within a tenant only: another tenant's number or member is neither revealed nor
 //! blocked, and webhooks stay routed by the per-channel URL and that channel's secret.
 
-use crate::harness::{Auth, FIXTURE_PHONE_NUMBER_ID, TestApp, fixture, send_to};
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use crate::harness::{Auth, FIXTURE_PHONE_NUMBER_ID, TestApp, fixture, send_to, signed_delivery};
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 fn channel_body(secret: &str) -> Value {
@@ -31,15 +30,6 @@ async fn create_channel(app: &TestApp, auth: &Auth, secret: &str) -> String {
     r.body["id"].as_str().unwrap().to_string()
 }
 
-fn signed(channel: &str, body: &[u8], secret: &str) -> Request<Body> {
-    let sig = confide_whatsapp::signature::sign(body, secret.as_bytes());
-    Request::post(format!("/webhooks/whatsapp/{channel}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .header("x-hub-signature-256", sig)
-        .body(Body::from(body.to_vec()))
-        .unwrap()
-}
-
 #[tokio::test]
 async fn two_tenants_with_one_phone_number_id_each_receive_only_their_own_webhooks() {
     let app = TestApp::new().await;
@@ -62,17 +52,37 @@ async fn two_tenants_with_one_phone_number_id_each_receive_only_their_own_webhoo
     let body = fixture("text.json");
     let count = |t| app.count(t, "messages");
     // Signed with A's secret, to A's URL: A stores it, B nothing.
-    let r = send_to(&app.router, app.ip, signed(&ch_a, &body, "secret-of-a")).await;
+    let r = send_to(
+        &app.router,
+        app.ip,
+        signed_delivery(&ch_a, &body, "secret-of-a"),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!((count(a.id).await, count(b.id).await), (1, 0));
     // A's delivery replayed to B's URL (or signed with B's secret for A's URL) is refused.
-    let r = send_to(&app.router, app.ip, signed(&ch_b, &body, "secret-of-a")).await;
+    let r = send_to(
+        &app.router,
+        app.ip,
+        signed_delivery(&ch_b, &body, "secret-of-a"),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let r = send_to(&app.router, app.ip, signed(&ch_a, &body, "secret-of-b")).await;
+    let r = send_to(
+        &app.router,
+        app.ip,
+        signed_delivery(&ch_a, &body, "secret-of-b"),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!((count(a.id).await, count(b.id).await), (1, 0));
     // B's own delivery lands in B only.
-    let r = send_to(&app.router, app.ip, signed(&ch_b, &body, "secret-of-b")).await;
+    let r = send_to(
+        &app.router,
+        app.ip,
+        signed_delivery(&ch_b, &body, "secret-of-b"),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!((count(a.id).await, count(b.id).await), (1, 1));
     // Each sees only its own channel.

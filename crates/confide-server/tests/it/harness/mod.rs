@@ -9,7 +9,7 @@ mod principals;
 mod whatsapp;
 
 pub use principals::{Tenant, session_of, set_cookie_value, strong_password};
-pub use whatsapp::{FIXTURE_PHONE_NUMBER_ID, TestChannel, fixture};
+pub use whatsapp::{FIXTURE_PHONE_NUMBER_ID, TestChannel, fixture, signed_delivery};
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;

@@ -13,6 +13,17 @@ use secrecy::SecretString;
 /// The business number the webhook fixtures are addressed to.
 pub const FIXTURE_PHONE_NUMBER_ID: &str = "106540352242922";
 
+/// A delivery of `body` to `/webhooks/whatsapp/{channel}`, signed with `secret` as Meta does
+/// (for tests that send it to a router of their choosing, e.g. a second instance).
+pub fn signed_delivery(channel: &str, body: &[u8], secret: &str) -> Request<Body> {
+    let sig = confide_whatsapp::signature::sign(body, secret.as_bytes());
+    Request::post(format!("/webhooks/whatsapp/{channel}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-hub-signature-256", sig)
+        .body(Body::from(body.to_vec()))
+        .unwrap()
+}
+
 /// A webhook fixture from the repository's `fixtures/webhooks`, byte for byte.
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = format!(

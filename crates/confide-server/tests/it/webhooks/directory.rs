@@ -2,20 +2,14 @@
 //! deleted channel or a finished rotation stops verifying old signatures at once, in this
 //! instance and in another instance on the same PostgreSQL database.
 
-use crate::harness::{Auth, FIXTURE_PHONE_NUMBER_ID, TestApp, fixture, send_to};
+use crate::harness::{Auth, FIXTURE_PHONE_NUMBER_ID, TestApp, fixture, send_to, signed_delivery};
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode};
 use serde_json::json;
 use std::time::Duration;
 
 fn signed(channel: &str, secret: &str) -> Request<Body> {
-    let body = fixture("text.json");
-    let sig = confide_whatsapp::signature::sign(&body, secret.as_bytes());
-    Request::post(format!("/webhooks/whatsapp/{channel}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .header("x-hub-signature-256", sig)
-        .body(Body::from(body))
-        .unwrap()
+    signed_delivery(channel, &fixture("text.json"), secret)
 }
 
 /// Polls `router` until a delivery signed with `secret` gets `want`, for at most two seconds
