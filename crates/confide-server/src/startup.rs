@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::edge;
 use crate::media::fetcher::MediaFetcher;
+use crate::outbound::health::ChannelHealthMonitor;
 use crate::media::vault::MediaVault;
 use crate::state::AppState;
 use crate::telemetry::Metrics;
@@ -143,6 +144,13 @@ impl Application {
         let (ingest, writer) = IngestQueue::start(store.clone(), media_wake.clone());
         let channels = Arc::new(ChannelDirectory::new(deps.clock.clone()));
         let (stop_workers, stop) = watch::channel(false);
+        let metrics = Arc::new(Metrics::default());
+        let health = ChannelHealthMonitor::new(
+            store.clone(),
+            egress.clone(),
+            channels.clone(),
+            metrics.clone(),
+        );
         let fetcher = MediaFetcher::new(
             store.clone(),
             channels.clone(),
@@ -150,6 +158,7 @@ impl Application {
             deps.clock.clone(),
             media_wake,
             egress.clone(),
+            health.clone(),
         );
         let mut workers = vec![writer];
         // Only SQLite has a write-ahead log to fold back.
@@ -170,9 +179,10 @@ impl Application {
             vault,
             clock: deps.clock,
             entropy: deps.entropy,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             ingest,
             egress,
+            health,
         };
         Ok(Application {
             public,

@@ -31,4 +31,6 @@ pub struct AppState {
     /// The one egress guard, built from `graph_allowed_origins`: every Graph client the server
     /// builds carries it ([`crate::outbound::graph::graph_client`]).
     pub egress: Arc<EgressPolicy>,
+    /// Checks and records whether Graph accepts each channel's token.
+    pub health: crate::outbound::health::ChannelHealthMonitor,
 }

@@ -40,6 +40,18 @@ pub struct Metrics {
     webhook_bad_signatures: AtomicU64,
     webhook_messages: AtomicU64,
     webhook_statuses: AtomicU64,
+    security_events: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+/// Something an operator should look at: logged at `warn` under the `confide::security` target
+/// (so it can be routed to its own sink) and counted in `confide_security_events_total{kind}`
+/// (so it can be alerted on). `kind` is a fixed snake_case name; `detail` names ids only, never
+/// personal data or secrets.
+pub fn security_event(metrics: &Metrics, kind: &'static str, tenant: &str, detail: &str) {
+    tracing::warn!(target: "confide::security", security_event = kind, tenant, detail, "security event");
+    if let Ok(mut m) = metrics.security_events.lock() {
+        *m.entry(kind).or_default() += 1;
+    }
 }
 
 impl Metrics {
@@ -60,6 +72,14 @@ impl Metrics {
     pub fn webhook_applied(&self, messages: u64, statuses: u64) {
         self.webhook_messages.fetch_add(messages, Ordering::Relaxed);
         self.webhook_statuses.fetch_add(statuses, Ordering::Relaxed);
+    }
+
+    /// How many security events of `kind` were raised.
+    pub fn security_events(&self, kind: &str) -> u64 {
+        self.security_events
+            .lock()
+            .map(|m| m.get(kind).copied().unwrap_or(0))
+            .unwrap_or(0)
     }
 
     /// The Prometheus exposition of every metric.
@@ -105,6 +125,14 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
                 c.load(Ordering::Relaxed)
             ));
+        }
+        out.push_str("# HELP confide_security_events_total Security events raised, by kind.\n# TYPE confide_security_events_total counter\n");
+        if let Ok(m) = self.security_events.lock() {
+            for (kind, n) in m.iter() {
+                out.push_str(&format!(
+                    "confide_security_events_total{{kind=\"{kind}\"}} {n}\n"
+                ));
+            }
         }
         out
     }

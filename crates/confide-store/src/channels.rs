@@ -41,6 +41,35 @@ pub struct Channel {
     /// The last Graph error, in plain words.
     pub health_detail: Option<String>,
     pub health_checked_at: Option<i64>,
+    /// The Graph error code behind a `token_invalid` or `blocked` health.
+    pub health_code: Option<i64>,
+}
+
+impl Channel {
+    /// Why this channel must not send, as the send gate sees it: disabled by an administrator,
+    /// or stopped by a Graph error (token refused, permission lost, account blocked) until its
+    /// token is replaced and checked again. `None` while it may send.
+    pub fn send_stop(&self) -> Option<confide_core::send_gate::ChannelStop> {
+        use confide_core::send_gate::ChannelStop;
+        if self.status != "active" {
+            return Some(ChannelStop::Admin);
+        }
+        let health = ChannelHealth::parse(&self.health)?;
+        (!health.allows_sending()).then(|| {
+            ChannelStop::MetaError(self.health_code.unwrap_or(match health {
+                ChannelHealth::Blocked => 368,
+                _ => 190,
+            }))
+        })
+    }
+
+    /// The send gate's view of the channel.
+    pub fn gate_health(&self) -> confide_core::send_gate::ChannelHealth {
+        match self.send_stop() {
+            Some(stop) => confide_core::send_gate::ChannelHealth::Stopped(stop),
+            None => confide_core::send_gate::ChannelHealth::Active,
+        }
+    }
 }
 
 /// A channel's health as Graph reports it.
@@ -95,7 +124,7 @@ pub struct ChannelSecrets {
 }
 
 const COLUMNS: &str = "channel_id, phone_number_id, waba_id, display_phone_number, graph_base_url, status, \
-                       app_secret_next_ct IS NOT NULL AS rotating, created_at, health, health_detail, health_checked_at";
+                       app_secret_next_ct IS NOT NULL AS rotating, created_at, health, health_detail, health_checked_at, health_code";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Channel, StoreError> {
     let id: String = r.try_get(0)?;
@@ -116,6 +145,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Channel, StoreError> {
         health: r.try_get(8)?,
         health_detail: r.try_get(9)?,
         health_checked_at: r.try_get(10)?,
+        health_code: r.try_get(11)?,
     })
 }
 
@@ -265,6 +295,7 @@ impl Scope<'_> {
             ColumnValue::Bytes(v) => q.bind(v),
             ColumnValue::Null => q.bind(Option::<Vec<u8>>::None),
             ColumnValue::NullText => q.bind(Option::<String>::None),
+            ColumnValue::NullInt => q.bind(Option::<i64>::None),
         };
         let res = q
             .bind(now)
@@ -314,6 +345,8 @@ impl Scope<'_> {
             )
             .await?;
             self.set_column(id, "health_detail", ColumnValue::NullText)
+                .await?;
+            self.set_column(id, "health_code", ColumnValue::NullInt)
                 .await?;
             changed.push("access_token");
         }
@@ -422,15 +455,18 @@ enum ColumnValue {
     Bytes(Vec<u8>),
     Null,
     NullText,
+    NullInt,
 }
 
 impl Scope<'_> {
-    /// Records what Graph said of a channel. Audited when the health changes (with the old and
-    /// new values only); returns the previous health.
+    /// Records what Graph said of a channel (`code`: the Graph error code, if it answered with
+    /// one). Audited when the health changes (with the old and new values and the code only);
+    /// returns the previous health.
     pub async fn set_channel_health(
         &mut self,
         id: ChannelId,
         health: ChannelHealth,
+        code: Option<i64>,
         detail: Option<&str>,
     ) -> Result<Option<ChannelHealth>, StoreError> {
         let before = self.get_channel(id).await?;
@@ -438,12 +474,13 @@ impl Scope<'_> {
         let now = self.now();
         let t = self.tenant_str().to_string();
         sqlx::query(
-            "UPDATE channels SET health = $1, health_detail = $2, health_checked_at = $3 \
-             WHERE tenant_id = $4 AND channel_id = $5 AND status <> 'deleted'",
+            "UPDATE channels SET health = $1, health_detail = $2, health_checked_at = $3, \
+             health_code = $4 WHERE tenant_id = $5 AND channel_id = $6 AND status <> 'deleted'",
         )
         .bind(health.as_str())
         .bind(detail.map(|d| d.chars().take(500).collect::<String>()))
         .bind(now)
+        .bind(code)
         .bind(t)
         .bind(id.to_string())
         .execute(self.conn())
@@ -459,6 +496,7 @@ impl Scope<'_> {
                 .with_details(serde_json::json!({
                     "from": before.health,
                     "to": health.as_str(),
+                    "code": code,
                 })),
             )
             .await?;

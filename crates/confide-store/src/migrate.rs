@@ -59,6 +59,13 @@ const MIGRATIONS: &[Source] = &[
         postgres: include_str!("../migrations/postgres/0007_sealed_labels_sources_health.sql"),
         sqlite_own_transaction: false,
     },
+    Source {
+        version: 8,
+        description: "channel health code",
+        sqlite: include_str!("../migrations/sqlite/0008_channel_health_code.sql"),
+        postgres: include_str!("../migrations/postgres/0008_channel_health_code.sql"),
+        sqlite_own_transaction: false,
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -98,6 +98,8 @@ pub async fn seed(app: &Application, config: &Config, deps: &Deps) -> Result<Dem
         .await
         .map_err(|e| Failure::failed(e.to_string()))?;
     app.state().channels.invalidate(channel);
+    // As for any channel pointed at a Graph API: its token is checked in the background.
+    app.state().health.check_in_background(tenant, channel);
     Ok(Demo {
         sim,
         tenant,

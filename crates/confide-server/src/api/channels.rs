@@ -143,6 +143,7 @@ pub async fn create(
     let mut s = state.store.scope(principal.tenant).await?;
     let c = s.create_channel(new, principal.actor()).await?;
     s.commit().await?;
+    state.health.check_in_background(principal.tenant, c.id);
     Ok((StatusCode::CREATED, Json(channel_json(&c))).into_response())
 }
 
@@ -171,6 +172,7 @@ pub async fn update(
             "status must be active or disabled.",
         ));
     }
+    let token_changed = b.access_token.is_some() || b.graph_base_url.is_some();
     let patch = ChannelPatch {
         display_phone_number: b.display_phone_number.map(|d| d.trim().to_string()),
         access_token: b
@@ -191,6 +193,9 @@ pub async fn update(
     let c = s.update_channel(channel, patch, principal.actor()).await?;
     s.commit().await?;
     state.channels.invalidate(channel);
+    if token_changed {
+        state.health.check_in_background(principal.tenant, channel);
+    }
     Ok(Json(channel_json(&c)))
 }
 

@@ -2,9 +2,11 @@
 //! it with the channel's token (only from the channel's Graph origin or Meta's media host over
 //! https, and only through the egress guard: see [`crate::outbound::graph`]), check its SHA-256,
 //! seal it with the tenant's key and store it in the vault. A failed fetch is retried with backoff;
-//! after Meta's 7-day media lifetime it is marked failed. The message is kept either way.
+//! after Meta's 7-day media lifetime it is marked failed. The message is kept either way. Graph's
+//! answers go to the channel health monitor, and a channel whose token Graph refused is skipped.
 
 use super::vault::MediaVault;
+use crate::outbound::health::ChannelHealthMonitor;
 use crate::webhooks::directory::{ChannelDirectory, ChannelEntry};
 use base64::Engine;
 use confide_core::clock::SharedClock;
@@ -43,6 +45,8 @@ pub struct MediaFetcher {
     clients: Arc<Mutex<ClientCache>>,
     /// The process's egress guard, carried by every client built here.
     egress: Arc<EgressPolicy>,
+    /// Where Graph's verdicts on a channel's token go.
+    health: ChannelHealthMonitor,
 }
 
 /// What one pass did.
@@ -60,6 +64,7 @@ impl MediaFetcher {
         clock: SharedClock,
         wake: Arc<Notify>,
         egress: Arc<EgressPolicy>,
+        health: ChannelHealthMonitor,
     ) -> Self {
         MediaFetcher {
             store,
@@ -69,6 +74,7 @@ impl MediaFetcher {
             wake,
             clients: Arc::new(Mutex::new(HashMap::new())),
             egress,
+            health,
         }
     }
 
@@ -197,11 +203,28 @@ impl MediaFetcher {
             .await
             .map_err(|e| format!("channel: {e}"))?
             .ok_or("the channel no longer exists")?;
+        if channel.graph_refused() {
+            // No call with a token Graph refused: it would fail again, and repeated refused
+            // calls can get the app rate limited or flagged. Retried once the token is replaced.
+            return Err(format!(
+                "the channel is stopped ({}); replace its access token",
+                channel.health.as_str()
+            ));
+        }
         let client = self.client(&channel)?;
-        let (_, bytes) = client
-            .fetch_media(&f.meta_media_id)
+        let fetched = client.fetch_media(&f.meta_media_id).await;
+        if let Err(e) = &fetched {
+            if let Err(store) = self.health.observe(f.tenant, f.channel, e).await {
+                tracing::warn!(error = %store, "could not record the channel's health");
+            }
+        } else if let Err(store) = self
+            .health
+            .observe_success(f.tenant, f.channel, channel.health)
             .await
-            .map_err(|e| e.to_string())?;
+        {
+            tracing::warn!(error = %store, "could not record the channel's health");
+        }
+        let (_, bytes) = fetched.map_err(|e| e.to_string())?;
         if let Some(expected) = &f.sha256
             && !sha256_matches(expected, &bytes)
         {

@@ -4,6 +4,7 @@
 //! builds a Graph client (always behind the egress guard).
 
 pub mod graph;
+pub mod health;
 
 use confide_store::contacts::Contact;
 use confide_whatsapp::send::Recipient;

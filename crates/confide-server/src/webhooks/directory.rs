@@ -35,6 +35,16 @@ pub struct ChannelEntry {
     pub access_token: SecretString,
     pub graph_base_url: String,
     pub active: bool,
+    /// How Graph last found the channel (see [`crate::outbound::health`]).
+    pub health: confide_store::channels::ChannelHealth,
+}
+
+impl ChannelEntry {
+    /// Graph refused the channel's token or blocked its account: no call is made with the token
+    /// until it is replaced.
+    pub fn graph_refused(&self) -> bool {
+        !self.health.allows_sending()
+    }
 }
 
 /// The cache.
@@ -89,6 +99,8 @@ impl ChannelDirectory {
             access_token: secrets.access_token,
             graph_base_url: info.graph_base_url,
             active: info.status == "active",
+            health: confide_store::channels::ChannelHealth::parse(&info.health)
+                .unwrap_or(confide_store::channels::ChannelHealth::Unverified),
         });
         if let Ok(mut map) = self.entries.lock()
             && self.generation.load(Ordering::SeqCst) == generation

@@ -332,3 +332,80 @@ async fn the_allowlist_is_the_operators_graph_allowed_origins() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }
+
+/// Polls the channel until its health is no longer `unverified` (the check runs in the
+/// background), for at most five seconds.
+async fn settled_health(app: &TestApp, auth: &crate::harness::Auth, id: &str) -> Value {
+    for _ in 0..100 {
+        let r = app
+            .call(Method::GET, &format!("/api/v1/channels/{id}"), auth, None)
+            .await;
+        if r.body["health"] != "unverified" {
+            return r.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the channel's health was never checked");
+}
+
+/// Finding 9 of the review: a channel's health is what Graph says of its token, checked in the
+/// background on create and on token change (`GET /{phone_number_id}`); a refused token stops the
+/// channel and raises a security event; a working token makes it `ok`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_or_changed_token_is_checked_with_graph_and_a_refused_one_stops_the_channel() {
+    use meta_sim::{NumberConfig, Sim, SimConfig};
+    let sim = Sim::start(
+        SimConfig {
+            numbers: vec![NumberConfig::new(
+                FIXTURE_PHONE_NUMBER_ID,
+                "15550783881",
+                "102290129340398",
+                "EAAG-the-real-token",
+                "unused",
+            )],
+            ..SimConfig::default()
+        },
+        std::sync::Arc::new(confide_core::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    let app = TestApp::new().await;
+    app.state
+        .egress
+        .list_local_simulator(sim.base_url())
+        .unwrap();
+    let t = app.tenant("Acme").await;
+    let owner = &t.owner.auth;
+    let mut body = channel_body();
+    body["graph_base_url"] = sim.base_url().into();
+    body["access_token"] = "EAAG-a-mistyped-token".into();
+    let r = app
+        .call(Method::POST, "/api/v1/channels", owner, Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["health"], "unverified", "not checked before the answer");
+    let id = r.body["id"].as_str().unwrap().to_string();
+
+    let c = settled_health(&app, owner, &id).await;
+    assert_eq!(c["health"], "token_invalid", "{c}");
+    assert!(c["health_detail"].as_str().unwrap().contains("190"), "{c}");
+    assert_eq!(app.state.metrics.security_events("channel_stopped"), 1);
+
+    // The right token: unverified at once, then ok; no new security event.
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/channels/{id}"),
+            owner,
+            Some(json!({"access_token": "EAAG-the-real-token"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["health"], "unverified");
+    let c = settled_health(&app, owner, &id).await;
+    assert_eq!(c["health"], "ok", "{c}");
+    assert_eq!(c["health_detail"], Value::Null);
+    assert_eq!(app.state.metrics.security_events("channel_stopped"), 1);
+    let requests = sim.rejected_requests();
+    assert_eq!(requests.len(), 1, "only the mistyped token was refused");
+}

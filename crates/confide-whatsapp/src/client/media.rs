@@ -10,6 +10,20 @@ use super::GraphError;
 pub const MAX_MEDIA_BYTES: u64 = 100 * MIB;
 const MIB: u64 = 1024 * 1024;
 
+/// `GET /{PHONE_NUMBER_ID}`: the business number as Meta sees it. Asking for it is how a
+/// channel's token is checked: it answers only for a token allowed to act for the number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneNumberInfo {
+    #[serde(deserialize_with = "string_or_number")]
+    pub id: String,
+    #[serde(default)]
+    pub display_phone_number: Option<String>,
+    #[serde(default)]
+    pub verified_name: Option<String>,
+    #[serde(default)]
+    pub quality_rating: Option<String>,
+}
+
 /// `GET /{MEDIA_ID}`: where and what the media is. The `url` expires after 5 minutes and needs the
 /// Bearer token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 pub use error::{ConfigError, GraphError, TransportKind};
-pub use media::{MAX_MEDIA_BYTES, MediaInfo, media_size_limit, parse_sha256};
+pub use media::{MAX_MEDIA_BYTES, MediaInfo, PhoneNumberInfo, media_size_limit, parse_sha256};
 use origin::{Allowlist, Origin, redact, redact_str};
 
 use crate::egress::{EgressPolicy, EgressRefused};
@@ -465,6 +465,15 @@ impl GraphClient {
             .timeout(self.opts.download_timeout);
         let r: IdResponse = self.call(rb).await?;
         Ok(r.id)
+    }
+
+    /// `GET /{PHONE_NUMBER_ID}`: the number's profile; Meta answers it only for a token that may
+    /// act for the number, so this is the channel's token check (190 expired or invalid, 10 or
+    /// 200–299 no permission, 368 or 131031 blocked).
+    pub async fn phone_number(&self, phone_number_id: &str) -> Result<PhoneNumberInfo, GraphError> {
+        check_id("phone number id", phone_number_id)?;
+        let url = self.endpoint(&[phone_number_id])?;
+        self.call(self.request(Method::GET, url)?).await
     }
 
     /// `GET /{MEDIA_ID}`: the media's (5-minute) download URL, type, checksum and size.

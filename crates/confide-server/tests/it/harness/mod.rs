@@ -255,7 +255,11 @@ impl TestApp {
             Auth::Bearer(k) => b = b.header(header::AUTHORIZATION, format!("Bearer {k}")),
             Auth::RawCookie(c) => b = b.header(header::COOKIE, c),
         }
-        self.send(ip, b, body).await
+        let resp = self.send(ip, b, body).await;
+        // A channel created or given a new token is checked with Graph in the background; let
+        // that settle so what a test reads next does not depend on timing.
+        self.state.health.idle().await;
+        resp
     }
 
     /// Sends a prepared request (for tests that set their own headers) with a JSON body.

@@ -1,6 +1,7 @@
 //! Signed webhook ingest (issue 4; SECURITY-CLAIMS C17, C18).
 
 mod directory;
+mod media;
 
 use crate::harness::{Auth, FIXTURE_PHONE_NUMBER_ID, TestApp, TestChannel, fixture};
 use axum::http::{Method, StatusCode};
@@ -387,132 +388,6 @@ async fn database_down_answers_503_and_acknowledges_nothing() {
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
 }
 
-mod media {
-    use super::deliver_ok;
-    use crate::harness::{FIXTURE_PHONE_NUMBER_ID, TestApp, TestChannel, fixture};
-    use base64::Engine;
-    use confide_core::clock::SystemClock;
-    use confide_server::media::fetcher::MediaFetcher;
-    use confide_server::media::vault::MediaVault;
-    use meta_sim::{NumberConfig, Sim, SimConfig};
-    use sha2::{Digest, Sha256};
-    use std::sync::Arc;
-
-    /// The image fixture, pointing at `media_id` with the given sha256 (base64, as Meta sends it).
-    fn image_delivery(media_id: &str, sha256_b64: &str) -> Vec<u8> {
-        let mut v: serde_json::Value = serde_json::from_slice(&fixture("image.json")).unwrap();
-        let image = &mut v["entry"][0]["changes"][0]["value"]["messages"][0]["image"];
-        image["id"] = media_id.into();
-        image["sha256"] = sha256_b64.into();
-        serde_json::to_vec(&v).unwrap()
-    }
-
-    /// Sheena's newest message on the channel.
-    async fn newest_from_sheena(
-        s: &mut confide_store::Scope<'_>,
-        ch: &TestChannel,
-    ) -> confide_store::conversations::Message {
-        let contact = s
-            .find_contact_by_wa_user("US.13491208655302741918")
-            .await
-            .unwrap()
-            .unwrap();
-        let conv = s
-            .find_open_conversation(contact.id, ch.channel)
-            .await
-            .unwrap()
-            .unwrap();
-        s.list_messages(conv, 1).await.unwrap().remove(0)
-    }
-
-    fn fetcher(app: &TestApp) -> MediaFetcher {
-        MediaFetcher::new(
-            app.state.store.clone(),
-            app.state.channels.clone(),
-            app.state.vault.clone(),
-            app.state.clock.clone(),
-            Arc::new(tokio::sync::Notify::new()),
-            app.state.egress.clone(),
-        )
-    }
-
-    async fn sim() -> meta_sim::SimHandle {
-        let config = SimConfig {
-            numbers: vec![NumberConfig::new(
-                FIXTURE_PHONE_NUMBER_ID,
-                "15550783881",
-                "102290129340398",
-                "EAAG-test-token",
-                "unused",
-            )],
-            ..SimConfig::default()
-        };
-        Sim::start(config, Arc::new(SystemClock)).await.unwrap()
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn inbound_media_is_fetched_verified_sealed_and_stored_privately() {
-        let sim = sim().await;
-        let app = TestApp::new().await;
-        let ch = app
-            .tenant_with_channel_at("Acme", FIXTURE_PHONE_NUMBER_ID, sim.base_url())
-            .await;
-        let bytes = b"\x89PNG\r\n\x1a\n-a-broken-part-photo".to_vec();
-        let media_id = sim
-            .upload_media(FIXTURE_PHONE_NUMBER_ID, "image/png", &bytes)
-            .unwrap();
-        let digest = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&bytes));
-        deliver_ok(&app, &ch, "image", &image_delivery(&media_id, &digest)).await;
-
-        let pass = fetcher(&app).run_once().await.unwrap();
-        assert_eq!((pass.stored, pass.failed), (1, 0));
-        let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
-        let message = newest_from_sheena(&mut s, &ch).await;
-        assert_eq!(message.kind, "image");
-        assert_eq!(message.body["media"]["caption"], "the broken part");
-        let state = s.media_state(message.id).await.unwrap().unwrap();
-        assert_eq!(state.status, "stored");
-        assert_eq!(
-            state.object_key.as_deref(),
-            Some(MediaVault::key(ch.tenant, message.id).as_str())
-        );
-
-        let sealed = app.state.vault.get(ch.tenant, message.id).unwrap();
-        assert!(
-            !sealed.windows(8).any(|w| w == &bytes[..8]),
-            "stored sealed, not in clear"
-        );
-        assert_eq!(
-            s.open_media(message.id, &sealed).unwrap().as_slice(),
-            bytes.as_slice()
-        );
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failed_fetch_keeps_the_message_and_is_retried_later() {
-        let sim = sim().await;
-        let app = TestApp::new().await;
-        let ch = app
-            .tenant_with_channel_at("Acme", FIXTURE_PHONE_NUMBER_ID, sim.base_url())
-            .await;
-        // A media id Meta no longer has.
-        deliver_ok(&app, &ch, "image", &image_delivery("404404404", "AAAA")).await;
-        let pass = fetcher(&app).run_once().await.unwrap();
-        assert_eq!((pass.stored, pass.failed), (0, 1));
-        let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
-        let message = newest_from_sheena(&mut s, &ch).await;
-        let state = s.media_state(message.id).await.unwrap().unwrap();
-        assert_eq!(
-            (state.status.as_str(), state.attempts),
-            ("pending", 1),
-            "kept and marked for a retry"
-        );
-        assert!(state.last_error.is_some());
-        drop(s);
-        // Not due again yet: the retry waits (backoff), so a second pass does nothing.
-        assert_eq!(fetcher(&app).run_once().await.unwrap().failed, 0);
-    }
-}
 
 /// The same mixed traffic on each engine: the bulk statements differ in their placeholders
 /// (`?` on SQLite, `$n` on PostgreSQL), so both are exercised end to end.
