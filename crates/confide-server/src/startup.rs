@@ -3,8 +3,8 @@
 use crate::config::Config;
 use crate::edge;
 use crate::media::fetcher::MediaFetcher;
-use crate::outbound::health::ChannelHealthMonitor;
 use crate::media::vault::MediaVault;
+use crate::outbound::health::ChannelHealthMonitor;
 use crate::state::AppState;
 use crate::telemetry::Metrics;
 use crate::webhooks::directory::ChannelDirectory;

@@ -147,8 +147,13 @@ impl ChannelHealthMonitor {
                 Some((h, code, why)) => (h, code, Some(why)),
                 None => {
                     tracing::info!(%tenant, %channel, error = %e, "channel token check could not reach Graph");
-                    let now = ChannelHealth::parse(&info.health).unwrap_or(ChannelHealth::Unverified);
-                    (now, info.health_code, Some(format!("could not check with Graph: {e}")))
+                    let now =
+                        ChannelHealth::parse(&info.health).unwrap_or(ChannelHealth::Unverified);
+                    (
+                        now,
+                        info.health_code,
+                        Some(format!("could not check with Graph: {e}")),
+                    )
                 }
             },
         };
@@ -204,7 +209,10 @@ impl ChannelHealthMonitor {
             return Ok(());
         }
         let mut s = self.store.scope(tenant).await?;
-        match s.set_channel_health(channel, ChannelHealth::Ok, None, None).await {
+        match s
+            .set_channel_health(channel, ChannelHealth::Ok, None, None)
+            .await
+        {
             Ok(_) | Err(StoreError::NotFound) => {}
             Err(e) => return Err(e),
         }

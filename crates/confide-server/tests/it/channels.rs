@@ -383,7 +383,10 @@ async fn a_new_or_changed_token_is_checked_with_graph_and_a_refused_one_stops_th
         .call(Method::POST, "/api/v1/channels", owner, Some(body))
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    assert_eq!(r.body["health"], "unverified", "not checked before the answer");
+    assert_eq!(
+        r.body["health"], "unverified",
+        "not checked before the answer"
+    );
     let id = r.body["id"].as_str().unwrap().to_string();
 
     let c = settled_health(&app, owner, &id).await;

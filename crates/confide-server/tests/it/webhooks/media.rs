@@ -220,10 +220,7 @@ async fn an_expired_token_met_during_use_stops_the_channel_until_it_is_replaced(
     assert_eq!(patched.health, "unverified");
     assert_eq!(patched.send_stop(), None);
     let checked = app.state.health.check(ch.tenant, ch.channel).await.unwrap();
-    assert_eq!(
-        checked,
-        Some(confide_store::channels::ChannelHealth::Ok)
-    );
+    assert_eq!(checked, Some(confide_store::channels::ChannelHealth::Ok));
     app.clock.advance(time::Duration::minutes(10));
     let pass = fetcher(&app).run_once().await.unwrap();
     assert_eq!((pass.stored, pass.failed), (1, 0));

@@ -388,7 +388,6 @@ async fn database_down_answers_503_and_acknowledges_nothing() {
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
 }
 
-
 /// The same mixed traffic on each engine: the bulk statements differ in their placeholders
 /// (`?` on SQLite, `$n` on PostgreSQL), so both are exercised end to end.
 async fn mixed_traffic_lands_once_in_the_right_state(app: TestApp) {
