@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use confide_store::StoreError;
+use confide_app::{AppError, Code, Kind};
 use serde::Serialize;
 
 /// An error a handler returns.
@@ -13,6 +13,42 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds, for the `Retry-After` header.
+    pub retry_after: Option<u64>,
+}
+
+/// The HTTP status of each kind of application error: the one place it is decided.
+pub fn status_of(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::BadRequest => StatusCode::BAD_REQUEST,
+        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Kind::Forbidden => StatusCode::FORBIDDEN,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Kind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError {
+            status: status_of(e.kind()),
+            code: e.code.as_str(),
+            message: e.message.into_owned(),
+            retry_after: e.retry_after,
+        }
+    }
+}
+
+impl From<Code> for ApiError {
+    fn from(code: Code) -> Self {
+        ApiError::from(AppError::new(code, code.description()))
+    }
 }
 
 #[derive(Serialize)]
@@ -32,6 +68,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -64,51 +101,26 @@ impl IntoResponse for ApiError {
                 message: &self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        resp
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => ApiError::not_found(),
-            StoreError::Conflict(what) => ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("{what} already exists."),
-            ),
-            e if e.is_unavailable() => {
-                tracing::error!(error = %e, "database unavailable");
-                ApiError::unavailable()
-            }
-            e => {
-                tracing::error!(error = %e, "store error");
-                ApiError::internal()
-            }
-        }
+impl From<confide_store::StoreError> for ApiError {
+    fn from(e: confide_store::StoreError) -> Self {
+        AppError::from(e).into()
     }
 }
 
 impl From<confide_store::inbox::InboxError> for ApiError {
     fn from(e: confide_store::inbox::InboxError) -> Self {
-        use confide_store::inbox::InboxError;
-        let unprocessable =
-            |code, message: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
-        match e {
-            InboxError::InvalidAssignee => unprocessable(
-                "invalid_assignee",
-                "assignee must be an active user of this account, or null.",
-            ),
-            InboxError::InvalidContact => unprocessable(
-                "invalid_contact",
-                "contact_id names no contact of this account.",
-            ),
-            InboxError::InvalidChannel => unprocessable(
-                "invalid_channel",
-                "channel_id names no channel of this account.",
-            ),
-            InboxError::Store(e) => e.into(),
-        }
+        AppError::from(e).into()
     }
 }
 

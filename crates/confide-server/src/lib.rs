@@ -1,6 +1,8 @@
 //! Confide's server: the axum application behind `confide serve`.
 //!
-//! - [`config`]: layered configuration.
+//! Every use case lives in `confide_app` (with the configuration, the store and the workers);
+//! this crate extracts input from HTTP, calls it, and maps the result.
+//!
 //! - [`startup`]: [`startup::Application::build`] binds the listeners, opens the store and returns
 //!   a server ready to run until a shutdown signal.
 //! - [`state`]: the shared application state handed to handlers.
@@ -10,16 +12,12 @@
 
 pub mod api;
 pub mod auth;
-pub mod config;
 pub mod edge;
 pub mod error;
-pub mod keyring;
-pub mod media;
-pub mod outbound;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod webhooks;
 
-pub use config::Config;
+pub use confide_app::Config;
 pub use startup::Application;

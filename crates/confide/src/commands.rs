@@ -157,7 +157,7 @@ pub async fn keys_rotate(config: &Config) -> Result<(), Failure> {
 pub async fn keys_status(config: &Config, as_json: bool) -> Result<(), Failure> {
     let deps = Deps::default();
     let (ring, _) =
-        confide_server::keyring::load(config, false, deps.clock.as_ref(), deps.entropy.as_ref())
+        confide_app::keyring::load(config, false, deps.clock.as_ref(), deps.entropy.as_ref())
             .map_err(Failure::config)?;
     let usage = match store_for_cli(config).await {
         Ok(store) => {

@@ -195,7 +195,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     let loaded =
-        confide_server::config::load(cli.config.as_deref()).map_err(|e| Failure::config(e.0))?;
+        confide_app::config::load(cli.config.as_deref()).map_err(|e| Failure::config(e.0))?;
     let mut config = loaded.config;
     confide_server::telemetry::init_logging(&config.log);
     for w in &loaded.warnings {

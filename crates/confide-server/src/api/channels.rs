@@ -73,14 +73,13 @@ fn graph_base_url(egress: &Arc<EgressPolicy>, v: Option<String>) -> Result<Strin
              (graph_allowed_origins); the default is Meta's https://graph.facebook.com.",
         ));
     }
-    crate::outbound::graph::graph_client(egress, url, SecretString::from("validation")).map_err(
-        |e| {
+    confide_app::outbound::graph::graph_client(egress, url, SecretString::from("validation"))
+        .map_err(|e| {
             unprocessable(
                 "invalid_graph_base_url",
                 format!("graph_base_url is not a usable Graph API URL: {e}"),
             )
-        },
-    )?;
+        })?;
     Ok(url.trim_end_matches('/').to_string())
 }
 

@@ -41,7 +41,9 @@ impl TrustedProxies {
     /// Parses the configured CIDRs (or single addresses), as `config::parse_cidr` does.
     pub fn parse(list: &[String]) -> Result<Self, String> {
         list.iter()
-            .map(|raw| crate::config::parse_cidr(raw).map_err(|e| format!("trusted_proxies: {e}")))
+            .map(|raw| {
+                confide_app::config::parse_cidr(raw).map_err(|e| format!("trusted_proxies: {e}"))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(TrustedProxies)
     }

@@ -3,8 +3,8 @@
 //! permit from a semaphore sized to the cores, so a flood of logins queues here (and gets 503
 //! after a wait) instead of starving webhooks and the rest of the API.
 
-use crate::config::AuthConfig;
 use crate::error::ApiError;
+use confide_app::config::AuthConfig;
 use confide_core::entropy::SharedEntropy;
 use confide_crypto::keyring::Keyring;
 use confide_crypto::password::{PasswordHasher, Verification};
@@ -58,7 +58,7 @@ impl AuthRuntime {
     /// The runtime for a configuration: argon2id with the configured cost, peppered with the
     /// keyring's password pepper; the configured trusted proxies.
     pub fn from_config(
-        config: &crate::config::Config,
+        config: &confide_app::config::Config,
         store: &confide_store::Store,
     ) -> Result<Self, String> {
         let keyring = store

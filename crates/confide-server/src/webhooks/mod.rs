@@ -1,16 +1,7 @@
 //! `GET/POST /webhooks/whatsapp/{channel_id}`: Meta's verification handshake and signed
-//! deliveries.
-//!
-//! A delivery is checked in this order, and nothing is parsed or stored before the signature
-//! holds: body size (3 MB, else 413) → channel exists → HMAC-SHA256 of the raw bytes with the
-//! channel's app secret (or the next one during rotation), in constant time (else 401
-//! `bad_signature`) → parse (one bad change is skipped, not fatal) → every change's
-//! `phone_number_id` must be this channel's (else that change is rejected and audited) → the
-//! group-commit writer stores the batch → 200 only after the commit.
-
-pub mod apply;
-pub mod directory;
-pub mod writer;
+//! deliveries. The body is limited to 3 MB (else 413) before anything else; the rest (channel,
+//! signature, parse, store, 200 only after the commit) is the ingest use case,
+//! `confide_app::ingest`.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -21,11 +12,8 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use confide_core::ids::ChannelId;
-use confide_whatsapp::signature::{SIGNATURE_HEADER, verify_signature};
-use secrecy::ExposeSecret;
+use confide_whatsapp::signature::SIGNATURE_HEADER;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 /// Meta sends at most 3 MB per delivery.
 pub const WEBHOOK_BODY_LIMIT: usize = 3 * 1024 * 1024;
@@ -55,29 +43,23 @@ async fn verify(
     Path(channel): Path<String>,
     Query(q): Query<Handshake>,
 ) -> Response {
-    let forbidden = || (StatusCode::FORBIDDEN, "forbidden").into_response();
-    let Ok(channel) = channel.parse::<ChannelId>() else {
-        return forbidden();
-    };
-    let entry = match state.channels.get(&state.store, channel).await {
-        Ok(Some(e)) => e,
-        Ok(None) => return forbidden(),
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let (Some(mode), Some(challenge), Some(token)) = (q.mode, q.challenge, q.verify_token) else {
-        return forbidden();
-    };
-    let expected = entry.verify_token.expose_secret().as_bytes();
-    let matches: bool = token.as_bytes().ct_eq(expected).into();
-    if mode != "subscribe" || !matches || challenge.len() > 256 {
-        tracing::warn!(%channel, "webhook verification refused");
-        return forbidden();
+    match state
+        .verify_webhook_subscription(
+            &channel,
+            q.mode.as_deref(),
+            q.verify_token.as_deref(),
+            q.challenge,
+        )
+        .await
+    {
+        Ok(Some(challenge)) => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            challenge,
+        )
+            .into_response(),
+        Ok(None) => (StatusCode::FORBIDDEN, "forbidden").into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        challenge,
-    )
-        .into_response()
 }
 
 /// A signed delivery.
@@ -102,39 +84,8 @@ async fn receive(
             )
         }
     })?;
-    let channel: ChannelId = channel.parse().map_err(|_| ApiError::not_found())?;
-    let entry = state
-        .channels
-        .get(&state.store, channel)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-    let mut secrets: Vec<&[u8]> = vec![entry.app_secret.expose_secret().as_bytes()];
-    if let Some(next) = &entry.app_secret_next {
-        secrets.push(next.expose_secret().as_bytes());
-    }
-    if let Err(e) = verify_signature(signature, &body, &secrets) {
-        state.metrics.webhook_rejected_signature();
-        tracing::warn!(%channel, reason = %e, "webhook signature refused");
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad_signature",
-            "The X-Hub-Signature-256 header does not match the body.",
-        ));
-    }
-    let batch = confide_whatsapp::parse_webhook(&body).map_err(|e| {
-        tracing::warn!(%channel, error = %e, "signed webhook with an unreadable envelope");
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_payload",
-            format!("The webhook body is not a WhatsApp delivery: {e}"),
-        )
-    })?;
-    let job = apply::Delivery::from_batch(entry, batch);
-    let applied = state.ingest.submit(job).await?;
-    state
-        .metrics
-        .webhook_applied(applied.messages, applied.statuses);
+    state.receive_webhook(&channel, signature, &body).await?;
     Ok((
         StatusCode::OK,
         axum::Json(serde_json::json!({"status": "ok"})),

@@ -146,7 +146,7 @@ impl TestApp {
             keyring_path: dir.path().join("keys/keyring.json"),
             keyring: Some(SecretString::from(ring.to_json().unwrap().to_string())),
             media_url: format!("file://{}/media", dir.path().display()),
-            graph_allowed_origins: [confide_server::config::DEFAULT_GRAPH_ORIGIN]
+            graph_allowed_origins: [confide_app::config::DEFAULT_GRAPH_ORIGIN]
                 .into_iter()
                 .chain(UNREACHABLE_GRAPH_ORIGINS)
                 .map(str::to_string)

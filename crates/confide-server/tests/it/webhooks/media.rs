@@ -4,9 +4,9 @@
 use super::deliver_ok;
 use crate::harness::{FIXTURE_PHONE_NUMBER_ID, TestApp, TestChannel, fixture};
 use base64::Engine;
+use confide_app::media::fetcher::MediaFetcher;
+use confide_app::media::vault::MediaVault;
 use confide_core::clock::SystemClock;
-use confide_server::media::fetcher::MediaFetcher;
-use confide_server::media::vault::MediaVault;
 use meta_sim::{NumberConfig, Sim, SimConfig};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;

@@ -540,7 +540,7 @@ async fn mixed_traffic_on_postgres() {
 /// reply to that contact is addressed by `recipient` (his BSUID), which meta-sim accepts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_to_a_customer_without_a_phone_is_addressed_by_bsuid() {
-    use confide_server::outbound::{AddressError, recipient_for};
+    use confide_app::outbound::{AddressError, recipient_for};
     use confide_whatsapp::send::{OutboundMessage, Recipient};
 
     let config = meta_sim::SimConfig {
@@ -594,7 +594,7 @@ async fn a_reply_to_a_customer_without_a_phone_is_addressed_by_bsuid() {
     );
 
     let client =
-        confide_server::outbound::graph::graph_client(&app.state.egress, sim.base_url(), token)
+        confide_app::outbound::graph::graph_client(&app.state.egress, sim.base_url(), token)
             .unwrap();
     let reply = OutboundMessage::text(to, "¡Sí, enviamos a todo el país!", false).unwrap();
     let sent = client.send(FIXTURE_PHONE_NUMBER_ID, &reply).await.unwrap();

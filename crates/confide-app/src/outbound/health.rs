@@ -11,8 +11,8 @@
 //! administrator replaces the token, which resets its health to `unverified` and checks it
 //! again. Stopping raises a `channel_stopped` security event and is audited.
 
-use crate::telemetry::{Metrics, security_event};
-use crate::webhooks::directory::ChannelDirectory;
+use crate::ingest::directory::ChannelDirectory;
+use crate::metrics::{Metrics, security_event};
 use confide_core::ids::{ChannelId, TenantId};
 use confide_store::channels::ChannelHealth;
 use confide_store::{Store, StoreError};

@@ -9,8 +9,6 @@
 //!   ever lost, and nothing unacknowledged was promised.
 
 use super::apply::{Applied, Delivery, apply_round};
-use crate::error::ApiError;
-use axum::http::StatusCode;
 use confide_core::ids::TenantId;
 use confide_store::{Store, StoreError};
 use std::collections::HashMap;
@@ -38,24 +36,14 @@ impl Job {
 }
 
 /// Why a delivery was not stored (the request is answered 503 and Meta retries).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteError {
+    /// The queue is full.
     Busy,
+    /// The database cannot be reached.
     Unavailable,
+    /// Storing failed for another reason (logged).
     Failed,
-}
-
-impl From<WriteError> for ApiError {
-    fn from(e: WriteError) -> ApiError {
-        match e {
-            WriteError::Busy => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "Too many deliveries at once; retry shortly.",
-            ),
-            WriteError::Unavailable | WriteError::Failed => ApiError::unavailable(),
-        }
-    }
 }
 
 /// The sending side, held in the application state.

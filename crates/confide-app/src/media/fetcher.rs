@@ -6,8 +6,8 @@
 //! answers go to the channel health monitor, and a channel whose token Graph refused is skipped.
 
 use super::vault::MediaVault;
+use crate::ingest::directory::{ChannelDirectory, ChannelEntry};
 use crate::outbound::health::ChannelHealthMonitor;
-use crate::webhooks::directory::{ChannelDirectory, ChannelEntry};
 use base64::Engine;
 use confide_core::clock::SharedClock;
 use confide_core::ids::ChannelId;

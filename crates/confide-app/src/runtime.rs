@@ -1,0 +1,211 @@
+//! [`App`]: everything a use case needs, opened once from the configuration, and the background
+//! workers that run beside it (the ingest writer, the media fetcher, SQLite checkpoints, the
+//! channel-change listener).
+
+use crate::config::Config;
+use crate::ingest::directory::ChannelDirectory;
+use crate::ingest::writer::IngestQueue;
+use crate::keyring;
+use crate::media::fetcher::MediaFetcher;
+use crate::media::vault::MediaVault;
+use crate::metrics::Metrics;
+use crate::outbound::health::ChannelHealthMonitor;
+use confide_core::clock::SharedClock;
+use confide_core::entropy::SharedEntropy;
+use confide_store::{Store, StoreOptions};
+use confide_whatsapp::egress::EgressPolicy;
+use std::sync::Arc;
+use tokio::sync::{Notify, watch};
+
+/// Why the application could not open: one line, naming the setting where there is one.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OpenError(pub String);
+
+/// Time and randomness for the whole application (tests pass controlled ones).
+#[derive(Clone)]
+pub struct Deps {
+    pub clock: SharedClock,
+    pub entropy: SharedEntropy,
+}
+
+impl Default for Deps {
+    fn default() -> Self {
+        Deps {
+            clock: Arc::new(confide_core::clock::SystemClock),
+            entropy: Arc::new(confide_core::entropy::OsEntropy),
+        }
+    }
+}
+
+/// Which process opens the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opener {
+    /// `confide serve`: creates a missing keyring, and checkpoints SQLite in the background.
+    Server,
+    /// A CLI command: needs an existing keyring; SQLite checkpoints as it commits.
+    Cli,
+}
+
+/// The application: cheap to clone, everything inside is shared.
+#[derive(Clone)]
+pub struct App {
+    /// The store. Transitional: the HTTP crate still reads it directly in handlers that have not
+    /// moved into use cases here yet; new code calls a use case instead.
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub clock: SharedClock,
+    pub entropy: SharedEntropy,
+    pub metrics: Arc<Metrics>,
+    /// Channels for webhook routing (secrets decrypted, cached briefly).
+    pub channels: Arc<ChannelDirectory>,
+    /// The group-commit writer of webhook deliveries.
+    pub ingest: IngestQueue,
+    /// Where sealed media lives.
+    pub vault: MediaVault,
+    /// The one egress guard, built from `graph_allowed_origins`: every Graph client carries it
+    /// ([`crate::outbound::graph::graph_client`]).
+    pub egress: Arc<EgressPolicy>,
+    /// Checks and records whether Graph accepts each channel's token.
+    pub health: ChannelHealthMonitor,
+}
+
+/// The background workers of an [`App`]; [`Workers::stop`] lets them finish what is queued.
+pub struct Workers {
+    handles: Vec<tokio::task::JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+}
+
+impl Workers {
+    /// Stops the workers after they finished what is queued (call once every sender of work,
+    /// such as the HTTP routers, is gone).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for w in self.handles {
+            let _ = w.await;
+        }
+    }
+}
+
+pub fn store_options(config: &Config) -> StoreOptions {
+    StoreOptions {
+        url: config.database_url.clone(),
+        max_connections: config.database.max_connections,
+        sqlite_synchronous: config.database.sqlite_synchronous.clone(),
+        postgres_app_role: config.database.postgres_app_role.clone(),
+        sqlite_background_checkpoint: false,
+        sqlite_writer_checkpoint_frames: StoreOptions::new("").sqlite_writer_checkpoint_frames,
+    }
+}
+
+/// Opens the store named by the configuration (and the keyring it needs).
+pub async fn open_store(config: &Config, deps: &Deps, opener: Opener) -> Result<Store, OpenError> {
+    let create_keyring = opener == Opener::Server;
+    let (ring, origin) = keyring::load(
+        config,
+        create_keyring,
+        deps.clock.as_ref(),
+        deps.entropy.as_ref(),
+    )
+    .map_err(OpenError)?;
+    if matches!(origin, keyring::Origin::Created) {
+        tracing::warn!(path = %config.keyring_path.display(), "created a new keyring; back it up apart from the database");
+    }
+    let mut options = store_options(config);
+    options.sqlite_background_checkpoint = opener == Opener::Server;
+    Store::open(
+        &options,
+        ring,
+        keyring::reloader(config),
+        deps.clock.clone(),
+        deps.entropy.clone(),
+    )
+    .await
+    .map_err(|e| {
+        OpenError(format!(
+            "database_url ({}): {e}",
+            crate::config::redact_url(&config.database_url)
+        ))
+    })
+}
+
+/// SQLite's WAL checkpoints, off the writer's path (see
+/// [`StoreOptions::sqlite_background_checkpoint`]), four times a second: more often costs
+/// throughput (each one syncs the database file), less often leaves more for the writer.
+async fn checkpoints(store: Store, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
+        }
+        if let Err(e) = store.checkpoint().await {
+            tracing::warn!(error = %e, "WAL checkpoint failed; retrying shortly");
+        }
+    }
+}
+
+impl App {
+    /// Opens the store (migrated), the keyring, the media vault and the egress guard, and starts
+    /// the workers.
+    pub async fn open(config: Config, deps: Deps) -> Result<(App, Workers), OpenError> {
+        let egress = Arc::new(
+            EgressPolicy::new(&config.graph_allowed_origins)
+                .map_err(|e| OpenError(format!("graph_allowed_origins: {e}")))?,
+        );
+        let store = open_store(&config, &deps, Opener::Server).await?;
+        let vault = MediaVault::from_url(&config.media_url).map_err(OpenError)?;
+        let media_wake = Arc::new(Notify::new());
+        let (ingest, writer) = IngestQueue::start(store.clone(), media_wake.clone());
+        let channels = Arc::new(ChannelDirectory::new(deps.clock.clone()));
+        let (stop_workers, stop) = watch::channel(false);
+        let metrics = Arc::new(Metrics::default());
+        let health = ChannelHealthMonitor::new(
+            store.clone(),
+            egress.clone(),
+            channels.clone(),
+            metrics.clone(),
+        );
+        let fetcher = MediaFetcher::new(
+            store.clone(),
+            channels.clone(),
+            vault.clone(),
+            deps.clock.clone(),
+            media_wake,
+            egress.clone(),
+            health.clone(),
+        );
+        let mut handles = vec![writer];
+        // Only SQLite has a write-ahead log to fold back.
+        if store.backend() == confide_store::Backend::Sqlite {
+            handles.push(tokio::spawn(checkpoints(store.clone(), stop.clone())));
+        }
+        handles.push(tokio::spawn(
+            channels.clone().follow_changes(store.clone(), stop.clone()),
+        ));
+        handles.push(tokio::spawn(fetcher.run(stop)));
+        let app = App {
+            store,
+            config: Arc::new(config),
+            channels,
+            vault,
+            clock: deps.clock,
+            entropy: deps.entropy,
+            metrics,
+            ingest,
+            egress,
+            health,
+        };
+        Ok((
+            app,
+            Workers {
+                handles,
+                stop: stop_workers,
+            },
+        ))
+    }
+
+    /// Closes the database (after [`Workers::stop`]).
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+}
