@@ -14,6 +14,7 @@
 //! - [`outbound`]: Graph clients (always behind the egress guard) and channel health.
 //! - [`metrics`]: counters and security events.
 
+pub mod channels;
 pub mod config;
 pub mod error;
 pub mod ingest;
@@ -21,8 +22,10 @@ pub mod keyring;
 pub mod media;
 pub mod metrics;
 pub mod outbound;
+pub mod principal;
 pub mod runtime;
 
 pub use config::Config;
 pub use error::{AppError, Code, Kind};
+pub use principal::{Principal, PrincipalKind};
 pub use runtime::{App, Deps, OpenError, Opener, Workers};

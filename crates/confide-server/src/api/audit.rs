@@ -7,7 +7,7 @@
 //! Audit entries hold ids, codes and counts only, never personal data, so nothing is opened here.
 
 use super::json::ts;
-use crate::auth::Principal;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
@@ -97,7 +97,7 @@ pub struct ListParams {
 /// first; `action` keeps only entries with exactly that action.
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     q: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(p) = q.map_err(|e| {
@@ -143,7 +143,7 @@ fn break_kind(b: &ChainBreak) -> &'static str {
 /// could be read (a broken chain is the answer, not an error). `entries` counts the stored entries.
 pub async fn verify(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
 ) -> Result<Json<Value>, ApiError> {
     let v = state.store.audit_verify(principal.tenant).await?;
     Ok(Json(match v {

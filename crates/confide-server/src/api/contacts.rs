@@ -10,7 +10,7 @@
 
 use super::conversations::{decode_cursor, encode_cursor, limit, query};
 use super::json::{JsonBody, id, ts, unprocessable};
-use crate::auth::Principal;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
@@ -129,7 +129,7 @@ fn lookup(q: &str) -> Result<Lookup, ApiError> {
 /// `invalid_query`. 400 `invalid_cursor` / `invalid_limit` (1 to 200, default 50).
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     q: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let p = query(q)?;
@@ -254,7 +254,7 @@ fn check_attributes(v: &Value) -> Result<Map<String, Value>, ApiError> {
 /// `invalid_attributes`. Created and audited (`contact.created`, ids only) in one transaction.
 pub async fn create(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     JsonBody(b): JsonBody<NewContactBody>,
 ) -> Result<Response, ApiError> {
     let phone = b.phone.as_deref().map(check_phone).transpose()?;
@@ -293,7 +293,7 @@ pub struct PatchBody {
 /// (`contact.updated`) with the names of the changed fields only, in the same transaction.
 pub async fn update(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Path(contact): Path<String>,
     JsonBody(b): JsonBody<PatchBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -330,7 +330,7 @@ pub async fn update(
 /// `GET /api/v1/contacts/{id}` → the contact, decrypted.
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Path(contact): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let contact: ContactId = id(&contact)?;
@@ -344,7 +344,7 @@ pub async fn get(
 /// events oldest first.
 pub async fn consent(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Path(contact): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let contact: ContactId = id(&contact)?;
@@ -425,7 +425,7 @@ fn check(b: NewConsentBody) -> Result<Checked, ApiError> {
 /// entry (`consent.opted_in` / `consent.opted_out`) are one transaction.
 pub async fn record_consent(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     headers: HeaderMap,
     Path(contact): Path<String>,
     JsonBody(b): JsonBody<NewConsentBody>,

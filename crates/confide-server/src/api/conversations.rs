@@ -9,7 +9,7 @@
 //! `m1.<created_at micros>.<message id>` (messages); clients must not build or read them.
 
 use super::json::{JsonBody, id, ts, ts_opt};
-use crate::auth::Principal;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
@@ -136,7 +136,7 @@ pub struct ListParams {
 /// `{"conversations":[...],"next_cursor":...}`, most recent activity first.
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     q: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let p = query(q)?;
@@ -177,7 +177,7 @@ pub async fn list(
 /// `GET /api/v1/conversations/{id}`: 404 `not_found` unless it is the caller's tenant's.
 pub async fn get(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Path(conversation): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let conversation: ConversationId = id(&conversation)?;
@@ -201,7 +201,7 @@ pub struct PatchBody {
 /// channel, 404 `not_found` unless it is the caller's tenant's.
 pub async fn update(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Path(conversation): Path<String>,
     JsonBody(b): JsonBody<PatchBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -248,7 +248,7 @@ pub struct StartBody {
 /// `invalid_channel` unless both are the caller's tenant's.
 pub async fn start(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     JsonBody(b): JsonBody<StartBody>,
 ) -> Result<Response, ApiError> {
     let contact = b
@@ -284,7 +284,7 @@ pub struct MessageParams {
 /// `{"messages":[...],"next_cursor":...}`, newest first.
 pub async fn messages(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Path(conversation): Path<String>,
     q: Result<Query<MessageParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {

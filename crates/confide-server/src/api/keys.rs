@@ -2,7 +2,7 @@
 
 use super::json::{JsonBody, id, ts, ts_opt, unprocessable};
 use super::team::may_grant;
-use crate::auth::Principal;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
@@ -31,7 +31,7 @@ fn key_json(k: &ApiKey) -> serde_json::Value {
 
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let mut s = state.store.read_scope(principal.tenant).await?;
     let keys = s.list_api_keys().await?;
@@ -50,7 +50,7 @@ pub struct NewKey {
 /// `POST /api/v1/api-keys` → 201 `{"id","key","api_key"}`; the key is shown only here.
 pub async fn create(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     JsonBody(body): JsonBody<NewKey>,
 ) -> Result<Response, ApiError> {
     let name = body.name.trim();
@@ -88,7 +88,7 @@ pub async fn create(
 /// `DELETE /api/v1/api-keys/{id}`: revoke.
 pub async fn revoke(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let key_id: ApiKeyId = id(&raw)?;

@@ -6,7 +6,7 @@
 
 use super::json::{JsonBody, ts, unprocessable};
 use crate::auth::throttle::{self, Attempt, CheckError};
-use crate::auth::{AuthContext, ClientIp, Principal, PrincipalKind};
+use crate::auth::{AuthContext, Caller, ClientIp, Principal, PrincipalKind};
 use crate::edge::request_id::RequestIds;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -63,7 +63,7 @@ fn new_recovery_codes(state: &AppState) -> Vec<String> {
 /// `GET /api/v1/me`.
 pub async fn me(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     ctx: AuthContext,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let mut s = state.store.read_scope(principal.tenant).await?;
@@ -187,7 +187,7 @@ pub struct PasswordChange {
 /// `POST /api/v1/me/password`: change my password; my other sessions end.
 pub async fn change_password(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     ClientIp(ip): ClientIp,
     ids: RequestIds,
     JsonBody(body): JsonBody<PasswordChange>,
@@ -235,7 +235,7 @@ pub struct PasswordOnly {
 /// `POST /api/v1/me/2fa/enroll`: a new secret to scan (not active until confirmed).
 pub async fn enroll(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     ClientIp(ip): ClientIp,
     ids: RequestIds,
     JsonBody(body): JsonBody<PasswordOnly>,
@@ -270,7 +270,7 @@ pub struct CodeOnly {
 /// recovery codes, once. Other sessions end.
 pub async fn confirm(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     JsonBody(body): JsonBody<CodeOnly>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (user_id, session_id) = principal.user().ok_or_else(crate::auth::forbidden)?;
@@ -344,7 +344,7 @@ async fn confirm_both(
 /// `POST /api/v1/me/2fa/disable`.
 pub async fn disable(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     ClientIp(ip): ClientIp,
     ids: RequestIds,
     JsonBody(body): JsonBody<PasswordAndCode>,
@@ -375,7 +375,7 @@ pub async fn disable(
 /// `POST /api/v1/me/2fa/recovery-codes`: ten new codes (the old ones stop working).
 pub async fn regenerate_codes(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     ClientIp(ip): ClientIp,
     ids: RequestIds,
     JsonBody(body): JsonBody<PasswordAndCode>,

@@ -4,7 +4,7 @@
 
 use super::json::{JsonBody, id, ts, unprocessable};
 use crate::auth::throttle::{self, CheckError};
-use crate::auth::{ClientIp, PLATFORM_COOKIE, PlatformPrincipal, SESSION_COOKIE, cookies};
+use crate::auth::{ClientIp, PLATFORM_COOKIE, PlatformCaller, PlatformPrincipal, SESSION_COOKIE, cookies};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
@@ -88,7 +88,7 @@ pub async fn login(
 
 pub async fn logout(
     State(state): State<AppState>,
-    admin: PlatformPrincipal,
+    PlatformCaller(admin): PlatformCaller,
 ) -> Result<Response, ApiError> {
     state.store.end_platform_session(&admin.session_id).await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
@@ -108,7 +108,7 @@ pub struct PasswordChange {
 /// as the platform sign-in (a wrong one counts as a failed sign-in; 429 when throttled).
 pub async fn change_password(
     State(state): State<AppState>,
-    admin: PlatformPrincipal,
+    PlatformCaller(admin): PlatformCaller,
     ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> Result<StatusCode, CheckError> {
@@ -154,7 +154,7 @@ pub async fn change_password(
 /// `GET /api/v1/platform/tenants`: metadata only.
 pub async fn list_tenants(
     State(state): State<AppState>,
-    _admin: PlatformPrincipal,
+    _admin: PlatformCaller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let tenants = state.store.list_tenants().await?;
     let items: Vec<_> = tenants
@@ -173,7 +173,7 @@ pub struct NewTenant {
 /// `POST /api/v1/platform/tenants` → `{"tenant_id","owner_user_id","owner_password"}`.
 pub async fn create_tenant(
     State(state): State<AppState>,
-    admin: PlatformPrincipal,
+    PlatformCaller(admin): PlatformCaller,
     JsonBody(body): JsonBody<NewTenant>,
 ) -> Result<Response, ApiError> {
     let email = Email::parse(&body.owner_email)
@@ -227,7 +227,7 @@ async fn set_status(
 
 pub async fn disable_tenant(
     State(state): State<AppState>,
-    admin: PlatformPrincipal,
+    PlatformCaller(admin): PlatformCaller,
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     set_status(&state, &admin, &raw, "disabled").await
@@ -235,7 +235,7 @@ pub async fn disable_tenant(
 
 pub async fn enable_tenant(
     State(state): State<AppState>,
-    admin: PlatformPrincipal,
+    PlatformCaller(admin): PlatformCaller,
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     set_status(&state, &admin, &raw, "active").await
@@ -245,7 +245,7 @@ pub async fn enable_tenant(
 /// tenant to this admin; the session carries the grant's role and ends with the grant.
 pub async fn support_session(
     State(state): State<AppState>,
-    admin: PlatformPrincipal,
+    PlatformCaller(admin): PlatformCaller,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
     let tenant: TenantId = id(&raw)?;

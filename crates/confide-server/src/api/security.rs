@@ -3,7 +3,7 @@
 
 use super::json::{JsonBody, ts, ts_opt, unprocessable};
 use super::team::may_grant;
-use crate::auth::Principal;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
@@ -21,7 +21,7 @@ pub const MAX_GRANT_HOURS: i64 = 72;
 
 pub async fn get_settings(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (_, require_2fa) = state.store.tenant_settings(principal.tenant).await?;
     Ok(Json(json!({"require_2fa": require_2fa})))
@@ -34,7 +34,7 @@ pub struct Settings {
 
 pub async fn put_settings(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     JsonBody(body): JsonBody<Settings>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     crate::auth::sudo::human_recently_signed_in(&state, &principal).await?;
@@ -59,7 +59,7 @@ fn grant_json(g: &SupportGrant) -> serde_json::Value {
 
 pub async fn list_grants(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let mut s = state.store.read_scope(principal.tenant).await?;
     let grants = s.list_support_grants().await?;
@@ -80,7 +80,7 @@ pub struct NewGrant {
 /// at most 72 hours. Audited; revocable.
 pub async fn create_grant(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     JsonBody(body): JsonBody<NewGrant>,
 ) -> Result<Response, ApiError> {
     if !(1..=MAX_GRANT_HOURS).contains(&body.hours) {
@@ -116,7 +116,7 @@ pub async fn create_grant(
 
 pub async fn revoke_grant(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let grant_id = super::json::id::<uuid::Uuid>(&raw)?

@@ -8,7 +8,7 @@
 
 use super::json::{JsonBody, id, ts};
 use crate::auth::throttle::{self, Attempt};
-use crate::auth::{ClientIp, Principal, SESSION_COOKIE, cookies};
+use crate::auth::{Caller, ClientIp, SESSION_COOKIE, cookies};
 use crate::edge::request_id::RequestIds;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -308,7 +308,7 @@ pub(crate) async fn audit_failure(
 /// `DELETE /api/v1/session`: sign out (the server-side session is deleted).
 pub async fn logout(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
 ) -> Result<Response, ApiError> {
     let Some((user_id, session_id)) = principal.user() else {
         return Err(crate::auth::forbidden());
@@ -332,7 +332,7 @@ pub async fn logout(
 /// `GET /api/v1/sessions`: my sessions.
 pub async fn list(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Some((user_id, current)) = principal.user() else {
         return Err(crate::auth::forbidden());
@@ -360,7 +360,7 @@ pub async fn list(
 /// `DELETE /api/v1/sessions/{id}`: end one of my sessions (another user's id is 404).
 pub async fn end_one(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let Some((user_id, _)) = principal.user() else {
@@ -384,7 +384,7 @@ pub async fn end_one(
 /// `DELETE /api/v1/sessions`: end all my other sessions.
 pub async fn end_others(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Some((user_id, current)) = principal.user() else {
         return Err(crate::auth::forbidden());

@@ -2,7 +2,7 @@
 //! they could not have made, or a user put in such a role); the last active owner stays.
 
 use super::json::{JsonBody, id, ts, unprocessable};
-use crate::auth::{Principal, sudo};
+use crate::auth::{Caller, Principal, sudo};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
@@ -70,7 +70,7 @@ pub fn one_time_password(state: &AppState) -> String {
 
 pub async fn list_users(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let mut s = state.store.read_scope(principal.tenant).await?;
     let users = s.list_users().await?;
@@ -92,7 +92,7 @@ pub struct Invite {
 /// tenant at sign-in.
 pub async fn create_user(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     JsonBody(body): JsonBody<Invite>,
 ) -> Result<Response, ApiError> {
     let email = Email::parse(&body.email)
@@ -154,7 +154,7 @@ pub struct UserPatch {
 /// `PATCH /api/v1/users/{id}`: role, status (active/disabled), password reset.
 pub async fn update_user(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Path(raw): Path<String>,
     JsonBody(body): JsonBody<UserPatch>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -271,7 +271,7 @@ pub async fn update_user(
 /// `DELETE /api/v1/users/{id}`.
 pub async fn delete_user(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let user_id: UserId = id(&raw)?;
@@ -298,7 +298,7 @@ pub async fn delete_user(
 }
 
 /// `GET /api/v1/permissions`.
-pub async fn permissions(_principal: Principal) -> Json<serde_json::Value> {
+pub async fn permissions(_principal: Caller) -> Json<serde_json::Value> {
     let list: Vec<_> = Permission::ALL
         .iter()
         .map(|p| json!({"name": p.as_str(), "description": p.description()}))
@@ -308,7 +308,7 @@ pub async fn permissions(_principal: Principal) -> Json<serde_json::Value> {
 
 pub async fn list_roles(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let mut s = state.store.read_scope(principal.tenant).await?;
     let roles = s.list_roles().await?;
@@ -350,7 +350,7 @@ fn check_name(name: &str) -> Result<String, ApiError> {
 /// `POST /api/v1/roles`: a custom role.
 pub async fn create_role(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     JsonBody(body): JsonBody<RoleBody>,
 ) -> Result<Response, ApiError> {
     let name = check_name(body.name.as_deref().unwrap_or(""))?;
@@ -373,7 +373,7 @@ fn builtin_refused() -> ApiError {
 /// `PATCH /api/v1/roles/{id}`.
 pub async fn update_role(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Path(raw): Path<String>,
     JsonBody(body): JsonBody<RoleBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -406,7 +406,7 @@ pub async fn update_role(
 /// `DELETE /api/v1/roles/{id}`: only an unused custom role.
 pub async fn delete_role(
     State(state): State<AppState>,
-    principal: Principal,
+    Caller(principal): Caller,
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let role_id: RoleId = id(&raw)?;

@@ -23,11 +23,7 @@ use crate::error::ApiError;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use confide_core::audit::Actor;
-use confide_core::ids::{ApiKeyId, RoleId, SessionId, TenantId, UserId};
-use confide_core::permissions::Permission;
-use std::collections::BTreeSet;
-
+pub use confide_app::principal::{Pending, PlatformPrincipal, Principal, PrincipalKind};
 pub use passwords::AuthRuntime;
 
 /// The session cookie of tenant users (and support sessions).
@@ -36,78 +32,6 @@ pub const SESSION_COOKIE: &str = "__Host-confide_session";
 pub const PLATFORM_COOKIE: &str = "__Host-confide_platform";
 /// The header that carries the CSRF token of a cookie session.
 pub const CSRF_HEADER: &str = "x-csrf-token";
-
-/// How a principal is signed in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PrincipalKind {
-    /// A team member with a session.
-    User {
-        user_id: UserId,
-        session_id: SessionId,
-    },
-    /// An integration with an API key.
-    ApiKey { key_id: ApiKeyId },
-    /// A platform admin acting in the tenant under a support grant.
-    Support {
-        admin_id: String,
-        grant_id: String,
-        session_id: SessionId,
-    },
-}
-
-/// Who is calling. The tenant of every operation comes from here and nowhere else.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub tenant: TenantId,
-    pub kind: PrincipalKind,
-    pub role_id: RoleId,
-    pub permissions: BTreeSet<Permission>,
-}
-
-impl Principal {
-    /// The audit actor for what this principal does.
-    pub fn actor(&self) -> Actor {
-        match &self.kind {
-            PrincipalKind::User { user_id, .. } => Actor::User(user_id.to_string()),
-            PrincipalKind::ApiKey { key_id } => Actor::ApiKey(key_id.to_string()),
-            PrincipalKind::Support { admin_id, .. } => {
-                Actor::User(format!("platform-admin:{admin_id}"))
-            }
-        }
-    }
-
-    pub fn has(&self, p: Permission) -> bool {
-        self.permissions.contains(&p)
-    }
-
-    /// The user, for routes about one's own account.
-    pub fn user(&self) -> Option<(UserId, SessionId)> {
-        match &self.kind {
-            PrincipalKind::User {
-                user_id,
-                session_id,
-            } => Some((*user_id, *session_id)),
-            _ => None,
-        }
-    }
-}
-
-/// Something a signed-in user still owes before the rest of the API opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pending {
-    /// The one-time (or reset) password must be changed.
-    PasswordChange,
-    /// The tenant requires 2FA and the user has not enrolled.
-    TwoFactorEnrolment,
-}
-
-/// A platform admin signed in with the platform cookie.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformPrincipal {
-    pub admin_id: String,
-    pub session_id: String,
-    pub must_change_password: bool,
-}
 
 /// What the resolver found on a request, in its extensions.
 #[derive(Debug, Clone, Default)]
@@ -141,7 +65,11 @@ pub(crate) fn unauthenticated_error() -> ApiError {
     unauthenticated()
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Principal {
+/// The extractor of the tenant principal a route's handler acts for (401 when there is none).
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
@@ -149,11 +77,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
             .extensions
             .get::<AuthContext>()
             .and_then(|c| c.principal.clone())
+            .map(Caller)
             .ok_or_else(unauthenticated)
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for PlatformPrincipal {
+/// The extractor of the platform admin a platform route acts for (401 when there is none).
+#[derive(Debug, Clone)]
+pub struct PlatformCaller(pub PlatformPrincipal);
+
+impl<S: Send + Sync> FromRequestParts<S> for PlatformCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
@@ -161,6 +94,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PlatformPrincipal {
             .extensions
             .get::<AuthContext>()
             .and_then(|c| c.platform.clone())
+            .map(PlatformCaller)
             .ok_or_else(unauthenticated)
     }
 }
