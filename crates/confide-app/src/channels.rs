@@ -86,12 +86,14 @@ pub fn graph_base_url(egress: &Arc<EgressPolicy>, v: Option<&str>) -> Result<Str
              (graph_allowed_origins); the default is Meta's https://graph.facebook.com.",
         ));
     }
-    crate::outbound::graph::graph_client(egress, url, SecretString::from("validation")).map_err(|e| {
-        AppError::invalid(
-            Code::InvalidGraphBaseUrl,
-            format!("graph_base_url is not a usable Graph API URL: {e}"),
-        )
-    })?;
+    crate::outbound::graph::graph_client(egress, url, SecretString::from("validation")).map_err(
+        |e| {
+            AppError::invalid(
+                Code::InvalidGraphBaseUrl,
+                format!("graph_base_url is not a usable Graph API URL: {e}"),
+            )
+        },
+    )?;
     Ok(url.trim_end_matches('/').to_string())
 }
 

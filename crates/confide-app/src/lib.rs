@@ -17,13 +17,17 @@
 pub mod channels;
 pub mod config;
 pub mod error;
+pub mod identity;
 pub mod ingest;
 pub mod keyring;
+pub mod keys;
 pub mod media;
 pub mod metrics;
 pub mod outbound;
 pub mod principal;
 pub mod runtime;
+pub mod security;
+pub mod team;
 
 pub use config::Config;
 pub use error::{AppError, Code, Kind};

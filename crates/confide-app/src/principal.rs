@@ -89,4 +89,3 @@ pub struct PlatformPrincipal {
     pub session_id: String,
     pub must_change_password: bool,
 }
-

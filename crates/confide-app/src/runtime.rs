@@ -3,6 +3,7 @@
 //! channel-change listener).
 
 use crate::config::Config;
+use crate::identity::AuthRuntime;
 use crate::ingest::directory::ChannelDirectory;
 use crate::ingest::writer::IngestQueue;
 use crate::keyring;
@@ -68,6 +69,8 @@ pub struct App {
     pub egress: Arc<EgressPolicy>,
     /// Checks and records whether Graph accepts each channel's token.
     pub health: ChannelHealthMonitor,
+    /// Password hashing (bounded), keyed hashes for throttling, session settings.
+    pub auth: Arc<AuthRuntime>,
 }
 
 /// The background workers of an [`App`]; [`Workers::stop`] lets them finish what is queued.
@@ -183,7 +186,9 @@ impl App {
             channels.clone().follow_changes(store.clone(), stop.clone()),
         ));
         handles.push(tokio::spawn(fetcher.run(stop)));
+        let auth = Arc::new(AuthRuntime::from_config(&config, &store).map_err(OpenError)?);
         let app = App {
+            auth,
             store,
             config: Arc::new(config),
             channels,

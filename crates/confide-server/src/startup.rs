@@ -46,13 +46,14 @@ impl Application {
             .await
             .map_err(|e| StartupError(format!("admin_listen {}: {e}", config.admin_listen)))?;
         let (app, workers) = App::open(config, deps).await?;
-        let auth = Arc::new(
-            crate::auth::AuthRuntime::from_config(&app.config, &app.store).map_err(StartupError)?,
+        let proxies = Arc::new(
+            crate::auth::client::TrustedProxies::parse(&app.config.trusted_proxies)
+                .map_err(StartupError)?,
         );
         Ok(Application {
             public,
             admin,
-            state: AppState { app, auth },
+            state: AppState { app, proxies },
             workers,
         })
     }

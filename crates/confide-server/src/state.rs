@@ -9,9 +9,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub app: App,
-    /// Password hashing (bounded), keyed hashes for throttling, session settings, trusted
-    /// proxies.
-    pub auth: Arc<crate::auth::AuthRuntime>,
+    /// `trusted_proxies`, parsed: whose `X-Forwarded-For` names the client.
+    pub proxies: Arc<crate::auth::client::TrustedProxies>,
 }
 
 impl std::ops::Deref for AppState {

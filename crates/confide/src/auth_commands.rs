@@ -6,7 +6,6 @@ use confide_core::audit::{Actor, AuditEvent};
 use confide_core::email::Email;
 use confide_core::ids::TenantId;
 use confide_crypto::password::{PasswordHasher, PasswordParams};
-use confide_crypto::token::SecretToken;
 use confide_server::Config;
 use confide_server::startup::{Deps, Opener, open_store};
 use confide_store::{Store, StoreError};
@@ -29,19 +28,6 @@ fn hasher(config: &Config, store: &Store) -> Result<PasswordHasher, Failure> {
     };
     PasswordHasher::new(params, Some(ring.password_pepper()))
         .map_err(|e| Failure::config(format!("password: {e}")))
-}
-
-/// A one-time password: 20 characters from an unambiguous alphabet (about 100 bits).
-fn one_time_password(entropy: &dyn confide_core::entropy::Entropy) -> String {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
-    let mut out = String::with_capacity(20);
-    while out.len() < 20 {
-        let b: [u8; 1] = confide_core::entropy::random_array(entropy);
-        if usize::from(b[0]) < 256 - 256 % ALPHABET.len() {
-            out.push(char::from(ALPHABET[usize::from(b[0]) % ALPHABET.len()]));
-        }
-    }
-    out
 }
 
 fn tenant_arg(t: &str) -> Result<TenantId, Failure> {
@@ -77,7 +63,7 @@ pub async fn api_key_create(
         StoreError::NotFound => Failure::failed(format!("no role {role:?} in tenant {tenant}")),
         e => Failure::failed(e.to_string()),
     })?;
-    let token = SecretToken::generate(deps.entropy.as_ref(), confide_server::api::keys::KEY_PREFIX);
+    let token = confide_app::identity::secrets::api_key(deps.entropy.as_ref());
     let key = s
         .create_api_key(name, role.id, &token.hash(), Actor::Cli)
         .await
@@ -128,7 +114,7 @@ pub async fn user_reset_password(
             )));
         }
     };
-    let password = one_time_password(deps.entropy.as_ref());
+    let password = confide_app::identity::secrets::one_time_password(deps.entropy.as_ref());
     let hash = hasher(config, &store)?
         .hash(&password, deps.entropy.as_ref())
         .map_err(|e| Failure::failed(e.to_string()))?;
@@ -168,7 +154,7 @@ pub async fn platform_admin_create(
         .map_err(|_| Failure::config(format!("--email: {email:?} is not an email address")))?;
     let deps = Deps::default();
     let store = store(config).await?;
-    let password = one_time_password(deps.entropy.as_ref());
+    let password = confide_app::identity::secrets::one_time_password(deps.entropy.as_ref());
     let hash = hasher(config, &store)?
         .hash(&password, deps.entropy.as_ref())
         .map_err(|e| Failure::failed(e.to_string()))?;

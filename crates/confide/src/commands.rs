@@ -3,7 +3,6 @@
 use crate::Failure;
 use confide_core::audit::Actor;
 use confide_core::email::Email;
-use confide_core::entropy::Entropy;
 use confide_core::ids::TenantId;
 use confide_crypto::keyring::Keyring;
 use confide_crypto::password::{PasswordHasher, PasswordParams};
@@ -253,25 +252,11 @@ pub fn one_time_password_hash(
     };
     let hasher = PasswordHasher::new(params, Some(ring.password_pepper()))
         .map_err(|e| Failure::config(format!("password: {e}")))?;
-    let password = one_time_password(deps.entropy.as_ref());
+    let password = confide_app::identity::secrets::one_time_password(deps.entropy.as_ref());
     let hash = hasher
         .hash(&password, deps.entropy.as_ref())
         .map_err(|e| Failure::failed(e.to_string()))?;
     Ok((password, hash))
-}
-
-/// A one-time password: 20 characters from an unambiguous alphabet (about 100 bits).
-fn one_time_password(entropy: &dyn Entropy) -> String {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
-    let mut out = String::with_capacity(20);
-    while out.len() < 20 {
-        let b: [u8; 1] = confide_core::entropy::random_array(entropy);
-        // Rejection sampling keeps every character equally likely.
-        if usize::from(b[0]) < 256 - 256 % ALPHABET.len() {
-            out.push(char::from(ALPHABET[usize::from(b[0]) % ALPHABET.len()]));
-        }
-    }
-    out
 }
 
 pub async fn tenant_create(

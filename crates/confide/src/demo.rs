@@ -9,7 +9,6 @@ use confide_core::audit::Actor;
 use confide_core::email::Email;
 use confide_core::entropy::random_array;
 use confide_core::ids::TenantId;
-use confide_crypto::token::SecretToken;
 use confide_server::Config;
 use confide_server::startup::{Application, Deps};
 use confide_store::Store;
@@ -113,7 +112,7 @@ async fn demo_api_key(store: &Store, tenant: TenantId, deps: &Deps) -> Result<St
     let failed = |e: confide_store::StoreError| Failure::failed(format!("demo API key: {e}"));
     let mut s = store.scope(tenant).await.map_err(failed)?;
     let role = s.role_by_name("agent").await.map_err(failed)?;
-    let token = SecretToken::generate(deps.entropy.as_ref(), confide_server::api::keys::KEY_PREFIX);
+    let token = confide_app::identity::secrets::api_key(deps.entropy.as_ref());
     s.create_api_key("demo", role.id, &token.hash(), Actor::Cli)
         .await
         .map_err(failed)?;

@@ -14,7 +14,6 @@ use confide_app::channels::{Channel, ChannelChange, NewChannelInput};
 use serde::Deserialize;
 use serde_json::json;
 
-
 fn channel_json(c: &Channel) -> serde_json::Value {
     json!({
         "id": c.id.to_string(),

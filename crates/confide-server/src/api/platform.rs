@@ -4,7 +4,9 @@
 
 use super::json::{JsonBody, id, ts, unprocessable};
 use crate::auth::throttle::{self, CheckError};
-use crate::auth::{ClientIp, PLATFORM_COOKIE, PlatformCaller, PlatformPrincipal, SESSION_COOKIE, cookies};
+use crate::auth::{
+    ClientIp, PLATFORM_COOKIE, PlatformCaller, PlatformPrincipal, SESSION_COOKIE, cookies,
+};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
@@ -178,7 +180,7 @@ pub async fn create_tenant(
 ) -> Result<Response, ApiError> {
     let email = Email::parse(&body.owner_email)
         .map_err(|_| unprocessable("invalid_email", "Not a valid email address."))?;
-    let password = super::team::one_time_password(&state);
+    let password = confide_app::identity::secrets::one_time_password(state.entropy.as_ref());
     let hash = state
         .auth
         .hash(password.clone(), state.entropy.clone())

@@ -5,26 +5,22 @@
 //! - [`resolve`]: one middleware turns a cookie or bearer token into an [`AuthContext`] in the
 //!   request's extensions (nothing else reads credentials).
 //! - [`guard`]: the per-route check of a declared [`crate::api::table::Access`].
-//! - [`throttle`]: throttling of password checks (per account, per address, per pair; growing
-//!   delays; cap), reserved atomically before the check.
+//! - [`throttle`]: the HTTP face of the sign-in throttle.
 //! - [`client`]: the client's address (the TCP peer, or what a trusted proxy says).
-//! - [`passwords`]: hashing and verification on a bounded pool, so a login flood cannot starve
-//!   the rest of the server.
+//! Password hashing and the throttle's rules live in `confide_app::identity`.
 
 pub mod client;
 pub mod cookies;
 pub mod guard;
-pub mod passwords;
 pub mod resolve;
-pub mod sudo;
 pub mod throttle;
 
 use crate::error::ApiError;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+pub use confide_app::identity::AuthRuntime;
 pub use confide_app::principal::{Pending, PlatformPrincipal, Principal, PrincipalKind};
-pub use passwords::AuthRuntime;
 
 /// The session cookie of tenant users (and support sessions).
 pub const SESSION_COOKIE: &str = "__Host-confide_session";
@@ -128,7 +124,7 @@ impl FromRequestParts<crate::state::AppState> for client::Client {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-        Ok(state.auth.proxies.client(peer, &parts.headers))
+        Ok(state.proxies.client(peer, &parts.headers))
     }
 }
 

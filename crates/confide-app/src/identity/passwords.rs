@@ -3,8 +3,8 @@
 //! permit from a semaphore sized to the cores, so a flood of logins queues here (and gets 503
 //! after a wait) instead of starving webhooks and the rest of the API.
 
-use crate::error::ApiError;
-use confide_app::config::AuthConfig;
+use crate::config::AuthConfig;
+use crate::error::AppError;
 use confide_core::entropy::SharedEntropy;
 use confide_crypto::keyring::Keyring;
 use confide_crypto::password::{PasswordHasher, Verification};
@@ -16,14 +16,12 @@ use tokio::sync::Semaphore;
 const PERMIT_WAIT: Duration = Duration::from_secs(10);
 
 /// What authentication needs at run time: the hasher, its semaphore, the keyring (for keyed
-/// hashes of client IPs), the settings, and the trusted proxies (for the client's address).
+/// hashes of client IPs) and the settings.
 pub struct AuthRuntime {
     pub hasher: Arc<PasswordHasher>,
     pub permits: Arc<Semaphore>,
     pub keyring: Keyring,
     pub config: AuthConfig,
-    /// `trusted_proxies`, parsed: whose `X-Forwarded-For` names the client.
-    pub proxies: super::client::TrustedProxies,
 }
 
 impl std::fmt::Debug for AuthRuntime {
@@ -31,7 +29,6 @@ impl std::fmt::Debug for AuthRuntime {
         f.debug_struct("AuthRuntime")
             .field("hasher", &self.hasher)
             .field("permits", &self.permits.available_permits())
-            .field("proxies", &self.proxies)
             .finish_non_exhaustive()
     }
 }
@@ -51,14 +48,13 @@ impl AuthRuntime {
             permits: Arc::new(Semaphore::new(permits.max(1))),
             keyring,
             config,
-            proxies: super::client::TrustedProxies::default(),
         }
     }
 
     /// The runtime for a configuration: argon2id with the configured cost, peppered with the
-    /// keyring's password pepper; the configured trusted proxies.
+    /// keyring's password pepper.
     pub fn from_config(
-        config: &confide_app::config::Config,
+        config: &crate::config::Config,
         store: &confide_store::Store,
     ) -> Result<Self, String> {
         let keyring = store
@@ -71,21 +67,17 @@ impl AuthRuntime {
         };
         let hasher = PasswordHasher::new(params, Some(keyring.password_pepper()))
             .map_err(|e| format!("password: {e}"))?;
-        let proxies = super::client::TrustedProxies::parse(&config.trusted_proxies)?;
-        Ok(Self {
-            proxies,
-            ..Self::new(hasher, keyring, config.auth.clone())
-        })
+        Ok(Self::new(hasher, keyring, config.auth.clone()))
     }
 
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&PasswordHasher) -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, AppError> {
         let permit = tokio::time::timeout(PERMIT_WAIT, self.permits.clone().acquire_owned())
             .await
-            .map_err(|_| ApiError::unavailable())?
-            .map_err(|_| ApiError::unavailable())?;
+            .map_err(|_| AppError::unavailable())?
+            .map_err(|_| AppError::unavailable())?;
         let hasher = self.hasher.clone();
         let out = tokio::task::spawn_blocking(move || {
             let out = work(&hasher);
@@ -93,13 +85,13 @@ impl AuthRuntime {
             out
         })
         .await
-        .map_err(|_| ApiError::internal())?;
+        .map_err(|_| AppError::internal())?;
         Ok(out)
     }
 
     /// Verifies a password against a stored hash (a malformed hash counts as a mismatch and is
     /// logged).
-    pub async fn verify(&self, password: String, phc: String) -> Result<Verification, ApiError> {
+    pub async fn verify(&self, password: String, phc: String) -> Result<Verification, AppError> {
         self.run(move |h| match h.verify(&password, &phc) {
             Ok(v) => v,
             Err(e) => {
@@ -111,17 +103,17 @@ impl AuthRuntime {
     }
 
     /// The same work as a verification, for unknown accounts.
-    pub async fn dummy_verify(&self, password: String) -> Result<Verification, ApiError> {
+    pub async fn dummy_verify(&self, password: String) -> Result<Verification, AppError> {
         self.run(move |h| h.dummy_verify(&password)).await
     }
 
     /// Hashes a new password.
-    pub async fn hash(&self, password: String, entropy: SharedEntropy) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: String, entropy: SharedEntropy) -> Result<String, AppError> {
         self.run(move |h| h.hash(&password, entropy.as_ref()))
             .await?
             .map_err(|e| {
                 tracing::error!(error = %e, "password hashing failed");
-                ApiError::internal()
+                AppError::internal()
             })
     }
 
