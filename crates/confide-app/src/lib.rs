@@ -14,8 +14,11 @@
 //! - [`outbound`]: Graph clients (always behind the egress guard) and channel health.
 //! - [`metrics`]: counters and security events.
 
+pub mod audit;
 pub mod channels;
 pub mod config;
+pub mod contacts;
+pub mod conversations;
 pub mod error;
 pub mod identity;
 pub mod ingest;
@@ -24,6 +27,7 @@ pub mod keys;
 pub mod media;
 pub mod metrics;
 pub mod outbound;
+pub mod paging;
 pub mod principal;
 pub mod runtime;
 pub mod security;

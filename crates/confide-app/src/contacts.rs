@@ -1,0 +1,447 @@
+//! Contacts and their consent ledgers (C19).
+//!
+//! The contact book is listed newest first (keyset-paginated), searched exactly by phone number
+//! or WhatsApp user id through blind indexes (names and other personal data are sealed, so they
+//! cannot be searched), created, read and changed. The consent ledger is append-only: there is
+//! no use case to change or remove an event. Every append is audited in the same transaction
+//! (C22), with the purpose only (never the source or the evidence, free text that may quote the
+//! person).
+
+use crate::error::{AppError, Code};
+use crate::paging::{self, Page};
+use crate::principal::Principal;
+use crate::runtime::App;
+use confide_core::audit::AuditEvent;
+use confide_core::ids::ContactId;
+use confide_core::permissions::Permission;
+use confide_core::phone::Phone;
+use confide_core::send_gate::{ConsentLedger, ConsentStatus, Purpose};
+use confide_store::consent::NewConsent;
+use confide_store::contacts::{ContactChange, ContactCursor, NewContact};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+pub use confide_store::consent::ConsentEvent;
+pub use confide_store::contacts::Contact;
+
+/// The longest `source` accepted, in characters.
+pub const MAX_SOURCE_CHARS: usize = 100;
+/// The longest `evidence` accepted, in characters.
+pub const MAX_EVIDENCE_CHARS: usize = 2_000;
+/// The most labels a contact carries.
+pub const MAX_LABELS: usize = 50;
+/// The longest label, in characters.
+pub const MAX_LABEL_CHARS: usize = 50;
+/// The longest name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// The largest `attributes` object, serialized as JSON, in bytes.
+pub const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
+
+const CONTACT_CURSOR: &str = "k1";
+
+/// A list of contacts, as asked for (text, as it came).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ContactQuery {
+    /// A phone number (with its country code) or a WhatsApp user id, looked up exactly.
+    pub q: Option<String>,
+    /// Keeps contacts carrying exactly this label.
+    pub label: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<String>,
+}
+
+/// A contact to create; `labels` and `attributes` as the JSON they came as.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactInput {
+    pub phone: Option<String>,
+    pub name: Option<String>,
+    pub labels: Option<Value>,
+    pub attributes: Option<Value>,
+}
+
+/// A change to a contact: absent (`None`) leaves a field unchanged, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ContactEdit {
+    pub phone: Option<Option<String>>,
+    pub name: Option<Option<String>>,
+    pub labels: Option<Option<Value>>,
+    pub attributes: Option<Option<Value>>,
+}
+
+/// A consent event to append.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentInput {
+    pub purpose: Option<String>,
+    pub status: Option<String>,
+    pub source: Option<String>,
+    pub evidence: Option<String>,
+}
+
+/// A contact's ledger, oldest first, and the current consent per purpose (`None`: never asked).
+#[derive(Debug, Clone)]
+pub struct ConsentHistory {
+    pub contact: ContactId,
+    pub events: Vec<ConsentEvent>,
+    pub current: Vec<(Purpose, Option<ConsentStatus>)>,
+}
+
+/// What `q` looks up, exactly, through a blind index.
+enum Lookup {
+    Phone(Phone),
+    WaUser(String),
+}
+
+/// `q` is a phone number (normalised to E.164) or a WhatsApp user id (BSUID); anything else is
+/// `invalid_query`.
+fn lookup(q: &str) -> Result<Lookup, AppError> {
+    if let Ok(p) = Phone::parse(q) {
+        return Ok(Lookup::Phone(p));
+    }
+    if confide_whatsapp::is_bsuid(q) {
+        return Ok(Lookup::WaUser(q.to_string()));
+    }
+    Err(AppError::invalid(
+        Code::UnsearchableQuery,
+        "q searches by phone number (with its country code) or WhatsApp user id only; names are encrypted and cannot be searched.",
+    ))
+}
+
+fn contact_id(id: &str) -> Result<ContactId, AppError> {
+    id.parse().map_err(|_| AppError::not_found())
+}
+
+fn check_phone(p: &str) -> Result<Phone, AppError> {
+    Phone::parse(p).map_err(|_| {
+        AppError::invalid(
+            Code::InvalidPhone,
+            "phone must be a phone number with its country code, e.g. +16505551234.",
+        )
+    })
+}
+
+/// A trimmed name; empty is no name.
+fn check_name(n: &str) -> Result<Option<String>, AppError> {
+    let n = n.trim();
+    if n.chars().count() > MAX_NAME_CHARS || n.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            Code::InvalidName,
+            format!(
+                "name must be at most {MAX_NAME_CHARS} characters, without control characters."
+            ),
+        ));
+    }
+    Ok((!n.is_empty()).then(|| n.to_string()))
+}
+
+/// An array of labels, each trimmed, 1 to 50 characters, at most 50; repeats are dropped.
+fn check_labels(v: &Value) -> Result<Vec<String>, AppError> {
+    let invalid = || {
+        AppError::invalid(
+            Code::InvalidLabels,
+            format!(
+                "labels must be an array of at most {MAX_LABELS} strings of 1 to {MAX_LABEL_CHARS} characters."
+            ),
+        )
+    };
+    let items = match v {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(items) if items.len() <= MAX_LABELS => items,
+        _ => return Err(invalid()),
+    };
+    let mut labels: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        let l = item.as_str().map(str::trim).ok_or_else(invalid)?;
+        let n = l.chars().count();
+        if n == 0 || n > MAX_LABEL_CHARS || l.chars().any(char::is_control) {
+            return Err(invalid());
+        }
+        if !labels.iter().any(|x| x == l) {
+            labels.push(l.to_string());
+        }
+    }
+    Ok(labels)
+}
+
+/// A JSON object of at most 16 KiB serialized.
+fn check_attributes(v: &Value) -> Result<Map<String, Value>, AppError> {
+    match v {
+        Value::Null => Ok(Map::new()),
+        Value::Object(m) if v.to_string().len() <= MAX_ATTRIBUTES_BYTES => Ok(m.clone()),
+        _ => Err(AppError::invalid(
+            Code::InvalidAttributes,
+            format!(
+                "attributes must be a JSON object of at most {MAX_ATTRIBUTES_BYTES} bytes serialized."
+            ),
+        )),
+    }
+}
+
+/// A checked consent event.
+struct CheckedConsent {
+    purpose: Purpose,
+    status: ConsentStatus,
+    source: String,
+    evidence: Option<String>,
+}
+
+fn check_consent(b: ConsentInput) -> Result<CheckedConsent, AppError> {
+    let purpose = b
+        .purpose
+        .as_deref()
+        .and_then(|p| p.parse::<Purpose>().ok())
+        .ok_or_else(|| {
+            AppError::invalid(
+                Code::InvalidPurpose,
+                "purpose must be marketing, utility or service.",
+            )
+        })?;
+    let status = b
+        .status
+        .as_deref()
+        .and_then(|s| s.parse::<ConsentStatus>().ok())
+        .ok_or_else(|| {
+            AppError::invalid(Code::InvalidStatus, "status must be opted_in or opted_out.")
+        })?;
+    let source = b.source.as_deref().map(str::trim).unwrap_or_default();
+    let source_chars = source.chars().count();
+    if source_chars == 0 || source_chars > MAX_SOURCE_CHARS || source.chars().any(char::is_control)
+    {
+        return Err(AppError::invalid(
+            Code::InvalidSource,
+            format!(
+                "source is required: 1 to {MAX_SOURCE_CHARS} characters saying where the consent came from."
+            ),
+        ));
+    }
+    let evidence = match b.evidence {
+        Some(e) if e.chars().count() > MAX_EVIDENCE_CHARS => {
+            return Err(AppError::invalid(
+                Code::InvalidEvidence,
+                format!("evidence must be at most {MAX_EVIDENCE_CHARS} characters."),
+            ));
+        }
+        Some(e) if e.trim().is_empty() => None,
+        other => other,
+    };
+    Ok(CheckedConsent {
+        purpose,
+        status,
+        source: source.to_string(),
+        evidence,
+    })
+}
+
+impl App {
+    /// The contact book, newest first; `q` an exact lookup (at most one contact, no next page).
+    pub async fn list_contacts(
+        &self,
+        p: &Principal,
+        q: ContactQuery,
+    ) -> Result<Page<Contact>, AppError> {
+        p.require(Permission::ContactsRead)?;
+        let limit = paging::limit(q.limit.as_deref())?;
+        let after = q
+            .cursor
+            .as_deref()
+            .map(|c| paging::decode(CONTACT_CURSOR, c))
+            .transpose()?
+            .map(|(created_at, id)| ContactCursor { created_at, id });
+        let label = q.label.as_deref().filter(|l| !l.is_empty());
+        let lookup =
+            q.q.as_deref()
+                .map(str::trim)
+                .filter(|q| !q.is_empty())
+                .map(lookup)
+                .transpose()?;
+        let mut s = self.store.read_scope(p.tenant).await?;
+        let (items, next) = match lookup {
+            None => {
+                let page = s.list_contacts(label, after, limit).await?;
+                (page.items, page.next)
+            }
+            Some(l) => {
+                let found = match l {
+                    Lookup::Phone(p) => s.find_contact_by_phone(&p).await?,
+                    Lookup::WaUser(w) => s.find_contact_by_wa_user(&w).await?,
+                };
+                // At most one: the filters and the cursor still apply, and no page follows.
+                let found = found.filter(|c| {
+                    label.is_none_or(|l| c.labels.iter().any(|x| x == l))
+                        && after.is_none_or(|a| (c.created_at, c.id) < (a.created_at, a.id))
+                });
+                (found.into_iter().collect(), None)
+            }
+        };
+        s.commit().await?;
+        Ok(Page {
+            items,
+            next_cursor: next
+                .map(|c| paging::encode(CONTACT_CURSOR, c.created_at, &c.id.to_string())),
+        })
+    }
+
+    /// Creates a contact (phone normalised to E.164; `conflict` when the tenant already has one
+    /// with that phone). Created and audited (`contact.created`, ids only) in one transaction.
+    pub async fn create_contact(
+        &self,
+        p: &Principal,
+        input: ContactInput,
+    ) -> Result<Contact, AppError> {
+        p.require(Permission::ContactsWrite)?;
+        let phone = input.phone.as_deref().map(check_phone).transpose()?;
+        let name = input.name.as_deref().map(check_name).transpose()?.flatten();
+        let labels = input.labels.as_ref().map(check_labels).transpose()?;
+        let attributes = input
+            .attributes
+            .as_ref()
+            .map(check_attributes)
+            .transpose()?;
+        let new = NewContact {
+            phone,
+            name,
+            labels: labels.unwrap_or_default(),
+            attributes: attributes.unwrap_or_default(),
+            ..Default::default()
+        };
+        let mut s = self.store.scope(p.tenant).await?;
+        let c = s.create_contact(new, p.actor()).await?;
+        s.commit().await?;
+        Ok(c)
+    }
+
+    /// Changes a contact, validated as on create. Audited (`contact.updated`) with the names of
+    /// the changed fields only, in the same transaction.
+    pub async fn update_contact(
+        &self,
+        p: &Principal,
+        id: &str,
+        edit: ContactEdit,
+    ) -> Result<Contact, AppError> {
+        p.require(Permission::ContactsWrite)?;
+        let id = contact_id(id)?;
+        let change = ContactChange {
+            phone: edit
+                .phone
+                .map(|p| p.as_deref().map(check_phone).transpose())
+                .transpose()?,
+            name: edit
+                .name
+                .map(|n| {
+                    n.as_deref()
+                        .map(check_name)
+                        .transpose()
+                        .map(Option::flatten)
+                })
+                .transpose()?,
+            labels: edit
+                .labels
+                .map(|l| check_labels(&l.unwrap_or(Value::Null)))
+                .transpose()?,
+            attributes: edit
+                .attributes
+                .map(|a| check_attributes(&a.unwrap_or(Value::Null)))
+                .transpose()?,
+        };
+        let mut s = self.store.scope(p.tenant).await?;
+        let (c, _) = s.update_contact(id, change, p.actor()).await?;
+        s.commit().await?;
+        Ok(c)
+    }
+
+    /// One contact, decrypted.
+    pub async fn get_contact(&self, p: &Principal, id: &str) -> Result<Contact, AppError> {
+        p.require(Permission::ContactsRead)?;
+        let id = contact_id(id)?;
+        let mut s = self.store.read_scope(p.tenant).await?;
+        let c = s.get_contact(id).await?;
+        s.commit().await?;
+        Ok(c)
+    }
+
+    /// A contact's consent ledger with the current consent per purpose, folded by the send
+    /// gate's own ledger so what is shown and what the gate enforces agree. A row the gate cannot
+    /// read is an error, never a silent skip.
+    pub async fn consent_history(
+        &self,
+        p: &Principal,
+        id: &str,
+    ) -> Result<ConsentHistory, AppError> {
+        p.require(Permission::ContactsRead)?;
+        let id = contact_id(id)?;
+        let mut s = self.store.read_scope(p.tenant).await?;
+        s.get_contact(id).await?;
+        let events = s.consent_history(id).await?;
+        s.commit().await?;
+        let ledger = ConsentLedger::from_rows(
+            events
+                .iter()
+                .map(|e| (e.purpose.as_str(), e.status.as_str(), e.created_at)),
+        )
+        .map_err(|e| {
+            tracing::error!(error = %e, "unreadable consent ledger");
+            AppError::internal()
+        })?;
+        let current = Purpose::ALL
+            .iter()
+            .map(|p| (*p, ledger.status(*p)))
+            .collect();
+        Ok(ConsentHistory {
+            contact: id,
+            events,
+            current,
+        })
+    }
+
+    /// Appends a consent event; the append and its audit entry (`consent.opted_in` /
+    /// `consent.opted_out`, with the purpose only) are one transaction.
+    pub async fn record_consent(
+        &self,
+        p: &Principal,
+        id: &str,
+        input: ConsentInput,
+        request_id: Option<String>,
+    ) -> Result<ConsentEvent, AppError> {
+        p.require(Permission::ConsentWrite)?;
+        let contact = contact_id(id)?;
+        let c = check_consent(input)?;
+        let actor = p.actor();
+        let at = self.clock.now_micros();
+        let mut s = self.store.scope(p.tenant).await?;
+        s.get_contact(contact).await?;
+        let new = NewConsent {
+            purpose: c.purpose.as_str().to_string(),
+            status: c.status.as_str().to_string(),
+            source: c.source.clone(),
+            evidence: c.evidence.clone(),
+            actor: actor.to_string(),
+            at_micros: at,
+            dedupe_key: None,
+        };
+        let Some(event_id) = s.append_consent(contact, new).await? else {
+            tracing::error!("a consent event without a dedupe key was not appended");
+            return Err(AppError::internal());
+        };
+        let audit = AuditEvent::new(
+            actor.clone(),
+            format!("consent.{}", c.status.as_str()),
+            format!("contact:{contact}"),
+        )
+        // Ids and enumerated values only: the source is free text and stays in the sealed ledger.
+        .with_details(json!({"purpose": c.purpose.as_str()}))
+        .with_request_id(request_id);
+        s.audit(&audit).await?;
+        s.commit().await?;
+        Ok(ConsentEvent {
+            id: event_id,
+            contact_id: contact,
+            purpose: c.purpose.as_str().to_string(),
+            status: c.status.as_str().to_string(),
+            source: c.source,
+            evidence: c.evidence,
+            actor: actor.to_string(),
+            created_at: at,
+        })
+    }
+}

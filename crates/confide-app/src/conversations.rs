@@ -1,0 +1,200 @@
+//! The inbox: list, read, start (or find) the open conversation with a contact on a channel,
+//! assign, resolve and reopen, and read a conversation's messages.
+
+use crate::error::{AppError, Code};
+use crate::paging::{self, Page};
+use crate::principal::Principal;
+use crate::runtime::App;
+use confide_core::ids::ConversationId;
+use confide_core::permissions::Permission;
+use confide_store::inbox::{
+    AssigneeFilter, ConversationChange, ConversationCursor, ConversationFilter, InboxError,
+    MessageCursor,
+};
+use serde::Deserialize;
+
+pub use confide_store::inbox::{ConversationStatus, InboxConversation, InboxMessage};
+
+const CONVERSATION_CURSOR: &str = "c1";
+const MESSAGE_CURSOR: &str = "m1";
+
+/// A list of conversations, as asked for (text, as it came from a query string or a form).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ConversationQuery {
+    /// `open`, `resolved` or `all` (the default).
+    pub status: Option<String>,
+    /// A user id, or `none` for unassigned ones.
+    pub assignee: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<String>,
+}
+
+/// A page of messages, as asked for.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MessageQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<String>,
+}
+
+/// A change to a conversation (absent: unchanged; `assignee: Some(None)` unassigns).
+#[derive(Debug, Clone, Default)]
+pub struct ConversationUpdate {
+    pub status: Option<String>,
+    pub assignee: Option<Option<String>>,
+}
+
+fn conversation_id(id: &str) -> Result<ConversationId, AppError> {
+    id.parse().map_err(|_| AppError::not_found())
+}
+
+impl App {
+    /// Conversations, most recent activity first.
+    pub async fn list_conversations(
+        &self,
+        p: &Principal,
+        q: ConversationQuery,
+    ) -> Result<Page<InboxConversation>, AppError> {
+        p.require(Permission::InboxRead)?;
+        let status = match q.status.as_deref().map(str::trim) {
+            None | Some("") | Some("all") => None,
+            Some(s) => Some(ConversationStatus::parse(s).ok_or_else(|| {
+                AppError::new(
+                    Code::InvalidStatusFilter,
+                    "status must be open, resolved or all.",
+                )
+            })?),
+        };
+        let assignee = match q.assignee.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some("none") => Some(AssigneeFilter::Nobody),
+            Some(u) => Some(AssigneeFilter::User(u.parse().map_err(|_| {
+                AppError::new(
+                    Code::InvalidAssigneeFilter,
+                    "assignee must be a user id or none.",
+                )
+            })?)),
+        };
+        let limit = paging::limit(q.limit.as_deref())?;
+        let after = q
+            .cursor
+            .as_deref()
+            .map(|c| paging::decode(CONVERSATION_CURSOR, c))
+            .transpose()?
+            .map(|(last_message_at, id)| ConversationCursor {
+                last_message_at,
+                id,
+            });
+        let mut s = self.store.read_scope(p.tenant).await?;
+        let page = s
+            .list_conversations(ConversationFilter { status, assignee }, after, limit)
+            .await?;
+        s.commit().await?;
+        Ok(Page {
+            items: page.items,
+            next_cursor: page
+                .next
+                .map(|c| paging::encode(CONVERSATION_CURSOR, c.last_message_at, &c.id.to_string())),
+        })
+    }
+
+    /// One conversation; `not_found` unless it is the caller's tenant's.
+    pub async fn get_conversation(
+        &self,
+        p: &Principal,
+        id: &str,
+    ) -> Result<InboxConversation, AppError> {
+        p.require(Permission::InboxRead)?;
+        let id = conversation_id(id)?;
+        let mut s = self.store.read_scope(p.tenant).await?;
+        let c = s.inbox_conversation(id).await?;
+        s.commit().await?;
+        Ok(c)
+    }
+
+    /// Assigns, resolves or reopens. `conflict` when reopening would make a second open
+    /// conversation for the contact and channel.
+    pub async fn update_conversation(
+        &self,
+        p: &Principal,
+        id: &str,
+        change: ConversationUpdate,
+    ) -> Result<InboxConversation, AppError> {
+        p.require(Permission::InboxAssign)?;
+        let id = conversation_id(id)?;
+        let status = change
+            .status
+            .as_deref()
+            .map(|s| {
+                ConversationStatus::parse(s.trim()).ok_or_else(|| {
+                    AppError::invalid(Code::InvalidStatus, "status must be open or resolved.")
+                })
+            })
+            .transpose()?;
+        let assignee = match change.assignee {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(u)) => Some(Some(
+                u.trim()
+                    .parse()
+                    .map_err(|_| AppError::from(InboxError::InvalidAssignee))?,
+            )),
+        };
+        let mut s = self.store.scope(p.tenant).await?;
+        let c = s
+            .update_conversation(id, ConversationChange { status, assignee }, p.actor())
+            .await?;
+        s.commit().await?;
+        Ok(c)
+    }
+
+    /// The open conversation for a contact on a channel, and whether it was opened now.
+    pub async fn start_conversation(
+        &self,
+        p: &Principal,
+        contact_id: &str,
+        channel_id: &str,
+    ) -> Result<(InboxConversation, bool), AppError> {
+        p.require(Permission::InboxReply)?;
+        let contact = contact_id
+            .trim()
+            .parse()
+            .map_err(|_| AppError::from(InboxError::InvalidContact))?;
+        let channel = channel_id
+            .trim()
+            .parse()
+            .map_err(|_| AppError::from(InboxError::InvalidChannel))?;
+        let mut s = self.store.scope(p.tenant).await?;
+        let started = s.start_conversation(contact, channel, p.actor()).await?;
+        s.commit().await?;
+        Ok(started)
+    }
+
+    /// A conversation's messages, newest first.
+    pub async fn list_messages(
+        &self,
+        p: &Principal,
+        conversation: &str,
+        q: MessageQuery,
+    ) -> Result<Page<InboxMessage>, AppError> {
+        p.require(Permission::InboxRead)?;
+        let conversation = conversation_id(conversation)?;
+        let limit = paging::limit(q.limit.as_deref())?;
+        let after = q
+            .cursor
+            .as_deref()
+            .map(|c| paging::decode(MESSAGE_CURSOR, c))
+            .transpose()?
+            .map(|(created_at, id)| MessageCursor { created_at, id });
+        let mut s = self.store.read_scope(p.tenant).await?;
+        // Not the tenant's conversation: not found, before anything else is looked at.
+        s.inbox_conversation(conversation).await?;
+        let page = s.list_messages_page(conversation, after, limit).await?;
+        s.commit().await?;
+        Ok(Page {
+            items: page.items,
+            next_cursor: page
+                .next
+                .map(|c| paging::encode(MESSAGE_CURSOR, c.created_at, &c.id.to_string())),
+        })
+    }
+}
