@@ -26,8 +26,10 @@ pub mod keyring;
 pub mod keys;
 pub mod media;
 pub mod metrics;
+pub mod origin;
 pub mod outbound;
 pub mod paging;
+pub mod platform;
 pub mod principal;
 pub mod runtime;
 pub mod security;
@@ -35,5 +37,6 @@ pub mod team;
 
 pub use config::Config;
 pub use error::{AppError, Code, Kind};
+pub use origin::Origin;
 pub use principal::{Principal, PrincipalKind};
 pub use runtime::{App, Deps, OpenError, Opener, Workers};

@@ -73,6 +73,15 @@ pub struct App {
     pub auth: Arc<AuthRuntime>,
 }
 
+/// Closes the database (after [`Workers::stop`]); see [`App::closer`].
+pub struct Closer(Store);
+
+impl Closer {
+    pub async fn close(self) {
+        self.0.close().await;
+    }
+}
+
 /// The background workers of an [`App`]; [`Workers::stop`] lets them finish what is queued.
 pub struct Workers {
     handles: Vec<tokio::task::JoinHandle<()>>,
@@ -209,8 +218,9 @@ impl App {
         ))
     }
 
-    /// Closes the database (after [`Workers::stop`]).
-    pub async fn close(&self) {
-        self.store.close().await;
+    /// What closes the database once the workers stopped. It holds nothing else, so keeping it
+    /// does not keep the ingest queue open (the writer ends when every `App` is gone).
+    pub fn closer(&self) -> Closer {
+        Closer(self.store.clone())
     }
 }

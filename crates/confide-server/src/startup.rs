@@ -117,7 +117,7 @@ impl Application {
             let _ = rx.wait_for(|stop| *stop).await;
         };
         tracing::info!(public = %self.public_addr(), admin = %self.admin_addr(), "listening");
-        let app = self.state.app.clone();
+        let closer = self.state.app.closer();
         let workers = self.workers;
         let public = axum::serve(
             self.public,
@@ -140,7 +140,7 @@ impl Application {
         // The routers (and with them the queue senders) are gone: the workers finish what is
         // queued and stop; then the database is closed.
         workers.stop().await;
-        app.close().await;
+        closer.close().await;
         p.map_err(|e| StartupError(format!("public listener: {e}")))?;
         a.map_err(|e| StartupError(format!("admin listener: {e}")))?;
         tracing::info!("stopped");

@@ -122,7 +122,7 @@ pub async fn user_reset_password(
     let mut s = store.scope(tenant).await.map_err(fail)?;
     s.set_password_hash(user, &hash, true).await.map_err(fail)?;
     let ended = s.end_user_sessions(user, None).await.map_err(fail)?;
-    s.throttle_clear(&[confide_server::auth::throttle::account_key(&lookup)])
+    s.throttle_clear(&[confide_app::identity::throttle::account_key(&lookup)])
         .await
         .map_err(fail)?;
     s.audit(

@@ -1,5 +1,5 @@
 //! The secrets Confide hands to people, generated in one place from the injected entropy: the
-//! one-time passwords of invitations and resets, and API keys.
+//! one-time passwords of invitations and resets, API keys, and 2FA recovery codes.
 
 use confide_core::entropy::{Entropy, random_array};
 use confide_crypto::token::SecretToken;
@@ -25,6 +25,46 @@ pub fn one_time_password(entropy: &dyn Entropy) -> String {
 /// A new API key (shown once; only its hash is stored).
 pub fn api_key(entropy: &dyn Entropy) -> SecretToken {
     SecretToken::generate(entropy, API_KEY_PREFIX)
+}
+
+/// Recovery codes per user.
+pub const RECOVERY_CODES: usize = 10;
+
+/// Ten recovery codes, each 12 characters (about 60 bits) in groups of four: `abcd-efgh-jkmn`.
+pub fn recovery_codes(entropy: &dyn Entropy) -> Vec<String> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    (0..RECOVERY_CODES)
+        .map(|_| {
+            let mut out = String::with_capacity(14);
+            let mut n: u32 = 0;
+            while n < 12 {
+                let b: [u8; 1] = random_array(entropy);
+                if usize::from(b[0]) < 256 - 256 % ALPHABET.len() {
+                    if n > 0 && n.is_multiple_of(4) {
+                        out.push('-');
+                    }
+                    out.push(char::from(ALPHABET[usize::from(b[0]) % ALPHABET.len()]));
+                    n += 1;
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// The stored form of a recovery code: SHA-256 of its normalised text (lowercase, no dashes or
+/// spaces). A code has 60 random bits, so a plain hash is enough; it is also single-use.
+pub fn recovery_code_hash(code: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let normal: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let mut h = Sha256::new();
+    h.update(b"confide-recovery-v1");
+    h.update(normal.as_bytes());
+    h.finalize().into()
 }
 
 #[cfg(test)]

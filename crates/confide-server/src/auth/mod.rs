@@ -5,7 +5,6 @@
 //! - [`resolve`]: one middleware turns a cookie or bearer token into an [`AuthContext`] in the
 //!   request's extensions (nothing else reads credentials).
 //! - [`guard`]: the per-route check of a declared [`crate::api::table::Access`].
-//! - [`throttle`]: the HTTP face of the sign-in throttle.
 //! - [`client`]: the client's address (the TCP peer, or what a trusted proxy says).
 //! Password hashing and the throttle's rules live in `confide_app::identity`.
 
@@ -13,7 +12,6 @@ pub mod client;
 pub mod cookies;
 pub mod guard;
 pub mod resolve;
-pub mod throttle;
 
 use crate::error::ApiError;
 use axum::extract::FromRequestParts;
@@ -137,5 +135,34 @@ impl FromRequestParts<crate::state::AppState> for ClientIp {
     ) -> Result<Self, ApiError> {
         let c = client::Client::from_request_parts(parts, state).await?;
         Ok(ClientIp(c.ip))
+    }
+}
+
+/// Where the request comes from, for use cases that audit or throttle it: the client's address
+/// ([`client`]), its user agent, and the request's ids ([`crate::edge::request_id`]).
+#[derive(Debug, Clone)]
+pub struct RequestOrigin(pub confide_app::Origin);
+
+impl FromRequestParts<crate::state::AppState> for RequestOrigin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, ApiError> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        let ids =
+            crate::edge::request_id::RequestIds::from_parts(&parts.headers, &parts.extensions);
+        let user_agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect());
+        Ok(RequestOrigin(confide_app::Origin {
+            ip,
+            user_agent,
+            request_id: ids.request_id,
+            correlation_id: ids.correlation_id,
+        }))
     }
 }

@@ -336,7 +336,7 @@ async fn counters(app: &TestApp, email: &str, ip: IpAddr) -> [i64; 3] {
         .store
         .login_email_lookup(&Email::parse(email).unwrap())
         .unwrap();
-    let keys = confide_server::auth::throttle::Keys::tenant(&lookup, app.state.auth.ip_key(&ip));
+    let keys = confide_app::identity::throttle::Keys::tenant(&lookup, app.state.auth.ip_key(&ip));
     let c = app
         .state
         .store

@@ -5,7 +5,7 @@
 
 use crate::harness::{HOST, ORIGIN, Options, Resp, TestApp};
 use axum::http::{Method, Request, StatusCode, header};
-use confide_server::auth::throttle::{self, Keys};
+use confide_app::identity::throttle::{self, Keys};
 use serde_json::json;
 use std::net::IpAddr;
 use time::Duration;
