@@ -5,7 +5,7 @@
 //! (tenant, table, column, row id) and to the key version, so a ciphertext copied to another row,
 //! column or tenant fails to decrypt.
 
-use crate::CryptoError;
+use crate::error::CryptoError;
 use crate::primitives;
 use confide_core::entropy::Entropy;
 use std::collections::BTreeMap;

@@ -5,7 +5,7 @@
 //! current ones, so login can rewrite the hash as costs rise. An optional pepper (argon2's secret
 //! input) comes from the keyring; hashes made with a pepper verify only with the same pepper.
 
-use crate::CryptoError;
+use crate::error::CryptoError;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{self, PasswordHasher as _, PasswordVerifier as _};
 use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Params, Version};

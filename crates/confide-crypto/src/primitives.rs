@@ -1,7 +1,7 @@
 //! The primitives everything else is built from: AES-256-GCM with random 96-bit nonces,
 //! HKDF-SHA256, HMAC-SHA256, and an unambiguous encoding of associated data.
 
-use crate::CryptoError;
+use crate::error::CryptoError;
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{self, AeadInOut, KeyInit};
 use confide_core::entropy::{Entropy, random_array};

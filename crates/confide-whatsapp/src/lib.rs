@@ -20,6 +20,7 @@ pub mod bsuid;
 pub mod client;
 pub mod egress;
 pub mod errors;
+mod origin;
 pub mod send;
 pub mod signature;
 pub mod webhook;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use time::OffsetDateTime;
 
-use crate::SimError;
+use crate::error::SimError;
 
 /// Messaging throughput of a business number (messages per second, outbound).
 pub const THROUGHPUT_DEFAULT: u32 = 80;

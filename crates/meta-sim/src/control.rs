@@ -12,11 +12,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::SimError;
 use crate::config::{NumberConfig, TemplateConfig, TemplateStatus, UserConfig};
+use crate::error::SimError;
+use crate::handle::SimHandle;
+use crate::handle::customers::Preference;
 use crate::inbound::InboundMessage;
 use crate::script::{Mix, Script};
-use crate::sim::{Preference, SimHandle};
 use crate::state::Shared;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {

@@ -15,7 +15,9 @@
 
 pub mod config;
 mod control;
+mod error;
 pub mod graph;
+mod handle;
 pub mod ids;
 pub mod inbound;
 pub mod json_escape;
@@ -35,35 +37,15 @@ pub use config::{
     NumberConfig, SimConfig, StatusConfig, THROUGHPUT_DEFAULT, THROUGHPUT_UPGRADED,
     TemplateCategory, TemplateConfig, TemplateStatus, UserConfig, WebhookConfig, WindowMode,
 };
+pub use error::SimError;
+pub use handle::SimHandle;
+pub use handle::customers::Preference;
 pub use inbound::{ContactCard, InboundMessage, MediaBlob};
 pub use records::{
     Attempt, DeliveryOutcome, DeliveryRecord, InboundRecord, OutboundRecord, ReadReceipt,
     RejectedRequest, SendOutcome, WebhookEvent,
 };
 pub use script::{Mix, Script};
-pub use sim::{Preference, Sim, SimHandle};
+pub use sim::Sim;
 pub use templates::Template;
 pub use webhooks::signature;
-
-/// Errors of the control API and of starting the simulator.
-#[derive(Debug, thiserror::Error)]
-pub enum SimError {
-    #[error("unknown phone number id {0}")]
-    UnknownNumber(String),
-    #[error("unknown user {0}")]
-    UnknownUser(String),
-    #[error("unknown template {name} ({language}) in WABA {waba_id}")]
-    UnknownTemplate {
-        waba_id: String,
-        name: String,
-        language: String,
-    },
-    #[error("phone number {0} has no callback url")]
-    NoCallback(String),
-    #[error("invalid config: {0}")]
-    Config(String),
-    #[error("i/o: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("http: {0}")]
-    Http(String),
-}

@@ -1,28 +1,18 @@
-//! Media objects, per-type size limits and the announced checksum.
+//! Media calls: upload, look up (`GET /{MEDIA_ID}`, [`MediaInfo`]), download with the allowlist,
+//! size caps and checksum, and delete.
 
-use base64::Engine as _;
+use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Deserializer, Serialize};
-use sha2::{Digest, Sha256};
+use url::Url;
 
-use super::GraphError;
-
-/// The largest media file WhatsApp carries (documents): 100 MB.
-pub const MAX_MEDIA_BYTES: u64 = 100 * MIB;
-const MIB: u64 = 1024 * 1024;
-
-/// `GET /{PHONE_NUMBER_ID}`: the business number as Meta sees it. Asking for it is how a
-/// channel's token is checked: it answers only for a token allowed to act for the number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PhoneNumberInfo {
-    #[serde(deserialize_with = "string_or_number")]
-    pub id: String,
-    #[serde(default)]
-    pub display_phone_number: Option<String>,
-    #[serde(default)]
-    pub verified_name: Option<String>,
-    #[serde(default)]
-    pub quality_rating: Option<String>,
-}
+use super::de::string_or_number;
+use super::error::GraphError;
+use super::graph_client::{
+    GraphClient, check_id, error_from, read_limited, redirect_error, transport,
+};
+use super::media_limits::{media_size_limit, verify_sha256};
+use crate::origin::{redact, redact_str};
+use crate::send::SendError;
 
 /// `GET /{MEDIA_ID}`: where and what the media is. The `url` expires after 5 minutes and needs the
 /// Bearer token.
@@ -44,84 +34,6 @@ pub struct MediaInfo {
     pub file_size: Option<u64>,
 }
 
-/// The download limit for a MIME type (whatsapp-cloud-api.md §3): images 5 MB, stickers (webp)
-/// 500 KB, audio and video 16 MB, anything else (documents, unknown types) 100 MB.
-pub fn media_size_limit(mime: &str) -> u64 {
-    let base = mime
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    if base == "image/webp" {
-        500 * 1024
-    } else if base.starts_with("image/") {
-        5 * MIB
-    } else if base.starts_with("audio/") || base.starts_with("video/") {
-        16 * MIB
-    } else {
-        MAX_MEDIA_BYTES
-    }
-}
-
-/// Decodes an announced SHA-256: 64 hex digits, or base64 (standard or URL-safe, padded or not)
-/// of 32 bytes.
-pub fn parse_sha256(s: &str) -> Option<[u8; 32]> {
-    let s = s.trim();
-    let mut out = [0u8; 32];
-    if s.len() == 64 && hex::decode_to_slice(s, &mut out).is_ok() {
-        return Some(out);
-    }
-    let engines = [
-        &base64::engine::general_purpose::STANDARD,
-        &base64::engine::general_purpose::STANDARD_NO_PAD,
-        &base64::engine::general_purpose::URL_SAFE,
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-    ];
-    for e in engines {
-        if let Ok(v) = e.decode(s)
-            && let Ok(arr) = <[u8; 32]>::try_from(v.as_slice())
-        {
-            return Some(arr);
-        }
-    }
-    None
-}
-
-/// Checks `data` against the announced checksum, if any.
-pub(crate) fn verify_sha256(expected: Option<&str>, data: &[u8]) -> Result<(), GraphError> {
-    let Some(expected) = expected.filter(|s| !s.trim().is_empty()) else {
-        return Ok(());
-    };
-    let want = parse_sha256(expected).ok_or_else(|| {
-        GraphError::Decode(
-            "the announced media sha256 is neither hex nor base64 of 32 bytes".into(),
-        )
-    })?;
-    let got: [u8; 32] = Sha256::digest(data).into();
-    if got == want {
-        Ok(())
-    } else {
-        Err(GraphError::ChecksumMismatch {
-            expected: hex::encode(want),
-            actual: hex::encode(got),
-        })
-    }
-}
-
-fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Either {
-        S(String),
-        N(u64),
-    }
-    Ok(match Either::deserialize(d)? {
-        Either::S(s) => s,
-        Either::N(n) => n.to_string(),
-    })
-}
-
 /// A size as a number or a numeric string; anything else counts as unknown.
 fn opt_u64_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     Ok(match serde_json::Value::deserialize(d)? {
@@ -131,48 +43,135 @@ fn opt_u64_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Er
     })
 }
 
+#[derive(Deserialize)]
+struct IdResponse {
+    #[serde(deserialize_with = "string_or_number")]
+    id: String,
+}
+
+impl GraphClient {
+    /// `POST /{PHONE_NUMBER_ID}/media` (multipart: `messaging_product`, `type`, `file`); returns the
+    /// media id. Refused before sending when the file exceeds its type's limit.
+    pub async fn upload_media(
+        &self,
+        phone_number_id: &str,
+        bytes: Vec<u8>,
+        mime_type: &str,
+        filename: &str,
+    ) -> Result<String, GraphError> {
+        check_id("phone_number_id", phone_number_id)?;
+        if bytes.is_empty() {
+            return Err(SendError::Empty { field: "file" }.into());
+        }
+        crate::send::check_text("filename", filename, crate::send::MAX_FILENAME, true)?;
+        if filename.chars().any(char::is_control) {
+            return Err(SendError::Invalid {
+                field: "filename",
+                reason: "must not contain control characters",
+            }
+            .into());
+        }
+        let limit = media_size_limit(mime_type).min(self.opts.max_download_bytes);
+        let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+        if len > limit {
+            return Err(GraphError::TooLarge {
+                limit,
+                announced: Some(len),
+            });
+        }
+        let bad_mime = || SendError::Invalid {
+            field: "type",
+            reason: "not a MIME type",
+        };
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(filename.to_owned())
+            .mime_str(mime_type)
+            .map_err(|_| bad_mime())?;
+        let form = reqwest::multipart::Form::new()
+            .text("messaging_product", "whatsapp")
+            .text("type", mime_type.to_owned())
+            .part("file", part);
+        let url = self.endpoint(&[phone_number_id, "media"])?;
+        let rb = self
+            .request(Method::POST, url)?
+            .multipart(form)
+            .timeout(self.opts.download_timeout);
+        let r: IdResponse = self.call(rb).await?;
+        Ok(r.id)
+    }
+
+    /// `GET /{MEDIA_ID}`: the media's (5-minute) download URL, type, checksum and size.
+    pub async fn media_info(&self, media_id: &str) -> Result<MediaInfo, GraphError> {
+        check_id("media id", media_id)?;
+        let url = self.endpoint(&[media_id])?;
+        self.call(self.request(Method::GET, url)?).await
+    }
+
+    /// Downloads `info.url` with the token. The URL must be on the allowlist (else
+    /// [`GraphError::Disallowed`], nothing sent); the size is capped by type and by
+    /// [`GraphClientOptions::max_download_bytes`](super::GraphClientOptions::max_download_bytes)
+    /// (announced size first, then a running count); the `sha256`, when given (hex or base64),
+    /// must match. A 404 is [`GraphError::MediaUrlExpired`].
+    pub async fn download_media(&self, info: &MediaInfo) -> Result<Vec<u8>, GraphError> {
+        let url =
+            Url::parse(&info.url).map_err(|_| GraphError::Disallowed(redact_str(&info.url)))?;
+        if !self.allow.allows(&url) {
+            return Err(GraphError::Disallowed(redact(&url)));
+        }
+        let limit = media_size_limit(&info.mime_type).min(self.opts.max_download_bytes);
+        if let Some(size) = info.file_size
+            && size > limit
+        {
+            return Err(GraphError::TooLarge {
+                limit,
+                announced: Some(size),
+            });
+        }
+        let rb = self
+            .request(Method::GET, url)?
+            .timeout(self.opts.download_timeout);
+        let resp = rb.send().await.map_err(transport)?;
+        let status = resp.status();
+        if status.is_redirection() {
+            return Err(redirect_error(&resp));
+        }
+        if status == StatusCode::NOT_FOUND {
+            return Err(GraphError::MediaUrlExpired);
+        }
+        if !status.is_success() {
+            return Err(error_from(resp).await);
+        }
+        let data = read_limited(resp, limit).await?;
+        verify_sha256(info.sha256.as_deref(), &data)?;
+        Ok(data)
+    }
+
+    /// [`Self::media_info`] then [`Self::download_media`], asking for a fresh URL once if the first
+    /// one expired in between.
+    pub async fn fetch_media(&self, media_id: &str) -> Result<(MediaInfo, Vec<u8>), GraphError> {
+        let info = self.media_info(media_id).await?;
+        match self.download_media(&info).await {
+            Err(GraphError::MediaUrlExpired) => {
+                let info = self.media_info(media_id).await?;
+                let data = self.download_media(&info).await?;
+                Ok((info, data))
+            }
+            other => other.map(|data| (info, data)),
+        }
+    }
+
+    /// `DELETE /{MEDIA_ID}`.
+    pub async fn delete_media(&self, media_id: &str) -> Result<(), GraphError> {
+        check_id("media id", media_id)?;
+        let url = self.endpoint(&[media_id])?;
+        self.expect_success(self.request(Method::DELETE, url)?)
+            .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limits() {
-        assert_eq!(media_size_limit("image/jpeg"), 5 * MIB);
-        assert_eq!(media_size_limit("IMAGE/PNG; x=y"), 5 * MIB);
-        assert_eq!(media_size_limit("image/webp"), 500 * 1024);
-        assert_eq!(media_size_limit("audio/ogg; codecs=opus"), 16 * MIB);
-        assert_eq!(media_size_limit("video/mp4"), 16 * MIB);
-        assert_eq!(media_size_limit("application/pdf"), MAX_MEDIA_BYTES);
-        assert_eq!(media_size_limit(""), MAX_MEDIA_BYTES);
-    }
-
-    #[test]
-    fn checksum_forms() {
-        let data = b"hello";
-        let digest: [u8; 32] = Sha256::digest(data).into();
-        let hex_form = hex::encode(digest);
-        let b64 = base64::engine::general_purpose::STANDARD.encode(digest);
-        let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
-        for form in [&hex_form, &hex_form.to_uppercase(), &b64, &b64url] {
-            assert_eq!(parse_sha256(form), Some(digest), "{form}");
-            assert_eq!(verify_sha256(Some(form), data), Ok(()));
-        }
-        assert!(matches!(
-            verify_sha256(Some(&b64), b"other"),
-            Err(GraphError::ChecksumMismatch { .. })
-        ));
-        assert_eq!(
-            parse_sha256("a2V5c3RpY2tlcg=="),
-            None,
-            "base64 but not 32 bytes"
-        );
-        assert!(matches!(
-            verify_sha256(Some("zz"), data),
-            Err(GraphError::Decode(_))
-        ));
-        assert_eq!(verify_sha256(None, data), Ok(()));
-        assert_eq!(verify_sha256(Some(""), data), Ok(()));
-    }
 
     #[test]
     fn media_info_shapes() {

@@ -1,7 +1,7 @@
 //! Outbound interactive messages: reply buttons and lists.
 
+use super::error::{SendError, check_text};
 use super::limits::*;
-use super::{SendError, check_text};
 use serde::{Deserialize, Serialize};
 
 /// `{text}` as used by interactive header, body and footer.

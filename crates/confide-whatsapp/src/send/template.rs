@@ -1,8 +1,8 @@
 //! Outbound template messages: `{name, language:{code}, components:[…]}`.
 
+use super::error::{SendError, check_text};
 use super::limits::*;
-use super::message::{MediaKind, MediaObject, MediaSource};
-use super::{SendError, check_text};
+use super::media::{MediaKind, MediaObject, MediaSource};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A template message body.

@@ -8,7 +8,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use time::Duration;
 
-use super::{GraphError, Req, authorize, authorize_number, ok_json};
+use super::auth::{authorize, authorize_number};
+use super::error::GraphError;
+use super::request::{Req, ok_json};
 use crate::inbound::sha256_hex;
 use crate::media::{
     ALLOWED, INBOUND_LIFETIME_DAYS, IssuedUrl, StoredMedia, UPLOADED_LIFETIME_DAYS,

@@ -7,8 +7,10 @@ use time::OffsetDateTime;
 
 use confide_core::clock::to_micros;
 
+use super::auth::authorize_number;
+use super::error::GraphError;
+use super::request::{Req, ok_json};
 use super::validate::{Recipient, SendReq, required, str_field, validate};
-use super::{GraphError, Req, authorize_number, ok_json};
 use crate::config::{TemplateCategory, TemplateStatus, WindowMode};
 use crate::ids;
 use crate::ratelimit::TokenBucket;

@@ -2,9 +2,11 @@
 //! objects and downloads. One fallback handler parses the path, so any `vN.N` prefix (or none)
 //! is accepted.
 
+mod auth;
 pub mod error;
 mod media;
 mod messages;
+mod request;
 mod templates;
 mod validate;
 
@@ -16,14 +18,15 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
-use time::OffsetDateTime;
 
 pub use error::GraphError;
 pub(crate) use media::store_inbound as store_inbound_media;
 pub use validate::is_bsuid;
 
+use request::{Req, bearer};
+
 use crate::records::RejectedRequest;
-use crate::state::{Shared, State};
+use crate::state::Shared;
 
 /// Largest request body (documents may be 100 MB).
 const BODY_LIMIT: usize = 110 * 1024 * 1024;
@@ -48,23 +51,6 @@ fn is_version(seg: &str) -> bool {
         .next()
         .is_none_or(|m| !m.is_empty() && m.chars().all(|c| c.is_ascii_digit()));
     major_ok && minor_ok
-}
-
-/// The request, as the endpoint handlers see it.
-pub(crate) struct Req<'a> {
-    pub path: &'a str,
-    pub token: Option<String>,
-    pub query: HashMap<String, String>,
-    pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
-}
-
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = v.split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth"))
-        .then(|| token.trim().to_owned())
-        .filter(|t| !t.is_empty())
 }
 
 async fn dispatch(
@@ -136,88 +122,6 @@ fn reject(shared: &Shared, path: &str, e: &GraphError) -> Response {
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(v));
     }
     resp
-}
-
-/// The phone number ids a token may act for (unexpired), or the 401 Meta gives.
-pub(crate) fn authorize(
-    st: &State,
-    token: Option<&str>,
-    now: OffsetDateTime,
-) -> Result<Vec<String>, GraphError> {
-    let Some(token) = token else {
-        return Err(GraphError::token_invalid());
-    };
-    let mut valid = Vec::new();
-    let mut expired_at = None;
-    for n in st.numbers.values() {
-        if n.config.access_token == token {
-            match n.config.token_expires_at {
-                Some(at) if at <= now => expired_at = Some(at),
-                _ => valid.push(n.config.phone_number_id.clone()),
-            }
-        }
-    }
-    if !valid.is_empty() {
-        return Ok(valid);
-    }
-    match expired_at {
-        Some(at) => Err(GraphError::token_expired(at, now)),
-        None => Err(GraphError::token_invalid()),
-    }
-}
-
-/// Authorizes a token for one phone number.
-pub(crate) fn authorize_number(
-    st: &State,
-    token: Option<&str>,
-    pnid: &str,
-    now: OffsetDateTime,
-) -> Result<(), GraphError> {
-    let allowed = authorize(st, token, now)?;
-    if allowed.iter().any(|p| p == pnid) {
-        return Ok(());
-    }
-    if st.numbers.contains_key(pnid) {
-        Err(GraphError::permission())
-    } else {
-        Err(GraphError::no_object(pnid, "post"))
-    }
-}
-
-/// Authorizes a token for a WABA (any of its numbers' tokens).
-pub(crate) fn authorize_waba(
-    st: &State,
-    token: Option<&str>,
-    waba_id: &str,
-    method: &str,
-    now: OffsetDateTime,
-) -> Result<(), GraphError> {
-    let allowed = authorize(st, token, now)?;
-    let ok = allowed.iter().any(|p| {
-        st.numbers
-            .get(p)
-            .is_some_and(|n| n.config.waba_id == waba_id)
-    });
-    if ok {
-        Ok(())
-    } else if st.numbers.values().any(|n| n.config.waba_id == waba_id) {
-        Err(GraphError::permission())
-    } else {
-        Err(GraphError::no_object(waba_id, method))
-    }
-}
-
-/// A JSON 200 response.
-pub(crate) fn ok_json(v: &impl serde::Serialize) -> Response {
-    let body = serde_json::to_string(v).unwrap_or_else(|_| "{}".to_owned());
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
 }
 
 #[cfg(test)]

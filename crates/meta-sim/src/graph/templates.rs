@@ -4,7 +4,9 @@ use axum::response::Response;
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::{GraphError, Req, authorize_waba, ok_json};
+use super::auth::authorize_waba;
+use super::error::GraphError;
+use super::request::{Req, ok_json};
 use crate::config::{TemplateCategory, TemplateConfig, TemplateStatus};
 use crate::state::Shared;
 use crate::templates::valid_name;

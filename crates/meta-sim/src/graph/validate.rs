@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::GraphError;
+use super::error::GraphError;
 use crate::config::digits_only;
 
 const TEXT_MAX: usize = 4096;

@@ -1,5 +1,8 @@
 //! The outbound allowlist (SECURITY-CLAIMS C21): every request goes to one of a few configured
 //! origins (scheme, host, port), never anywhere else.
+//!
+//! [`Origin`] is shared by the client's allowlist and by the egress guard's listed origins, so it
+//! lives beside both rather than inside either.
 
 use url::{Host, Url};
 
