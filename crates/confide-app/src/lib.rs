@@ -26,6 +26,8 @@ pub mod keyring;
 pub mod keys;
 pub mod media;
 pub mod metrics;
+#[cfg(feature = "operator")]
+pub mod operator;
 pub mod origin;
 pub mod outbound;
 pub mod paging;

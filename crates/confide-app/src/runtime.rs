@@ -3,6 +3,7 @@
 //! channel-change listener).
 
 use crate::config::Config;
+use crate::error::{AppError, Code};
 use crate::identity::AuthRuntime;
 use crate::ingest::directory::ChannelDirectory;
 use crate::ingest::writer::IngestQueue;
@@ -51,9 +52,9 @@ pub enum Opener {
 /// The application: cheap to clone, everything inside is shared.
 #[derive(Clone)]
 pub struct App {
-    /// The store. Transitional: the HTTP crate still reads it directly in handlers that have not
-    /// moved into use cases here yet; new code calls a use case instead.
-    pub store: Store,
+    /// The store: only use cases reach it (see [`crate::operator`] for the local operator's
+    /// commands and tests).
+    pub(crate) store: Store,
     pub config: Arc<Config>,
     pub clock: SharedClock,
     pub entropy: SharedEntropy,
@@ -216,6 +217,20 @@ impl App {
                 stop: stop_workers,
             },
         ))
+    }
+
+    /// Readiness: the database answers and its migrations are current; the engine's name.
+    pub async fn ready(&self) -> Result<&'static str, AppError> {
+        match self.store.ready().await {
+            Ok(()) => Ok(self.store.backend().name()),
+            Err(e) => {
+                tracing::warn!(error = %e, "not ready");
+                Err(AppError::new(
+                    Code::NotReady,
+                    "The database is not reachable or not migrated.",
+                ))
+            }
+        }
     }
 
     /// What closes the database once the workers stopped. It holds nothing else, so keeping it

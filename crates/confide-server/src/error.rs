@@ -112,18 +112,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<confide_store::StoreError> for ApiError {
-    fn from(e: confide_store::StoreError) -> Self {
-        AppError::from(e).into()
-    }
-}
-
-impl From<confide_store::inbox::InboxError> for ApiError {
-    fn from(e: confide_store::inbox::InboxError) -> Self {
-        AppError::from(e).into()
-    }
-}
-
 /// The JSON answer to a path that does not exist.
 pub async fn fallback() -> ApiError {
     ApiError::not_found()

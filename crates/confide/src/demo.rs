@@ -34,7 +34,7 @@ pub struct Demo {
 /// Sets up (or reuses) the demo tenant and channel against a fresh simulator, and has customers
 /// write in through signed webhooks to `public`.
 pub async fn seed(app: &Application, config: &Config, deps: &Deps) -> Result<Demo, Failure> {
-    let store = app.state().store.clone();
+    let store = app.state().operator_store().clone();
     let existing = store
         .list_tenants()
         .await

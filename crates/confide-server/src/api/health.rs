@@ -4,7 +4,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::json;
 
@@ -15,19 +15,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
 
 /// Readiness: the database answers and its migrations are current.
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    match state.store.ready().await {
-        Ok(()) => Ok(Json(
-            json!({"status": "ready", "database": state.store.backend().name()}),
-        )),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not_ready",
-                "The database is not reachable or not migrated.",
-            ))
-        }
-    }
+    let database = state.ready().await?;
+    Ok(Json(json!({"status": "ready", "database": database})))
 }
 
 /// Prometheus metrics (admin listener only).

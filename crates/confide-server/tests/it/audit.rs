@@ -5,14 +5,18 @@
 
 use crate::harness::{Auth, Tenant, TestApp};
 use axum::http::{Method, StatusCode};
+use confide_app::operator::store::Backend;
 use confide_core::audit::AuditEntry;
-use confide_store::Backend;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 /// Every entry of the tenant, newest first, straight from the store.
 async fn stored(app: &TestApp, t: &Tenant) -> Vec<AuditEntry> {
-    app.state.store.audit_page(t.id, None, 500).await.unwrap()
+    app.state
+        .operator_store()
+        .audit_page(t.id, None, 500)
+        .await
+        .unwrap()
 }
 
 /// Walks the list with `query` (e.g. `limit=3`) and returns every page's entries in order.
@@ -44,7 +48,7 @@ async fn walk(app: &TestApp, auth: &Auth, query: &str) -> (Vec<Value>, usize) {
 /// dropped (SQLite) or disabled (PostgreSQL) on a raw connection first.
 async fn tamper_target(app: &TestApp, t: &Tenant, seq: i64) {
     let mut raw = app.raw().await;
-    let ddl: &[&str] = match app.state.store.backend() {
+    let ddl: &[&str] = match app.state.operator_store().backend() {
         Backend::Sqlite => &[
             "DROP TRIGGER audit_entries_no_update",
             "DROP TRIGGER audit_entries_no_delete",

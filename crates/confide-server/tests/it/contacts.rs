@@ -227,10 +227,10 @@ async fn reads_contacts_and_records_consent(app: &TestApp) {
     // Unknown, malformed and foreign ids are not found.
     let other = app.tenant("Other").await;
     let foreign = {
-        let mut s = app.state.store.scope(other.id).await.unwrap();
+        let mut s = app.state.operator_store().scope(other.id).await.unwrap();
         let k = s
             .create_contact(
-                confide_store::contacts::NewContact {
+                confide_app::operator::store::contacts::NewContact {
                     name: Some("Other's customer".into()),
                     ..Default::default()
                 },
@@ -261,7 +261,12 @@ async fn reads_contacts_and_records_consent(app: &TestApp) {
             "{id}"
         );
     }
-    let mut s = app.state.store.read_scope(other.id).await.unwrap();
+    let mut s = app
+        .state
+        .operator_store()
+        .read_scope(other.id)
+        .await
+        .unwrap();
     assert!(
         s.consent_history(foreign.parse().unwrap())
             .await

@@ -114,7 +114,7 @@ async fn a_client_request_id_is_only_a_correlation_id() {
         .await;
     assert!(is_server_id(&response_id(&r)));
     assert!(matches!(
-        app.state.store.audit_verify(t.id).await.unwrap(),
-        confide_store::audit::Verification::Intact { .. }
+        app.state.operator_store().audit_verify(t.id).await.unwrap(),
+        confide_app::operator::store::audit::Verification::Intact { .. }
     ));
 }

@@ -4,8 +4,8 @@
 
 use crate::harness::{Auth, FIXTURE_PHONE_NUMBER_ID, Resp, Tenant, TestApp, TestChannel};
 use axum::http::{Method, StatusCode};
+use confide_app::operator::store::channels::NewChannel;
 use confide_core::audit::Actor;
-use confide_store::channels::NewChannel;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -483,7 +483,12 @@ async fn assigns_resolves_and_reopens(app: &TestApp) {
             "conversation.assigned",
         ]
     );
-    let entries = app.state.store.audit_page(t.id, None, 5).await.unwrap();
+    let entries = app
+        .state
+        .operator_store()
+        .audit_page(t.id, None, 5)
+        .await
+        .unwrap();
     for e in &entries {
         assert_eq!(e.target, format!("conversation:{id}"));
         assert_eq!(e.actor, format!("user:{agent_id}"));
@@ -736,7 +741,7 @@ async fn starts_conversations(app: &TestApp) {
 
     // Another tenant's contact and channel are nothing here, like ids that do not exist.
     let (o_channel, o_contact) = {
-        let mut s = app.state.store.scope(other.id).await.unwrap();
+        let mut s = app.state.operator_store().scope(other.id).await.unwrap();
         let ch = s
             .create_channel(
                 NewChannel {
@@ -754,7 +759,7 @@ async fn starts_conversations(app: &TestApp) {
             .unwrap();
         let k = s
             .create_contact(
-                confide_store::contacts::NewContact {
+                confide_app::operator::store::contacts::NewContact {
                     name: Some("Other's customer".into()),
                     ..Default::default()
                 },

@@ -4,10 +4,10 @@
 
 use crate::harness::{Options, Resp, TestApp};
 use axum::http::{Method, StatusCode, header};
+use confide_app::operator::store::users::NewUser;
 use confide_core::audit::Actor;
 use confide_core::email::Email;
 use confide_core::entropy::OsEntropy;
-use confide_store::users::NewUser;
 use std::net::IpAddr;
 use std::time::{Duration as StdDuration, Instant};
 use time::Duration;
@@ -254,7 +254,7 @@ async fn unknown_and_known_emails_take_similar_time() {
             .hasher
             .hash("some real password value", &OsEntropy)
             .unwrap();
-        let mut s = app.state.store.scope(t.id).await.unwrap();
+        let mut s = app.state.operator_store().scope(t.id).await.unwrap();
         for i in 0..N {
             let e = format!("member{i}@timing.test");
             s.insert_user(
@@ -333,13 +333,13 @@ async fn unknown_and_known_emails_take_similar_time() {
 async fn counters(app: &TestApp, email: &str, ip: IpAddr) -> [i64; 3] {
     let lookup = app
         .state
-        .store
+        .operator_store()
         .login_email_lookup(&Email::parse(email).unwrap())
         .unwrap();
     let keys = confide_app::identity::throttle::Keys::tenant(&lookup, app.state.auth.ip_key(&ip));
     let c = app
         .state
-        .store
+        .operator_store()
         .throttle_counters(&[keys.account, keys.pair, keys.ip])
         .await
         .unwrap();

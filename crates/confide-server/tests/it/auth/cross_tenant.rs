@@ -94,7 +94,7 @@ struct Snapshot {
 
 async fn snapshot(app: &TestApp, b: &Tenant, contact: &str) -> Snapshot {
     let contact: confide_core::ids::ContactId = contact.parse().unwrap();
-    let mut s = app.state.store.read_scope(b.id).await.unwrap();
+    let mut s = app.state.operator_store().read_scope(b.id).await.unwrap();
     let users = s.list_users().await.unwrap();
     let mut sessions = Vec::new();
     for u in &users {
@@ -147,7 +147,7 @@ async fn snapshot(app: &TestApp, b: &Tenant, contact: &str) -> Snapshot {
     Snapshot {
         audit_entries: app
             .state
-            .store
+            .operator_store()
             .audit_page(b.id, None, 500)
             .await
             .unwrap()
@@ -182,7 +182,7 @@ async fn run(app: &TestApp) {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let b_session = match &b.members["agent"].auth {
         Auth::Session { .. } => {
-            let mut s = app.state.store.read_scope(b.id).await.unwrap();
+            let mut s = app.state.operator_store().read_scope(b.id).await.unwrap();
             let id = s.list_sessions(b.members["agent"].user_id).await.unwrap()[0].id;
             s.commit().await.unwrap();
             id.to_string()
@@ -190,10 +190,10 @@ async fn run(app: &TestApp) {
         _ => unreachable!(),
     };
     let channel = {
-        let mut s = app.state.store.scope(b.id).await.unwrap();
+        let mut s = app.state.operator_store().scope(b.id).await.unwrap();
         let c = s
             .create_channel(
-                confide_store::channels::NewChannel {
+                confide_app::operator::store::channels::NewChannel {
                     phone_number_id: format!(
                         "77{}",
                         &b.id.to_string()[..8].replace(|c: char| !c.is_ascii_digit(), "1")
@@ -211,7 +211,7 @@ async fn run(app: &TestApp) {
             .unwrap();
         let contact = s
             .create_contact(
-                confide_store::contacts::NewContact {
+                confide_app::operator::store::contacts::NewContact {
                     name: Some("Secret customer of B".into()),
                     ..Default::default()
                 },
@@ -222,8 +222,8 @@ async fn run(app: &TestApp) {
         let conv = s.open_conversation(contact.id, c.id).await.unwrap();
         s.insert_message(
             conv,
-            confide_store::conversations::NewMessage {
-                direction: confide_store::conversations::Direction::Inbound,
+            confide_app::operator::store::conversations::NewMessage {
+                direction: confide_app::operator::store::conversations::Direction::Inbound,
                 wamid: Some("wamid.B.SECRET".into()),
                 kind: "text".into(),
                 body: json!({"text": "for B only"}),
@@ -235,7 +235,7 @@ async fn run(app: &TestApp) {
         .unwrap();
         s.append_consent(
             contact.id,
-            confide_store::consent::NewConsent {
+            confide_app::operator::store::consent::NewConsent {
                 purpose: "marketing".into(),
                 status: "opted_out".into(),
                 source: "keyword".into(),
@@ -333,10 +333,10 @@ async fn run(app: &TestApp) {
     }
     // Nor do B's contact and channel, when A starts a conversation (A has a channel of its own).
     let a_channel = {
-        let mut s = app.state.store.scope(a.id).await.unwrap();
+        let mut s = app.state.operator_store().scope(a.id).await.unwrap();
         let c = s
             .create_channel(
-                confide_store::channels::NewChannel {
+                confide_app::operator::store::channels::NewChannel {
                     phone_number_id: format!(
                         "88{}",
                         &a.id.to_string()[..8].replace(|c: char| !c.is_ascii_digit(), "1")
@@ -386,10 +386,10 @@ async fn run(app: &TestApp) {
     }
     // B's channel with a contact of A's own.
     let a_contact = {
-        let mut s = app.state.store.scope(a.id).await.unwrap();
+        let mut s = app.state.operator_store().scope(a.id).await.unwrap();
         let k = s
             .create_contact(
-                confide_store::contacts::NewContact {
+                confide_app::operator::store::contacts::NewContact {
                     name: Some("A's customer".into()),
                     ..Default::default()
                 },

@@ -9,7 +9,7 @@ use confide_core::entropy::OsEntropy;
 use confide_crypto::password::{PasswordHasher, PasswordParams};
 
 async fn stored_hash(app: &TestApp, t: &crate::harness::Tenant) -> String {
-    let mut s = app.state.store.read_scope(t.id).await.unwrap();
+    let mut s = app.state.operator_store().read_scope(t.id).await.unwrap();
     let (_, creds) = s.credentials(t.owner.user_id).await.unwrap();
     s.commit().await.unwrap();
     creds.password_hash
@@ -53,7 +53,7 @@ async fn sign_in_with_old_parameters_rewrites_the_hash() {
     // Store the owner's hash as an older deployment would have (cheaper parameters, same pepper).
     let pepper = app
         .state
-        .store
+        .operator_store()
         .keyring_snapshot()
         .unwrap()
         .password_pepper();
@@ -61,7 +61,7 @@ async fn sign_in_with_old_parameters_rewrites_the_hash() {
     let old_phc = old.hash(&t.owner.password, &OsEntropy).unwrap();
     assert!(old_phc.contains("$m=64,t=1,p=1$"));
     {
-        let mut s = app.state.store.scope(t.id).await.unwrap();
+        let mut s = app.state.operator_store().scope(t.id).await.unwrap();
         s.set_password_hash(t.owner.user_id, &old_phc, false)
             .await
             .unwrap();

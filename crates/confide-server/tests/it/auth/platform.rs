@@ -15,7 +15,7 @@ pub async fn platform_admin(app: &TestApp) -> (Auth, String, String) {
     let otp = format!("operator-one-time-{n}");
     let hash = app.state.auth.hasher.hash(&otp, &OsEntropy).unwrap();
     app.state
-        .store
+        .operator_store()
         .create_platform_admin(&Email::parse(&email).unwrap(), &hash)
         .await
         .unwrap();

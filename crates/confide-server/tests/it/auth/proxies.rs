@@ -66,12 +66,12 @@ async fn fail_times(app: &TestApp, peer: IpAddr, xff: Option<&str>, email: &str,
 async fn pair_failures(app: &TestApp, email: &str, client: IpAddr) -> i64 {
     let lookup = app
         .state
-        .store
+        .operator_store()
         .login_email_lookup(&confide_core::email::Email::parse(email).unwrap())
         .unwrap();
     let keys = Keys::tenant(&lookup, app.state.auth.ip_key(&client));
     app.state
-        .store
+        .operator_store()
         .throttle_counters(&[keys.pair])
         .await
         .unwrap()[0]

@@ -1,7 +1,7 @@
 //! The test app's database: a SQLite file in the app's temporary directory, or a fresh
 //! PostgreSQL database on the server `CONFIDE_TEST_POSTGRES_URL` names, dropped at the end.
 
-use confide_store::scratch::ScratchDatabase;
+use confide_app::operator::store::scratch::ScratchDatabase;
 use sqlx::ConnectOptions;
 use std::path::Path;
 use std::str::FromStr;

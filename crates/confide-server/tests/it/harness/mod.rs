@@ -177,7 +177,7 @@ impl TestApp {
 
     /// Closes the database (and drops a PostgreSQL test database).
     pub async fn finish(self) {
-        self.state.store.close().await;
+        self.state.operator_store().close().await;
         self.db.remove().await;
     }
 

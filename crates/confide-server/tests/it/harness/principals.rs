@@ -59,7 +59,7 @@ impl TestApp {
         let hash = self.state.auth.hasher.hash(&otp, &OsEntropy).unwrap();
         let created = self
             .state
-            .store
+            .operator_store()
             .create_tenant(
                 name,
                 &Email::parse(&owner_email).unwrap(),
@@ -81,7 +81,7 @@ impl TestApp {
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
         let mut s = self
             .state
-            .store
+            .operator_store()
             .read_scope(created.tenant_id)
             .await
             .unwrap();
@@ -189,7 +189,7 @@ impl TestApp {
     pub async fn audit_entries(&self, tenant: TenantId) -> Vec<confide_core::audit::AuditEntry> {
         let mut page = self
             .state
-            .store
+            .operator_store()
             .audit_page(tenant, None, 500)
             .await
             .unwrap();

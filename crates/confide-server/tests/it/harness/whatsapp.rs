@@ -4,10 +4,10 @@
 use super::{Resp, TestApp};
 use axum::body::Body;
 use axum::http::{Request, header};
+use confide_app::operator::store::channels::NewChannel;
 use confide_core::audit::Actor;
 use confide_core::email::Email;
 use confide_core::ids::{ChannelId, TenantId};
-use confide_store::channels::NewChannel;
 use secrecy::SecretString;
 
 /// The business number the webhook fixtures are addressed to.
@@ -60,7 +60,7 @@ impl TestApp {
         .unwrap();
         let tenant = self
             .state
-            .store
+            .operator_store()
             .create_tenant(name, &email, "$argon2id$unused", Actor::Cli)
             .await
             .unwrap()
@@ -87,7 +87,7 @@ impl TestApp {
         // Refused (and so not listed) unless it is a loopback origin.
         let _ = self.state.egress.list_local_simulator(graph_base_url);
         let verify_token = format!("verify-{app_secret}");
-        let mut s = self.state.store.scope(tenant).await.unwrap();
+        let mut s = self.state.operator_store().scope(tenant).await.unwrap();
         let ch = s
             .create_channel(
                 NewChannel {
@@ -144,7 +144,12 @@ impl TestApp {
 
     /// Rows of a table for a tenant (a raw count, to prove nothing was stored).
     pub async fn count(&self, tenant: TenantId, table: &str) -> i64 {
-        let mut s = self.state.store.read_scope(tenant).await.unwrap();
+        let mut s = self
+            .state
+            .operator_store()
+            .read_scope(tenant)
+            .await
+            .unwrap();
         s.count_rows(table).await.unwrap()
     }
 }

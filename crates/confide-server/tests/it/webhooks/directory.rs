@@ -104,7 +104,7 @@ async fn postgres_a_finished_rotation_and_a_deletion_reach_another_instance_at_o
         answers_within(&other, &app, &id, "second-secret", StatusCode::NOT_FOUND).await,
         "the other instance still routes a deleted channel"
     );
-    other_state.store.close().await;
+    other_state.operator_store().close().await;
     app.finish().await;
 }
 

@@ -22,9 +22,9 @@ fn image_delivery(media_id: &str, sha256_b64: &str) -> Vec<u8> {
 
 /// Sheena's newest message on the channel.
 async fn newest_from_sheena(
-    s: &mut confide_store::Scope<'_>,
+    s: &mut confide_app::operator::store::Scope<'_>,
     ch: &TestChannel,
-) -> confide_store::conversations::Message {
+) -> confide_app::operator::store::conversations::Message {
     let contact = s
         .find_contact_by_wa_user("US.13491208655302741918")
         .await
@@ -40,7 +40,7 @@ async fn newest_from_sheena(
 
 fn fetcher(app: &TestApp) -> MediaFetcher {
     MediaFetcher::new(
-        app.state.store.clone(),
+        app.state.operator_store().clone(),
         app.state.channels.clone(),
         app.state.vault.clone(),
         app.state.clock.clone(),
@@ -80,7 +80,12 @@ async fn inbound_media_is_fetched_verified_sealed_and_stored_privately() {
 
     let pass = fetcher(&app).run_once().await.unwrap();
     assert_eq!((pass.stored, pass.failed), (1, 0));
-    let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
+    let mut s = app
+        .state
+        .operator_store()
+        .read_scope(ch.tenant)
+        .await
+        .unwrap();
     let message = newest_from_sheena(&mut s, &ch).await;
     assert_eq!(message.kind, "image");
     assert_eq!(message.body["media"]["caption"], "the broken part");
@@ -113,7 +118,12 @@ async fn a_failed_fetch_keeps_the_message_and_is_retried_later() {
     deliver_ok(&app, &ch, "image", &image_delivery("404404404", "AAAA")).await;
     let pass = fetcher(&app).run_once().await.unwrap();
     assert_eq!((pass.stored, pass.failed), (0, 1));
-    let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
+    let mut s = app
+        .state
+        .operator_store()
+        .read_scope(ch.tenant)
+        .await
+        .unwrap();
     let message = newest_from_sheena(&mut s, &ch).await;
     let state = s.media_state(message.id).await.unwrap().unwrap();
     assert_eq!(
@@ -157,7 +167,12 @@ async fn an_expired_token_met_during_use_stops_the_channel_until_it_is_replaced(
 
     let pass = fetcher(&app).run_once().await.unwrap();
     assert_eq!((pass.stored, pass.failed), (0, 1));
-    let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
+    let mut s = app
+        .state
+        .operator_store()
+        .read_scope(ch.tenant)
+        .await
+        .unwrap();
     let channel = s.get_channel(ch.channel).await.unwrap();
     drop(s);
     assert_eq!(channel.health, "token_invalid");
@@ -203,11 +218,11 @@ async fn an_expired_token_met_during_use_stops_the_channel_until_it_is_replaced(
     // The administrator connects a fresh token: checked, healthy, and the media comes in.
     sim.set_access_token(FIXTURE_PHONE_NUMBER_ID, "EAAG-fresh-token", None)
         .unwrap();
-    let mut s = app.state.store.scope(ch.tenant).await.unwrap();
+    let mut s = app.state.operator_store().scope(ch.tenant).await.unwrap();
     let patched = s
         .update_channel(
             ch.channel,
-            confide_store::channels::ChannelPatch {
+            confide_app::operator::store::channels::ChannelPatch {
                 access_token: Some(SecretString::from("EAAG-fresh-token")),
                 ..Default::default()
             },
@@ -220,7 +235,10 @@ async fn an_expired_token_met_during_use_stops_the_channel_until_it_is_replaced(
     assert_eq!(patched.health, "unverified");
     assert_eq!(patched.send_stop(), None);
     let checked = app.state.health.check(ch.tenant, ch.channel).await.unwrap();
-    assert_eq!(checked, Some(confide_store::channels::ChannelHealth::Ok));
+    assert_eq!(
+        checked,
+        Some(confide_app::operator::store::channels::ChannelHealth::Ok)
+    );
     app.clock.advance(time::Duration::minutes(10));
     let pass = fetcher(&app).run_once().await.unwrap();
     assert_eq!((pass.stored, pass.failed), (1, 0));

@@ -5,9 +5,9 @@ mod media;
 
 use crate::harness::{Auth, FIXTURE_PHONE_NUMBER_ID, TestApp, TestChannel, fixture};
 use axum::http::{Method, StatusCode};
+use confide_app::operator::store::conversations::{Direction, NewMessage};
 use confide_core::audit::Actor;
 use confide_core::phone::Phone;
-use confide_store::conversations::{Direction, NewMessage};
 
 /// Delivers `body`, signed as Meta signs it; it must be acknowledged (200).
 async fn deliver_ok(app: &TestApp, ch: &TestChannel, what: &str, body: &[u8]) {
@@ -30,7 +30,12 @@ async fn customer_with_username_and_no_phone_becomes_a_contact_with_a_conversati
         .await;
     deliver_fixtures_ok(&app, &ch, &["text-username-no-phone.json"]).await;
 
-    let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
+    let mut s = app
+        .state
+        .operator_store()
+        .read_scope(ch.tenant)
+        .await
+        .unwrap();
     let pablo = s
         .find_contact_by_wa_user("BR.1502576394655843")
         .await
@@ -61,7 +66,12 @@ async fn user_changed_number_keeps_history_on_one_contact() {
         .await;
     deliver_fixtures_ok(&app, &ch, &["text.json", "system-user-changed-number.json"]).await;
 
-    let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
+    let mut s = app
+        .state
+        .operator_store()
+        .read_scope(ch.tenant)
+        .await
+        .unwrap();
     assert!(
         s.find_contact_by_wa_user("US.13491208655302741918")
             .await
@@ -173,7 +183,7 @@ async fn a_change_naming_another_tenants_number_is_rejected_and_audited() {
     }
     let audit = app
         .state
-        .store
+        .operator_store()
         .audit_page(a.tenant, None, 10)
         .await
         .unwrap();
@@ -194,13 +204,13 @@ async fn sheena_with_an_outbound_message(
     app: &TestApp,
     ch: &TestChannel,
 ) -> (
-    confide_store::contacts::Contact,
+    confide_app::operator::store::contacts::Contact,
     confide_core::ids::ConversationId,
 ) {
-    let mut s = app.state.store.scope(ch.tenant).await.unwrap();
+    let mut s = app.state.operator_store().scope(ch.tenant).await.unwrap();
     let c = s
         .create_contact(
-            confide_store::contacts::NewContact {
+            confide_app::operator::store::contacts::NewContact {
                 phone: Some(Phone::parse("+16505551234").unwrap()),
                 ..Default::default()
             },
@@ -243,7 +253,12 @@ async fn duplicates_and_reordered_statuses_end_in_the_right_state() {
     )
     .await;
     deliver_fixtures_ok(&app, &ch, &["text.json", "text.json"]).await;
-    let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
+    let mut s = app
+        .state
+        .operator_store()
+        .read_scope(ch.tenant)
+        .await
+        .unwrap();
     assert_eq!(
         s.message_status("wamid.OUTBOUND0001")
             .await
@@ -293,7 +308,12 @@ async fn marketing_stop_from_whatsapp_is_recorded_once_in_the_consent_ledger() {
         .tenant_with_channel("Acme", FIXTURE_PHONE_NUMBER_ID)
         .await;
     deliver_fixtures_ok(&app, &ch, &["user-preferences-stop.json"; 2]).await;
-    let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
+    let mut s = app
+        .state
+        .operator_store()
+        .read_scope(ch.tenant)
+        .await
+        .unwrap();
     let sheena = s
         .find_contact_by_wa_user("US.13491208655302741918")
         .await
@@ -309,7 +329,7 @@ async fn marketing_stop_from_whatsapp_is_recorded_once_in_the_consent_ledger() {
     drop(s);
     let audit = app
         .state
-        .store
+        .operator_store()
         .audit_page(ch.tenant, None, 20)
         .await
         .unwrap();
@@ -381,7 +401,7 @@ async fn database_down_answers_503_and_acknowledges_nothing() {
         .await;
     // Warm the channel cache, then lose the database.
     deliver_fixtures_ok(&app, &ch, &["text.json"]).await;
-    app.state.store.close().await;
+    app.state.operator_store().close().await;
     let r = app
         .deliver(&ch, &fixture("text-username-no-phone.json"))
         .await;
@@ -412,7 +432,12 @@ async fn mixed_traffic_lands_once_in_the_right_state(app: TestApp) {
         ],
     )
     .await;
-    let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
+    let mut s = app
+        .state
+        .operator_store()
+        .read_scope(ch.tenant)
+        .await
+        .unwrap();
     assert_eq!(
         s.message_status("wamid.OUTBOUND0001")
             .await
@@ -578,7 +603,12 @@ async fn a_reply_to_a_customer_without_a_phone_is_addressed_by_bsuid() {
     .unwrap();
     deliver_fixtures_ok(&app, &ch, &["text-username-no-phone.json"]).await;
 
-    let mut s = app.state.store.read_scope(ch.tenant).await.unwrap();
+    let mut s = app
+        .state
+        .operator_store()
+        .read_scope(ch.tenant)
+        .await
+        .unwrap();
     let pablo = s
         .find_contact_by_wa_user("BR.1502576394655843")
         .await
