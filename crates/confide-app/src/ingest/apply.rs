@@ -1,21 +1,28 @@
-//! Turning a verified, parsed delivery into store writes, inside one tenant scope.
+//! Turning verified, parsed deliveries into store writes, inside one tenant scope: one path,
+//! batched across the deliveries of a round ([`apply_round`]). What a message means (sender,
+//! kind, body) is decided in [`super::content`].
 
 use super::directory::ChannelEntry;
+use super::outcome::{Outcome, tally};
+use super::statuses::store_statuses;
+
+use super::content::{
+    IdentityKey, changes_identity, content_json, identity_key, identity_of, phone,
+};
+pub use super::outcome::Applied;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId};
-use confide_core::phone::Phone;
-use confide_store::bulk::{NewMediaFetch, StatusRow};
+use confide_store::bulk::NewMediaFetch;
 use confide_store::consent::NewConsent;
 use confide_store::conversations::{Direction, NewMessage, Stored};
 use confide_store::ingest::WaIdentity;
 use confide_store::{Scope, StoreError};
 use confide_whatsapp::WebhookBatch;
-use confide_whatsapp::errors::records_marketing_opt_out;
 use confide_whatsapp::webhook::{
-    Change, Contact, InteractiveReply, Message, MessageContent, MessagesValue, PreferenceValue,
-    Status, StatusKind, SystemKind, UserPreferencesValue,
+    Change, Message, MessageContent, MessagesValue, PreferenceValue, Status, SystemKind,
+    UserPreferencesValue,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -61,29 +68,6 @@ impl Round {
         let e = self.touched.entry(conversation).or_insert((at, Some(at)));
         e.0 = e.0.max(at);
         e.1 = Some(e.1.unwrap_or(at).max(at));
-    }
-}
-
-/// What a delivery changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Applied {
-    pub messages: u64,
-    pub statuses: u64,
-    pub duplicates: u64,
-    pub consent_events: u64,
-    pub unattributable: u64,
-    /// Media objects queued for fetching.
-    pub media: u64,
-}
-
-impl Applied {
-    pub fn add(&mut self, o: Applied) {
-        self.messages += o.messages;
-        self.statuses += o.statuses;
-        self.duplicates += o.duplicates;
-        self.consent_events += o.consent_events;
-        self.unattributable += o.unattributable;
-        self.media += o.media;
     }
 }
 
@@ -138,13 +122,12 @@ impl Delivery {
         }
     }
 
-    /// True when the delivery changes identities, so its items must be applied in order.
-    fn needs_order(&self) -> bool {
-        self.changes.iter().any(|c| match c {
-            Change::UserIdUpdate(_) => true,
-            Change::Messages(v) => v.messages.iter().any(changes_identity),
-            _ => false,
-        })
+    /// True when the delivery moves identities before its messages (a BSUID update), so what was
+    /// gathered before it must be stored first.
+    fn moves_identities(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|c| matches!(c, Change::UserIdUpdate(_)))
     }
 
     /// Everything but messages and statuses: refused changes (audited), consent, templates.
@@ -206,40 +189,6 @@ impl Delivery {
                 }
                 Change::Other { .. } | Change::Unknown { .. } => {}
             }
-        }
-        Ok(applied)
-    }
-
-    /// Writes the delivery in `scope`, item by item in order (for deliveries that change
-    /// identities); the caller finishes the round and commits.
-    pub async fn apply(
-        &self,
-        scope: &mut Scope<'_>,
-        round: &mut Round,
-    ) -> Result<Applied, StoreError> {
-        let mut applied = self.apply_side(scope, round).await?;
-        for change in &self.changes {
-            let Change::Messages(v) = change else {
-                continue;
-            };
-            let mut plain: Vec<Plain<'_>> = Vec::new();
-            for m in &v.messages {
-                if changes_identity(m) {
-                    applied.add(tally(&store_plain(scope, &plain, round).await?));
-                    plain.clear();
-                    applied.add(self.store_identity_change(scope, v, m, round).await?);
-                } else {
-                    plain.push(Plain {
-                        channel: self.channel.channel,
-                        v,
-                        m,
-                    });
-                }
-            }
-            applied.add(tally(&store_plain(scope, &plain, round).await?));
-            let statuses: Vec<(&MessagesValue, &Status)> =
-                v.statuses.iter().map(|s| (v, s)).collect();
-            applied.add(tally(&store_statuses(scope, &statuses).await?));
         }
         Ok(applied)
     }
@@ -401,37 +350,6 @@ impl Delivery {
     }
 }
 
-/// The sender of a message as the webhook names it: BSUID first, then phone.
-fn identity_of(v: &MessagesValue, m: &Message) -> WaIdentity {
-    let profile: Option<&Contact> = v.contact_for(m);
-    WaIdentity {
-        user_id: m
-            .from_user_id
-            .clone()
-            .or_else(|| profile.and_then(|c| c.user_id.clone())),
-        phone: phone(m.from.as_deref()).or_else(|| phone(profile.and_then(|c| c.wa_id.as_deref()))),
-        username: profile.and_then(|c| c.username.clone()),
-        name: profile.and_then(|c| c.name.clone()),
-    }
-}
-
-type IdentityKey = (Option<String>, Option<String>);
-
-fn identity_key(who: &WaIdentity) -> IdentityKey {
-    (
-        who.user_id.clone(),
-        who.phone.as_ref().map(|p| p.as_str().to_string()),
-    )
-}
-
-/// A system message that moves a contact to a new identity.
-fn changes_identity(m: &Message) -> bool {
-    matches!(
-        &m.content,
-        MessageContent::System(s) if matches!(s.kind, SystemKind::UserChangedNumber { .. } | SystemKind::UserChangedUserId { .. })
-    )
-}
-
 /// A plain inbound message (no identity change) and where it came in.
 pub struct Plain<'a> {
     pub channel: ChannelId,
@@ -439,87 +357,80 @@ pub struct Plain<'a> {
     pub m: &'a Message,
 }
 
-/// What happened to one item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Message { media: bool },
-    Status { consent: u64 },
-    Duplicate,
-    Unattributable,
+/// Messages and statuses gathered for one batched write.
+#[derive(Default)]
+struct Batch<'a> {
+    plain: Vec<Plain<'a>>,
+    plain_of: Vec<usize>,
+    statuses: Vec<(&'a MessagesValue, &'a Status)>,
+    status_of: Vec<usize>,
 }
 
-fn tally(outcomes: &[Outcome]) -> Applied {
-    let mut a = Applied::default();
-    for o in outcomes {
-        match o {
-            Outcome::Message { media } => {
-                a.messages += 1;
-                a.media += u64::from(*media);
-            }
-            Outcome::Status { consent } => {
-                a.statuses += 1;
-                a.consent_events += consent;
-            }
-            Outcome::Duplicate => a.duplicates += 1,
-            Outcome::Unattributable => a.unattributable += 1,
+impl<'a> Batch<'a> {
+    /// Stores what was gathered (messages, then statuses) and credits each delivery.
+    async fn flush(
+        &mut self,
+        scope: &mut Scope<'_>,
+        round: &mut Round,
+        out: &mut [Applied],
+    ) -> Result<(), StoreError> {
+        let outcomes = store_plain(scope, &self.plain, round).await?;
+        for (o, i) in outcomes.into_iter().zip(self.plain_of.drain(..)) {
+            out[i].add(tally(&[o]));
         }
+        self.plain.clear();
+        let outcomes = store_statuses(scope, &self.statuses).await?;
+        for (o, i) in outcomes.into_iter().zip(self.status_of.drain(..)) {
+            out[i].add(tally(&[o]));
+        }
+        self.statuses.clear();
+        Ok(())
     }
-    a
 }
 
-/// Applies a round of deliveries of one tenant. Unless one of them changes identities (then they
-/// go one by one, in order), all their messages and statuses are written together: a handful of
-/// statements per round instead of per item.
+/// Applies a round of deliveries of one tenant, in one path: messages and statuses are gathered
+/// across deliveries and written together (a handful of statements per round instead of per
+/// item); an identity change (a number or BSUID change) first stores what was gathered before it
+/// and is then applied on its own, so identities move in the order Meta reported them. The
+/// writer retries a failed round delivery by delivery.
 pub async fn apply_round(
     scope: &mut Scope<'_>,
     deliveries: &[&Delivery],
 ) -> Result<Vec<Applied>, StoreError> {
     let mut round = Round::default();
-    let mut out = Vec::with_capacity(deliveries.len());
-    if deliveries.iter().any(|d| d.needs_order()) {
-        for d in deliveries {
-            out.push(d.apply(scope, &mut round).await?);
+    let mut out = vec![Applied::default(); deliveries.len()];
+    let mut batch = Batch::default();
+    for (i, d) in deliveries.iter().enumerate() {
+        if d.moves_identities() {
+            batch.flush(scope, &mut round, &mut out).await?;
         }
-    } else {
-        let mut plain: Vec<Plain<'_>> = Vec::new();
-        let mut plain_of: Vec<usize> = Vec::new();
-        let mut statuses: Vec<(&MessagesValue, &Status)> = Vec::new();
-        let mut status_of: Vec<usize> = Vec::new();
-        for (i, d) in deliveries.iter().enumerate() {
-            out.push(d.apply_side(scope, &mut round).await?);
-            for change in &d.changes {
-                let Change::Messages(v) = change else {
-                    continue;
-                };
-                for m in &v.messages {
-                    plain.push(Plain {
+        let side = d.apply_side(scope, &mut round).await?;
+        out[i].add(side);
+        for change in &d.changes {
+            let Change::Messages(v) = change else {
+                continue;
+            };
+            for m in &v.messages {
+                if changes_identity(m) {
+                    batch.flush(scope, &mut round, &mut out).await?;
+                    let moved = d.store_identity_change(scope, v, m, &mut round).await?;
+                    out[i].add(moved);
+                } else {
+                    batch.plain.push(Plain {
                         channel: d.channel.channel,
                         v,
                         m,
                     });
-                    plain_of.push(i);
-                }
-                for s in &v.statuses {
-                    statuses.push((v, s));
-                    status_of.push(i);
+                    batch.plain_of.push(i);
                 }
             }
-        }
-        for (o, i) in store_plain(scope, &plain, &mut round)
-            .await?
-            .into_iter()
-            .zip(plain_of)
-        {
-            out[i].add(tally(&[o]));
-        }
-        for (o, i) in store_statuses(scope, &statuses)
-            .await?
-            .into_iter()
-            .zip(status_of)
-        {
-            out[i].add(tally(&[o]));
+            for s in &v.statuses {
+                batch.statuses.push((v, s));
+                batch.status_of.push(i);
+            }
         }
     }
+    batch.flush(scope, &mut round, &mut out).await?;
     round.finish(scope).await?;
     Ok(out)
 }
@@ -612,42 +523,6 @@ async fn store_plain(
     Ok(out)
 }
 
-/// Records statuses together; a failed one with 131050 records a marketing opt-out.
-async fn store_statuses(
-    scope: &mut Scope<'_>,
-    items: &[(&MessagesValue, &Status)],
-) -> Result<Vec<Outcome>, StoreError> {
-    let rows: Vec<StatusRow> = items
-        .iter()
-        .map(|(_, s)| StatusRow {
-            wamid: s.id.clone(),
-            status: s.status.as_str().to_string(),
-            rank: i64::from(s.status.rank()),
-            at_micros: s.timestamp.saturating_mul(1_000_000),
-            details: Some(status_details(s).to_string()),
-        })
-        .collect();
-    let recorded = scope.record_statuses(&rows).await?;
-    let mut out = Vec::with_capacity(items.len());
-    for ((v, s), fresh) in items.iter().zip(recorded) {
-        if !fresh {
-            out.push(Outcome::Duplicate);
-            continue;
-        }
-        let consent = if s.status == StatusKind::Failed
-            && s.errors
-                .iter()
-                .any(|e| e.code.is_some_and(records_marketing_opt_out))
-        {
-            marketing_stopped_by_error(scope, v, s).await?
-        } else {
-            0
-        };
-        out.push(Outcome::Status { consent });
-    }
-    Ok(out)
-}
-
 /// Queues a stored message's media for the fetcher (written when the round finishes).
 fn queue_media(channel: ChannelId, m: &Message, id: MessageId, round: &mut Round) -> bool {
     let Some(media) = m.content.media() else {
@@ -664,158 +539,4 @@ fn queue_media(channel: ChannelId, m: &Message, id: MessageId, round: &mut Round
         mime_type: media.mime_type.clone(),
     });
     true
-}
-
-/// Error 131050 ("user stopped marketing messages") is an opt-out recorded by Meta.
-async fn marketing_stopped_by_error(
-    scope: &mut Scope<'_>,
-    v: &MessagesValue,
-    s: &Status,
-) -> Result<u64, StoreError> {
-    let profile = v
-        .contacts
-        .iter()
-        .find(|c| c.user_id.is_some() && c.user_id == s.recipient_user_id);
-    let who = WaIdentity {
-        user_id: s.recipient_user_id.clone(),
-        phone: phone(s.recipient_id.as_deref()),
-        username: profile.and_then(|c| c.username.clone()),
-        name: None,
-    };
-    if who.user_id.is_none() && who.phone.is_none() {
-        return Ok(0);
-    }
-    let contact = scope.resolve_wa_contact(&who).await?;
-    let key = format!("wa-131050|{}", s.id);
-    let consent = NewConsent {
-        purpose: "marketing".to_string(),
-        status: "opted_out".to_string(),
-        source: "whatsapp_delivery_error".to_string(),
-        evidence: Some("131050: the user stopped marketing messages".to_string()),
-        actor: Actor::Meta.to_string(),
-        at_micros: s.timestamp.saturating_mul(1_000_000),
-        dedupe_key: Some(scope.blind_index("consent-dedupe", key.as_bytes())),
-    };
-    if scope.append_consent(contact, consent).await?.is_none() {
-        return Ok(0);
-    }
-    let event = AuditEvent::new(
-        Actor::Meta,
-        "consent.opted_out",
-        format!("contact:{contact}"),
-    )
-    .with_details(
-        json!({"purpose": "marketing", "source": "whatsapp_delivery_error", "code": 131050}),
-    );
-    scope.audit(&event).await?;
-    Ok(1)
-}
-
-/// WhatsApp's phone digits (`16505551234`) as E.164; `None` when absent or not a number.
-fn phone(digits: Option<&str>) -> Option<Phone> {
-    digits.and_then(|d| Phone::parse(&format!("+{d}")).ok())
-}
-
-/// Delivery facts worth keeping with a status (no personal data).
-fn status_details(s: &Status) -> Value {
-    let mut d = serde_json::Map::new();
-    if let Some(p) = &s.pricing {
-        d.insert(
-            "pricing".into(),
-            json!({"billable": p.billable, "pricing_model": p.pricing_model, "type": p.pricing_type, "category": p.category}),
-        );
-    }
-    if !s.errors.is_empty() {
-        d.insert(
-            "errors".into(),
-            Value::Array(
-                s.errors
-                    .iter()
-                    .map(|e| json!({"code": e.code, "title": e.title}))
-                    .collect(),
-            ),
-        );
-    }
-    Value::Object(d)
-}
-
-/// A message's kind and content as stored (sealed) JSON.
-pub fn content_json(m: &Message) -> (String, Value) {
-    let mut body = match &m.content {
-        MessageContent::Text { body } => json!({"text": body}),
-        MessageContent::Image(media)
-        | MessageContent::Video(media)
-        | MessageContent::Audio(media)
-        | MessageContent::Document(media)
-        | MessageContent::Sticker(media) => json!({"media": media}),
-        MessageContent::Location(l) => json!({"location": l}),
-        MessageContent::Contacts(cards) => {
-            json!({"contacts": cards.iter().map(|c| c.raw.clone()).collect::<Vec<_>>()})
-        }
-        MessageContent::Interactive(InteractiveReply::ButtonReply { id, title }) => {
-            json!({"reply": {"type": "button_reply", "id": id, "title": title}})
-        }
-        MessageContent::Interactive(InteractiveReply::ListReply {
-            id,
-            title,
-            description,
-        }) => {
-            json!({"reply": {"type": "list_reply", "id": id, "title": title, "description": description}})
-        }
-        MessageContent::Interactive(other) => json!({"reply": {"type": format!("{other:?}")}}),
-        MessageContent::Button { payload, text } => {
-            json!({"button": {"payload": payload, "text": text}})
-        }
-        MessageContent::Reaction { message_id, emoji } => {
-            json!({"reaction": {"message_id": message_id, "emoji": emoji}})
-        }
-        MessageContent::System(sys) => {
-            json!({"system": {"body": sys.body, "kind": system_kind(&sys.kind)}})
-        }
-        MessageContent::Unsupported { type_name } => json!({"unsupported": type_name}),
-        MessageContent::Unknown { type_name } => json!({"unknown": type_name}),
-        MessageContent::Malformed { type_name, reason } => {
-            json!({"malformed": {"type": type_name, "reason": reason}})
-        }
-    };
-    if let Some(ctx) = &m.context {
-        body["context"] = json!({"id": ctx.id, "forwarded": ctx.forwarded});
-    }
-    if !m.errors.is_empty() {
-        body["errors"] = Value::Array(
-            m.errors
-                .iter()
-                .map(|e| json!({"code": e.code, "title": e.title}))
-                .collect(),
-        );
-    }
-    (kind_name(&m.content).to_string(), body)
-}
-
-fn system_kind(k: &SystemKind) -> &'static str {
-    match k {
-        SystemKind::UserChangedNumber { .. } => "user_changed_number",
-        SystemKind::UserChangedUserId { .. } => "user_changed_user_id",
-        SystemKind::Other { .. } => "other",
-    }
-}
-
-fn kind_name(c: &MessageContent) -> &'static str {
-    match c {
-        MessageContent::Text { .. } => "text",
-        MessageContent::Image(_) => "image",
-        MessageContent::Video(_) => "video",
-        MessageContent::Audio(_) => "audio",
-        MessageContent::Document(_) => "document",
-        MessageContent::Sticker(_) => "sticker",
-        MessageContent::Location(_) => "location",
-        MessageContent::Contacts(_) => "contacts",
-        MessageContent::Interactive(_) => "interactive",
-        MessageContent::Button { .. } => "button",
-        MessageContent::Reaction { .. } => "reaction",
-        MessageContent::System(_) => "system",
-        MessageContent::Unsupported { .. } => "unsupported",
-        MessageContent::Unknown { .. } => "unknown",
-        MessageContent::Malformed { .. } => "malformed",
-    }
 }

@@ -12,7 +12,10 @@
 //! - [`writer`]: the group-commit writer.
 
 pub mod apply;
+pub mod content;
 pub mod directory;
+mod outcome;
+mod statuses;
 pub mod writer;
 
 use crate::error::{AppError, Code};

@@ -1,0 +1,95 @@
+//! Delivery statuses of outbound messages, recorded together; a failure with Meta's 131050 ("the
+//! user stopped marketing messages") is itself an opt-out, recorded in the consent ledger and
+//! audited.
+
+use super::content::{phone, status_details};
+use super::outcome::Outcome;
+use confide_core::audit::{Actor, AuditEvent};
+use confide_store::bulk::StatusRow;
+use confide_store::consent::NewConsent;
+use confide_store::ingest::WaIdentity;
+use confide_store::{Scope, StoreError};
+use confide_whatsapp::errors::records_marketing_opt_out;
+use confide_whatsapp::webhook::{MessagesValue, Status, StatusKind};
+use serde_json::json;
+
+/// Records statuses together; a failed one with 131050 records a marketing opt-out.
+pub(super) async fn store_statuses(
+    scope: &mut Scope<'_>,
+    items: &[(&MessagesValue, &Status)],
+) -> Result<Vec<Outcome>, StoreError> {
+    let rows: Vec<StatusRow> = items
+        .iter()
+        .map(|(_, s)| StatusRow {
+            wamid: s.id.clone(),
+            status: s.status.as_str().to_string(),
+            rank: i64::from(s.status.rank()),
+            at_micros: s.timestamp.saturating_mul(1_000_000),
+            details: Some(status_details(s).to_string()),
+        })
+        .collect();
+    let recorded = scope.record_statuses(&rows).await?;
+    let mut out = Vec::with_capacity(items.len());
+    for ((v, s), fresh) in items.iter().zip(recorded) {
+        if !fresh {
+            out.push(Outcome::Duplicate);
+            continue;
+        }
+        let consent = if s.status == StatusKind::Failed
+            && s.errors
+                .iter()
+                .any(|e| e.code.is_some_and(records_marketing_opt_out))
+        {
+            marketing_stopped_by_error(scope, v, s).await?
+        } else {
+            0
+        };
+        out.push(Outcome::Status { consent });
+    }
+    Ok(out)
+}
+
+/// Error 131050 ("user stopped marketing messages") is an opt-out recorded by Meta.
+async fn marketing_stopped_by_error(
+    scope: &mut Scope<'_>,
+    v: &MessagesValue,
+    s: &Status,
+) -> Result<u64, StoreError> {
+    let profile = v
+        .contacts
+        .iter()
+        .find(|c| c.user_id.is_some() && c.user_id == s.recipient_user_id);
+    let who = WaIdentity {
+        user_id: s.recipient_user_id.clone(),
+        phone: phone(s.recipient_id.as_deref()),
+        username: profile.and_then(|c| c.username.clone()),
+        name: None,
+    };
+    if who.user_id.is_none() && who.phone.is_none() {
+        return Ok(0);
+    }
+    let contact = scope.resolve_wa_contact(&who).await?;
+    let key = format!("wa-131050|{}", s.id);
+    let consent = NewConsent {
+        purpose: "marketing".to_string(),
+        status: "opted_out".to_string(),
+        source: "whatsapp_delivery_error".to_string(),
+        evidence: Some("131050: the user stopped marketing messages".to_string()),
+        actor: Actor::Meta.to_string(),
+        at_micros: s.timestamp.saturating_mul(1_000_000),
+        dedupe_key: Some(scope.blind_index("consent-dedupe", key.as_bytes())),
+    };
+    if scope.append_consent(contact, consent).await?.is_none() {
+        return Ok(0);
+    }
+    let event = AuditEvent::new(
+        Actor::Meta,
+        "consent.opted_out",
+        format!("contact:{contact}"),
+    )
+    .with_details(
+        json!({"purpose": "marketing", "source": "whatsapp_delivery_error", "code": 131050}),
+    );
+    scope.audit(&event).await?;
+    Ok(1)
+}
