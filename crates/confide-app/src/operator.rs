@@ -12,3 +12,20 @@ impl crate::App {
         &self.store
     }
 }
+
+/// A fresh one-time password and its argon2id hash (at the configured cost, peppered by the
+/// keyring), for the operator's commands that create or reset an account without a running
+/// server (`tenant create`, `user reset-password`, `platform-admin create`, the demo).
+pub fn one_time_password_hash(
+    config: &crate::Config,
+    store: &confide_store::Store,
+    entropy: &dyn confide_core::entropy::Entropy,
+) -> Result<(String, String), String> {
+    let auth = crate::identity::AuthRuntime::from_config(config, store)?;
+    let password = crate::identity::secrets::one_time_password(entropy);
+    let hash = auth
+        .hasher
+        .hash(&password, entropy)
+        .map_err(|e| format!("password: {e}"))?;
+    Ok((password, hash))
+}

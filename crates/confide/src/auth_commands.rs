@@ -5,7 +5,6 @@ use crate::Failure;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::email::Email;
 use confide_core::ids::TenantId;
-use confide_crypto::password::{PasswordHasher, PasswordParams};
 use confide_server::Config;
 use confide_server::startup::{Deps, Opener, open_store};
 use confide_store::{Store, StoreError};
@@ -15,19 +14,6 @@ async fn store(config: &Config) -> Result<Store, Failure> {
     open_store(config, &Deps::default(), Opener::Cli)
         .await
         .map_err(|e| Failure::config(e.0))
-}
-
-fn hasher(config: &Config, store: &Store) -> Result<PasswordHasher, Failure> {
-    let ring = store
-        .keyring_snapshot()
-        .map_err(|e| Failure::failed(e.to_string()))?;
-    let params = PasswordParams {
-        m_cost_kib: config.password.m_cost_kib,
-        t_cost: config.password.t_cost,
-        p_cost: config.password.p_cost,
-    };
-    PasswordHasher::new(params, Some(ring.password_pepper()))
-        .map_err(|e| Failure::config(format!("password: {e}")))
 }
 
 fn tenant_arg(t: &str) -> Result<TenantId, Failure> {
@@ -114,10 +100,9 @@ pub async fn user_reset_password(
             )));
         }
     };
-    let password = confide_app::identity::secrets::one_time_password(deps.entropy.as_ref());
-    let hash = hasher(config, &store)?
-        .hash(&password, deps.entropy.as_ref())
-        .map_err(|e| Failure::failed(e.to_string()))?;
+    let (password, hash) =
+        confide_app::operator::one_time_password_hash(config, &store, deps.entropy.as_ref())
+            .map_err(Failure::failed)?;
     let fail = |e: StoreError| Failure::failed(e.to_string());
     let mut s = store.scope(tenant).await.map_err(fail)?;
     s.set_password_hash(user, &hash, true).await.map_err(fail)?;
@@ -154,10 +139,9 @@ pub async fn platform_admin_create(
         .map_err(|_| Failure::config(format!("--email: {email:?} is not an email address")))?;
     let deps = Deps::default();
     let store = store(config).await?;
-    let password = confide_app::identity::secrets::one_time_password(deps.entropy.as_ref());
-    let hash = hasher(config, &store)?
-        .hash(&password, deps.entropy.as_ref())
-        .map_err(|e| Failure::failed(e.to_string()))?;
+    let (password, hash) =
+        confide_app::operator::one_time_password_hash(config, &store, deps.entropy.as_ref())
+            .map_err(Failure::failed)?;
     let id = store
         .create_platform_admin(&email, &hash)
         .await

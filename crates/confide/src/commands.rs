@@ -5,7 +5,6 @@ use confide_core::audit::Actor;
 use confide_core::email::Email;
 use confide_core::ids::TenantId;
 use confide_crypto::keyring::Keyring;
-use confide_crypto::password::{PasswordHasher, PasswordParams};
 use confide_server::Config;
 use confide_server::startup::{Application, Deps, Opener, open_store, store_options};
 use confide_store::audit::Verification;
@@ -236,29 +235,6 @@ pub async fn keys_retire(config: &Config, kek_id: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A fresh one-time password and its argon2id hash (peppered by the keyring).
-pub fn one_time_password_hash(
-    config: &Config,
-    store: &Store,
-    deps: &Deps,
-) -> Result<(String, String), Failure> {
-    let ring = store
-        .keyring_snapshot()
-        .map_err(|e| Failure::failed(e.to_string()))?;
-    let params = PasswordParams {
-        m_cost_kib: config.password.m_cost_kib,
-        t_cost: config.password.t_cost,
-        p_cost: config.password.p_cost,
-    };
-    let hasher = PasswordHasher::new(params, Some(ring.password_pepper()))
-        .map_err(|e| Failure::config(format!("password: {e}")))?;
-    let password = confide_app::identity::secrets::one_time_password(deps.entropy.as_ref());
-    let hash = hasher
-        .hash(&password, deps.entropy.as_ref())
-        .map_err(|e| Failure::failed(e.to_string()))?;
-    Ok((password, hash))
-}
-
 pub async fn tenant_create(
     config: &Config,
     name: &str,
@@ -271,7 +247,12 @@ pub async fn tenant_create(
         ))
     })?;
     let store = store_for_cli(config).await?;
-    let (password, hash) = one_time_password_hash(config, &store, &Deps::default())?;
+    let (password, hash) = confide_app::operator::one_time_password_hash(
+        config,
+        &store,
+        Deps::default().entropy.as_ref(),
+    )
+    .map_err(Failure::failed)?;
     let created = store
         .create_tenant(name, &email, &hash, Actor::Cli)
         .await

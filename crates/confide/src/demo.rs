@@ -4,7 +4,6 @@
 //! was; `confide user reset-password` issues a new one).
 
 use crate::Failure;
-use crate::commands::one_time_password_hash;
 use confide_core::audit::Actor;
 use confide_core::email::Email;
 use confide_core::entropy::random_array;
@@ -45,7 +44,12 @@ pub async fn seed(app: &Application, config: &Config, deps: &Deps) -> Result<Dem
     let (tenant, password, api_key) = match existing {
         Some(t) => (t, None, None),
         None => {
-            let (password, hash) = one_time_password_hash(config, &store, deps)?;
+            let (password, hash) = confide_app::operator::one_time_password_hash(
+                config,
+                &store,
+                deps.entropy.as_ref(),
+            )
+            .map_err(Failure::failed)?;
             let email = Email::parse(DEMO_OWNER).map_err(|_| Failure::failed("demo email"))?;
             let created = store
                 .create_tenant(DEMO_TENANT, &email, &hash, Actor::Cli)

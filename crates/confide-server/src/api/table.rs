@@ -9,25 +9,8 @@ use axum::Router;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
-use confide_core::permissions::Permission;
 
-/// Who may call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone (sign-in). Cross-origin state changes are still refused.
-    Public,
-    /// A signed-in user, even one who still owes a password change or 2FA enrolment (their own
-    /// account: me, password, 2FA, sign-out). API keys are refused (403).
-    Account,
-    /// Any signed-in principal of the tenant (user, API key, support session).
-    Authenticated,
-    /// A principal holding this permission.
-    Perm(Permission),
-    /// A platform admin (separate identity and cookie); tenant principals get 403.
-    Platform,
-    /// A platform admin who may still owe a password change.
-    PlatformAccount,
-}
+pub use crate::auth::guard::Access;
 
 /// The HTTP methods the API uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! The per-route check of a declared [`Access`], run before the handler. Handlers never check
-//! permissions themselves; they only read the [`super::Principal`] this let through.
+//! permissions themselves; they pass the [`super::Principal`] this let through to a use case,
+//! which checks its own permission again (so the CLI and pages cannot skip it).
 //!
 //! Order: no principal → 401 `unauthenticated`; a cookie request that changes state without a
 //! matching `Origin`/`Referer` and CSRF token → 403 `csrf`; an account that owes a password
@@ -8,13 +9,31 @@
 //! `forbidden`.
 
 use super::{AuthContext, Pending};
-use crate::api::table::Access;
+use confide_core::permissions::Permission;
 use crate::error::ApiError;
 use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use confide_crypto::token::constant_time_eq;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (sign-in). Cross-origin state changes are still refused.
+    Public,
+    /// A signed-in user, even one who still owes a password change or 2FA enrolment (their own
+    /// account: me, password, 2FA, sign-out). API keys are refused (403).
+    Account,
+    /// Any signed-in principal of the tenant (user, API key, support session).
+    Authenticated,
+    /// A principal holding this permission.
+    Perm(Permission),
+    /// A platform admin (separate identity and cookie); tenant principals get 403.
+    Platform,
+    /// A platform admin who may still owe a password change.
+    PlatformAccount,
+}
 
 pub async fn check(access: Access, req: Request, next: Next) -> Response {
     match decide(access, &req) {

@@ -4,7 +4,8 @@
 //!
 //! - [`resolve`]: one middleware turns a cookie or bearer token into an [`AuthContext`] in the
 //!   request's extensions (nothing else reads credentials).
-//! - [`guard`]: the per-route check of a declared [`crate::api::table::Access`].
+//! - [`guard`]: who may call a route ([`guard::Access`], declared per route in `api::table`) and
+//!   its check.
 //! - [`client`]: the client's address (the TCP peer, or what a trusted proxy says).
 //! Password hashing and the throttle's rules live in `confide_app::identity`.
 
