@@ -8,4 +8,5 @@ mod contacts;
 mod edge;
 mod harness;
 mod inbox;
+mod layers;
 mod webhooks;
