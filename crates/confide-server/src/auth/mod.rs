@@ -7,6 +7,7 @@
 //! - [`guard`]: who may call a route ([`guard::Access`], declared per route in `api::table`) and
 //!   its check.
 //! - [`client`]: the client's address (the TCP peer, or what a trusted proxy says).
+//!
 //! Password hashing and the throttle's rules live in `confide_app::identity`.
 
 pub mod client;
