@@ -1,22 +1,35 @@
-//! The audit log in the database: appended in the caller's transaction, read back and verified
-//! with `confide_core::audit`.
+//! The audit log in the database: appended in the caller's transaction ([`Scope::audit`]), read
+//! back and verified with `confide_core::audit`.
 
-use crate::scope::{Access, set_tenant};
-use crate::{Store, StoreError};
+use crate::error::StoreError;
+use crate::keys::KeyringSealer;
+use crate::scope::Scope;
+use crate::store::Store;
+use crate::tx::Access;
 use confide_core::audit::{AuditEntry, AuditEvent, ChainBreak, next_entry, verify_chain};
 use confide_core::ids::TenantId;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 fn hash32(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
     <[u8; 32]>::try_from(v.as_slice())
         .map_err(|_| StoreError::Corrupt("audit hash is not 32 bytes".into()))
 }
 
+impl Scope<'_> {
+    /// Appends an entry to the tenant's audit chain, in this transaction.
+    pub async fn audit(&mut self, event: &AuditEvent) -> Result<i64, StoreError> {
+        let tenant = self.tenant_str().to_string();
+        let at = self.now();
+        let sealer = self.store.keys().audit_sealer();
+        append(self.conn(), &sealer, &tenant, at, event).await
+    }
+}
+
 /// Appends one entry after the tenant's head, updating the head in the same transaction. The
 /// head row is the lock that serialises appends of one tenant.
-pub(crate) async fn append(
-    tx: &mut Transaction<'static, Any>,
-    store: &Store,
+async fn append(
+    conn: &mut AnyConnection,
+    sealer: &KeyringSealer,
     tenant: &str,
     at_micros: i64,
     event: &AuditEvent,
@@ -24,19 +37,18 @@ pub(crate) async fn append(
     // Take the head row's lock first (a no-op update) so concurrent appends queue up here.
     let locked = sqlx::query("UPDATE audit_heads SET seq = seq WHERE tenant_id = $1")
         .bind(tenant.to_string())
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     let head = if locked.rows_affected() == 0 {
         None
     } else {
         let row = sqlx::query("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
             .bind(tenant.to_string())
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *conn)
             .await?;
         Some((row.try_get::<i64, _>(0)?, hash32(row.try_get(1)?)?))
     };
-    let sealer = store.audit_sealer()?;
-    let e = next_entry(tenant, head, at_micros, event, &sealer);
+    let e = next_entry(tenant, head, at_micros, event, sealer);
     sqlx::query(
         "INSERT INTO audit_entries (tenant_id, seq, at, actor, action, target, request_id, details, prev_hash, hash, seal) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -52,7 +64,7 @@ pub(crate) async fn append(
     .bind(e.prev_hash.to_vec())
     .bind(e.hash.to_vec())
     .bind(e.seal.to_vec())
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     let q = if head.is_none() {
         "INSERT INTO audit_heads (seq, hash, tenant_id) VALUES ($1, $2, $3)"
@@ -63,7 +75,7 @@ pub(crate) async fn append(
         .bind(e.seq)
         .bind(e.hash.to_vec())
         .bind(tenant.to_string())
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(e.seq)
 }
@@ -162,8 +174,7 @@ impl Store {
     /// Walks the tenant's whole chain and its head, naming the first bad entry.
     pub async fn audit_verify(&self, tenant: TenantId) -> Result<Verification, StoreError> {
         let t = tenant.to_string();
-        let mut tx = self.begin_tx(Access::Read).await?;
-        set_tenant(&mut tx, self.backend(), &t).await?;
+        let mut tx = self.begin_tenant_tx(&t, Access::Read).await?;
         let head = match sqlx::query("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
             .bind(t.clone())
             .fetch_optional(&mut *tx)
@@ -182,7 +193,7 @@ impl Store {
         for r in &rows {
             entries.push(entry_from_row(r)?);
         }
-        let sealer = self.audit_sealer()?;
+        let sealer = self.keys().audit_sealer();
         Ok(match verify_chain(&t, entries, head, &sealer) {
             Ok(n) => Verification::Intact { entries: n },
             Err(b) => Verification::Broken(b),

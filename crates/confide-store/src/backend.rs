@@ -1,6 +1,6 @@
 //! The two engines: which one a URL names, and how connections to it are set up.
 
-use crate::StoreError;
+use crate::error::StoreError;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 use std::str::FromStr;
@@ -47,7 +47,7 @@ pub struct StoreOptions {
     /// it); empty to stay the login role (which must then be a role without BYPASSRLS).
     pub postgres_app_role: String,
     /// SQLite: a background task copies the WAL into the database file
-    /// ([`crate::Store::checkpoint`]), so write transactions rarely pay for it; the writer then
+    /// ([`crate::store::Store::checkpoint`]), so write transactions rarely pay for it; the writer then
     /// checkpoints itself only every [`Self::sqlite_writer_checkpoint_frames`]. Off (SQLite
     /// checkpoints as it commits, every 1,000 frames) for short-lived processes such as the CLI.
     pub sqlite_background_checkpoint: bool,

@@ -1,8 +1,9 @@
 //! Channels: a tenant's WhatsApp business numbers. Secrets (access token, app secrets, verify
 //! token) are sealed before they reach the database and are never returned by listings.
 
+use crate::error::StoreError;
 use crate::scope::Scope;
-use crate::{Store, StoreError};
+use crate::store::Store;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::ids::{ChannelId, TenantId};
 use secrecy::{ExposeSecret, SecretString};

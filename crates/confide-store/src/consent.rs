@@ -1,7 +1,7 @@
 //! The consent ledger: append-only events per contact and purpose. The latest event for a
 //! purpose is the contact's current consent; the ledger itself is never rewritten.
 
-use crate::StoreError;
+use crate::error::StoreError;
 use crate::scope::Scope;
 use confide_core::ids::{ConsentEventId, ContactId};
 use serde::Serialize;
@@ -42,22 +42,38 @@ pub struct ConsentEvent {
     pub created_at: i64,
 }
 
-impl Scope<'_> {
+impl<'s> Scope<'s> {
+    /// The tenant's consent ledger.
+    pub fn consent(&mut self) -> Consent<'_, 's> {
+        Consent { scope: self }
+    }
+}
+
+/// What can be done to the consent ledger, in the scope's transaction: append an event, read a
+/// contact's history. Nothing else: the ledger is append-only.
+pub struct Consent<'a, 's> {
+    scope: &'a mut Scope<'s>,
+}
+
+impl Consent<'_, '_> {
     /// Appends an event; `None` when its dedupe key was already recorded.
-    pub async fn append_consent(
+    pub async fn append(
         &mut self,
         contact: ContactId,
         c: NewConsent,
     ) -> Result<Option<ConsentEventId>, StoreError> {
-        let id = ConsentEventId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
+        let id = ConsentEventId::new(
+            self.scope.store.clock().as_ref(),
+            self.scope.store.entropy().as_ref(),
+        );
         let row = id.to_string();
         let evidence = c
             .evidence
             .as_deref()
-            .map(|e| self.seal_str(TABLE, "evidence", &row, e))
+            .map(|e| self.scope.seal_str(TABLE, "evidence", &row, e))
             .transpose()?;
-        let source = self.seal_str(TABLE, "source", &row, &c.source)?;
-        let t = self.tenant_str().to_string();
+        let source = self.scope.seal_str(TABLE, "source", &row, &c.source)?;
+        let t = self.scope.tenant_str().to_string();
         // `source` (clear) stays empty: it held the source before sources were sealed.
         let res = sqlx::query(
             "INSERT INTO consent_events (tenant_id, event_id, contact_id, purpose, status, source, source_ct, evidence_ct, actor, created_at, dedupe_key) \
@@ -73,24 +89,21 @@ impl Scope<'_> {
         .bind(c.actor)
         .bind(c.at_micros)
         .bind(c.dedupe_key)
-        .execute(self.conn())
+        .execute(self.scope.conn())
         .await?;
         Ok((res.rows_affected() == 1).then_some(id))
     }
 
     /// A contact's ledger, oldest first.
-    pub async fn consent_history(
-        &mut self,
-        contact: ContactId,
-    ) -> Result<Vec<ConsentEvent>, StoreError> {
-        let t = self.tenant_str().to_string();
+    pub async fn history(&mut self, contact: ContactId) -> Result<Vec<ConsentEvent>, StoreError> {
+        let t = self.scope.tenant_str().to_string();
         let rows = sqlx::query(
             "SELECT event_id, purpose, status, source, evidence_ct, actor, created_at, source_ct FROM consent_events \
              WHERE tenant_id = $1 AND contact_id = $2 ORDER BY created_at, event_id",
         )
         .bind(t)
         .bind(contact.to_string())
-        .fetch_all(self.conn())
+        .fetch_all(self.scope.conn())
         .await?;
         rows.iter()
             .map(|r| {
@@ -98,12 +111,12 @@ impl Scope<'_> {
                 let evidence: Option<Vec<u8>> = r.try_get(4)?;
                 let sealed_source: Option<Vec<u8>> = r.try_get(7)?;
                 let source = match sealed_source {
-                    Some(ct) => self.open_string(TABLE, "source", &id, &ct)?,
+                    Some(ct) => self.scope.open_string(TABLE, "source", &id, &ct)?,
                     None => r.try_get(3)?,
                 };
                 Ok(ConsentEvent {
                     evidence: evidence
-                        .map(|e| self.open_string(TABLE, "evidence", &id, &e))
+                        .map(|e| self.scope.open_string(TABLE, "evidence", &id, &e))
                         .transpose()?,
                     id: id
                         .parse()

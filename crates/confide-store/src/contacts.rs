@@ -1,9 +1,10 @@
 //! The contact book. A contact's identity is its WhatsApp user id (BSUID) when known, else its
 //! phone number; both are sealed and found through per-tenant blind indexes.
 
-use crate::StoreError;
-use crate::inbox::{MAX_PAGE, Page};
+use crate::error::StoreError;
+use crate::page::{Page, next_cursor, page_size};
 use crate::scope::Scope;
+use crate::tables::{self, contacts::ContactRow};
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::ids::ContactId;
 use confide_core::phone::Phone;
@@ -59,76 +60,93 @@ pub struct ContactChange {
 }
 
 /// `labels` (index 9) is the clear JSON of rows written before labels were sealed; it is read only
-/// while `labels_ct` is empty, and emptied by [`crate::Store::seal_legacy_plaintext`].
+/// while `labels_ct` is empty, and emptied by [`crate::store::Store::seal_legacy_plaintext`].
 const COLUMNS: &str = "contact_id, wa_user_ct, phone_ct, username_ct, name_ct, labels_ct, attributes_ct, created_at, updated_at, labels";
 
-impl Scope<'_> {
-    pub async fn create_contact(
-        &mut self,
-        new: NewContact,
-        actor: Actor,
-    ) -> Result<Contact, StoreError> {
-        let id = ContactId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
+impl<'s> Scope<'s> {
+    /// The tenant's contact book.
+    pub fn contacts(&mut self) -> Contacts<'_, 's> {
+        Contacts { scope: self }
+    }
+}
+
+/// What can be done to the tenant's contacts, in the scope's transaction: create, read, list a page
+/// (by label), change, find by phone or BSUID. Contacts that WhatsApp traffic brings in are
+/// resolved by [`crate::ingest`].
+pub struct Contacts<'a, 's> {
+    scope: &'a mut Scope<'s>,
+}
+
+impl Contacts<'_, '_> {
+    pub async fn create(&mut self, new: NewContact, actor: Actor) -> Result<Contact, StoreError> {
+        let id = ContactId::new(
+            self.scope.store.clock().as_ref(),
+            self.scope.store.entropy().as_ref(),
+        );
         let row = id.to_string();
-        let now = self.now();
-        let seal_opt = |s: &Self, col: &str, v: &Option<String>| {
+        let now = self.scope.now();
+        let seal_opt = |s: &Scope<'_>, col: &str, v: &Option<String>| {
             v.as_ref()
                 .map(|v| s.seal_str(TABLE, col, &row, v))
                 .transpose()
         };
         let phone_text = new.phone.as_ref().map(|p| p.as_str().to_string());
-        let phone_ct = seal_opt(self, "phone", &phone_text)?;
+        let phone_ct = seal_opt(self.scope, "phone", &phone_text)?;
         let phone_bidx = new
             .phone
             .as_ref()
-            .map(|p| self.blind_index(PHONE_INDEX, p.as_str().as_bytes()));
-        let wa_ct = seal_opt(self, "wa_user", &new.wa_user_id)?;
+            .map(|p| self.scope.blind_index(PHONE_INDEX, p.as_str().as_bytes()));
+        let wa_ct = seal_opt(self.scope, "wa_user", &new.wa_user_id)?;
         let wa_bidx = new
             .wa_user_id
             .as_ref()
-            .map(|w| self.blind_index(WA_USER_INDEX, w.as_bytes()));
-        let username_ct = seal_opt(self, "username", &new.username)?;
-        let name_ct = seal_opt(self, "name", &new.name)?;
+            .map(|w| self.scope.blind_index(WA_USER_INDEX, w.as_bytes()));
+        let username_ct = seal_opt(self.scope, "username", &new.username)?;
+        let name_ct = seal_opt(self.scope, "name", &new.name)?;
         let attrs = serde_json::Value::Object(new.attributes.clone()).to_string();
-        let attrs_ct = self.seal_str(TABLE, "attributes", &row, &attrs)?;
+        let attrs_ct = self.scope.seal_str(TABLE, "attributes", &row, &attrs)?;
         let labels_ct = self.seal_labels(&row, &new.labels)?;
-        let t = self.tenant_str().to_string();
-        sqlx::query(
-            "INSERT INTO contacts (tenant_id, contact_id, wa_user_bidx, wa_user_ct, phone_bidx, phone_ct, username_ct, name_ct, \
-             labels_ct, attributes_ct, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
-        )
-        .bind(t)
-        .bind(row.clone())
-        .bind(wa_bidx)
-        .bind(wa_ct)
-        .bind(phone_bidx)
-        .bind(phone_ct)
-        .bind(username_ct)
-        .bind(name_ct)
-        .bind(labels_ct)
-        .bind(attrs_ct)
-        .bind(now)
-        .execute(self.conn())
-        .await
-        .map_err(|e| StoreError::from_insert(e, "a contact with this phone number or WhatsApp user"))?;
+        let contact = ContactRow {
+            id: row.clone(),
+            wa_user_bidx: wa_bidx,
+            wa_user_ct: wa_ct,
+            phone_bidx,
+            phone_ct,
+            username_ct,
+            name_ct,
+            labels_ct,
+            attributes_ct: attrs_ct,
+            at: now,
+        };
+        let t = self.scope.tenant_str().to_string();
+        let inserted = tables::insert(self.scope.store.backend(), &t, &[contact])
+            .execute(self.scope.conn())
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::Conflict(
+                "a contact with this phone number or WhatsApp user",
+            ));
+        }
         self.index_labels(&row, &new.labels).await?;
-        self.audit(&AuditEvent::new(
-            actor,
-            "contact.created",
-            format!("contact:{row}"),
-        ))
-        .await?;
-        self.get_contact(id).await
+        self.scope
+            .audit(&AuditEvent::new(
+                actor,
+                "contact.created",
+                format!("contact:{row}"),
+            ))
+            .await?;
+        self.get(id).await
     }
 
-    pub async fn get_contact(&mut self, id: ContactId) -> Result<Contact, StoreError> {
+    pub async fn get(&mut self, id: ContactId) -> Result<Contact, StoreError> {
         let sql =
             format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1 AND contact_id = $2");
-        let t = self.tenant_str().to_string();
+        let t = self.scope.tenant_str().to_string();
         let r = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(t)
             .bind(id.to_string())
-            .fetch_optional(self.conn())
+            .fetch_optional(self.scope.conn())
             .await?
             .ok_or(StoreError::NotFound)?;
         self.contact_from_row(&r)
@@ -137,16 +155,16 @@ impl Scope<'_> {
     /// A page of the tenant's contacts, newest first (`created_at` then id, both descending),
     /// after `after`; with `label`, only contacts carrying exactly that label (found through its
     /// blind index). `limit` is clamped to 1..=200.
-    pub async fn list_contacts(
+    pub async fn list(
         &mut self,
         label: Option<&str>,
         after: Option<ContactCursor>,
         limit: i64,
     ) -> Result<Page<Contact, ContactCursor>, StoreError> {
-        let limit = limit.clamp(1, MAX_PAGE);
+        let limit = page_size(limit);
         let mut sql = format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1");
         let mut n = 1;
-        let label_bidx = label.map(|l| self.blind_index(LABEL_INDEX, l.as_bytes()));
+        let label_bidx = label.map(|l| self.scope.blind_index(LABEL_INDEX, l.as_bytes()));
         if label_bidx.is_some() {
             n += 1;
             sql.push_str(&format!(
@@ -165,7 +183,7 @@ impl Scope<'_> {
             " ORDER BY created_at DESC, contact_id DESC LIMIT ${}",
             n + 1
         ));
-        let t = self.tenant_str().to_string();
+        let t = self.scope.tenant_str().to_string();
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t);
         if let Some(b) = label_bidx {
             q = q.bind(b);
@@ -173,21 +191,15 @@ impl Scope<'_> {
         if let Some(c) = after {
             q = q.bind(c.created_at).bind(c.id.to_string());
         }
-        let rows = q.bind(limit + 1).fetch_all(self.conn()).await?;
+        let rows = q.bind(limit + 1).fetch_all(self.scope.conn()).await?;
         let mut items = rows
             .iter()
             .map(|r| self.contact_from_row(r))
             .collect::<Result<Vec<_>, _>>()?;
-        let more = i64::try_from(items.len()).unwrap_or(i64::MAX) > limit;
-        let next = if more {
-            items.truncate(usize::try_from(limit).unwrap_or(0));
-            items.last().map(|c| ContactCursor {
-                created_at: c.created_at,
-                id: c.id,
-            })
-        } else {
-            None
-        };
+        let next = next_cursor(&mut items, limit, |c| ContactCursor {
+            created_at: c.created_at,
+            id: c.id,
+        });
         Ok(Page { items, next })
     }
 
@@ -197,7 +209,7 @@ impl Scope<'_> {
             return Ok(None);
         }
         let json = serde_json::json!(labels).to_string();
-        Ok(Some(self.seal_str(TABLE, "labels", row, &json)?))
+        Ok(Some(self.scope.seal_str(TABLE, "labels", row, &json)?))
     }
 
     /// Replaces the blind-index rows of a contact's labels.
@@ -206,15 +218,15 @@ impl Scope<'_> {
         row: &str,
         labels: &[String],
     ) -> Result<(), StoreError> {
-        let t = self.tenant_str().to_string();
+        let t = self.scope.tenant_str().to_string();
         sqlx::query("DELETE FROM contact_labels WHERE tenant_id = $1 AND contact_id = $2")
             .bind(t.clone())
             .bind(row.to_string())
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await?;
         let mut seen = std::collections::BTreeSet::new();
         for label in labels {
-            let bidx = self.blind_index(LABEL_INDEX, label.as_bytes());
+            let bidx = self.scope.blind_index(LABEL_INDEX, label.as_bytes());
             if !seen.insert(bidx.clone()) {
                 continue;
             }
@@ -224,7 +236,7 @@ impl Scope<'_> {
             .bind(t.clone())
             .bind(row.to_string())
             .bind(bidx)
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await?;
         }
         Ok(())
@@ -234,13 +246,13 @@ impl Scope<'_> {
     /// (never their values); nothing changed, nothing written. Returns the contact and those
     /// names. 404 for an id that is not the tenant's; `Conflict` when the new phone is another
     /// contact's.
-    pub async fn update_contact(
+    pub async fn update(
         &mut self,
         id: ContactId,
         change: ContactChange,
         actor: Actor,
     ) -> Result<(Contact, Vec<&'static str>), StoreError> {
-        let current = self.get_contact(id).await?;
+        let current = self.get(id).await?;
         let row = id.to_string();
         let mut sets: Vec<String> = Vec::new();
         let mut binds: Vec<Option<Vec<u8>>> = Vec::new();
@@ -249,11 +261,11 @@ impl Scope<'_> {
         if let Some(phone) = change.phone.filter(|p| *p != current.phone) {
             let ct = phone
                 .as_ref()
-                .map(|p| self.seal_str(TABLE, "phone", &row, p.as_str()))
+                .map(|p| self.scope.seal_str(TABLE, "phone", &row, p.as_str()))
                 .transpose()?;
             let bidx = phone
                 .as_ref()
-                .map(|p| self.blind_index(PHONE_INDEX, p.as_str().as_bytes()));
+                .map(|p| self.scope.blind_index(PHONE_INDEX, p.as_str().as_bytes()));
             sets.push("phone_ct".into());
             binds.push(ct);
             sets.push("phone_bidx".into());
@@ -263,7 +275,7 @@ impl Scope<'_> {
         if let Some(name) = change.name.filter(|n| *n != current.name) {
             let ct = name
                 .as_ref()
-                .map(|n| self.seal_str(TABLE, "name", &row, n))
+                .map(|n| self.scope.seal_str(TABLE, "name", &row, n))
                 .transpose()?;
             sets.push("name_ct".into());
             binds.push(ct);
@@ -272,7 +284,12 @@ impl Scope<'_> {
         if let Some(attrs) = change.attributes.filter(|a| *a != current.attributes) {
             let text = serde_json::Value::Object(attrs).to_string();
             sets.push("attributes_ct".into());
-            binds.push(Some(self.seal_str(TABLE, "attributes", &row, &text)?));
+            binds.push(Some(self.scope.seal_str(
+                TABLE,
+                "attributes",
+                &row,
+                &text,
+            )?));
             fields.push("attributes");
         }
         if let Some(labels) = change.labels.filter(|l| *l != current.labels) {
@@ -301,41 +318,41 @@ impl Scope<'_> {
         for b in binds {
             q = q.bind(b);
         }
-        let t = self.tenant_str().to_string();
-        let now = self.now();
+        let t = self.scope.tenant_str().to_string();
+        let now = self.scope.now();
         q.bind(now)
             .bind(t)
             .bind(row.clone())
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await
             .map_err(|e| StoreError::from_insert(e, "a contact with this phone number"))?;
         if let Some(labels) = &new_labels {
             self.index_labels(&row, labels).await?;
         }
-        self.audit(
-            &AuditEvent::new(actor, "contact.updated", format!("contact:{row}"))
-                .with_details(serde_json::json!({ "fields": fields })),
-        )
-        .await?;
-        let c = self.get_contact(id).await?;
+        self.scope
+            .audit(
+                &AuditEvent::new(actor, "contact.updated", format!("contact:{row}"))
+                    .with_details(serde_json::json!({ "fields": fields })),
+            )
+            .await?;
+        let c = self.get(id).await?;
         Ok((c, fields))
     }
 
     /// Finds a contact by phone number (blind index; the number is never searched in clear).
-    pub async fn find_contact_by_phone(
-        &mut self,
-        phone: &Phone,
-    ) -> Result<Option<Contact>, StoreError> {
-        let bidx = self.blind_index(PHONE_INDEX, phone.as_str().as_bytes());
+    pub async fn find_by_phone(&mut self, phone: &Phone) -> Result<Option<Contact>, StoreError> {
+        let bidx = self
+            .scope
+            .blind_index(PHONE_INDEX, phone.as_str().as_bytes());
         self.find_by("phone_bidx", bidx).await
     }
 
     /// Finds a contact by WhatsApp user id (BSUID).
-    pub async fn find_contact_by_wa_user(
+    pub async fn find_by_wa_user(
         &mut self,
         wa_user_id: &str,
     ) -> Result<Option<Contact>, StoreError> {
-        let bidx = self.blind_index(WA_USER_INDEX, wa_user_id.as_bytes());
+        let bidx = self.scope.blind_index(WA_USER_INDEX, wa_user_id.as_bytes());
         self.find_by("wa_user_bidx", bidx).await
     }
 
@@ -345,11 +362,11 @@ impl Scope<'_> {
         bidx: Vec<u8>,
     ) -> Result<Option<Contact>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1 AND {column} = $2");
-        let t = self.tenant_str().to_string();
+        let t = self.scope.tenant_str().to_string();
         let r = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(t)
             .bind(bidx)
-            .fetch_optional(self.conn())
+            .fetch_optional(self.scope.conn())
             .await?;
         r.map(|r| self.contact_from_row(&r)).transpose()
     }
@@ -358,7 +375,8 @@ impl Scope<'_> {
         let id: String = r.try_get(0)?;
         let open = |i: usize, col: &str| -> Result<Option<String>, StoreError> {
             let v: Option<Vec<u8>> = r.try_get(i)?;
-            v.map(|v| self.open_string(TABLE, col, &id, &v)).transpose()
+            v.map(|v| self.scope.open_string(TABLE, col, &id, &v))
+                .transpose()
         };
         let phone = open(2, "phone")?
             .map(|p| Phone::parse(&p).map_err(|_| StoreError::Corrupt("stored phone".into())))

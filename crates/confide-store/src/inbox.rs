@@ -1,17 +1,17 @@
-//! The inbox's read side: conversations with their contact's display fields, and a
-//! conversation's messages, a page at a time. Pages are keyset-paginated (no `OFFSET`): a
-//! [`ConversationCursor`] or [`MessageCursor`] names the last row of the previous page, and the
-//! next page starts strictly after it in the page order.
+//! The inbox: everything that can be done to a tenant's conversations and their messages, through
+//! [`Inbox`] (`scope.inbox()`). Conversations are listed with their contact's display fields, and
+//! messages a page at a time; pages are keyset-paginated ([`crate::page`]): a
+//! [`ConversationCursor`] or [`MessageCursor`] names the last row of the previous page. At most
+//! one conversation per contact and channel is open (a unique index).
 
-use crate::StoreError;
-use crate::conversations::Message;
+use crate::conversations::{Direction, Message, NewMessage, Stored};
+use crate::error::StoreError;
+use crate::page::{Page, next_cursor, page_size};
 use crate::scope::Scope;
+use crate::tables::{self, conversations::ConversationRow};
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId, UserId};
 use sqlx::Row;
-
-/// The largest page a caller may ask for.
-pub const MAX_PAGE: i64 = 200;
 
 /// A conversation's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,13 +67,6 @@ pub struct MessageCursor {
     pub id: MessageId,
 }
 
-/// One page and where the next one starts (`None`: this was the last page).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T, C> {
-    pub items: Vec<T>,
-    pub next: Option<C>,
-}
-
 /// A conversation as the inbox shows it, with its contact's display fields decrypted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InboxConversation {
@@ -106,6 +99,36 @@ pub struct InboxMessage {
     pub media: Option<MediaSummary>,
 }
 
+/// A change to a conversation: `None` leaves a field as it is; `assignee: Some(None)` unassigns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConversationChange {
+    pub status: Option<ConversationStatus>,
+    pub assignee: Option<Option<UserId>>,
+}
+
+/// Why the inbox refused a change (besides [`StoreError::NotFound`] for a conversation that is
+/// not the tenant's and [`StoreError::Conflict`] for a second open conversation).
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    #[error("the assignee is not an active user of this tenant")]
+    InvalidAssignee,
+    #[error("no such contact in this tenant")]
+    InvalidContact,
+    #[error("no such channel in this tenant")]
+    InvalidChannel,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for InboxError {
+    fn from(e: sqlx::Error) -> Self {
+        InboxError::Store(StoreError::Database(e))
+    }
+}
+
+/// What a reopen would break: the contact's other open conversation on the same channel.
+const OPEN_ELSEWHERE: &str = "an open conversation for this contact and channel";
+
 const CONVERSATION_COLUMNS: &str = "c.conversation_id, c.contact_id, c.channel_id, c.status, c.assignee_user_id, \
      c.last_message_at, c.last_inbound_at, c.created_at, k.name_ct, k.username_ct, k.phone_ct";
 
@@ -116,15 +139,25 @@ fn parse_id<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, StoreError> 
         .map_err(|_| StoreError::Corrupt(format!("{what} id")))
 }
 
-/// The page size actually used.
-fn page_size(limit: i64) -> i64 {
-    limit.clamp(1, MAX_PAGE)
+impl<'s> Scope<'s> {
+    /// The tenant's conversations and their messages.
+    pub fn inbox(&mut self) -> Inbox<'_, 's> {
+        Inbox { scope: self }
+    }
 }
 
-impl Scope<'_> {
+/// What can be done to the tenant's conversations and their messages, in the scope's transaction:
+/// list and read them a page at a time, find or open the one open conversation of a contact
+/// and channel, assign, resolve, reopen, store a message. What webhooks bring is stored by
+/// [`crate::ingest`].
+pub struct Inbox<'a, 's> {
+    scope: &'a mut Scope<'s>,
+}
+
+impl Inbox<'_, '_> {
     /// A page of the tenant's conversations, most recent activity first (`last_message_at`
     /// descending, then id descending), starting after `after`.
-    pub async fn list_conversations(
+    pub async fn conversations(
         &mut self,
         filter: ConversationFilter,
         after: Option<ConversationCursor>,
@@ -163,17 +196,17 @@ impl Scope<'_> {
             " ORDER BY c.last_message_at DESC, c.conversation_id DESC LIMIT {}",
             next_ph()
         ));
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(self.tenant_str().to_string());
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(self.scope.tenant_str().to_string());
         for t in texts {
             q = q.bind(t);
         }
         if let Some((at, id)) = cursor {
             q = q.bind(at).bind(id);
         }
-        let rows = q.bind(limit + 1).fetch_all(self.conn()).await?;
+        let rows = q.bind(limit + 1).fetch_all(self.scope.conn()).await?;
         let mut items = rows
             .iter()
-            .map(|r| self.inbox_conversation_from_row(r))
+            .map(|r| self.conversation_from_row(r))
             .collect::<Result<Vec<_>, _>>()?;
         let next = next_cursor(&mut items, limit, |c| ConversationCursor {
             last_message_at: c.last_message_at,
@@ -184,18 +217,18 @@ impl Scope<'_> {
 
     /// One conversation of the tenant as the inbox shows it; [`StoreError::NotFound`] when the
     /// id is not this tenant's.
-    pub async fn inbox_conversation(
+    pub async fn conversation(
         &mut self,
         id: ConversationId,
     ) -> Result<InboxConversation, StoreError> {
         let sql = format!(
             "SELECT {CONVERSATION_COLUMNS} {CONVERSATION_FROM} WHERE c.tenant_id = $1 AND c.conversation_id = $2"
         );
-        let r = self.tenant_row(sql, id.to_string()).await?;
-        self.inbox_conversation_from_row(&r)
+        let r = self.scope.tenant_row(sql, id.to_string()).await?;
+        self.conversation_from_row(&r)
     }
 
-    fn inbox_conversation_from_row(
+    fn conversation_from_row(
         &self,
         r: &sqlx::any::AnyRow,
     ) -> Result<InboxConversation, StoreError> {
@@ -205,7 +238,7 @@ impl Scope<'_> {
         let assignee: Option<String> = r.try_get(4)?;
         let open = |i: usize, col: &str| -> Result<Option<String>, StoreError> {
             let v: Option<Vec<u8>> = r.try_get(i)?;
-            v.map(|v| self.open_string("contacts", col, &contact, &v))
+            v.map(|v| self.scope.open_string("contacts", col, &contact, &v))
                 .transpose()
         };
         Ok(InboxConversation {
@@ -226,7 +259,7 @@ impl Scope<'_> {
     /// A page of a conversation's messages, newest first (`created_at` descending, then id
     /// descending), starting after `after`, each with its media fetch state when it has one.
     /// The conversation is not checked here: look it up first to answer "not found".
-    pub async fn list_messages_page(
+    pub async fn messages_page(
         &mut self,
         conversation: ConversationId,
         after: Option<MessageCursor>,
@@ -243,14 +276,14 @@ impl Scope<'_> {
              FROM messages m LEFT JOIN media_fetches f ON f.tenant_id = m.tenant_id AND f.message_id = m.message_id \
              WHERE m.tenant_id = $1 AND m.conversation_id = $2 {keyset}"
         );
-        let t = self.tenant_str().to_string();
+        let t = self.scope.tenant_str().to_string();
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(t)
             .bind(conversation.to_string());
         if let Some(c) = after {
             q = q.bind(c.created_at).bind(c.id.to_string());
         }
-        let rows = q.bind(limit + 1).fetch_all(self.conn()).await?;
+        let rows = q.bind(limit + 1).fetch_all(self.scope.conn()).await?;
         let mut items = rows
             .iter()
             .map(|r| {
@@ -272,57 +305,14 @@ impl Scope<'_> {
         });
         Ok(Page { items, next })
     }
-}
 
-/// Trims the extra row fetched to learn whether another page follows, and names where it starts.
-fn next_cursor<T, C>(items: &mut Vec<T>, limit: i64, cursor: impl Fn(&T) -> C) -> Option<C> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(cursor)
-    } else {
-        None
-    }
-}
-
-/// A change to a conversation: `None` leaves a field as it is; `assignee: Some(None)` unassigns.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ConversationChange {
-    pub status: Option<ConversationStatus>,
-    pub assignee: Option<Option<UserId>>,
-}
-
-/// Why the inbox refused a change (besides [`StoreError::NotFound`] for a conversation that is
-/// not the tenant's and [`StoreError::Conflict`] for a second open conversation).
-#[derive(Debug, thiserror::Error)]
-pub enum InboxError {
-    #[error("the assignee is not an active user of this tenant")]
-    InvalidAssignee,
-    #[error("no such contact in this tenant")]
-    InvalidContact,
-    #[error("no such channel in this tenant")]
-    InvalidChannel,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<sqlx::Error> for InboxError {
-    fn from(e: sqlx::Error) -> Self {
-        InboxError::Store(StoreError::Database(e))
-    }
-}
-
-/// What a reopen would break: the contact's other open conversation on the same channel.
-const OPEN_ELSEWHERE: &str = "an open conversation for this contact and channel";
-
-impl Scope<'_> {
     /// True when `sql` (`$1` the tenant, `$2` the id) finds a row.
     async fn tenant_has(&mut self, sql: &'static str, id: String) -> Result<bool, StoreError> {
-        let t = self.tenant_str().to_string();
+        let t = self.scope.tenant_str().to_string();
         Ok(sqlx::query(sql)
             .bind(t)
             .bind(id)
-            .fetch_optional(self.conn())
+            .fetch_optional(self.scope.conn())
             .await?
             .is_some())
     }
@@ -332,13 +322,13 @@ impl Scope<'_> {
     /// only) in this transaction; a field set to what it already is changes nothing. The
     /// assignee must be an active user of the tenant; reopening while the contact has another
     /// open conversation on the channel is a [`StoreError::Conflict`] (at most one is open).
-    pub async fn update_conversation(
+    pub async fn update(
         &mut self,
         id: ConversationId,
         change: ConversationChange,
         actor: Actor,
     ) -> Result<InboxConversation, InboxError> {
-        let current = self.inbox_conversation(id).await?;
+        let current = self.conversation(id).await?;
         if let Some(Some(user)) = change.assignee
             && !self
                 .tenant_has(
@@ -349,7 +339,7 @@ impl Scope<'_> {
         {
             return Err(InboxError::InvalidAssignee);
         }
-        let t = self.tenant_str().to_string();
+        let t = self.scope.tenant_str().to_string();
         let row = id.to_string();
         let target = format!("conversation:{row}");
         let status = change
@@ -364,7 +354,7 @@ impl Scope<'_> {
             .bind(current.contact_id.to_string())
             .bind(current.channel_id.to_string())
             .bind(row.clone())
-            .fetch_optional(self.conn())
+            .fetch_optional(self.scope.conn())
             .await?;
             if other.is_some() {
                 return Err(StoreError::Conflict(OPEN_ELSEWHERE).into());
@@ -377,14 +367,14 @@ impl Scope<'_> {
             .bind(assignee.map(|u| u.to_string()))
             .bind(t.clone())
             .bind(row.clone())
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await?;
             let event = AuditEvent::new(actor.clone(), "conversation.assigned", target.clone())
                 .with_details(serde_json::json!({
                     "assignee": assignee.map(|u| u.to_string()),
                     "previous_assignee": current.assignee.map(|u| u.to_string()),
                 }));
-            self.audit(&event).await?;
+            self.scope.audit(&event).await?;
         }
         if let Some(status) = status {
             sqlx::query(
@@ -393,7 +383,7 @@ impl Scope<'_> {
             .bind(status.as_str().to_string())
             .bind(t)
             .bind(row)
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await
             // A concurrent writer opened another conversation for the pair (unique index).
             .map_err(|e| StoreError::from_insert(e, "another open conversation"))?;
@@ -405,16 +395,16 @@ impl Scope<'_> {
                 "contact_id": current.contact_id.to_string(),
                 "channel_id": current.channel_id.to_string(),
             }));
-            self.audit(&event).await?;
+            self.scope.audit(&event).await?;
         }
-        Ok(self.inbox_conversation(id).await?)
+        Ok(self.conversation(id).await?)
     }
 
     /// The open conversation between a contact and a channel of the tenant, opened (and audited
     /// as `conversation.opened`) when there is none; `true` when it was opened here. A contact
     /// or channel that is not the tenant's is [`InboxError::InvalidContact`] /
     /// [`InboxError::InvalidChannel`], whether or not another tenant has it.
-    pub async fn start_conversation(
+    pub async fn start(
         &mut self,
         contact: ContactId,
         channel: ChannelId,
@@ -438,16 +428,157 @@ impl Scope<'_> {
         {
             return Err(InboxError::InvalidChannel);
         }
-        if let Some(id) = self.find_open_conversation(contact, channel).await? {
-            return Ok((self.inbox_conversation(id).await?, false));
+        if let Some(id) = self.find_open(contact, channel).await? {
+            return Ok((self.conversation(id).await?, false));
         }
-        let id = self.open_conversation(contact, channel).await?;
+        let id = self.open(contact, channel).await?;
         let event = AuditEvent::new(actor, "conversation.opened", format!("conversation:{id}"))
             .with_details(serde_json::json!({
                 "contact_id": contact.to_string(),
                 "channel_id": channel.to_string(),
             }));
-        self.audit(&event).await?;
-        Ok((self.inbox_conversation(id).await?, true))
+        self.scope.audit(&event).await?;
+        Ok((self.conversation(id).await?, true))
+    }
+
+    /// The open conversation between a contact and a channel, if there is one.
+    pub async fn find_open(
+        &mut self,
+        contact: ContactId,
+        channel: ChannelId,
+    ) -> Result<Option<ConversationId>, StoreError> {
+        let t = self.scope.tenant_str().to_string();
+        let found = sqlx::query(
+            "SELECT conversation_id FROM conversations WHERE tenant_id = $1 AND contact_id = $2 AND channel_id = $3 AND status = 'open' \
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(t)
+        .bind(contact.to_string())
+        .bind(channel.to_string())
+        .fetch_optional(self.scope.conn())
+        .await?;
+        found
+            .map(|r| {
+                let id: String = r.try_get(0)?;
+                id.parse()
+                    .map_err(|_| StoreError::Corrupt("conversation id".into()))
+            })
+            .transpose()
+    }
+
+    /// The open conversation between a contact and a channel, created when there is none.
+    pub async fn open(
+        &mut self,
+        contact: ContactId,
+        channel: ChannelId,
+    ) -> Result<ConversationId, StoreError> {
+        if let Some(id) = self.find_open(contact, channel).await? {
+            return Ok(id);
+        }
+        let t = self.scope.tenant_str().to_string();
+        let id = ConversationId::new(
+            self.scope.store.clock().as_ref(),
+            self.scope.store.entropy().as_ref(),
+        );
+        let row = ConversationRow {
+            id: id.to_string(),
+            contact: contact.to_string(),
+            channel: channel.to_string(),
+            at: self.scope.now(),
+        };
+        let inserted = tables::insert(self.scope.store.backend(), &t, &[row])
+            .execute(self.scope.conn())
+            .await?
+            .rows_affected();
+        if inserted == 1 {
+            return Ok(id);
+        }
+        // Another writer opened it first (one open conversation per pair is a unique index).
+        self.find_open(contact, channel)
+            .await?
+            .ok_or(StoreError::Conflict("conversation"))
+    }
+
+    /// Stores a message in a conversation, once per wamid.
+    pub async fn insert_message(
+        &mut self,
+        conversation: ConversationId,
+        m: NewMessage,
+    ) -> Result<Stored, StoreError> {
+        let at = m.at_micros;
+        let inbound = (m.direction == Direction::Inbound).then_some(at);
+        let stored = self.scope.insert_message_row(conversation, m).await?;
+        if let Stored::Inserted(_) = stored {
+            self.scope
+                .touch_conversations(&[(conversation, at, inbound)])
+                .await?;
+        }
+        Ok(stored)
+    }
+
+    /// Messages of a conversation, newest first.
+    pub async fn messages(
+        &mut self,
+        conversation: ConversationId,
+        limit: i64,
+    ) -> Result<Vec<Message>, StoreError> {
+        let t = self.scope.tenant_str().to_string();
+        let rows = sqlx::query(
+            "SELECT message_id, direction, wamid, kind, body_ct, status, created_at FROM messages \
+             WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY created_at DESC, message_id DESC LIMIT $3",
+        )
+        .bind(t)
+        .bind(conversation.to_string())
+        .bind(limit.clamp(1, 500))
+        .fetch_all(self.scope.conn())
+        .await?;
+        rows.iter()
+            .map(|r| self.message_from_row(r, conversation))
+            .collect()
+    }
+
+    /// A message of `conversation` from a row whose first seven columns are `message_id,
+    /// direction, wamid, kind, body_ct, status, created_at`; the body is opened.
+    fn message_from_row(
+        &self,
+        r: &sqlx::any::AnyRow,
+        conversation: ConversationId,
+    ) -> Result<Message, StoreError> {
+        let id: String = r.try_get(0)?;
+        let direction: String = r.try_get(1)?;
+        let body: Option<Vec<u8>> = r.try_get(4)?;
+        let body = match body {
+            Some(b) => serde_json::from_str(&self.scope.open_string("messages", "body", &id, &b)?)
+                .map_err(|_| StoreError::Corrupt("message body".into()))?,
+            None => serde_json::Value::Null,
+        };
+        Ok(Message {
+            id: id
+                .parse()
+                .map_err(|_| StoreError::Corrupt("message id".into()))?,
+            conversation_id: conversation,
+            direction: if direction == "inbound" {
+                Direction::Inbound
+            } else {
+                Direction::Outbound
+            },
+            wamid: r.try_get(2)?,
+            kind: r.try_get(3)?,
+            body,
+            status: r.try_get(5)?,
+            created_at: r.try_get(6)?,
+        })
+    }
+
+    /// The current status of a message by wamid (for tests and the inbox).
+    pub async fn message_status(&mut self, wamid: &str) -> Result<Option<String>, StoreError> {
+        let t = self.scope.tenant_str().to_string();
+        let row = sqlx::query("SELECT status FROM messages WHERE tenant_id = $1 AND wamid = $2")
+            .bind(t)
+            .bind(wamid.to_string())
+            .fetch_optional(self.scope.conn())
+            .await?;
+        row.map(|r| r.try_get::<String, _>(0).map_err(StoreError::from))
+            .transpose()
     }
 }

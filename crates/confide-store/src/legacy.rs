@@ -1,6 +1,6 @@
 //! Sealing what older versions wrote in clear. Contact labels and consent sources used to be
 //! stored as plain text; migration 7 added sealed columns, and this pass (run once, after the
-//! migrations, by [`crate::Store::open`]) seals every old value and empties its clear column.
+//! migrations, by [`crate::store::Store::open`]) seals every old value and empties its clear column.
 //!
 //! Labels are rewritten through a tenant [`crate::Scope`] like any update. The consent ledger
 //! is append-only for the application role (no UPDATE privilege on PostgreSQL, and a trigger
@@ -8,7 +8,9 @@
 //! trigger set aside inside that one transaction only.
 
 use crate::backend::{Backend, StoreOptions, connect_options};
-use crate::{Store, StoreError};
+use crate::error::StoreError;
+use crate::scope::Scope;
+use crate::store::Store;
 use confide_core::ids::TenantId;
 use sqlx::{ConnectOptions, Connection, Row};
 
@@ -111,7 +113,7 @@ impl Store {
     }
 }
 
-impl crate::Scope<'_> {
+impl Scope<'_> {
     /// Seals this tenant's clear labels and indexes them; returns how many contacts changed.
     async fn seal_legacy_labels(&mut self) -> Result<usize, StoreError> {
         let t = self.tenant_str().to_string();
@@ -135,7 +137,7 @@ impl crate::Scope<'_> {
             .bind(id.clone())
             .execute(self.conn())
             .await?;
-            self.index_labels(&id, &labels).await?;
+            self.contacts().index_labels(&id, &labels).await?;
         }
         Ok(rows.len())
     }

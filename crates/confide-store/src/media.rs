@@ -1,8 +1,10 @@
 //! Inbound media: the fetch queue (ids, hashes and states only; the worker reads it across
 //! tenants) and the sealing of media bytes with the tenant's key before they reach storage.
 
+use crate::error::StoreError;
 use crate::scope::Scope;
-use crate::{Store, StoreError};
+use crate::store::Store;
+use crate::tables::{self, CHUNK, Ph, media_fetches::MediaFetchRow};
 use confide_core::ids::{ChannelId, MessageId, TenantId};
 use sqlx::Row;
 use zeroize::Zeroizing;
@@ -20,6 +22,16 @@ pub struct MediaFetch {
     pub attempts: i64,
 }
 
+/// One inbound media object to fetch.
+#[derive(Debug, Clone)]
+pub struct NewMediaFetch {
+    pub message: MessageId,
+    pub channel: ChannelId,
+    pub meta_media_id: String,
+    pub sha256: Option<String>,
+    pub mime_type: Option<String>,
+}
+
 /// What became of one fetch attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaOutcome {
@@ -33,7 +45,7 @@ pub enum MediaOutcome {
 }
 
 /// Where a message's media stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MediaState {
     /// `pending`, `stored` or `failed`.
     pub status: String,
@@ -62,28 +74,45 @@ impl Scope<'_> {
         self.open("media", "bytes", &message.to_string(), sealed)
     }
 
+    /// Queues inbound media for the fetcher (once per message).
+    pub async fn enqueue_media_fetches(
+        &mut self,
+        items: &[NewMediaFetch],
+    ) -> Result<(), StoreError> {
+        let t = self.tenant_str().to_string();
+        for chunk in items.chunks(CHUNK) {
+            let now = self.now();
+            let rows: Vec<MediaFetchRow<'_>> = chunk
+                .iter()
+                .map(|f| MediaFetchRow {
+                    message: f.message.to_string(),
+                    channel: f.channel.to_string(),
+                    meta_media_id: &f.meta_media_id,
+                    sha256: f.sha256.as_deref(),
+                    mime_type: f.mime_type.as_deref(),
+                    at: now,
+                })
+                .collect();
+            tables::insert(self.store.backend(), &t, &rows)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The media state of a message, if it has media.
     pub async fn media_state(
         &mut self,
         message: MessageId,
     ) -> Result<Option<MediaState>, StoreError> {
         let t = self.tenant_str().to_string();
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT status, attempts, object_key, last_error FROM media_fetches WHERE tenant_id = $1 AND message_id = $2",
         )
         .bind(t)
         .bind(message.to_string())
         .fetch_optional(self.conn())
-        .await?;
-        row.map(|r| {
-            Ok(MediaState {
-                status: r.try_get(0)?,
-                attempts: r.try_get(1)?,
-                object_key: r.try_get(2)?,
-                last_error: r.try_get(3)?,
-            })
-        })
-        .transpose()
+        .await?)
     }
 }
 
@@ -125,7 +154,7 @@ impl Store {
         outcomes: &[(MediaFetch, MediaOutcome)],
     ) -> Result<(), StoreError> {
         for chunk in outcomes.chunks(200) {
-            let mut ph = crate::bulk::Ph::new(self.backend());
+            let mut ph = Ph::new(self.backend());
             let sql = format!(
                 "UPDATE media_fetches SET status = v.column3, attempts = attempts + 1, \
                  next_attempt_at = COALESCE(v.column4, media_fetches.next_attempt_at), \

@@ -1,8 +1,8 @@
 //! Migrations, one set per engine, embedded in the binary and applied with sqlx's migrator
 //! (which takes an advisory lock on PostgreSQL, so several instances may start at once).
 
-use crate::StoreError;
 use crate::backend::{Backend, StoreOptions, connect_options};
+use crate::error::StoreError;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Row, SqlSafeStr};
 

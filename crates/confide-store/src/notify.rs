@@ -5,8 +5,9 @@
 //! once. On SQLite there is one instance, which invalidates its own cache directly.
 
 use crate::backend::Backend;
+use crate::error::StoreError;
 use crate::scope::Scope;
-use crate::{Store, StoreError};
+use crate::store::Store;
 use confide_core::ids::ChannelId;
 
 /// The PostgreSQL notification channel.
@@ -60,7 +61,7 @@ impl ChannelChanges {
 impl Store {
     /// Subscribes to channel changes (`None` on SQLite, where there is one instance).
     pub async fn channel_changes(&self) -> Result<Option<ChannelChanges>, StoreError> {
-        let Some(url) = &self.inner.listen_url else {
+        let Some(url) = self.listen_url() else {
             return Ok(None);
         };
         let mut listener = sqlx::postgres::PgListener::connect(url).await?;

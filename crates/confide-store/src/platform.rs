@@ -5,8 +5,9 @@
 //! never gets a tenant scope of their own: support sessions are created inside the tenant's scope
 //! against a grant the tenant made, and end when the grant ends.
 
+use crate::error::StoreError;
 use crate::scope::Scope;
-use crate::{Store, StoreError};
+use crate::store::Store;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::email::Email;
 use confide_core::ids::{RoleId, SessionId, TenantId};
@@ -26,8 +27,9 @@ pub struct PlatformAdmin {
 }
 
 /// A platform session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PlatformSession {
+    #[sqlx(rename = "session_id")]
     pub id: String,
     pub admin_id: String,
     pub created_at: i64,
@@ -67,10 +69,8 @@ fn new_id(store: &Store) -> String {
 impl Store {
     /// The global lookup key of a platform admin's email.
     pub fn platform_email_lookup(&self, email: &Email) -> Result<Vec<u8>, StoreError> {
-        let ring = self.keyring_snapshot()?;
-        Ok(ring
+        self.keys()
             .platform_blind_index(PLATFORM_EMAIL_INDEX, email.as_str().as_bytes())
-            .to_vec())
     }
 
     /// Creates a platform admin who must change the given password at first login.
@@ -162,18 +162,10 @@ impl Store {
         &self,
         token_hash: &[u8; 32],
     ) -> Result<Option<PlatformSession>, StoreError> {
-        let row = sqlx::query("SELECT session_id, admin_id, created_at, last_seen_at, expires_at FROM platform_sessions WHERE token_hash = $1")
+        Ok(sqlx::query_as("SELECT session_id, admin_id, created_at, last_seen_at, expires_at FROM platform_sessions WHERE token_hash = $1")
             .bind(token_hash.to_vec())
             .fetch_optional(self.pool())
-            .await?;
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some(PlatformSession {
-            id: r.try_get(0)?,
-            admin_id: r.try_get(1)?,
-            created_at: r.try_get(2)?,
-            last_seen_at: r.try_get(3)?,
-            expires_at: r.try_get(4)?,
-        }))
+            .await?)
     }
 
     pub async fn touch_platform_session(&self, id: &str, at: i64) -> Result<(), StoreError> {

@@ -1,7 +1,7 @@
 //! Roles: named sets of permissions. The four built-in roles are made with the tenant and cannot
 //! change; custom roles are the tenant's own.
 
-use crate::StoreError;
+use crate::error::StoreError;
 use crate::scope::Scope;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::ids::RoleId;
@@ -65,17 +65,33 @@ pub struct RoleChange {
     pub permissions: Option<BTreeSet<Permission>>,
 }
 
-impl Scope<'_> {
-    pub async fn list_roles(&mut self) -> Result<Vec<Role>, StoreError> {
+impl<'s> Scope<'s> {
+    /// The tenant's roles.
+    pub fn roles(&mut self) -> Roles<'_, 's> {
+        Roles { scope: self }
+    }
+}
+
+/// What can be done to the tenant's roles, in the scope's transaction: list, read (by id or name),
+/// create, change and delete custom roles, count what uses one. The built-in roles are made with
+/// the tenant ([`crate::tenants`]).
+pub struct Roles<'a, 's> {
+    scope: &'a mut Scope<'s>,
+}
+
+impl Roles<'_, '_> {
+    pub async fn list(&mut self) -> Result<Vec<Role>, StoreError> {
         let rows = self
+            .scope
             .tenant_rows(format!("SELECT {COLUMNS} FROM roles WHERE tenant_id = $1 ORDER BY builtin DESC, created_at, name"))
             .await?;
         rows.iter().map(role_from_row).collect()
     }
 
     /// A role of this tenant ([`StoreError::NotFound`] for any other id).
-    pub async fn role(&mut self, id: RoleId) -> Result<Role, StoreError> {
+    pub async fn get(&mut self, id: RoleId) -> Result<Role, StoreError> {
         let row = self
+            .scope
             .tenant_row(
                 format!("SELECT {COLUMNS} FROM roles WHERE tenant_id = $1 AND role_id = $2"),
                 id.to_string(),
@@ -84,14 +100,14 @@ impl Scope<'_> {
         role_from_row(&row)
     }
 
-    pub async fn role_by_name(&mut self, name: &str) -> Result<Role, StoreError> {
-        let t = self.tenant_str().to_string();
+    pub async fn by_name(&mut self, name: &str) -> Result<Role, StoreError> {
+        let t = self.scope.tenant_str().to_string();
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM roles WHERE tenant_id = $1 AND name = $2"
         )))
         .bind(t)
         .bind(name.to_string())
-        .fetch_optional(self.conn())
+        .fetch_optional(self.scope.conn())
         .await?;
         row.as_ref()
             .map(role_from_row)
@@ -99,67 +115,70 @@ impl Scope<'_> {
             .ok_or(StoreError::NotFound)
     }
 
-    pub async fn create_role(
+    pub async fn create(
         &mut self,
         name: &str,
         permissions: &BTreeSet<Permission>,
         actor: Actor,
     ) -> Result<Role, StoreError> {
-        let id = RoleId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
-        let now = self.now();
-        let t = self.tenant_str().to_string();
+        let id = RoleId::new(
+            self.scope.store.clock().as_ref(),
+            self.scope.store.entropy().as_ref(),
+        );
+        let now = self.scope.now();
+        let t = self.scope.tenant_str().to_string();
         sqlx::query("INSERT INTO roles (tenant_id, role_id, name, permissions, builtin, created_at) VALUES ($1, $2, $3, $4, 0, $5)")
             .bind(t)
             .bind(id.to_string())
             .bind(name.to_string())
             .bind(permissions_json(permissions))
             .bind(now)
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await
             .map_err(|e| StoreError::from_insert(e, "a role with this name"))?;
-        self.audit(
+        self.scope.audit(
             &AuditEvent::new(actor, "role.created", format!("role:{id}")).with_details(
                 serde_json::json!({"permissions": permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>()}),
             ),
         )
         .await?;
-        self.role(id).await
+        self.get(id).await
     }
 
     /// Changes a custom role (the caller refuses built-in ones first).
-    pub async fn update_role(
+    pub async fn update(
         &mut self,
         id: RoleId,
         change: &RoleChange,
         actor: Actor,
     ) -> Result<Role, StoreError> {
-        let current = self.role(id).await?;
+        let current = self.get(id).await?;
         let name = change.name.clone().unwrap_or(current.name.clone());
         let perms = change
             .permissions
             .clone()
             .unwrap_or(current.permissions.clone());
-        let t = self.tenant_str().to_string();
+        let t = self.scope.tenant_str().to_string();
         sqlx::query("UPDATE roles SET name = $1, permissions = $2 WHERE tenant_id = $3 AND role_id = $4 AND builtin = 0")
             .bind(name)
             .bind(permissions_json(&perms))
             .bind(t)
             .bind(id.to_string())
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await
             .map_err(|e| StoreError::from_insert(e, "a role with this name"))?;
-        self.audit(
+        self.scope.audit(
             &AuditEvent::new(actor, "role.changed", format!("role:{id}")).with_details(
                 serde_json::json!({"permissions": perms.iter().map(|p| p.as_str()).collect::<Vec<_>>()}),
             ),
         )
         .await?;
-        self.role(id).await
+        self.get(id).await
     }
 
     /// How many users, API keys and support grants use a role.
-    pub async fn role_usage(&mut self, id: RoleId) -> Result<i64, StoreError> {
-        let t = self.tenant_str().to_string();
+    pub async fn usage(&mut self, id: RoleId) -> Result<i64, StoreError> {
+        let t = self.scope.tenant_str().to_string();
         let mut total = 0;
         for table in ["users", "api_keys", "support_grants"] {
             let extra = if table == "api_keys" {
@@ -172,7 +191,7 @@ impl Scope<'_> {
             )))
             .bind(t.clone())
             .bind(id.to_string())
-            .fetch_one(self.conn())
+            .fetch_one(self.scope.conn())
             .await?;
             total += row.try_get::<i64, _>(0)?;
         }
@@ -180,32 +199,33 @@ impl Scope<'_> {
     }
 
     /// Deletes a custom role nobody uses (revoked keys that named it are deleted with it).
-    pub async fn delete_role(&mut self, id: RoleId, actor: Actor) -> Result<(), StoreError> {
-        let role = self.role(id).await?;
+    pub async fn delete(&mut self, id: RoleId, actor: Actor) -> Result<(), StoreError> {
+        let role = self.get(id).await?;
         if role.builtin {
             return Err(StoreError::Conflict("a built-in role"));
         }
-        let t = self.tenant_str().to_string();
+        let t = self.scope.tenant_str().to_string();
         for table in ["api_keys", "support_grants"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE tenant_id = $1 AND role_id = $2 AND revoked_at IS NOT NULL"
             )))
             .bind(t.clone())
             .bind(id.to_string())
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await?;
         }
         sqlx::query("DELETE FROM roles WHERE tenant_id = $1 AND role_id = $2 AND builtin = 0")
             .bind(t)
             .bind(id.to_string())
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await?;
-        self.audit(&AuditEvent::new(
-            actor,
-            "role.deleted",
-            format!("role:{id}"),
-        ))
-        .await?;
+        self.scope
+            .audit(&AuditEvent::new(
+                actor,
+                "role.deleted",
+                format!("role:{id}"),
+            ))
+            .await?;
         Ok(())
     }
 }

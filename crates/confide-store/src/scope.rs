@@ -5,9 +5,9 @@
 //! request input. On PostgreSQL the transaction also sets `confide.tenant_id`, which the
 //! row-level security policies compare against every row.
 
-use crate::backend::Backend;
-use crate::{Store, StoreError};
-use confide_core::audit::AuditEvent;
+use crate::error::StoreError;
+use crate::store::Store;
+use crate::tx::Access;
 use confide_core::ids::TenantId;
 use confide_crypto::envelope::{FieldRef, TenantKeys};
 use sqlx::{Any, AnyConnection, Transaction};
@@ -21,13 +21,6 @@ pub struct Scope<'s> {
     tenant_text: String,
     pub(crate) tx: Transaction<'static, Any>,
     keys: Arc<TenantKeys>,
-}
-
-/// Whether a scope will write (SQLite takes the write lock up front, avoiding lock upgrades).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    Write,
 }
 
 impl Store {
@@ -46,10 +39,9 @@ impl Store {
         tenant: TenantId,
         access: Access,
     ) -> Result<Scope<'_>, StoreError> {
-        let mut tx = self.begin_tx(access).await?;
         let tenant_text = tenant.to_string();
-        set_tenant(&mut tx, self.backend(), &tenant_text).await?;
-        let keys = self.tenant_keys_in(&mut tx, tenant).await?;
+        let mut tx = self.begin_tenant_tx(&tenant_text, access).await?;
+        let keys = self.keys().tenant(&mut tx, tenant).await?;
         Ok(Scope {
             store: self,
             tenant,
@@ -58,35 +50,6 @@ impl Store {
             keys,
         })
     }
-
-    pub(crate) async fn begin_tx(
-        &self,
-        access: Access,
-    ) -> Result<Transaction<'static, Any>, StoreError> {
-        let tx = match (self.backend(), access) {
-            (Backend::Sqlite, Access::Write) => {
-                self.write_pool().begin_with("BEGIN IMMEDIATE").await?
-            }
-            (_, Access::Write) => self.write_pool().begin().await?,
-            (_, Access::Read) => self.pool().begin().await?,
-        };
-        Ok(tx)
-    }
-}
-
-/// Binds the transaction to a tenant for PostgreSQL's row-level security.
-pub(crate) async fn set_tenant(
-    tx: &mut Transaction<'static, Any>,
-    backend: Backend,
-    tenant: &str,
-) -> Result<(), StoreError> {
-    if backend == Backend::Postgres {
-        sqlx::query("SELECT set_config('confide.tenant_id', $1, true)")
-            .bind(tenant.to_string())
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
 }
 
 impl<'s> Scope<'s> {
@@ -176,14 +139,6 @@ impl<'s> Scope<'s> {
     /// nothing about the value).
     pub fn blind_index(&self, purpose: &str, normalized: &[u8]) -> Vec<u8> {
         self.keys.blind_index(purpose, normalized).to_vec()
-    }
-
-    /// Appends an entry to the tenant's audit chain, in this transaction.
-    pub async fn audit(&mut self, event: &AuditEvent) -> Result<i64, StoreError> {
-        let tenant = self.tenant_text.clone();
-        let at = self.now();
-        let store = self.store;
-        crate::audit::append(&mut self.tx, store, &tenant, at, event).await
     }
 
     /// The rows of `sql`, whose `$1` is this scope's tenant.

@@ -1,7 +1,7 @@
 //! Scratch databases: a fresh PostgreSQL database on a server, for the test suites and the
 //! benchmarks (each test gets its own, dropped at the end). Nothing in the server uses this.
 
-use crate::StoreError;
+use crate::error::StoreError;
 use confide_core::entropy::{OsEntropy, random_array};
 use sqlx::{ConnectOptions, Connection, Executor};
 use std::str::FromStr;

@@ -1,20 +1,12 @@
 //! Login sessions. Only a token's SHA-256 is stored (in `sessions` and, for the lookup that must
-//! happen before the tenant is known, in `principals`); the user agent and IP are sealed.
+//! happen before the tenant is known, in [`crate::principals`]); the user agent and IP are
+//! sealed.
 
+use crate::error::StoreError;
 use crate::scope::Scope;
-use crate::{Store, StoreError};
-use confide_core::ids::{SessionId, TenantId, UserId};
+use confide_core::ids::{SessionId, UserId};
 use serde::Serialize;
 use sqlx::Row;
-
-/// What a bearer token or cookie names, found through `principals`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenOwner {
-    pub tenant: TenantId,
-    /// `session`, `api_key` or `support_session`.
-    pub kind: String,
-    pub subject_id: String,
-}
 
 /// A session to create.
 #[derive(Debug, Clone)]
@@ -44,84 +36,41 @@ pub struct Session {
 const COLUMNS: &str =
     "session_id, user_id, token_hash, created_at, last_seen_at, expires_at, user_agent_ct, ip_ct";
 
-impl Store {
-    /// Who a token hash belongs to, if anyone.
-    pub async fn resolve_token(&self, hash: &[u8; 32]) -> Result<Option<TokenOwner>, StoreError> {
-        let row = sqlx::query(
-            "SELECT tenant_id, kind, subject_id FROM principals WHERE lookup = $1 AND kind IN ('session', 'api_key', 'support_session')",
-        )
-        .bind(hash.to_vec())
-        .fetch_optional(self.pool())
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        let t: String = r.try_get(0)?;
-        Ok(Some(TokenOwner {
-            tenant: t
-                .parse()
-                .map_err(|_| StoreError::Corrupt("tenant id".into()))?,
-            kind: r.try_get(1)?,
-            subject_id: r.try_get(2)?,
-        }))
+impl<'s> Scope<'s> {
+    /// The tenant's login sessions.
+    pub fn sessions(&mut self) -> Sessions<'_, 's> {
+        Sessions { scope: self }
     }
 }
 
-impl Scope<'_> {
-    pub(crate) async fn insert_principal(
-        &mut self,
-        lookup: &[u8],
-        kind: &str,
-        subject: &str,
-    ) -> Result<(), StoreError> {
-        let t = self.tenant_str().to_string();
-        sqlx::query(
-            "INSERT INTO principals (lookup, kind, tenant_id, subject_id) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(lookup.to_vec())
-        .bind(kind.to_string())
-        .bind(t)
-        .bind(subject.to_string())
-        .execute(self.conn())
-        .await
-        .map_err(|e| StoreError::from_insert(e, "a token with this hash"))?;
-        Ok(())
-    }
+/// What can be done to the tenant's login sessions, in the scope's transaction: create one, read
+/// it, list a user's, record activity, end one or all of a user's.
+pub struct Sessions<'a, 's> {
+    scope: &'a mut Scope<'s>,
+}
 
-    pub(crate) async fn delete_principals(
-        &mut self,
-        kind: &str,
-        subjects: &[String],
-    ) -> Result<(), StoreError> {
-        let t = self.tenant_str().to_string();
-        for s in subjects {
-            sqlx::query(
-                "DELETE FROM principals WHERE kind = $1 AND tenant_id = $2 AND subject_id = $3",
-            )
-            .bind(kind.to_string())
-            .bind(t.clone())
-            .bind(s.clone())
-            .execute(self.conn())
-            .await?;
-        }
-        Ok(())
-    }
-
+impl Sessions<'_, '_> {
     /// Creates a session (the caller has made the token and keeps only its hash).
-    pub async fn create_session(&mut self, new: NewSession) -> Result<SessionId, StoreError> {
-        let id = SessionId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
+    pub async fn create(&mut self, new: NewSession) -> Result<SessionId, StoreError> {
+        let id = SessionId::new(
+            self.scope.store.clock().as_ref(),
+            self.scope.store.entropy().as_ref(),
+        );
         let row = id.to_string();
-        let now = self.now();
+        let now = self.scope.now();
         let ua = new
             .user_agent
             .as_ref()
-            .map(|v| self.seal_str("sessions", "user_agent", &row, v))
+            .map(|v| self.scope.seal_str("sessions", "user_agent", &row, v))
             .transpose()?;
         let ip = new
             .ip
             .as_ref()
-            .map(|v| self.seal_str("sessions", "ip", &row, v))
+            .map(|v| self.scope.seal_str("sessions", "ip", &row, v))
             .transpose()?;
-        let t = self.tenant_str().to_string();
-        self.insert_principal(&new.token_hash, "session", &row)
+        let t = self.scope.tenant_str().to_string();
+        self.scope
+            .insert_principal(&new.token_hash, "session", &row)
             .await?;
         sqlx::query(
             "INSERT INTO sessions (tenant_id, session_id, user_id, token_hash, created_at, last_seen_at, expires_at, user_agent_ct, ip_ct) \
@@ -135,7 +84,7 @@ impl Scope<'_> {
         .bind(new.expires_at)
         .bind(ua)
         .bind(ip)
-        .execute(self.conn())
+        .execute(self.scope.conn())
         .await?;
         Ok(id)
     }
@@ -147,10 +96,10 @@ impl Scope<'_> {
         let ip: Option<Vec<u8>> = r.try_get(7)?;
         Ok(Session {
             user_agent: ua
-                .map(|c| self.open_string("sessions", "user_agent", &id, &c))
+                .map(|c| self.scope.open_string("sessions", "user_agent", &id, &c))
                 .transpose()?,
             ip: ip
-                .map(|c| self.open_string("sessions", "ip", &id, &c))
+                .map(|c| self.scope.open_string("sessions", "ip", &id, &c))
                 .transpose()?,
             id: id
                 .parse()
@@ -166,14 +115,14 @@ impl Scope<'_> {
     }
 
     /// A session of this tenant.
-    pub async fn session(&mut self, id: SessionId) -> Result<Session, StoreError> {
-        let t = self.tenant_str().to_string();
+    pub async fn get(&mut self, id: SessionId) -> Result<Session, StoreError> {
+        let t = self.scope.tenant_str().to_string();
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM sessions WHERE tenant_id = $1 AND session_id = $2"
         )))
         .bind(t)
         .bind(id.to_string())
-        .fetch_optional(self.conn())
+        .fetch_optional(self.scope.conn())
         .await?;
         match row {
             Some(r) => self.session_from_row(&r),
@@ -182,39 +131,35 @@ impl Scope<'_> {
     }
 
     /// A user's sessions, newest first.
-    pub async fn list_sessions(&mut self, user: UserId) -> Result<Vec<Session>, StoreError> {
-        let t = self.tenant_str().to_string();
+    pub async fn list(&mut self, user: UserId) -> Result<Vec<Session>, StoreError> {
+        let t = self.scope.tenant_str().to_string();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM sessions WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC"
         )))
         .bind(t)
         .bind(user.to_string())
-        .fetch_all(self.conn())
+        .fetch_all(self.scope.conn())
         .await?;
         rows.iter().map(|r| self.session_from_row(r)).collect()
     }
 
     /// Records activity (for the idle timeout).
-    pub async fn touch_session(&mut self, id: SessionId, at: i64) -> Result<(), StoreError> {
-        let t = self.tenant_str().to_string();
+    pub async fn touch(&mut self, id: SessionId, at: i64) -> Result<(), StoreError> {
+        let t = self.scope.tenant_str().to_string();
         sqlx::query(
             "UPDATE sessions SET last_seen_at = $1 WHERE tenant_id = $2 AND session_id = $3",
         )
         .bind(at)
         .bind(t)
         .bind(id.to_string())
-        .execute(self.conn())
+        .execute(self.scope.conn())
         .await?;
         Ok(())
     }
 
     /// Ends one session of `user` (when given) or of anyone; false when there was none.
-    pub async fn end_session(
-        &mut self,
-        id: SessionId,
-        user: Option<UserId>,
-    ) -> Result<bool, StoreError> {
-        let session = match self.session(id).await {
+    pub async fn end(&mut self, id: SessionId, user: Option<UserId>) -> Result<bool, StoreError> {
+        let session = match self.get(id).await {
             Ok(s) => s,
             Err(StoreError::NotFound) => return Ok(false),
             Err(e) => return Err(e),
@@ -222,37 +167,39 @@ impl Scope<'_> {
         if user.is_some_and(|u| u != session.user_id) {
             return Ok(false);
         }
-        self.delete_principals("session", &[id.to_string()]).await?;
-        let t = self.tenant_str().to_string();
+        self.scope
+            .delete_principals("session", &[id.to_string()])
+            .await?;
+        let t = self.scope.tenant_str().to_string();
         sqlx::query("DELETE FROM sessions WHERE tenant_id = $1 AND session_id = $2")
             .bind(t)
             .bind(id.to_string())
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await?;
         Ok(true)
     }
 
     /// Ends every session of a user except `keep`; returns how many ended.
-    pub async fn end_user_sessions(
+    pub async fn end_all(
         &mut self,
         user: UserId,
         keep: Option<SessionId>,
     ) -> Result<u64, StoreError> {
         let ids: Vec<String> = self
-            .list_sessions(user)
+            .list(user)
             .await?
             .into_iter()
             .map(|s| s.id)
             .filter(|id| Some(*id) != keep)
             .map(|id| id.to_string())
             .collect();
-        self.delete_principals("session", &ids).await?;
-        let t = self.tenant_str().to_string();
+        self.scope.delete_principals("session", &ids).await?;
+        let t = self.scope.tenant_str().to_string();
         for id in &ids {
             sqlx::query("DELETE FROM sessions WHERE tenant_id = $1 AND session_id = $2")
                 .bind(t.clone())
                 .bind(id.clone())
-                .execute(self.conn())
+                .execute(self.scope.conn())
                 .await?;
         }
         Ok(ids.len() as u64)

@@ -1,18 +1,20 @@
 //! Tenants: creation (with keys, built-in roles and an owner) and the platform's metadata view.
 
-use crate::scope::{Access, Scope, set_tenant};
+use crate::error::StoreError;
+use crate::scope::Scope;
+use crate::store::Store;
+use crate::tx::{Access, set_tenant};
 use crate::users::NewUser;
-use crate::{Store, StoreError};
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::email::Email;
 use confide_core::ids::{RoleId, TenantId, UserId};
 use confide_core::permissions::BuiltinRole;
 use serde::Serialize;
-use sqlx::Row;
 
 /// What the platform operator may see of a tenant: metadata, never its data.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, sqlx::FromRow)]
 pub struct TenantSummary {
+    #[sqlx(rename = "tenant_id")]
     pub id: String,
     pub name: String,
     pub status: String,
@@ -54,7 +56,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         set_tenant(&mut tx, self.backend(), &tenant.to_string()).await?;
-        let keys = self.create_tenant_keys(&mut tx, tenant).await?;
+        let keys = self
+            .keys()
+            .create_tenant(&mut tx, tenant, entropy, clock.now_micros())
+            .await?;
         let mut scope = Scope::from_parts(self, tenant, tx, keys);
         scope
             .audit(&AuditEvent::new(
@@ -81,7 +86,8 @@ impl Store {
         }
         let owner_role = owner_role.ok_or_else(|| StoreError::Corrupt("no owner role".into()))?;
         let owner = scope
-            .insert_user(
+            .users()
+            .create(
                 NewUser {
                     email: owner_email.clone(),
                     role_id: owner_role,
@@ -100,20 +106,10 @@ impl Store {
 
     /// Every tenant's metadata (platform operator view).
     pub async fn list_tenants(&self) -> Result<Vec<TenantSummary>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT tenant_id, name, status, created_at FROM tenants ORDER BY created_at",
         )
         .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TenantSummary {
-                    id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    status: r.try_get(2)?,
-                    created_at: r.try_get(3)?,
-                })
-            })
-            .collect()
+        .await?)
     }
 }

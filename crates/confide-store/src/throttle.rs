@@ -17,12 +17,14 @@
 //!    the reservation on the others ([`Store::throttle_settle`]). A reservation that is never
 //!    settled (the process died, the request failed) stays a failure: the safe side.
 
-use crate::scope::{Access, Scope};
-use crate::{Store, StoreError};
+use crate::error::StoreError;
+use crate::scope::Scope;
+use crate::store::Store;
+use crate::tx::Access;
 use sqlx::{AnyConnection, Row};
 
 /// One throttle counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, sqlx::FromRow)]
 pub struct Counter {
     /// Failures counted (0 when there is no row).
     pub failures: i64,
@@ -83,18 +85,14 @@ fn lock_order<K: AsRef<[u8]>>(keys: &[K]) -> Vec<usize> {
 
 /// Locks a counter's row, creating it (at zero) when missing, and returns its values.
 async fn lock(conn: &mut AnyConnection, key: &[u8]) -> Result<Counter, StoreError> {
-    let row = sqlx::query(
+    Ok(sqlx::query_as(
         "INSERT INTO login_throttle (throttle_key, failures, last_failure_at) VALUES ($1, 0, 0) \
          ON CONFLICT (throttle_key) DO UPDATE SET failures = login_throttle.failures \
          RETURNING failures, last_failure_at",
     )
     .bind(key.to_vec())
     .fetch_one(conn)
-    .await?;
-    Ok(Counter {
-        failures: row.try_get(0)?,
-        last_failure_at: row.try_get(1)?,
-    })
+    .await?)
 }
 
 /// Counts one failure at `now` (restarting a counter whose last failure is before
@@ -240,19 +238,13 @@ impl Store {
     pub async fn throttle_counters(&self, keys: &[Vec<u8>]) -> Result<Vec<Counter>, StoreError> {
         let mut out = Vec::with_capacity(keys.len());
         for k in keys {
-            let row = sqlx::query(
+            let counter: Option<Counter> = sqlx::query_as(
                 "SELECT failures, last_failure_at FROM login_throttle WHERE throttle_key = $1",
             )
             .bind(k.clone())
             .fetch_optional(self.pool())
             .await?;
-            out.push(match row {
-                Some(r) => Counter {
-                    failures: r.try_get(0)?,
-                    last_failure_at: r.try_get(1)?,
-                },
-                None => Counter::default(),
-            });
+            out.push(counter.unwrap_or_default());
         }
         Ok(out)
     }

@@ -1,8 +1,9 @@
 //! Team members. The email is sealed; login finds it through a keyring-keyed blind index held
 //! in `principals` (the only table searched before the tenant is known).
 
-use crate::StoreError;
+use crate::error::StoreError;
 use crate::scope::Scope;
+use crate::store::Store;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::email::Email;
 use confide_core::ids::{RoleId, UserId};
@@ -18,61 +19,6 @@ pub struct NewUser {
     /// A PHC string from `confide_crypto::password`.
     pub password_hash: String,
     pub must_change_password: bool,
-}
-
-impl Scope<'_> {
-    /// Adds a team member; a second account with the same email (in any tenant) is a conflict.
-    pub async fn insert_user(&mut self, user: NewUser, actor: Actor) -> Result<UserId, StoreError> {
-        let id = UserId::new(self.store.clock().as_ref(), self.store.entropy().as_ref());
-        let now = self.now();
-        let lookup = self.store.login_email_index(&user.email)?;
-        let email_ct = self.seal_str("users", "email", &id.to_string(), user.email.as_str())?;
-        let t = self.tenant_str().to_string();
-        sqlx::query("INSERT INTO principals (lookup, kind, tenant_id, subject_id, created_at) VALUES ($1, 'email', $2, $3, $4)")
-            .bind(lookup.clone())
-            .bind(t.clone())
-            .bind(id.to_string())
-            .bind(now)
-            .execute(self.conn())
-            .await
-            .map_err(|e| StoreError::from_insert(e, "a user with this email"))?;
-        sqlx::query(
-            "INSERT INTO users (tenant_id, user_id, email_ct, email_bidx, role_id, password_hash, must_change_password, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $8)",
-        )
-        .bind(t)
-        .bind(id.to_string())
-        .bind(email_ct)
-        .bind(lookup)
-        .bind(user.role_id.to_string())
-        .bind(user.password_hash)
-        .bind(i64::from(user.must_change_password))
-        .bind(now)
-        .execute(self.conn())
-        .await
-        .map_err(|e| StoreError::from_insert(e, "a user with this email"))?;
-        self.audit(&AuditEvent::new(
-            actor,
-            "user.created",
-            format!("user:{id}"),
-        ))
-        .await?;
-        Ok(id)
-    }
-}
-
-impl crate::Store {
-    /// The global lookup key of a login email.
-    pub(crate) fn login_email_index(&self, email: &Email) -> Result<Vec<u8>, StoreError> {
-        let guard = self
-            .inner
-            .keyring
-            .read()
-            .map_err(|_| StoreError::Keys("keyring lock poisoned".into()))?;
-        Ok(guard
-            .platform_blind_index(LOGIN_EMAIL_INDEX, email.as_str().as_bytes())
-            .to_vec())
-    }
 }
 
 /// A team member, decrypted.
@@ -114,18 +60,77 @@ pub struct UserChange {
     pub status: Option<String>,
 }
 
-impl Scope<'_> {
+impl<'s> Scope<'s> {
+    /// The tenant's team members.
+    pub fn users(&mut self) -> Users<'_, 's> {
+        Users { scope: self }
+    }
+}
+
+/// What can be done to the tenant's team members, in the scope's transaction: add, read (with
+/// credentials), list, change role or status, delete; passwords, two-factor secrets and
+/// recovery codes. Finding a login's memberships, before any tenant is known, is on [`Store`].
+pub struct Users<'a, 's> {
+    scope: &'a mut Scope<'s>,
+}
+
+impl Users<'_, '_> {
+    /// Adds a team member; a second account with the same email (in any tenant) is a conflict.
+    pub async fn create(&mut self, user: NewUser, actor: Actor) -> Result<UserId, StoreError> {
+        let id = UserId::new(
+            self.scope.store.clock().as_ref(),
+            self.scope.store.entropy().as_ref(),
+        );
+        let now = self.scope.now();
+        let lookup = self.scope.store.login_email_index(&user.email)?;
+        let email_ct =
+            self.scope
+                .seal_str("users", "email", &id.to_string(), user.email.as_str())?;
+        let t = self.scope.tenant_str().to_string();
+        sqlx::query("INSERT INTO principals (lookup, kind, tenant_id, subject_id, created_at) VALUES ($1, 'email', $2, $3, $4)")
+            .bind(lookup.clone())
+            .bind(t.clone())
+            .bind(id.to_string())
+            .bind(now)
+            .execute(self.scope.conn())
+            .await
+            .map_err(|e| StoreError::from_insert(e, "a user with this email"))?;
+        sqlx::query(
+            "INSERT INTO users (tenant_id, user_id, email_ct, email_bidx, role_id, password_hash, must_change_password, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $8)",
+        )
+        .bind(t)
+        .bind(id.to_string())
+        .bind(email_ct)
+        .bind(lookup)
+        .bind(user.role_id.to_string())
+        .bind(user.password_hash)
+        .bind(i64::from(user.must_change_password))
+        .bind(now)
+        .execute(self.scope.conn())
+        .await
+        .map_err(|e| StoreError::from_insert(e, "a user with this email"))?;
+        self.scope
+            .audit(&AuditEvent::new(
+                actor,
+                "user.created",
+                format!("user:{id}"),
+            ))
+            .await?;
+        Ok(id)
+    }
+
     fn user_from_row(&self, r: &sqlx::any::AnyRow) -> Result<(User, Credentials), StoreError> {
         use sqlx::Row;
         let id: String = r.try_get(0)?;
         let email_ct: Vec<u8> = r.try_get(1)?;
         let role: String = r.try_get(2)?;
         let totp_ct: Option<Vec<u8>> = r.try_get(5)?;
-        let email_text = self.open_string("users", "email", &id, &email_ct)?;
+        let email_text = self.scope.open_string("users", "email", &id, &email_ct)?;
         let email =
             Email::parse(&email_text).map_err(|_| StoreError::Corrupt("users.email".into()))?;
         let totp_secret = totp_ct
-            .map(|ct| self.open("users", "totp", &id, &ct))
+            .map(|ct| self.scope.open("users", "totp", &id, &ct))
             .transpose()?;
         let user_id: UserId = id
             .parse()
@@ -159,13 +164,13 @@ impl Scope<'_> {
     }
 
     /// Every team member of the tenant, oldest first.
-    pub async fn list_users(&mut self) -> Result<Vec<User>, StoreError> {
-        let t = self.tenant_str().to_string();
+    pub async fn list(&mut self) -> Result<Vec<User>, StoreError> {
+        let t = self.scope.tenant_str().to_string();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 ORDER BY created_at, user_id"
         )))
         .bind(t)
-        .fetch_all(self.conn())
+        .fetch_all(self.scope.conn())
         .await?;
         rows.iter()
             .map(|r| self.user_from_row(r).map(|(u, _)| u))
@@ -173,19 +178,19 @@ impl Scope<'_> {
     }
 
     /// A team member of this tenant ([`StoreError::NotFound`] for any other id).
-    pub async fn user(&mut self, id: UserId) -> Result<User, StoreError> {
+    pub async fn get(&mut self, id: UserId) -> Result<User, StoreError> {
         self.credentials(id).await.map(|(u, _)| u)
     }
 
     /// A team member and their credentials.
     pub async fn credentials(&mut self, id: UserId) -> Result<(User, Credentials), StoreError> {
-        let t = self.tenant_str().to_string();
+        let t = self.scope.tenant_str().to_string();
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND user_id = $2"
         )))
         .bind(t)
         .bind(id.to_string())
-        .fetch_optional(self.conn())
+        .fetch_optional(self.scope.conn())
         .await?;
         match row {
             Some(r) => self.user_from_row(&r),
@@ -200,15 +205,15 @@ impl Scope<'_> {
         password_hash: &str,
         must_change_password: bool,
     ) -> Result<(), StoreError> {
-        let t = self.tenant_str().to_string();
-        let now = self.now();
+        let t = self.scope.tenant_str().to_string();
+        let now = self.scope.now();
         let done = sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2, updated_at = $3 WHERE tenant_id = $4 AND user_id = $5")
             .bind(password_hash.to_string())
             .bind(i64::from(must_change_password))
             .bind(now)
             .bind(t)
             .bind(id.to_string())
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
@@ -217,41 +222,37 @@ impl Scope<'_> {
     }
 
     /// Changes a user's role and/or status (`active` or `disabled`).
-    pub async fn update_user(
-        &mut self,
-        id: UserId,
-        change: &UserChange,
-    ) -> Result<User, StoreError> {
-        let current = self.user(id).await?;
-        let t = self.tenant_str().to_string();
-        let now = self.now();
+    pub async fn update(&mut self, id: UserId, change: &UserChange) -> Result<User, StoreError> {
+        let current = self.get(id).await?;
+        let t = self.scope.tenant_str().to_string();
+        let now = self.scope.now();
         sqlx::query("UPDATE users SET role_id = $1, status = $2, updated_at = $3 WHERE tenant_id = $4 AND user_id = $5")
             .bind(change.role_id.unwrap_or(current.role_id).to_string())
             .bind(change.status.clone().unwrap_or(current.status))
             .bind(now)
             .bind(t)
             .bind(id.to_string())
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await?;
-        self.user(id).await
+        self.get(id).await
     }
 
     /// Deletes a user, their sessions and their login email.
-    pub async fn delete_user(&mut self, id: UserId) -> Result<(), StoreError> {
-        self.user(id).await?;
-        self.end_user_sessions(id, None).await?;
-        let t = self.tenant_str().to_string();
+    pub async fn delete(&mut self, id: UserId) -> Result<(), StoreError> {
+        self.get(id).await?;
+        self.scope.sessions().end_all(id, None).await?;
+        let t = self.scope.tenant_str().to_string();
         sqlx::query(
             "DELETE FROM principals WHERE kind = 'email' AND tenant_id = $1 AND subject_id = $2",
         )
         .bind(t.clone())
         .bind(id.to_string())
-        .execute(self.conn())
+        .execute(self.scope.conn())
         .await?;
         sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND user_id = $2")
             .bind(t)
             .bind(id.to_string())
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await?;
         Ok(())
     }
@@ -259,26 +260,28 @@ impl Scope<'_> {
     /// Active users holding the built-in owner role.
     pub async fn count_active_owners(&mut self) -> Result<i64, StoreError> {
         use sqlx::Row;
-        let t = self.tenant_str().to_string();
+        let t = self.scope.tenant_str().to_string();
         let row = sqlx::query(
             "SELECT COUNT(*) FROM users u JOIN roles r ON r.tenant_id = u.tenant_id AND r.role_id = u.role_id \
              WHERE u.tenant_id = $1 AND u.status = 'active' AND r.builtin = 1 AND r.name = 'owner'",
         )
         .bind(t)
-        .fetch_one(self.conn())
+        .fetch_one(self.scope.conn())
         .await?;
         Ok(row.try_get(0)?)
     }
 
     /// Starts 2FA enrolment: keeps the new secret sealed until it is confirmed.
     pub async fn set_totp_pending(&mut self, id: UserId, secret: &[u8]) -> Result<(), StoreError> {
-        let ct = self.seal("users", "totp_pending", &id.to_string(), secret)?;
-        let t = self.tenant_str().to_string();
+        let ct = self
+            .scope
+            .seal("users", "totp_pending", &id.to_string(), secret)?;
+        let t = self.scope.tenant_str().to_string();
         sqlx::query("UPDATE users SET totp_pending_ct = $1 WHERE tenant_id = $2 AND user_id = $3")
             .bind(ct)
             .bind(t)
             .bind(id.to_string())
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await?;
         Ok(())
     }
@@ -289,17 +292,20 @@ impl Scope<'_> {
         id: UserId,
     ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, StoreError> {
         use sqlx::Row;
-        let t = self.tenant_str().to_string();
+        let t = self.scope.tenant_str().to_string();
         let row =
             sqlx::query("SELECT totp_pending_ct FROM users WHERE tenant_id = $1 AND user_id = $2")
                 .bind(t)
                 .bind(id.to_string())
-                .fetch_optional(self.conn())
+                .fetch_optional(self.scope.conn())
                 .await?
                 .ok_or(StoreError::NotFound)?;
         let ct: Option<Vec<u8>> = row.try_get(0)?;
-        ct.map(|ct| self.open("users", "totp_pending", &id.to_string(), &ct))
-            .transpose()
+        ct.map(|ct| {
+            self.scope
+                .open("users", "totp_pending", &id.to_string(), &ct)
+        })
+        .transpose()
     }
 
     /// Turns 2FA on with `secret` (or off with `None`), recording the last used step.
@@ -310,23 +316,23 @@ impl Scope<'_> {
         last_step: Option<i64>,
     ) -> Result<(), StoreError> {
         let ct = secret
-            .map(|s| self.seal("users", "totp", &id.to_string(), s))
+            .map(|s| self.scope.seal("users", "totp", &id.to_string(), s))
             .transpose()?;
-        let t = self.tenant_str().to_string();
-        let now = self.now();
+        let t = self.scope.tenant_str().to_string();
+        let now = self.scope.now();
         sqlx::query("UPDATE users SET totp_ct = $1, totp_pending_ct = NULL, totp_last_step = $2, updated_at = $3 WHERE tenant_id = $4 AND user_id = $5")
             .bind(ct)
             .bind(last_step)
             .bind(now)
             .bind(t.clone())
             .bind(id.to_string())
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await?;
         if secret.is_none() {
             sqlx::query("DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_id = $2")
                 .bind(t)
                 .bind(id.to_string())
-                .execute(self.conn())
+                .execute(self.scope.conn())
                 .await?;
         }
         Ok(())
@@ -335,12 +341,12 @@ impl Scope<'_> {
     /// Records an accepted TOTP step, only if it is later than the stored one (so two concurrent
     /// logins with the same code cannot both succeed). Returns whether it was recorded.
     pub async fn advance_totp_step(&mut self, id: UserId, step: i64) -> Result<bool, StoreError> {
-        let t = self.tenant_str().to_string();
+        let t = self.scope.tenant_str().to_string();
         let done = sqlx::query("UPDATE users SET totp_last_step = $1 WHERE tenant_id = $2 AND user_id = $3 AND (totp_last_step IS NULL OR totp_last_step < $1)")
             .bind(step)
             .bind(t)
             .bind(id.to_string())
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -351,12 +357,12 @@ impl Scope<'_> {
         id: UserId,
         hashes: &[[u8; 32]],
     ) -> Result<(), StoreError> {
-        let t = self.tenant_str().to_string();
-        let now = self.now();
+        let t = self.scope.tenant_str().to_string();
+        let now = self.scope.now();
         sqlx::query("DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_id = $2")
             .bind(t.clone())
             .bind(id.to_string())
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await?;
         for h in hashes {
             sqlx::query("INSERT INTO recovery_codes (tenant_id, user_id, code_hash, created_at) VALUES ($1, $2, $3, $4)")
@@ -364,7 +370,7 @@ impl Scope<'_> {
                 .bind(id.to_string())
                 .bind(h.to_vec())
                 .bind(now)
-                .execute(self.conn())
+                .execute(self.scope.conn())
                 .await?;
         }
         Ok(())
@@ -376,14 +382,14 @@ impl Scope<'_> {
         id: UserId,
         hash: &[u8; 32],
     ) -> Result<bool, StoreError> {
-        let t = self.tenant_str().to_string();
-        let now = self.now();
+        let t = self.scope.tenant_str().to_string();
+        let now = self.scope.now();
         let done = sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE tenant_id = $2 AND user_id = $3 AND code_hash = $4 AND used_at IS NULL")
             .bind(now)
             .bind(t)
             .bind(id.to_string())
             .bind(hash.to_vec())
-            .execute(self.conn())
+            .execute(self.scope.conn())
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -391,17 +397,23 @@ impl Scope<'_> {
     /// Unused recovery codes left.
     pub async fn recovery_codes_left(&mut self, id: UserId) -> Result<i64, StoreError> {
         use sqlx::Row;
-        let t = self.tenant_str().to_string();
+        let t = self.scope.tenant_str().to_string();
         let row = sqlx::query("SELECT COUNT(*) FROM recovery_codes WHERE tenant_id = $1 AND user_id = $2 AND used_at IS NULL")
             .bind(t)
             .bind(id.to_string())
-            .fetch_one(self.conn())
+            .fetch_one(self.scope.conn())
             .await?;
         Ok(row.try_get(0)?)
     }
 }
 
-impl crate::Store {
+impl Store {
+    /// The global lookup key of a login email.
+    pub(crate) fn login_email_index(&self, email: &Email) -> Result<Vec<u8>, StoreError> {
+        self.keys()
+            .platform_blind_index(LOGIN_EMAIL_INDEX, email.as_str().as_bytes())
+    }
+
     /// The membership a login email signs in to when no tenant is named: its oldest (`None` for
     /// an unknown email), and the email's global lookup key (used to throttle the account, known
     /// or not). One person may be a member of several tenants, each membership with its own

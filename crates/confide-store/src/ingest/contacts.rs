@@ -1,35 +1,18 @@
-//! What inbound WhatsApp traffic writes: contacts resolved by identity (BSUID first, then phone),
-//! identity moves, delivery statuses that never go backwards, template status changes. Every
-//! statement here is idempotent (`ON CONFLICT DO NOTHING`, guarded updates), so a batch Meta
-//! redelivers, or that two instances race on, changes nothing the second time.
+//! Contacts resolved one identity at a time (BSUID first, then phone), identity moves, and
+//! what a webhook teaches about a contact (a BSUID for one known by phone, a phone for one known
+//! by BSUID, a new profile name or username). [`super::senders`] resolves a batch at once and
+//! falls back to these for anything unusual.
 
-use crate::StoreError;
+use super::WaIdentity;
 use crate::contacts::{PHONE_INDEX, WA_USER_INDEX};
+use crate::error::StoreError;
 use crate::scope::Scope;
-use confide_core::ids::{ChannelId, ContactId};
+use crate::tables::{self, contacts::ContactRow};
+use confide_core::ids::ContactId;
 use confide_core::phone::Phone;
 use sqlx::Row;
 
 const TABLE: &str = "contacts";
-
-/// Who a WhatsApp user is, as a webhook tells it. Any part may be absent: a user with a username
-/// may withhold the phone; payloads before April 2026 carry no BSUID.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct WaIdentity {
-    pub user_id: Option<String>,
-    pub phone: Option<Phone>,
-    pub username: Option<String>,
-    pub name: Option<String>,
-}
-
-/// What recording a delivery status did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusOutcome {
-    /// `(wamid, status)` was already recorded.
-    Duplicate,
-    /// Recorded; `advanced` when the message's current status moved forward.
-    Recorded { advanced: bool },
-}
 
 impl Scope<'_> {
     async fn contact_by_bidx(
@@ -143,25 +126,22 @@ impl Scope<'_> {
         let username_ct = seal(self, "username", who.username.as_deref())?;
         let name_ct = seal(self, "name", who.name.as_deref())?;
         let attrs_ct = self.seal_str(TABLE, "attributes", &row, "{}")?;
-        let now = self.now();
+        let contact = ContactRow {
+            id: row,
+            wa_user_bidx: user_bidx.clone(),
+            wa_user_ct: wa_ct,
+            phone_bidx: phone_bidx.clone(),
+            phone_ct,
+            username_ct,
+            name_ct,
+            labels_ct: None,
+            attributes_ct: attrs_ct,
+            at: self.now(),
+        };
         let t = self.tenant_str().to_string();
-        let res = sqlx::query(
-            "INSERT INTO contacts (tenant_id, contact_id, wa_user_bidx, wa_user_ct, phone_bidx, phone_ct, username_ct, name_ct, \
-             labels, attributes_ct, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '[]', $9, $10, $10) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(t)
-        .bind(row)
-        .bind(user_bidx.clone())
-        .bind(wa_ct)
-        .bind(phone_bidx.clone())
-        .bind(phone_ct)
-        .bind(username_ct)
-        .bind(name_ct)
-        .bind(attrs_ct)
-        .bind(now)
-        .execute(self.conn())
-        .await?;
+        let res = tables::insert(self.store.backend(), &t, &[contact])
+            .execute(self.conn())
+            .await?;
         if res.rows_affected() == 1 {
             return Ok(id);
         }
@@ -269,79 +249,6 @@ impl Scope<'_> {
             id.parse()
                 .map_err(|_| StoreError::Corrupt("contact id".into()))?,
         ))
-    }
-
-    /// Records a delivery status once per `(wamid, status)` and moves the message's status
-    /// forward only (a late `delivered` never replaces `read`).
-    pub async fn record_status(
-        &mut self,
-        wamid: &str,
-        status: &str,
-        rank: i64,
-        at_micros: i64,
-        details: Option<&serde_json::Value>,
-    ) -> Result<StatusOutcome, StoreError> {
-        let t = self.tenant_str().to_string();
-        let res = sqlx::query(
-            "INSERT INTO message_statuses (tenant_id, wamid, status, at, details) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )
-        .bind(t.clone())
-        .bind(wamid.to_string())
-        .bind(status.to_string())
-        .bind(at_micros)
-        .bind(details.map(|d| d.to_string()))
-        .execute(self.conn())
-        .await?;
-        if res.rows_affected() == 0 {
-            return Ok(StatusOutcome::Duplicate);
-        }
-        let moved = sqlx::query(
-            "UPDATE messages SET status = $1, status_rank = $2 WHERE tenant_id = $3 AND wamid = $4 AND status_rank < $2",
-        )
-        .bind(status.to_string())
-        .bind(rank)
-        .bind(t)
-        .bind(wamid.to_string())
-        .execute(self.conn())
-        .await?;
-        Ok(StatusOutcome::Recorded {
-            advanced: moved.rows_affected() > 0,
-        })
-    }
-
-    /// The current status of a message by wamid (for tests and the inbox).
-    pub async fn message_status(&mut self, wamid: &str) -> Result<Option<String>, StoreError> {
-        let t = self.tenant_str().to_string();
-        let row = sqlx::query("SELECT status FROM messages WHERE tenant_id = $1 AND wamid = $2")
-            .bind(t)
-            .bind(wamid.to_string())
-            .fetch_optional(self.conn())
-            .await?;
-        row.map(|r| r.try_get::<String, _>(0).map_err(StoreError::from))
-            .transpose()
-    }
-
-    /// Applies a `message_template_status_update`: the template's status on this channel.
-    pub async fn set_template_status(
-        &mut self,
-        channel: ChannelId,
-        name: &str,
-        language: &str,
-        status: &str,
-    ) -> Result<bool, StoreError> {
-        let t = self.tenant_str().to_string();
-        let res = sqlx::query(
-            "UPDATE templates SET status = $1, updated_at = $2 WHERE tenant_id = $3 AND channel_id = $4 AND name = $5 AND language = $6",
-        )
-        .bind(status.to_string())
-        .bind(self.now())
-        .bind(t)
-        .bind(channel.to_string())
-        .bind(name.to_string())
-        .bind(language.to_string())
-        .execute(self.conn())
-        .await?;
-        Ok(res.rows_affected() > 0)
     }
 }
 

@@ -2,11 +2,16 @@
 //! `CONFIDE_TEST_POSTGRES_URL` names a server (each test in a database of its own, dropped after).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod bulk;
-mod cases;
+mod at_rest;
+mod audit;
+mod fixtures;
 mod harness;
-mod inbox;
+mod inbox_changes;
+mod inbox_reads;
+mod ingest;
+mod lifecycle;
 mod sealed;
+mod tenancy;
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -63,10 +68,14 @@ conformance!(
     clear_labels_and_sources_from_older_versions_are_sealed_at_start,
 );
 
-use bulk::*;
-use cases::*;
-use inbox::*;
+use at_rest::*;
+use audit::*;
+use inbox_changes::*;
+use inbox_reads::*;
+use ingest::*;
+use lifecycle::*;
 use sealed::*;
+use tenancy::*;
 
 /// Row-level security is PostgreSQL's second wall; SQLite has no roles (its wall is the scope).
 mod postgres_only {
@@ -75,7 +84,7 @@ mod postgres_only {
         let Some(db) = crate::harness::TestDb::postgres_unmigrated().await else {
             return;
         };
-        crate::cases::several_instances_may_migrate_the_same_database_at_once(&db).await;
+        crate::lifecycle::several_instances_may_migrate_the_same_database_at_once(&db).await;
         db.drop_database().await;
     }
 
@@ -122,14 +131,14 @@ mod postgres_only {
         let Some(db) = crate::harness::TestDb::postgres().await else {
             return;
         };
-        crate::cases::row_level_security_hides_other_tenants(&db).await;
+        crate::tenancy::row_level_security_hides_other_tenants(&db).await;
         db.finish().await;
     }
 }
 
 /// SQLite's write-ahead log under the server's background checkpoints.
 mod sqlite_only {
-    use crate::cases::tenant;
+    use crate::fixtures::tenant;
     use crate::harness::TestDb;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,7 +1,7 @@
 //! Review finding 6 (labels and consent sources were stored in clear) and finding 5 (the
 //! "append-only" consent ledger was deletable by the application role).
 
-use crate::cases::{contact, contains, disk_bytes, exec, marker, tenant};
+use crate::fixtures::{contact, contains, disk_bytes, exec, marker, tenant};
 use crate::harness::{TestDb, open_store};
 use confide_core::audit::Actor;
 use confide_store::Backend;
@@ -34,7 +34,8 @@ pub async fn labels_attributes_and_consent_sources_never_reach_the_disk_in_clear
     attributes.insert("note".into(), serde_json::json!(attr));
     let mut s = db.store.scope(t).await.unwrap();
     let c = s
-        .create_contact(
+        .contacts()
+        .create(
             NewContact {
                 labels: vec![label.clone(), "plain".into()],
                 attributes,
@@ -45,15 +46,18 @@ pub async fn labels_attributes_and_consent_sources_never_reach_the_disk_in_clear
         .await
         .unwrap();
     let other = s
-        .create_contact(contact(None, "Other"), Actor::Cli)
+        .contacts()
+        .create(contact(None, "Other"), Actor::Cli)
         .await
         .unwrap();
-    s.append_consent(c.id, consent(&source, &evidence))
+    s.consent()
+        .append(c.id, consent(&source, &evidence))
         .await
         .unwrap()
         .unwrap();
     let (_, fields) = s
-        .update_contact(
+        .contacts()
+        .update(
             other.id,
             ContactChange {
                 labels: Some(vec![renamed.clone()]),
@@ -67,27 +71,28 @@ pub async fn labels_attributes_and_consent_sources_never_reach_the_disk_in_clear
     s.commit().await.unwrap();
 
     let mut s = db.store.read_scope(t).await.unwrap();
-    let back = s.get_contact(c.id).await.unwrap();
+    let back = s.contacts().get(c.id).await.unwrap();
     assert_eq!(back.labels, vec![label.clone(), "plain".to_string()]);
     assert_eq!(back.attributes["note"], serde_json::json!(attr));
-    let by_label = s.list_contacts(Some(&label), None, 50).await.unwrap();
+    let by_label = s.contacts().list(Some(&label), None, 50).await.unwrap();
     assert_eq!(
         by_label.items.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![c.id]
     );
-    let by_renamed = s.list_contacts(Some(&renamed), None, 50).await.unwrap();
+    let by_renamed = s.contacts().list(Some(&renamed), None, 50).await.unwrap();
     assert_eq!(
         by_renamed.items.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![other.id]
     );
     assert!(
-        s.list_contacts(Some("nobody-has-this"), None, 50)
+        s.contacts()
+            .list(Some("nobody-has-this"), None, 50)
             .await
             .unwrap()
             .items
             .is_empty()
     );
-    let history = s.consent_history(c.id).await.unwrap();
+    let history = s.consent().history(c.id).await.unwrap();
     assert_eq!(history[0].source, source);
     assert_eq!(history[0].evidence.as_deref(), Some(evidence.as_str()));
     drop(s);
@@ -107,10 +112,12 @@ pub async fn the_consent_ledger_refuses_update_and_delete_for_the_app_role(db: &
     let t = tenant(&db.store, "Acme").await;
     let mut s = db.store.scope(t).await.unwrap();
     let c = s
-        .create_contact(contact(None, "Someone"), Actor::Cli)
+        .contacts()
+        .create(contact(None, "Someone"), Actor::Cli)
         .await
         .unwrap();
-    s.append_consent(c.id, consent("api", "signed form"))
+    s.consent()
+        .append(c.id, consent("api", "signed form"))
         .await
         .unwrap()
         .unwrap();
@@ -144,7 +151,7 @@ pub async fn the_consent_ledger_refuses_update_and_delete_for_the_app_role(db: &
         exec(&mut raw, "RESET ROLE").await.unwrap();
     }
     let mut s = db.store.read_scope(t).await.unwrap();
-    let history = s.consent_history(c.id).await.unwrap();
+    let history = s.consent().history(c.id).await.unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].status, "opted_in");
 }
@@ -157,11 +164,13 @@ pub async fn clear_labels_and_sources_from_older_versions_are_sealed_at_start(db
     let source = marker("old-clear-source");
     let mut s = db.store.scope(t).await.unwrap();
     let c = s
-        .create_contact(contact(None, "Someone"), Actor::Cli)
+        .contacts()
+        .create(contact(None, "Someone"), Actor::Cli)
         .await
         .unwrap();
     let event = s
-        .append_consent(c.id, consent("api", "form"))
+        .consent()
+        .append(c.id, consent("api", "form"))
         .await
         .unwrap()
         .unwrap();
@@ -205,18 +214,19 @@ pub async fn clear_labels_and_sources_from_older_versions_are_sealed_at_start(db
     let again = open_store(&db.options, db.keyring.clone(), db.clock.clone()).await;
     let mut s = again.read_scope(t).await.unwrap();
     assert_eq!(
-        s.get_contact(c.id).await.unwrap().labels,
+        s.contacts().get(c.id).await.unwrap().labels,
         vec![label.clone()]
     );
     assert_eq!(
-        s.list_contacts(Some(&label), None, 10)
+        s.contacts()
+            .list(Some(&label), None, 10)
             .await
             .unwrap()
             .items
             .len(),
         1
     );
-    assert_eq!(s.consent_history(c.id).await.unwrap()[0].source, source);
+    assert_eq!(s.consent().history(c.id).await.unwrap()[0].source, source);
     drop(s);
     let mut raw = db.raw().await;
     let row =
