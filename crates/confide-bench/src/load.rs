@@ -28,6 +28,11 @@ impl LoadResult {
     pub fn changes_per_second(&self) -> f64 {
         self.changes as f64 / self.elapsed.as_secs_f64()
     }
+
+    /// Requests answered per second (failures included).
+    pub fn requests_per_second(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
 }
 
 /// Posts every payload once to `url`, `concurrency` at a time.

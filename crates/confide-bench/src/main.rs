@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo build --release -p confide -p confide-bench
 //! target/release/confide-bench ingest                       # SQLite
+//! target/release/confide-bench ingest --shape realistic     # mostly one change per delivery
 //! target/release/confide-bench ingest --postgres postgres://postgres@127.0.0.1:5432/postgres
 //! target/release/confide-bench gate                         # send gate decisions
 //! ```
@@ -12,6 +13,7 @@ mod gate;
 mod ingest;
 mod load;
 mod procstat;
+mod shape;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
