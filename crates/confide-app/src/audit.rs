@@ -14,11 +14,13 @@ pub use confide_core::audit::{AuditEntry, ChainBreak};
 const AUDIT_CURSOR: &str = "a1";
 
 /// A page of the log, as asked for (text, as it came).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct AuditQuery {
     /// Keeps only entries with exactly this action.
     pub action: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
     pub limit: Option<String>,
 }
 

@@ -21,24 +21,36 @@ use confide_store::channels::{ChannelPatch, NewChannel};
 pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.facebook.com";
 
 /// A channel to connect.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewChannelInput {
+    /// Meta's phone number id (digits); unique within the tenant.
     pub phone_number_id: String,
+    /// Meta's WhatsApp Business Account id (digits).
     pub waba_id: String,
+    /// The number as people see it, e.g. `+1 555 0100`.
     pub display_phone_number: String,
+    /// The Graph API access token (write-only: never returned).
     pub access_token: String,
+    /// The Meta app secret that signs webhooks (write-only: never returned).
     pub app_secret: String,
+    /// The token Meta echoes in the webhook verification handshake (write-only).
     pub verify_token: String,
+    /// The Graph API origin; defaults to Meta's and must be one of the operator's
+    /// `graph_allowed_origins`.
     pub graph_base_url: Option<String>,
 }
 
 /// What a change to a channel may set (absent: unchanged).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelChange {
+    /// The number as people see it.
     pub display_phone_number: Option<String>,
+    /// A new Graph API access token (write-only).
     pub access_token: Option<String>,
+    /// A new webhook verify token (write-only).
     pub verify_token: Option<String>,
+    /// A new Graph API origin, one of the operator's `graph_allowed_origins`.
     pub graph_base_url: Option<String>,
     /// `active` or `disabled`.
     pub status: Option<String>,

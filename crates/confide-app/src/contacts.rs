@@ -40,23 +40,29 @@ pub const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
 const CONTACT_CURSOR: &str = "k1";
 
 /// A list of contacts, as asked for (text, as it came).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct ContactQuery {
     /// A phone number (with its country code) or a WhatsApp user id, looked up exactly.
     pub q: Option<String>,
     /// Keeps contacts carrying exactly this label.
     pub label: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
     pub limit: Option<String>,
 }
 
 /// A contact to create; `labels` and `attributes` as the JSON they came as.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactInput {
+    /// A phone number with its country code, normalised to E.164.
     pub phone: Option<String>,
+    /// The contact's name.
     pub name: Option<String>,
+    /// An array of label strings.
     pub labels: Option<Value>,
+    /// An object of text values.
     pub attributes: Option<Value>,
 }
 
@@ -70,12 +76,16 @@ pub struct ContactEdit {
 }
 
 /// A consent event to append.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentInput {
+    /// `marketing`, `utility` or `service`.
     pub purpose: Option<String>,
+    /// `opted_in` or `opted_out`.
     pub status: Option<String>,
+    /// Where the consent was given (e.g. `web_form`).
     pub source: Option<String>,
+    /// Free-text evidence of the consent.
     pub evidence: Option<String>,
 }
 
@@ -258,13 +268,13 @@ impl App {
         let mut s = self.store.read_scope(p.tenant).await?;
         let (items, next) = match lookup {
             None => {
-                let page = s.list_contacts(label, after, limit).await?;
+                let page = s.contacts().list(label, after, limit).await?;
                 (page.items, page.next)
             }
             Some(l) => {
                 let found = match l {
-                    Lookup::Phone(p) => s.find_contact_by_phone(&p).await?,
-                    Lookup::WaUser(w) => s.find_contact_by_wa_user(&w).await?,
+                    Lookup::Phone(p) => s.contacts().find_by_phone(&p).await?,
+                    Lookup::WaUser(w) => s.contacts().find_by_wa_user(&w).await?,
                 };
                 // At most one: the filters and the cursor still apply, and no page follows.
                 let found = found.filter(|c| {
@@ -306,7 +316,7 @@ impl App {
             ..Default::default()
         };
         let mut s = self.store.scope(p.tenant).await?;
-        let c = s.create_contact(new, p.actor()).await?;
+        let c = s.contacts().create(new, p.actor()).await?;
         s.commit().await?;
         Ok(c)
     }
@@ -345,7 +355,7 @@ impl App {
                 .transpose()?,
         };
         let mut s = self.store.scope(p.tenant).await?;
-        let (c, _) = s.update_contact(id, change, p.actor()).await?;
+        let (c, _) = s.contacts().update(id, change, p.actor()).await?;
         s.commit().await?;
         Ok(c)
     }
@@ -355,7 +365,7 @@ impl App {
         p.require(Permission::ContactsRead)?;
         let id = contact_id(id)?;
         let mut s = self.store.read_scope(p.tenant).await?;
-        let c = s.get_contact(id).await?;
+        let c = s.contacts().get(id).await?;
         s.commit().await?;
         Ok(c)
     }
@@ -371,8 +381,8 @@ impl App {
         p.require(Permission::ContactsRead)?;
         let id = contact_id(id)?;
         let mut s = self.store.read_scope(p.tenant).await?;
-        s.get_contact(id).await?;
-        let events = s.consent_history(id).await?;
+        s.contacts().get(id).await?;
+        let events = s.consent().history(id).await?;
         s.commit().await?;
         let ledger = ConsentLedger::from_rows(
             events
@@ -409,7 +419,7 @@ impl App {
         let actor = p.actor();
         let at = self.clock.now_micros();
         let mut s = self.store.scope(p.tenant).await?;
-        s.get_contact(contact).await?;
+        s.contacts().get(contact).await?;
         let new = NewConsent {
             purpose: c.purpose.as_str().to_string(),
             status: c.status.as_str().to_string(),
@@ -419,7 +429,7 @@ impl App {
             at_micros: at,
             dedupe_key: None,
         };
-        let Some(event_id) = s.append_consent(contact, new).await? else {
+        let Some(event_id) = s.consent().append(contact, new).await? else {
             tracing::error!("a consent event without a dedupe key was not appended");
             return Err(AppError::internal());
         };

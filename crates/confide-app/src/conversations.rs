@@ -19,20 +19,24 @@ const CONVERSATION_CURSOR: &str = "c1";
 const MESSAGE_CURSOR: &str = "m1";
 
 /// A list of conversations, as asked for (text, as it came from a query string or a form).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct ConversationQuery {
     /// `open`, `resolved` or `all` (the default).
     pub status: Option<String>,
     /// A user id, or `none` for unassigned ones.
     pub assignee: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
     pub limit: Option<String>,
 }
 
 /// A page of messages, as asked for.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct MessageQuery {
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
     pub limit: Option<String>,
 }
 
@@ -86,7 +90,8 @@ impl App {
             });
         let mut s = self.store.read_scope(p.tenant).await?;
         let page = s
-            .list_conversations(ConversationFilter { status, assignee }, after, limit)
+            .inbox()
+            .conversations(ConversationFilter { status, assignee }, after, limit)
             .await?;
         s.commit().await?;
         Ok(Page {
@@ -106,7 +111,7 @@ impl App {
         p.require(Permission::InboxRead)?;
         let id = conversation_id(id)?;
         let mut s = self.store.read_scope(p.tenant).await?;
-        let c = s.inbox_conversation(id).await?;
+        let c = s.inbox().conversation(id).await?;
         s.commit().await?;
         Ok(c)
     }
@@ -141,7 +146,8 @@ impl App {
         };
         let mut s = self.store.scope(p.tenant).await?;
         let c = s
-            .update_conversation(id, ConversationChange { status, assignee }, p.actor())
+            .inbox()
+            .update(id, ConversationChange { status, assignee }, p.actor())
             .await?;
         s.commit().await?;
         Ok(c)
@@ -164,7 +170,7 @@ impl App {
             .parse()
             .map_err(|_| AppError::from(InboxError::InvalidChannel))?;
         let mut s = self.store.scope(p.tenant).await?;
-        let started = s.start_conversation(contact, channel, p.actor()).await?;
+        let started = s.inbox().start(contact, channel, p.actor()).await?;
         s.commit().await?;
         Ok(started)
     }
@@ -187,8 +193,8 @@ impl App {
             .map(|(created_at, id)| MessageCursor { created_at, id });
         let mut s = self.store.read_scope(p.tenant).await?;
         // Not the tenant's conversation: not found, before anything else is looked at.
-        s.inbox_conversation(conversation).await?;
-        let page = s.list_messages_page(conversation, after, limit).await?;
+        s.inbox().conversation(conversation).await?;
+        let page = s.inbox().messages_page(conversation, after, limit).await?;
         s.commit().await?;
         Ok(Page {
             items: page.items,

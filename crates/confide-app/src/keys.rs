@@ -13,9 +13,11 @@ use serde::Deserialize;
 pub use confide_store::api_keys::ApiKey;
 
 /// A key to create.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewKey {
+    /// What the key is for.
     pub name: String,
+    /// The key's role (one the caller could grant).
     pub role_id: String,
 }
 
@@ -30,7 +32,7 @@ impl App {
     pub async fn list_api_keys(&self, p: &Principal) -> Result<Vec<ApiKey>, AppError> {
         p.require(Permission::ApiKeysManage)?;
         let mut s = self.store.read_scope(p.tenant).await?;
-        let keys = s.list_api_keys().await?;
+        let keys = s.api_keys().list().await?;
         s.commit().await?;
         Ok(keys)
     }
@@ -53,7 +55,8 @@ impl App {
         may_grant(p, &role.permissions)?;
         let token = secrets::api_key(self.entropy.as_ref());
         let key = s
-            .create_api_key(name, role_id, &token.hash(), p.actor())
+            .api_keys()
+            .create(name, role_id, &token.hash(), p.actor())
             .await?;
         s.commit().await?;
         Ok(CreatedKey {
@@ -66,7 +69,7 @@ impl App {
         p.require(Permission::ApiKeysManage)?;
         let key_id: ApiKeyId = id.parse().map_err(|_| AppError::not_found())?;
         let mut s = self.store.scope(p.tenant).await?;
-        s.revoke_api_key(key_id, p.actor()).await?;
+        s.api_keys().revoke(key_id, p.actor()).await?;
         s.commit().await?;
         Ok(())
     }

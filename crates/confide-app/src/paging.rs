@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 /// The page size when none is asked for.
 pub const DEFAULT_LIMIT: i64 = 50;
 /// The largest page a caller may ask for.
-pub const MAX_LIMIT: i64 = confide_store::inbox::MAX_PAGE;
+pub const MAX_LIMIT: i64 = confide_store::page::MAX_PAGE;
 
 /// A page of a list and the cursor of the next one.
 #[derive(Debug, Clone)]

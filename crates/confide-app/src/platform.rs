@@ -23,9 +23,11 @@ pub use confide_store::tenants::TenantSummary;
 pub const PLATFORM_TOKEN_PREFIX: &str = "cfd_plat_";
 
 /// A platform admin's sign-in.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PlatformCredentials {
+    /// The administrator's email address.
     pub email: String,
+    /// Their password.
     pub password: String,
 }
 
@@ -40,9 +42,11 @@ pub struct PlatformSignedIn {
 }
 
 /// A tenant to create, with its first owner.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewTenant {
+    /// The tenant's name.
     pub name: String,
+    /// The first owner's email address (they get a one-time password).
     pub owner_email: String,
 }
 

@@ -16,10 +16,13 @@ pub use confide_store::platform::SupportGrant;
 pub const MAX_GRANT_HOURS: i64 = 72;
 
 /// A grant to create.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewGrant {
+    /// The platform administrator the grant is for.
     pub platform_admin_email: String,
+    /// The role they act with (one the caller could grant).
     pub role_id: String,
+    /// How long the grant lasts, 1 to 72 hours.
     pub hours: i64,
 }
 

@@ -20,9 +20,11 @@ pub use confide_store::roles::Role;
 pub use confide_store::users::User;
 
 /// An invitation.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct Invite {
+    /// The new member's email address.
     pub email: String,
+    /// The role to give them (one the caller could grant).
     pub role_id: String,
 }
 
@@ -34,8 +36,9 @@ pub struct Invited {
 }
 
 /// A change to a member (absent: unchanged).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct MemberChange {
+    /// A new role (one the caller could grant).
     #[serde(default)]
     pub role_id: Option<String>,
     /// `active` or `disabled`.
@@ -54,10 +57,12 @@ pub struct MemberChanged {
 }
 
 /// A role's name and permissions (absent: unchanged on update; empty on create).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct RoleInput {
+    /// The role's name.
     #[serde(default)]
     pub name: Option<String>,
+    /// Permission names (see `GET /api/v1/permissions`), each one the caller holds.
     #[serde(default)]
     pub permissions: Option<Vec<String>>,
 }
@@ -115,7 +120,7 @@ impl App {
         s: &mut confide_store::Scope<'_>,
         id: RoleId,
     ) -> Result<Role, AppError> {
-        match s.role(id).await {
+        match s.roles().get(id).await {
             Ok(r) => Ok(r),
             Err(confide_store::StoreError::NotFound) => Err(no_such_role()),
             Err(e) => Err(e.into()),
@@ -125,7 +130,7 @@ impl App {
     pub async fn list_users(&self, p: &Principal) -> Result<Vec<User>, AppError> {
         p.require(Permission::TeamManage)?;
         let mut s = self.store.read_scope(p.tenant).await?;
-        let users = s.list_users().await?;
+        let users = s.users().list().await?;
         s.commit().await?;
         Ok(users)
     }
@@ -153,7 +158,8 @@ impl App {
             s = self.store.scope(p.tenant).await?;
         }
         let user_id = s
-            .insert_user(
+            .users()
+            .create(
                 NewUser {
                     email,
                     role_id,
@@ -163,7 +169,7 @@ impl App {
                 p.actor(),
             )
             .await?;
-        let user = s.user(user_id).await?;
+        let user = s.users().get(user_id).await?;
         s.commit().await?;
         Ok(Invited {
             user,
@@ -203,8 +209,8 @@ impl App {
             None
         };
         let mut s = self.store.scope(p.tenant).await?;
-        let before = s.user(user_id).await?;
-        let old_role = s.role(before.role_id).await?;
+        let before = s.users().get(user_id).await?;
+        let old_role = s.roles().get(before.role_id).await?;
         // Changing someone who holds more than you is granting; so is giving a role.
         may_grant(p, &old_role.permissions)?;
         if let Some(r) = new_role {
@@ -212,7 +218,8 @@ impl App {
             may_grant(p, &role.permissions)?;
         }
         let after = s
-            .update_user(
+            .users()
+            .update(
                 user_id,
                 &UserChange {
                     role_id: new_role,
@@ -220,7 +227,7 @@ impl App {
                 },
             )
             .await?;
-        if old_role.is_owner() && s.count_active_owners().await? == 0 {
+        if old_role.is_owner() && s.users().count_active_owners().await? == 0 {
             return Err(last_owner());
         }
         if after.role_id != before.role_id {
@@ -235,7 +242,7 @@ impl App {
         }
         if after.status != before.status {
             if after.status == "disabled" {
-                s.end_user_sessions(user_id, None).await?;
+                s.sessions().end_all(user_id, None).await?;
             }
             let action = if after.status == "disabled" {
                 "user.disabled"
@@ -251,8 +258,8 @@ impl App {
         }
         let mut one_time = None;
         if let Some((pw, hash)) = reset {
-            s.set_password_hash(user_id, &hash, true).await?;
-            s.end_user_sessions(user_id, None).await?;
+            s.users().set_password_hash(user_id, &hash, true).await?;
+            s.sessions().end_all(user_id, None).await?;
             let lookup = self.store.login_email_lookup(&after.email)?;
             s.throttle_clear(&[crate::identity::throttle::account_key(&lookup)])
                 .await?;
@@ -275,11 +282,11 @@ impl App {
         p.require(Permission::TeamManage)?;
         let user_id: UserId = id.parse().map_err(|_| AppError::not_found())?;
         let mut s = self.store.scope(p.tenant).await?;
-        let user = s.user(user_id).await?;
-        let role = s.role(user.role_id).await?;
+        let user = s.users().get(user_id).await?;
+        let role = s.roles().get(user.role_id).await?;
         may_grant(p, &role.permissions)?;
-        s.delete_user(user_id).await?;
-        if role.is_owner() && s.count_active_owners().await? == 0 {
+        s.users().delete(user_id).await?;
+        if role.is_owner() && s.users().count_active_owners().await? == 0 {
             return Err(last_owner());
         }
         s.audit(&AuditEvent::new(
@@ -295,7 +302,7 @@ impl App {
     pub async fn list_roles(&self, p: &Principal) -> Result<Vec<Role>, AppError> {
         p.require(Permission::RolesManage)?;
         let mut s = self.store.read_scope(p.tenant).await?;
-        let roles = s.list_roles().await?;
+        let roles = s.roles().list().await?;
         s.commit().await?;
         Ok(roles)
     }
@@ -307,7 +314,7 @@ impl App {
         let perms = parse_perms(input.permissions.as_deref().unwrap_or(&[]))?;
         may_grant(p, &perms)?;
         let mut s = self.store.scope(p.tenant).await?;
-        let role = s.create_role(&name, &perms, p.actor()).await?;
+        let role = s.roles().create(&name, &perms, p.actor()).await?;
         s.commit().await?;
         Ok(role)
     }
@@ -323,7 +330,7 @@ impl App {
         let name = input.name.as_deref().map(role_name).transpose()?;
         let perms = input.permissions.as_deref().map(parse_perms).transpose()?;
         let mut s = self.store.scope(p.tenant).await?;
-        let current = s.role(role_id).await?;
+        let current = s.roles().get(role_id).await?;
         if current.builtin {
             return Err(builtin_refused());
         }
@@ -332,7 +339,8 @@ impl App {
             may_grant(p, perms)?;
         }
         let role = s
-            .update_role(
+            .roles()
+            .update(
                 role_id,
                 &confide_store::roles::RoleChange {
                     name,
@@ -350,18 +358,18 @@ impl App {
         p.require(Permission::RolesManage)?;
         let role_id: RoleId = id.parse().map_err(|_| AppError::not_found())?;
         let mut s = self.store.scope(p.tenant).await?;
-        let current = s.role(role_id).await?;
+        let current = s.roles().get(role_id).await?;
         if current.builtin {
             return Err(builtin_refused());
         }
         may_grant(p, &current.permissions)?;
-        if s.role_usage(role_id).await? > 0 {
+        if s.roles().usage(role_id).await? > 0 {
             return Err(AppError::new(
                 Code::RoleInUse,
                 "Move its users and keys to another role first.",
             ));
         }
-        s.delete_role(role_id, p.actor()).await?;
+        s.roles().delete(role_id, p.actor()).await?;
         s.commit().await?;
         Ok(())
     }

@@ -42,8 +42,8 @@ pub async fn api_key_create(
         e => Failure::failed(e.to_string()),
     })?;
     let found = match role.parse() {
-        Ok(id) => s.role(id).await,
-        Err(_) => s.role_by_name(role).await,
+        Ok(id) => s.roles().get(id).await,
+        Err(_) => s.roles().by_name(role).await,
     };
     let role = found.map_err(|e| match e {
         StoreError::NotFound => Failure::failed(format!("no role {role:?} in tenant {tenant}")),
@@ -51,7 +51,8 @@ pub async fn api_key_create(
     })?;
     let token = confide_app::identity::secrets::api_key(deps.entropy.as_ref());
     let key = s
-        .create_api_key(name, role.id, &token.hash(), Actor::Cli)
+        .api_keys()
+        .create(name, role.id, &token.hash(), Actor::Cli)
         .await
         .map_err(|e| Failure::failed(e.to_string()))?;
     s.commit()
@@ -105,8 +106,11 @@ pub async fn user_reset_password(
             .map_err(Failure::failed)?;
     let fail = |e: StoreError| Failure::failed(e.to_string());
     let mut s = store.scope(tenant).await.map_err(fail)?;
-    s.set_password_hash(user, &hash, true).await.map_err(fail)?;
-    let ended = s.end_user_sessions(user, None).await.map_err(fail)?;
+    s.users()
+        .set_password_hash(user, &hash, true)
+        .await
+        .map_err(fail)?;
+    let ended = s.sessions().end_all(user, None).await.map_err(fail)?;
     s.throttle_clear(&[confide_app::identity::throttle::account_key(&lookup)])
         .await
         .map_err(fail)?;

@@ -115,9 +115,10 @@ pub async fn seed(app: &Application, config: &Config, deps: &Deps) -> Result<Dem
 async fn demo_api_key(store: &Store, tenant: TenantId, deps: &Deps) -> Result<String, Failure> {
     let failed = |e: confide_store::StoreError| Failure::failed(format!("demo API key: {e}"));
     let mut s = store.scope(tenant).await.map_err(failed)?;
-    let role = s.role_by_name("agent").await.map_err(failed)?;
+    let role = s.roles().by_name("agent").await.map_err(failed)?;
     let token = confide_app::identity::secrets::api_key(deps.entropy.as_ref());
-    s.create_api_key("demo", role.id, &token.hash(), Actor::Cli)
+    s.api_keys()
+        .create("demo", role.id, &token.hash(), Actor::Cli)
         .await
         .map_err(failed)?;
     s.commit().await.map_err(failed)?;

@@ -37,9 +37,11 @@ pub struct Me {
 }
 
 /// A password change.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
+    /// The current password.
     pub current_password: String,
+    /// The new password (checked against the password policy).
     pub new_password: String,
 }
 
@@ -51,9 +53,11 @@ pub struct Enrolment {
 }
 
 /// The password and a current code (TOTP or recovery), for a 2FA change.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordAndCode {
+    /// The current password.
     pub password: String,
+    /// A current TOTP code or a recovery code.
     pub code: String,
 }
 
@@ -65,9 +69,9 @@ impl App {
     /// Who the caller is.
     pub async fn me(&self, p: &Principal) -> Result<Me, AppError> {
         let mut s = self.store.read_scope(p.tenant).await?;
-        let role = s.role(p.role_id).await?;
+        let role = s.roles().get(p.role_id).await?;
         let identity = match &p.kind {
-            PrincipalKind::User { user_id, .. } => Identity::User(s.user(*user_id).await?),
+            PrincipalKind::User { user_id, .. } => Identity::User(s.users().get(*user_id).await?),
             PrincipalKind::ApiKey { key_id } => Identity::ApiKey {
                 key_id: key_id.to_string(),
             },
@@ -95,7 +99,7 @@ impl App {
     ) -> Result<(Credentials, Attempt), AppError> {
         let user_id = own_user(p)?;
         let mut s = self.store.read_scope(p.tenant).await?;
-        let (_, creds) = s.credentials(user_id).await?;
+        let (_, creds) = s.users().credentials(user_id).await?;
         s.commit().await?;
         let lookup = self.store.login_email_lookup(&creds.email)?;
         let keys = throttle::Keys::tenant(&lookup, self.auth.ip_key(&origin.ip));
@@ -172,8 +176,8 @@ impl App {
             .await?;
         let (user_id, session_id) = p.user().ok_or_else(AppError::forbidden)?;
         let mut s = self.store.scope(p.tenant).await?;
-        s.set_password_hash(user_id, &hash, false).await?;
-        let ended = s.end_user_sessions(user_id, Some(session_id)).await?;
+        s.users().set_password_hash(user_id, &hash, false).await?;
+        let ended = s.sessions().end_all(user_id, Some(session_id)).await?;
         s.audit(
             &origin.stamp(
                 AuditEvent::new(
@@ -206,7 +210,7 @@ impl App {
         }
         let secret = Totp::generate_secret(self.entropy.as_ref());
         let mut s = self.store.scope(p.tenant).await?;
-        s.set_totp_pending(creds.user_id, &secret).await?;
+        s.users().set_totp_pending(creds.user_id, &secret).await?;
         s.commit().await?;
         let totp = Totp::new(&secret);
         Ok(Enrolment {
@@ -221,7 +225,7 @@ impl App {
         let (user_id, session_id) = p.user().ok_or_else(AppError::forbidden)?;
         let now_secs = self.clock.now_micros().div_euclid(1_000_000);
         let mut s = self.store.scope(p.tenant).await?;
-        let Some(secret) = s.totp_pending(user_id).await? else {
+        let Some(secret) = s.users().totp_pending(user_id).await? else {
             return Err(AppError::invalid(
                 Code::NoEnrolment,
                 "Start with POST /api/v1/me/2fa/enroll.",
@@ -233,11 +237,13 @@ impl App {
                 "The code is not right.",
             ));
         };
-        s.set_totp(user_id, Some(&secret), Some(step)).await?;
+        s.users()
+            .set_totp(user_id, Some(&secret), Some(step))
+            .await?;
         let codes = recovery_codes(self.entropy.as_ref());
         let hashes: Vec<[u8; 32]> = codes.iter().map(|c| recovery_code_hash(c)).collect();
-        s.replace_recovery_codes(user_id, &hashes).await?;
-        let ended = s.end_user_sessions(user_id, Some(session_id)).await?;
+        s.users().replace_recovery_codes(user_id, &hashes).await?;
+        let ended = s.sessions().end_all(user_id, Some(session_id)).await?;
         s.audit(
             &AuditEvent::new(p.actor(), "2fa.enabled", format!("user:{user_id}"))
                 .with_details(json!({"other_sessions_ended": ended})),
@@ -269,6 +275,7 @@ impl App {
         if step.is_none() {
             let mut s = self.store.scope(p.tenant).await?;
             let ok = s
+                .users()
                 .use_recovery_code(creds.user_id, &recovery_code_hash(&body.code))
                 .await?;
             s.commit().await?;
@@ -302,8 +309,8 @@ impl App {
         }
         let (user_id, session_id) = p.user().ok_or_else(AppError::forbidden)?;
         let mut s = self.store.scope(p.tenant).await?;
-        s.set_totp(creds.user_id, None, None).await?;
-        let ended = s.end_user_sessions(user_id, Some(session_id)).await?;
+        s.users().set_totp(creds.user_id, None, None).await?;
+        let ended = s.sessions().end_all(user_id, Some(session_id)).await?;
         s.audit(
             &AuditEvent::new(p.actor(), "2fa.disabled", format!("user:{user_id}"))
                 .with_details(json!({"other_sessions_ended": ended})),
@@ -323,11 +330,13 @@ impl App {
         let (creds, step) = self.confirm_both(p, &body, origin).await?;
         let mut s = self.store.scope(p.tenant).await?;
         if let Some(step) = step {
-            s.advance_totp_step(creds.user_id, step).await?;
+            s.users().advance_totp_step(creds.user_id, step).await?;
         }
         let codes = recovery_codes(self.entropy.as_ref());
         let hashes: Vec<[u8; 32]> = codes.iter().map(|c| recovery_code_hash(c)).collect();
-        s.replace_recovery_codes(creds.user_id, &hashes).await?;
+        s.users()
+            .replace_recovery_codes(creds.user_id, &hashes)
+            .await?;
         s.audit(&AuditEvent::new(
             p.actor(),
             "2fa.recovery_codes_replaced",

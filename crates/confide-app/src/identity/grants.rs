@@ -55,7 +55,7 @@ impl App {
             ));
         };
         let mut s = self.store.read_scope(principal.tenant).await?;
-        let session = s.session(*session_id).await?;
+        let session = s.sessions().get(*session_id).await?;
         s.commit().await?;
         let age = self.clock.now_micros() - session.created_at;
         if age > REAUTH_WINDOW_SECS * 1_000_000 {

@@ -8,7 +8,7 @@ use crate::principal::{Pending, PlatformPrincipal, Principal, PrincipalKind};
 use crate::runtime::App;
 use confide_crypto::token::hash_token;
 use confide_store::StoreError;
-use confide_store::sessions::TokenOwner;
+use confide_store::principals::TokenOwner;
 
 /// Activity is recorded at most this often per session or key (saves a write per request; the
 /// idle timeout is exact to within this).
@@ -73,20 +73,20 @@ async fn api_key_principal(app: &App, owner: &TokenOwner) -> Result<Option<Princ
     let now = app.clock.now_micros();
     // Reads go through a read transaction; a write happens only to record use (once a minute).
     let mut s = app.store.read_scope(owner.tenant).await?;
-    let Some(key) = not_found_is_none(s.api_key(key_id).await)? else {
+    let Some(key) = not_found_is_none(s.api_keys().get(key_id).await)? else {
         return Ok(None);
     };
     if key.revoked_at.is_some() {
         return Ok(None);
     }
-    let role = s.role(key.role_id).await?;
+    let role = s.roles().get(key.role_id).await?;
     s.commit().await?;
     if key
         .last_used_at
         .is_none_or(|t| now - t >= TOUCH_EVERY_MICROS)
     {
         let mut w = app.store.scope(owner.tenant).await?;
-        w.touch_api_key(key_id, now).await?;
+        w.api_keys().touch(key_id, now).await?;
         w.commit().await?;
     }
     Ok(Some(Principal {
@@ -109,14 +109,14 @@ async fn session_principal(
     let now = app.clock.now_micros();
     let idle = app.auth.config.session_idle_timeout_secs * 1_000_000;
     let mut s = app.store.read_scope(owner.tenant).await?;
-    let Some(session) = not_found_is_none(s.session(session_id).await)? else {
+    let Some(session) = not_found_is_none(s.sessions().get(session_id).await)? else {
         return Ok(None);
     };
     if !confide_crypto::token::constant_time_eq(&session.token_hash, token_hash) {
         return Ok(None);
     }
-    let (user, _) = s.credentials(session.user_id).await?;
-    let role = s.role(user.role_id).await?;
+    let (user, _) = s.users().credentials(session.user_id).await?;
+    let role = s.roles().get(user.role_id).await?;
     s.commit().await?;
     let expired = !active
         || now >= session.expires_at
@@ -127,11 +127,11 @@ async fn session_principal(
         let mut w = app.store.scope(owner.tenant).await?;
         if expired {
             // Expired (or its user or tenant disabled): the server-side state goes now.
-            w.end_session(session_id, None).await?;
+            w.sessions().end(session_id, None).await?;
             w.commit().await?;
             return Ok(None);
         }
-        w.touch_session(session_id, now).await?;
+        w.sessions().touch(session_id, now).await?;
         w.commit().await?;
     }
     let pending = if user.must_change_password {
@@ -183,7 +183,7 @@ async fn support_principal(
         s.commit().await?;
         return Ok(None);
     }
-    let role = s.role(grant.role_id).await?;
+    let role = s.roles().get(grant.role_id).await?;
     s.commit().await?;
     Ok(Some((
         Principal {

@@ -27,10 +27,13 @@ pub use confide_store::sessions::Session;
 pub const SESSION_TOKEN_PREFIX: &str = "cfd_sess_";
 
 /// A sign-in attempt.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
+    /// The member's email address.
     pub email: String,
+    /// Their password.
     pub password: String,
+    /// A current two-factor code (TOTP or recovery code), when the account has 2FA.
     #[serde(default)]
     pub totp: Option<String>,
     /// Which membership to sign in to, for a person who belongs to several tenants; without it,
@@ -164,7 +167,7 @@ impl App {
         let (tenant_status, require_2fa) = self.store.tenant_settings(tenant).await?;
         let creds = {
             let mut s = self.store.read_scope(tenant).await?;
-            let (_, c) = s.credentials(user_id).await?;
+            let (_, c) = s.users().credentials(user_id).await?;
             s.commit().await?;
             c
         };
@@ -217,8 +220,8 @@ impl App {
         // The second factor is spent inside the transaction that creates the session, so the
         // same code cannot open two sessions.
         let spent = match factor {
-            SecondFactor::Totp(step) => s.advance_totp_step(user_id, step).await?,
-            SecondFactor::RecoveryCode(hash) => s.use_recovery_code(user_id, &hash).await?,
+            SecondFactor::Totp(step) => s.users().advance_totp_step(user_id, step).await?,
+            SecondFactor::RecoveryCode(hash) => s.users().use_recovery_code(user_id, &hash).await?,
             _ => true,
         };
         if !spent {
@@ -241,14 +244,16 @@ impl App {
             .await?;
         }
         if let Some(hash) = &rehash {
-            s.set_password_hash(user_id, hash, creds.must_change_password)
+            s.users()
+                .set_password_hash(user_id, hash, creds.must_change_password)
                 .await?;
         }
         s.throttle_remember_ip(&attempt.keys.account, &attempt.keys.ip_index)
             .await?;
         let expires_at = now + absolute * 1_000_000;
         let session_id = s
-            .create_session(NewSession {
+            .sessions()
+            .create(NewSession {
                 user_id,
                 token_hash: token.hash(),
                 user_agent: origin
@@ -316,7 +321,7 @@ impl App {
     pub async fn sign_out(&self, p: &Principal) -> Result<(), AppError> {
         let (user_id, session_id) = own_user(p)?;
         let mut s = self.store.scope(p.tenant).await?;
-        s.end_session(session_id, Some(user_id)).await?;
+        s.sessions().end(session_id, Some(user_id)).await?;
         s.audit(&AuditEvent::new(
             p.actor(),
             "session.logout",
@@ -331,7 +336,7 @@ impl App {
     pub async fn my_sessions(&self, p: &Principal) -> Result<(Vec<Session>, SessionId), AppError> {
         let (user_id, current) = own_user(p)?;
         let mut s = self.store.read_scope(p.tenant).await?;
-        let sessions = s.list_sessions(user_id).await?;
+        let sessions = s.sessions().list(user_id).await?;
         s.commit().await?;
         Ok((sessions, current))
     }
@@ -341,7 +346,7 @@ impl App {
         let (user_id, _) = own_user(p)?;
         let session_id: SessionId = id.parse().map_err(|_| AppError::not_found())?;
         let mut s = self.store.scope(p.tenant).await?;
-        if !s.end_session(session_id, Some(user_id)).await? {
+        if !s.sessions().end(session_id, Some(user_id)).await? {
             return Err(AppError::not_found());
         }
         s.audit(&AuditEvent::new(
@@ -358,7 +363,7 @@ impl App {
     pub async fn end_my_other_sessions(&self, p: &Principal) -> Result<u64, AppError> {
         let (user_id, current) = own_user(p)?;
         let mut s = self.store.scope(p.tenant).await?;
-        let n = s.end_user_sessions(user_id, Some(current)).await?;
+        let n = s.sessions().end_all(user_id, Some(current)).await?;
         s.audit(
             &AuditEvent::new(
                 p.actor(),

@@ -12,10 +12,10 @@ use super::content::{
 pub use super::outcome::Applied;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId};
-use confide_store::bulk::NewMediaFetch;
 use confide_store::consent::NewConsent;
 use confide_store::conversations::{Direction, NewMessage, Stored};
 use confide_store::ingest::WaIdentity;
+use confide_store::media::NewMediaFetch;
 use confide_store::{Scope, StoreError};
 use confide_whatsapp::WebhookBatch;
 use confide_whatsapp::webhook::{
@@ -206,9 +206,7 @@ impl Delivery {
             applied.unattributable += 1;
             return Ok(applied);
         };
-        let conversation = scope
-            .open_conversation(contact, self.channel.channel)
-            .await?;
+        let conversation = scope.inbox().open(contact, self.channel.channel).await?;
         round
             .conversations
             .insert((contact, self.channel.channel), conversation);
@@ -333,7 +331,7 @@ impl Delivery {
                 at_micros: p.timestamp.saturating_mul(1_000_000),
                 dedupe_key: Some(scope.blind_index("consent-dedupe", key.as_bytes())),
             };
-            if scope.append_consent(contact, consent).await?.is_some() {
+            if scope.consent().append(contact, consent).await?.is_some() {
                 applied.consent_events += 1;
                 let event = AuditEvent::new(
                     Actor::Meta,

@@ -5,8 +5,8 @@
 use super::content::{phone, status_details};
 use super::outcome::Outcome;
 use confide_core::audit::{Actor, AuditEvent};
-use confide_store::bulk::StatusRow;
 use confide_store::consent::NewConsent;
+use confide_store::ingest::StatusRow;
 use confide_store::ingest::WaIdentity;
 use confide_store::{Scope, StoreError};
 use confide_whatsapp::errors::records_marketing_opt_out;
@@ -79,7 +79,7 @@ async fn marketing_stopped_by_error(
         at_micros: s.timestamp.saturating_mul(1_000_000),
         dedupe_key: Some(scope.blind_index("consent-dedupe", key.as_bytes())),
     };
-    if scope.append_consent(contact, consent).await?.is_none() {
+    if scope.consent().append(contact, consent).await?.is_none() {
         return Ok(0);
     }
     let event = AuditEvent::new(

@@ -78,8 +78,11 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// A new app secret; the old one keeps verifying until `finish-rotation`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = SecretRotation)]
 pub struct RotateBody {
+    /// The new Meta app secret (write-only).
     pub app_secret: String,
 }
 

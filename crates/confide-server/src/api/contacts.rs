@@ -75,15 +75,21 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(contact_json(&c))).into_response())
 }
 
-#[derive(Deserialize)]
+/// A change to a contact: an absent field is unchanged, `null` clears it.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ContactChange)]
 pub struct PatchBody {
+    /// A phone number with its country code, normalised to E.164.
     #[serde(default, deserialize_with = "super::json::present")]
     pub phone: Option<Option<String>>,
+    /// The contact's name.
     #[serde(default, deserialize_with = "super::json::present")]
     pub name: Option<Option<String>>,
+    /// An array of label strings.
     #[serde(default, deserialize_with = "super::json::present")]
     pub labels: Option<Option<Value>>,
+    /// An object of text values.
     #[serde(default, deserialize_with = "super::json::present")]
     pub attributes: Option<Option<Value>>,
 }

@@ -90,10 +90,14 @@ pub async fn get(
     Ok(Json(conversation_json(&c)))
 }
 
-#[derive(Deserialize)]
+/// A change to a conversation: an absent field is unchanged.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConversationChange)]
 pub struct PatchBody {
+    /// `open` or `resolved`.
     pub status: Option<String>,
+    /// A user id of this tenant; `null` unassigns.
     #[serde(default, deserialize_with = "super::json::present")]
     pub assignee: Option<Option<String>>,
 }
@@ -118,10 +122,14 @@ pub async fn update(
     Ok(Json(conversation_json(&c)))
 }
 
-#[derive(Deserialize)]
+/// The contact and channel of a conversation to start (or find).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConversationStart)]
 pub struct StartBody {
+    /// A contact of this tenant.
     pub contact_id: String,
+    /// A channel of this tenant.
     pub channel_id: String,
 }
 

@@ -65,8 +65,10 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// The current password, to confirm a change to the second factor.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordOnly {
+    /// The current password.
     pub password: String,
 }
 
@@ -84,8 +86,10 @@ pub async fn enroll(
     })))
 }
 
-#[derive(Deserialize)]
+/// A code from the authenticator app.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CodeOnly {
+    /// A current TOTP code from the newly enrolled secret.
     pub code: String,
 }
 

@@ -8,6 +8,7 @@ pub mod health;
 pub mod json;
 pub mod keys;
 pub mod me;
+pub mod openapi;
 pub mod platform;
 pub mod security;
 pub mod session;
@@ -285,6 +286,8 @@ pub fn table() -> RouteTable {
             Platform,
             platform::support_session,
         )
+        // the contract: the OpenAPI document of this table
+        .route(Get, "/api/v1/openapi.json", Public, openapi::serve)
 }
 
 /// Every route of the table with its declared access (for the authorization matrix).

@@ -46,9 +46,13 @@ pub async fn logout(
     Ok(res)
 }
 
-#[derive(Deserialize)]
+/// A platform administrator's password change.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = PlatformPasswordChange)]
 pub struct PasswordChange {
+    /// The current password.
     pub current_password: String,
+    /// The new password (checked against the password policy).
     pub new_password: String,
 }
 

@@ -22,8 +22,11 @@ pub async fn get_settings(
     Ok(Json(json!({"require_2fa": require_2fa})))
 }
 
-#[derive(Deserialize)]
+/// The tenant's security settings.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = SecuritySettings)]
 pub struct Settings {
+    /// Whether every member must use two-factor authentication.
     pub require_2fa: bool,
 }
 

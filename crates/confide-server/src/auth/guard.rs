@@ -9,12 +9,12 @@
 //! `forbidden`.
 
 use super::{AuthContext, Pending};
-use confide_core::permissions::Permission;
 use crate::error::ApiError;
 use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use confide_core::permissions::Permission;
 use confide_crypto::token::constant_time_eq;
 
 /// Who may call a route.

@@ -229,7 +229,8 @@ async fn reads_contacts_and_records_consent(app: &TestApp) {
     let foreign = {
         let mut s = app.state.operator_store().scope(other.id).await.unwrap();
         let k = s
-            .create_contact(
+            .contacts()
+            .create(
                 confide_app::operator::store::contacts::NewContact {
                     name: Some("Other's customer".into()),
                     ..Default::default()
@@ -268,7 +269,8 @@ async fn reads_contacts_and_records_consent(app: &TestApp) {
         .await
         .unwrap();
     assert!(
-        s.consent_history(foreign.parse().unwrap())
+        s.consent()
+            .history(foreign.parse().unwrap())
             .await
             .unwrap()
             .is_empty()

@@ -758,7 +758,8 @@ async fn starts_conversations(app: &TestApp) {
             .await
             .unwrap();
         let k = s
-            .create_contact(
+            .contacts()
+            .create(
                 confide_app::operator::store::contacts::NewContact {
                     name: Some("Other's customer".into()),
                     ..Default::default()

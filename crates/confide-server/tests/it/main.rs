@@ -9,4 +9,5 @@ mod edge;
 mod harness;
 mod inbox;
 mod layers;
+mod openapi;
 mod webhooks;

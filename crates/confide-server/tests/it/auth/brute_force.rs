@@ -257,17 +257,18 @@ async fn unknown_and_known_emails_take_similar_time() {
         let mut s = app.state.operator_store().scope(t.id).await.unwrap();
         for i in 0..N {
             let e = format!("member{i}@timing.test");
-            s.insert_user(
-                NewUser {
-                    email: Email::parse(&e).unwrap(),
-                    role_id: t.roles["agent"],
-                    password_hash: hash.clone(),
-                    must_change_password: false,
-                },
-                Actor::Cli,
-            )
-            .await
-            .unwrap();
+            s.users()
+                .create(
+                    NewUser {
+                        email: Email::parse(&e).unwrap(),
+                        role_id: t.roles["agent"],
+                        password_hash: hash.clone(),
+                        must_change_password: false,
+                    },
+                    Actor::Cli,
+                )
+                .await
+                .unwrap();
             emails.push(e);
         }
         s.commit().await.unwrap();

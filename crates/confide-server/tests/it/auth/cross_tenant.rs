@@ -95,15 +95,15 @@ struct Snapshot {
 async fn snapshot(app: &TestApp, b: &Tenant, contact: &str) -> Snapshot {
     let contact: confide_core::ids::ContactId = contact.parse().unwrap();
     let mut s = app.state.operator_store().read_scope(b.id).await.unwrap();
-    let users = s.list_users().await.unwrap();
+    let users = s.users().list().await.unwrap();
     let mut sessions = Vec::new();
     for u in &users {
-        sessions.extend(s.list_sessions(u.id).await.unwrap());
+        sessions.extend(s.sessions().list(u.id).await.unwrap());
     }
     let snap = Snapshot {
         users: format!("{users:?}"),
-        roles: format!("{:?}", s.list_roles().await.unwrap()),
-        api_keys: format!("{:?}", s.list_api_keys().await.unwrap()),
+        roles: format!("{:?}", s.roles().list().await.unwrap()),
+        api_keys: format!("{:?}", s.api_keys().list().await.unwrap()),
         sessions: format!("{sessions:?}"),
         grants: format!("{:?}", s.list_support_grants().await.unwrap()),
         channels: format!("{:?}", s.list_channels().await.unwrap()),
@@ -126,20 +126,21 @@ async fn snapshot(app: &TestApp, b: &Tenant, contact: &str) -> Snapshot {
         },
         conversations: {
             let page = s
-                .list_conversations(Default::default(), None, 200)
+                .inbox()
+                .conversations(Default::default(), None, 200)
                 .await
                 .unwrap();
             let mut all = format!("{page:?}");
             for c in &page.items {
-                let msgs = s.list_messages_page(c.id, None, 200).await.unwrap();
+                let msgs = s.inbox().messages_page(c.id, None, 200).await.unwrap();
                 all.push_str(&format!("{msgs:?}"));
             }
             all
         },
         contact: format!(
             "{:?}{:?}",
-            s.get_contact(contact).await.unwrap(),
-            s.consent_history(contact).await.unwrap()
+            s.contacts().get(contact).await.unwrap(),
+            s.consent().history(contact).await.unwrap()
         ),
         audit_entries: 0,
     };
@@ -183,7 +184,7 @@ async fn run(app: &TestApp) {
     let b_session = match &b.members["agent"].auth {
         Auth::Session { .. } => {
             let mut s = app.state.operator_store().read_scope(b.id).await.unwrap();
-            let id = s.list_sessions(b.members["agent"].user_id).await.unwrap()[0].id;
+            let id = s.sessions().list(b.members["agent"].user_id).await.unwrap()[0].id;
             s.commit().await.unwrap();
             id.to_string()
         }
@@ -210,7 +211,8 @@ async fn run(app: &TestApp) {
             .await
             .unwrap();
         let contact = s
-            .create_contact(
+            .contacts()
+            .create(
                 confide_app::operator::store::contacts::NewContact {
                     name: Some("Secret customer of B".into()),
                     ..Default::default()
@@ -219,34 +221,36 @@ async fn run(app: &TestApp) {
             )
             .await
             .unwrap();
-        let conv = s.open_conversation(contact.id, c.id).await.unwrap();
-        s.insert_message(
-            conv,
-            confide_app::operator::store::conversations::NewMessage {
-                direction: confide_app::operator::store::conversations::Direction::Inbound,
-                wamid: Some("wamid.B.SECRET".into()),
-                kind: "text".into(),
-                body: json!({"text": "for B only"}),
-                status: "received".into(),
-                at_micros: 1,
-            },
-        )
-        .await
-        .unwrap();
-        s.append_consent(
-            contact.id,
-            confide_app::operator::store::consent::NewConsent {
-                purpose: "marketing".into(),
-                status: "opted_out".into(),
-                source: "keyword".into(),
-                evidence: Some("STOP".into()),
-                actor: "meta".into(),
-                at_micros: 1,
-                dedupe_key: None,
-            },
-        )
-        .await
-        .unwrap();
+        let conv = s.inbox().open(contact.id, c.id).await.unwrap();
+        s.inbox()
+            .insert_message(
+                conv,
+                confide_app::operator::store::conversations::NewMessage {
+                    direction: confide_app::operator::store::conversations::Direction::Inbound,
+                    wamid: Some("wamid.B.SECRET".into()),
+                    kind: "text".into(),
+                    body: json!({"text": "for B only"}),
+                    status: "received".into(),
+                    at_micros: 1,
+                },
+            )
+            .await
+            .unwrap();
+        s.consent()
+            .append(
+                contact.id,
+                confide_app::operator::store::consent::NewConsent {
+                    purpose: "marketing".into(),
+                    status: "opted_out".into(),
+                    source: "keyword".into(),
+                    evidence: Some("STOP".into()),
+                    actor: "meta".into(),
+                    at_micros: 1,
+                    dedupe_key: None,
+                },
+            )
+            .await
+            .unwrap();
         s.commit().await.unwrap();
         (c.id.to_string(), conv.to_string(), contact.id.to_string())
     };
@@ -388,7 +392,8 @@ async fn run(app: &TestApp) {
     let a_contact = {
         let mut s = app.state.operator_store().scope(a.id).await.unwrap();
         let k = s
-            .create_contact(
+            .contacts()
+            .create(
                 confide_app::operator::store::contacts::NewContact {
                     name: Some("A's customer".into()),
                     ..Default::default()

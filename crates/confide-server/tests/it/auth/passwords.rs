@@ -10,7 +10,7 @@ use confide_crypto::password::{PasswordHasher, PasswordParams};
 
 async fn stored_hash(app: &TestApp, t: &crate::harness::Tenant) -> String {
     let mut s = app.state.operator_store().read_scope(t.id).await.unwrap();
-    let (_, creds) = s.credentials(t.owner.user_id).await.unwrap();
+    let (_, creds) = s.users().credentials(t.owner.user_id).await.unwrap();
     s.commit().await.unwrap();
     creds.password_hash
 }
@@ -62,7 +62,8 @@ async fn sign_in_with_old_parameters_rewrites_the_hash() {
     assert!(old_phc.contains("$m=64,t=1,p=1$"));
     {
         let mut s = app.state.operator_store().scope(t.id).await.unwrap();
-        s.set_password_hash(t.owner.user_id, &old_phc, false)
+        s.users()
+            .set_password_hash(t.owner.user_id, &old_phc, false)
             .await
             .unwrap();
         s.commit().await.unwrap();

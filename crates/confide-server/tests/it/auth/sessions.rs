@@ -164,7 +164,7 @@ async fn logout_deletes_the_server_side_session() {
 
 async fn sessions_of(app: &TestApp, t: &crate::harness::Tenant) -> usize {
     let mut s = app.state.operator_store().read_scope(t.id).await.unwrap();
-    let n = s.list_sessions(t.owner.user_id).await.unwrap().len();
+    let n = s.sessions().list(t.owner.user_id).await.unwrap().len();
     s.commit().await.unwrap();
     n
 }

@@ -86,7 +86,8 @@ impl TestApp {
             .await
             .unwrap();
         let roles: BTreeMap<String, RoleId> = s
-            .list_roles()
+            .roles()
+            .list()
             .await
             .unwrap()
             .into_iter()

@@ -26,16 +26,18 @@ async fn newest_from_sheena(
     ch: &TestChannel,
 ) -> confide_app::operator::store::conversations::Message {
     let contact = s
-        .find_contact_by_wa_user("US.13491208655302741918")
+        .contacts()
+        .find_by_wa_user("US.13491208655302741918")
         .await
         .unwrap()
         .unwrap();
     let conv = s
-        .find_open_conversation(contact.id, ch.channel)
+        .inbox()
+        .find_open(contact.id, ch.channel)
         .await
         .unwrap()
         .unwrap();
-    s.list_messages(conv, 1).await.unwrap().remove(0)
+    s.inbox().messages(conv, 1).await.unwrap().remove(0)
 }
 
 fn fetcher(app: &TestApp) -> MediaFetcher {

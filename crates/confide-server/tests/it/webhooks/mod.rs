@@ -37,7 +37,8 @@ async fn customer_with_username_and_no_phone_becomes_a_contact_with_a_conversati
         .await
         .unwrap();
     let pablo = s
-        .find_contact_by_wa_user("BR.1502576394655843")
+        .contacts()
+        .find_by_wa_user("BR.1502576394655843")
         .await
         .unwrap()
         .expect("contact by BSUID");
@@ -45,11 +46,12 @@ async fn customer_with_username_and_no_phone_becomes_a_contact_with_a_conversati
     assert_eq!(pablo.username.as_deref(), Some("pablomorales"));
     assert_eq!(pablo.name.as_deref(), Some("Pablo Morales"));
     let conv = s
-        .find_open_conversation(pablo.id, ch.channel)
+        .inbox()
+        .find_open(pablo.id, ch.channel)
         .await
         .unwrap()
         .expect("a conversation");
-    let msgs = s.list_messages(conv, 10).await.unwrap();
+    let msgs = s.inbox().messages(conv, 10).await.unwrap();
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].direction, Direction::Inbound);
     assert_eq!(
@@ -73,26 +75,30 @@ async fn user_changed_number_keeps_history_on_one_contact() {
         .await
         .unwrap();
     assert!(
-        s.find_contact_by_wa_user("US.13491208655302741918")
+        s.contacts()
+            .find_by_wa_user("US.13491208655302741918")
             .await
             .unwrap()
             .is_none(),
         "old BSUID is gone"
     );
     let sheena = s
-        .find_contact_by_wa_user("US.99990000111122223333")
+        .contacts()
+        .find_by_wa_user("US.99990000111122223333")
         .await
         .unwrap()
         .expect("moved to the new BSUID");
     assert_eq!(sheena.phone, Some(Phone::parse("+16505550000").unwrap()));
     assert_eq!(sheena.name.as_deref(), Some("Sheena Nelson"));
     let conv = s
-        .find_open_conversation(sheena.id, ch.channel)
+        .inbox()
+        .find_open(sheena.id, ch.channel)
         .await
         .unwrap()
         .unwrap();
     let kinds: Vec<String> = s
-        .list_messages(conv, 10)
+        .inbox()
+        .messages(conv, 10)
         .await
         .unwrap()
         .into_iter()
@@ -209,7 +215,8 @@ async fn sheena_with_an_outbound_message(
 ) {
     let mut s = app.state.operator_store().scope(ch.tenant).await.unwrap();
     let c = s
-        .create_contact(
+        .contacts()
+        .create(
             confide_app::operator::store::contacts::NewContact {
                 phone: Some(Phone::parse("+16505551234").unwrap()),
                 ..Default::default()
@@ -218,7 +225,7 @@ async fn sheena_with_an_outbound_message(
         )
         .await
         .unwrap();
-    let conv = s.open_conversation(c.id, ch.channel).await.unwrap();
+    let conv = s.inbox().open(c.id, ch.channel).await.unwrap();
     let outbound = NewMessage {
         direction: Direction::Outbound,
         wamid: Some("wamid.OUTBOUND0001".into()),
@@ -227,7 +234,7 @@ async fn sheena_with_an_outbound_message(
         status: "accepted".into(),
         at_micros: 1,
     };
-    s.insert_message(conv, outbound).await.unwrap();
+    s.inbox().insert_message(conv, outbound).await.unwrap();
     s.commit().await.unwrap();
     (c, conv)
 }
@@ -260,7 +267,8 @@ async fn duplicates_and_reordered_statuses_end_in_the_right_state() {
         .await
         .unwrap();
     assert_eq!(
-        s.message_status("wamid.OUTBOUND0001")
+        s.inbox()
+            .message_status("wamid.OUTBOUND0001")
             .await
             .unwrap()
             .as_deref(),
@@ -315,11 +323,12 @@ async fn marketing_stop_from_whatsapp_is_recorded_once_in_the_consent_ledger() {
         .await
         .unwrap();
     let sheena = s
-        .find_contact_by_wa_user("US.13491208655302741918")
+        .contacts()
+        .find_by_wa_user("US.13491208655302741918")
         .await
         .unwrap()
         .unwrap();
-    let ledger = s.consent_history(sheena.id).await.unwrap();
+    let ledger = s.consent().history(sheena.id).await.unwrap();
     assert_eq!(ledger.len(), 1, "Meta's redelivery adds nothing");
     assert_eq!(
         (ledger[0].purpose.as_str(), ledger[0].status.as_str()),
@@ -439,27 +448,30 @@ async fn mixed_traffic_lands_once_in_the_right_state(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(
-        s.message_status("wamid.OUTBOUND0001")
+        s.inbox()
+            .message_status("wamid.OUTBOUND0001")
             .await
             .unwrap()
             .as_deref(),
         Some("read")
     );
     let sheena = s
-        .find_contact_by_wa_user("US.13491208655302741918")
+        .contacts()
+        .find_by_wa_user("US.13491208655302741918")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(sheena.id, c.id, "the contact known by phone took the BSUID");
     assert_eq!(sheena.name.as_deref(), Some("Sheena Nelson"));
-    assert_eq!(s.consent_history(sheena.id).await.unwrap().len(), 1);
+    assert_eq!(s.consent().history(sheena.id).await.unwrap().len(), 1);
     let pablo = s
-        .find_contact_by_wa_user("BR.1502576394655843")
+        .contacts()
+        .find_by_wa_user("BR.1502576394655843")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(pablo.phone, None);
-    let texts = s.list_messages(conv, 50).await.unwrap();
+    let texts = s.inbox().messages(conv, 50).await.unwrap();
     assert!(
         texts.iter().any(|m| m.kind == "image"),
         "{:?}",
@@ -610,7 +622,8 @@ async fn a_reply_to_a_customer_without_a_phone_is_addressed_by_bsuid() {
         .await
         .unwrap();
     let pablo = s
-        .find_contact_by_wa_user("BR.1502576394655843")
+        .contacts()
+        .find_by_wa_user("BR.1502576394655843")
         .await
         .unwrap()
         .unwrap();
