@@ -239,7 +239,10 @@ mod tests {
             })
             .sum();
         let status_share = all_statuses as f64 / 20_000.0;
-        assert!((0.23..0.27).contains(&status_share), "statuses {status_share}");
+        assert!(
+            (0.23..0.27).contains(&status_share),
+            "statuses {status_share}"
+        );
 
         let mut bodies = HashSet::new();
         for (i, p) in d.iter().enumerate() {
