@@ -1,9 +1,11 @@
 //! The two engines: which one a URL names, and how connections to it are set up.
 
+use crate::durability::Durability;
 use crate::error::StoreError;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The engine behind a [`crate::Store`].
@@ -161,6 +163,9 @@ fn session_setup(
     }
 }
 
+/// The shared pool, SQLite's writer pool, and whether that writer may defer its flushes.
+pub(crate) type Pools = (AnyPool, Option<AnyPool>, Option<Arc<Durability>>);
+
 /// The application's pools: the shared one and, on SQLite, the writer's.
 ///
 /// SQLite has one writer at a time. Every write transaction therefore goes through a pool of
@@ -170,7 +175,7 @@ fn session_setup(
 pub(crate) async fn connect_pools(
     options: &StoreOptions,
     backend: Backend,
-) -> Result<(AnyPool, Option<AnyPool>), StoreError> {
+) -> Result<Pools, StoreError> {
     match backend {
         Backend::Sqlite => {
             // A few readers are plenty.
@@ -179,10 +184,23 @@ pub(crate) async fn connect_pools(
                 backend,
                 Role::Shared,
                 options.max_connections.clamp(1, 8),
+                None,
             )
             .await?;
-            let writer = connect_pool(options, backend, Role::Writer, 1).await?;
-            Ok((shared, Some(writer)))
+            // With `synchronous = full`, the ingest writer may leave its flushes to
+            // `Store::sync_log` (see `crate::durability`); anything else writes at FULL.
+            let durability =
+                (options.sqlite_synchronous == "full").then(|| Arc::new(Durability::default()));
+            let writer =
+                connect_pool(options, backend, Role::Writer, 1, durability.clone()).await?;
+            if let Some(d) = &durability {
+                let file: String =
+                    sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                        .fetch_one(&writer)
+                        .await?;
+                d.set_database_file(&file);
+            }
+            Ok((shared, Some(writer), durability))
         }
         Backend::Postgres => Ok((
             connect_pool(
@@ -190,8 +208,10 @@ pub(crate) async fn connect_pools(
                 backend,
                 Role::Shared,
                 options.max_connections.max(1),
+                None,
             )
             .await?,
+            None,
             None,
         )),
     }
@@ -202,9 +222,10 @@ async fn connect_pool(
     backend: Backend,
     role: Role,
     max: u32,
+    durability: Option<Arc<Durability>>,
 ) -> Result<AnyPool, StoreError> {
     let connect = connect_options(options, backend)?;
-    let setup = std::sync::Arc::new(session_setup(options, backend, role)?);
+    let setup = Arc::new(session_setup(options, backend, role)?);
     let mut pool = AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(5));
@@ -215,6 +236,12 @@ async fn connect_pool(
             .idle_timeout(None)
             .max_lifetime(None)
             .test_before_acquire(false);
+        if let Some(d) = durability {
+            pool = pool.before_acquire(move |conn, _meta| {
+                let d = d.clone();
+                Box::pin(async move { Durability::restore_on_acquire(&d, conn).await })
+            });
+        }
     }
     let pool = pool
         .after_connect(move |conn, _meta| {

@@ -27,6 +27,7 @@ pub mod channels;
 pub mod consent;
 pub mod contacts;
 pub mod conversations;
+pub mod durability;
 pub mod error;
 pub mod inbox;
 pub mod ingest;

@@ -21,11 +21,12 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let backend = Backend::from_url(&options.url)?;
         migrate::run(options, backend).await?;
-        let (pool, writer) = backend::connect_pools(options, backend).await?;
+        let (pool, writer, durability) = backend::connect_pools(options, backend).await?;
         let store = Store::from_parts(Parts {
             pool,
             listen_url: (backend == Backend::Postgres).then(|| options.url.clone()),
             writer,
+            durability,
             backend,
             keys: Keys::new(keyring, keyring_reload),
             clock,

@@ -3,6 +3,7 @@
 //! [`crate::open`]; everything a tenant's rows allow goes through a [`crate::Scope`].
 
 use crate::backend::Backend;
+use crate::durability::Durability;
 use crate::error::StoreError;
 use crate::keys::Keys;
 use crate::migrate;
@@ -23,6 +24,8 @@ struct Inner {
     listen_url: Option<String>,
     /// SQLite: the one writer connection (see [`crate::backend::connect_pools`]).
     writer: Option<AnyPool>,
+    /// SQLite with `synchronous = full`: commits that leave the log flush to the caller.
+    durability: Option<Arc<Durability>>,
     backend: Backend,
     keys: Keys,
     clock: SharedClock,
@@ -34,6 +37,7 @@ pub(crate) struct Parts {
     pub pool: AnyPool,
     pub listen_url: Option<String>,
     pub writer: Option<AnyPool>,
+    pub durability: Option<Arc<Durability>>,
     pub backend: Backend,
     pub keys: Keys,
     pub clock: SharedClock,
@@ -55,6 +59,7 @@ impl Store {
                 pool: p.pool,
                 listen_url: p.listen_url,
                 writer: p.writer,
+                durability: p.durability,
                 backend: p.backend,
                 keys: p.keys,
                 clock: p.clock,
@@ -83,6 +88,11 @@ impl Store {
     /// PostgreSQL: the URL to listen for notifications on (`None` on SQLite).
     pub(crate) fn listen_url(&self) -> Option<&str> {
         self.inner.listen_url.as_deref()
+    }
+
+    /// Deferred log flushes (see [`crate::durability`]), when on.
+    pub(crate) fn durability(&self) -> Option<&Durability> {
+        self.inner.durability.as_deref()
     }
 
     /// The pool for reads.

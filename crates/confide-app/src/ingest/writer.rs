@@ -3,7 +3,10 @@
 //! request. Durability therefore costs one commit per round, not one per request.
 //!
 //! - The queue is bounded: when it is full the request is answered 503 at once, and Meta retries.
-//! - A request is answered 200 only after its transaction committed.
+//! - A request is answered 200 only after its transaction committed and the commit reached the
+//!   disk. On SQLite the flush is taken off the writer's path: a [`syncer`] task flushes the log
+//!   once for every round committed since its last flush while the writer goes on with the next
+//!   round (see `confide_store::durability`).
 //! - A round that fails is retried delivery by delivery, so one poisonous delivery fails alone.
 //! - When the database is down, every waiting request gets 503 quickly; nothing acknowledged is
 //!   ever lost, and nothing unacknowledged was promised.
@@ -92,6 +95,15 @@ impl IngestQueue {
 }
 
 async fn run(store: Store, mut rx: mpsc::Receiver<Job>, media_wake: Arc<Notify>) {
+    let (committed, pending) = mpsc::unbounded_channel();
+    let flusher = store.clone();
+    let syncer = tokio::spawn(syncer(
+        move || {
+            let store = flusher.clone();
+            async move { store.sync_log().await }
+        },
+        pending,
+    ));
     while let Some(first) = rx.recv().await {
         let mut round = vec![first];
         while round.len() < ROUND_MAX {
@@ -111,44 +123,89 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, media_wake: Arc<Notify>)
         }
         for tenant in order {
             let jobs = by_tenant.remove(&tenant).unwrap_or_default();
-            if write_group(&store, tenant, jobs).await {
+            let done = write_group(&store, tenant, jobs).await;
+            if done
+                .iter()
+                .any(|(_, r)| r.as_ref().is_ok_and(|a| a.media > 0))
+            {
                 media_wake.notify_one();
+            }
+            // Answered once the log is on the disk; if the syncer is gone, nothing can be.
+            if let Err(mpsc::error::SendError(done)) = committed.send(done) {
+                finish_all(done, Err(WriteError::Unavailable));
+            }
+        }
+    }
+    drop(committed);
+    let _ = syncer.await;
+}
+
+/// Rounds written, each job with its outcome, waiting for the log flush.
+type Done = Vec<(Job, Result<Applied, WriteError>)>;
+
+/// Answers committed rounds once the log is on the disk: one flush for every round committed
+/// since the previous flush. A failed flush answers 503 (Meta retries; the retry finds the
+/// rows, if they survived, as duplicates).
+async fn syncer<F, Fut>(flush: F, mut pending: mpsc::UnboundedReceiver<Done>)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
+    while let Some(first) = pending.recv().await {
+        let mut rounds = vec![first];
+        while let Ok(more) = pending.try_recv() {
+            rounds.push(more);
+        }
+        let needs_flush = rounds.iter().flatten().any(|(_, r)| r.is_ok());
+        let flushed = if needs_flush {
+            flush().await.map_err(classify)
+        } else {
+            Ok(())
+        };
+        for done in rounds {
+            for (job, result) in done {
+                match &flushed {
+                    Ok(()) => job.finish(result),
+                    Err(e) => job.finish(result.and(Err(e.clone()))),
+                }
             }
         }
     }
 }
 
-/// Stores a tenant's deliveries in one transaction; on failure, one by one. True when the
-/// committed deliveries queued media.
-async fn write_group(store: &Store, tenant: TenantId, jobs: Vec<Job>) -> bool {
+fn finish_all(done: Done, result: Result<(), WriteError>) {
+    for (job, r) in done {
+        job.finish(r.and_then(|a| result.clone().map(|()| a)));
+    }
+}
+
+/// Stores a tenant's deliveries in one transaction; on failure, one by one. Each job comes back
+/// with its outcome, not yet answered.
+async fn write_group(store: &Store, tenant: TenantId, jobs: Vec<Job>) -> Done {
     let deliveries: Vec<&Delivery> = jobs.iter().map(|j| &j.delivery).collect();
-    let mut media = false;
     match write(store, tenant, &deliveries).await {
-        Ok(results) => {
-            for (job, applied) in jobs.into_iter().zip(results) {
-                media |= applied.media > 0;
-                job.finish(Ok(applied));
-            }
-        }
+        Ok(results) => jobs
+            .into_iter()
+            .zip(results)
+            .map(|(j, a)| (j, Ok(a)))
+            .collect(),
         Err(e) if jobs.len() > 1 && !e.is_unavailable() => {
             tracing::warn!(error = %e, deliveries = jobs.len(), "group commit failed; retrying one by one");
+            let mut done = Vec::with_capacity(jobs.len());
             for job in jobs {
                 let result = write(store, tenant, &[&job.delivery]).await;
                 let result = result
                     .map(|mut r| r.pop().unwrap_or_default())
                     .map_err(classify);
-                media |= result.as_ref().is_ok_and(|a| a.media > 0);
-                job.finish(result);
+                done.push((job, result));
             }
+            done
         }
         Err(e) => {
             let err = classify(e);
-            for job in jobs {
-                job.finish(Err(err.clone()));
-            }
+            jobs.into_iter().map(|j| (j, Err(err.clone()))).collect()
         }
     }
-    media
 }
 
 fn classify(e: StoreError) -> WriteError {
@@ -166,8 +223,116 @@ async fn write(
     tenant: TenantId,
     deliveries: &[&Delivery],
 ) -> Result<Vec<Applied>, StoreError> {
-    let mut scope = store.scope(tenant).await?;
+    let mut scope = store.scope_synced_later(tenant).await?;
     let results = apply_round(&mut scope, deliveries).await?;
     scope.commit().await?;
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::directory::ChannelEntry;
+    use confide_core::ids::ChannelId;
+    use confide_store::channels::ChannelHealth;
+    use secrecy::SecretString;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn job() -> (
+        Job,
+        oneshot::Receiver<(Result<Applied, WriteError>, Delivery)>,
+    ) {
+        let secret = || SecretString::from("s".to_string());
+        let channel = Arc::new(ChannelEntry {
+            tenant: TenantId::from_uuid(uuid::Uuid::nil()),
+            channel: ChannelId::from_uuid(uuid::Uuid::nil()),
+            phone_number_id: "1".into(),
+            app_secret: secret(),
+            app_secret_next: None,
+            verify_token: secret(),
+            access_token: secret(),
+            graph_base_url: String::new(),
+            active: true,
+            health: ChannelHealth::Ok,
+        });
+        let (done, wait) = oneshot::channel();
+        let delivery = Delivery {
+            channel,
+            changes: Vec::new(),
+            rejected: Vec::new(),
+        };
+        (Job { delivery, done }, wait)
+    }
+
+    fn stored() -> Result<Applied, WriteError> {
+        Ok(Applied {
+            messages: 1,
+            ..Applied::default()
+        })
+    }
+
+    /// A committed round is answered only after a flush that began after it was committed, and
+    /// one flush answers every round waiting for it.
+    #[tokio::test]
+    async fn committed_rounds_are_answered_only_after_one_flush_covering_them_all() {
+        let release = Arc::new(Notify::new());
+        let flushes = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (a, mut wait_a) = job();
+        let (b, mut wait_b) = job();
+        tx.send(vec![(a, stored())]).unwrap();
+        tx.send(vec![(b, stored())]).unwrap();
+        let (r, f) = (release.clone(), flushes.clone());
+        let task = tokio::spawn(syncer(
+            move || {
+                let (r, f) = (r.clone(), f.clone());
+                async move {
+                    r.notified().await;
+                    f.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                }
+            },
+            rx,
+        ));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(wait_a.try_recv().is_err(), "answered before the flush");
+        assert!(wait_b.try_recv().is_err(), "answered before the flush");
+        release.notify_one();
+        assert_eq!(wait_a.await.unwrap().0, stored());
+        assert_eq!(wait_b.await.unwrap().0, stored());
+        assert_eq!(
+            flushes.load(Ordering::SeqCst),
+            1,
+            "one flush for both rounds"
+        );
+        drop(tx);
+        task.await.unwrap();
+    }
+
+    /// A flush that fails is not an acknowledgement (the request is answered 503; Meta retries), and a round that stored nothing needs none.
+    #[tokio::test]
+    async fn a_failed_flush_acknowledges_nothing_and_a_failed_round_needs_no_flush() {
+        let flushes = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let f = flushes.clone();
+        let task = tokio::spawn(syncer(
+            move || {
+                let f = f.clone();
+                async move {
+                    f.fetch_add(1, Ordering::SeqCst);
+                    Err(StoreError::Config("the disk is gone".into()))
+                }
+            },
+            rx,
+        ));
+        let (a, wait_a) = job();
+        tx.send(vec![(a, stored())]).unwrap();
+        assert_eq!(wait_a.await.unwrap().0, Err(WriteError::Failed));
+        let (b, wait_b) = job();
+        tx.send(vec![(b, Err(WriteError::Failed))]).unwrap();
+        assert_eq!(wait_b.await.unwrap().0, Err(WriteError::Failed));
+        assert_eq!(flushes.load(Ordering::SeqCst), 1);
+        drop(tx);
+        task.await.unwrap();
+    }
 }

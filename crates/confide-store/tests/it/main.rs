@@ -188,4 +188,52 @@ mod sqlite_only {
             "the writer's own checkpoints bound the log ({bounded} frames; {unbounded} without)"
         );
     }
+
+    /// The ingest writer's commits leave the log flush to `sync_log` (NORMAL inside its scope),
+    /// and every other write still waits for the disk (FULL): the writer connection is switched
+    /// back before anyone else writes with it.
+    #[tokio::test]
+    async fn only_scopes_synced_later_skip_the_flush_and_every_other_write_keeps_it() {
+        let db = TestDb::sqlite().await;
+        let t = tenant(&db.store, "T").await;
+        let mut s = db.store.scope(t).await.unwrap();
+        assert_eq!(
+            s.sqlite_synchronous().await.unwrap(),
+            Some(2),
+            "FULL by default"
+        );
+        s.commit().await.unwrap();
+        for _ in 0..2 {
+            let mut later = db.store.scope_synced_later(t).await.unwrap();
+            assert_eq!(later.sqlite_synchronous().await.unwrap(), Some(1));
+            later.commit().await.unwrap();
+            db.store.sync_log().await.unwrap();
+            let mut s = db.store.scope(t).await.unwrap();
+            assert_eq!(
+                s.sqlite_synchronous().await.unwrap(),
+                Some(2),
+                "a write after an ingest round waits for the disk again"
+            );
+            s.commit().await.unwrap();
+        }
+        // A scope dropped without committing leaves no lowered connection behind either.
+        drop(db.store.scope_synced_later(t).await.unwrap());
+        let mut s = db.store.scope(t).await.unwrap();
+        assert_eq!(s.sqlite_synchronous().await.unwrap(), Some(2));
+        drop(s);
+        db.finish().await;
+    }
+
+    /// With `synchronous = normal` configured nothing is flushed per commit at all, and a scope
+    /// synced later is an ordinary one.
+    #[tokio::test]
+    async fn with_synchronous_normal_a_scope_synced_later_is_an_ordinary_scope() {
+        let db = TestDb::sqlite_with(|o| o.sqlite_synchronous = "normal".into()).await;
+        let t = tenant(&db.store, "T").await;
+        let mut later = db.store.scope_synced_later(t).await.unwrap();
+        assert_eq!(later.sqlite_synchronous().await.unwrap(), Some(1));
+        later.commit().await.unwrap();
+        db.store.sync_log().await.unwrap();
+        db.finish().await;
+    }
 }
