@@ -132,6 +132,13 @@ codes! {
     PasswordTooLong = "password_too_long", Unprocessable, "The password is longer than the policy allows.";
     PasswordTooCommon = "password_too_common", Unprocessable, "The password is on the list of common or breached passwords.";
     PasswordContainsEmail = "password_contains_email", Unprocessable, "The password contains the account's email.";
+    InvalidMessage = "invalid_message", Unprocessable, "The message is empty, too long, or of a type that cannot be sent this way.";
+    OutsideWindow = "outside_window", Unprocessable, "The send gate: more than 24 hours since the customer last wrote; only an approved template may be sent.";
+    NoConsent = "no_consent", Unprocessable, "The send gate: the contact opted out of (or never opted in to) this purpose.";
+    TemplateNotApproved = "template_not_approved", Unprocessable, "The send gate: no APPROVED template of that name and language.";
+    TemplateParams = "template_params", Unprocessable, "The send gate: the number of parameters is not the template's.";
+    ChannelDisabled = "channel_disabled", Unprocessable, "The send gate: the channel is stopped (token refused, account blocked, or disabled).";
+    NoAddress = "no_address", Unprocessable, "The contact has neither a phone number nor a WhatsApp user id to send to.";
     // 429
     TooManyAttempts = "too_many_attempts", TooManyRequests, "Too many failed attempts; wait before trying again.";
     // 500

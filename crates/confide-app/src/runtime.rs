@@ -11,6 +11,7 @@ use crate::keyring;
 use crate::media::fetcher::MediaFetcher;
 use crate::media::vault::MediaVault;
 use crate::metrics::Metrics;
+use crate::outbound::dispatcher::Dispatcher;
 use crate::outbound::health::ChannelHealthMonitor;
 use confide_core::clock::SharedClock;
 use confide_core::entropy::SharedEntropy;
@@ -72,6 +73,8 @@ pub struct App {
     pub health: ChannelHealthMonitor,
     /// Password hashing (bounded), keyed hashes for throttling, session settings.
     pub auth: Arc<AuthRuntime>,
+    /// Wakes the dispatcher when a send is queued.
+    pub outbox_wake: Arc<Notify>,
 }
 
 /// Closes the database (after [`Workers::stop`]); see [`App::closer`].
@@ -195,6 +198,17 @@ impl App {
         handles.push(tokio::spawn(
             channels.clone().follow_changes(store.clone(), stop.clone()),
         ));
+        let outbox_wake = Arc::new(Notify::new());
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            channels.clone(),
+            deps.clock.clone(),
+            deps.entropy.clone(),
+            egress.clone(),
+            health.clone(),
+            outbox_wake.clone(),
+        );
+        handles.push(tokio::spawn(dispatcher.run(stop.clone())));
         handles.push(tokio::spawn(fetcher.run(stop)));
         let auth = Arc::new(AuthRuntime::from_config(&config, &store).map_err(OpenError)?);
         let app = App {
@@ -209,6 +223,7 @@ impl App {
             ingest,
             egress,
             health,
+            outbox_wake,
         };
         Ok((
             app,

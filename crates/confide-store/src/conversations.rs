@@ -60,5 +60,7 @@ pub struct Message {
     pub kind: String,
     pub body: serde_json::Value,
     pub status: String,
+    /// Why an outbound message failed (or is held for review), in plain words.
+    pub error: Option<String>,
     pub created_at: i64,
 }

@@ -272,7 +272,7 @@ impl Inbox<'_, '_> {
             "ORDER BY m.created_at DESC, m.message_id DESC LIMIT $3"
         };
         let sql = format!(
-            "SELECT m.message_id, m.direction, m.wamid, m.kind, m.body_ct, m.status, m.created_at, f.status, f.attempts \
+            "SELECT m.message_id, m.direction, m.wamid, m.kind, m.body_ct, m.status, m.created_at, m.error_reason, f.status, f.attempts \
              FROM messages m LEFT JOIN media_fetches f ON f.tenant_id = m.tenant_id AND f.message_id = m.message_id \
              WHERE m.tenant_id = $1 AND m.conversation_id = $2 {keyset}"
         );
@@ -288,11 +288,11 @@ impl Inbox<'_, '_> {
             .iter()
             .map(|r| {
                 let message = self.message_from_row(r, conversation)?;
-                let media_status: Option<String> = r.try_get(7)?;
+                let media_status: Option<String> = r.try_get(8)?;
                 let media = match media_status {
                     Some(status) => Some(MediaSummary {
                         status,
-                        attempts: r.try_get(8)?,
+                        attempts: r.try_get(9)?,
                     }),
                     None => None,
                 };
@@ -524,7 +524,7 @@ impl Inbox<'_, '_> {
     ) -> Result<Vec<Message>, StoreError> {
         let t = self.scope.tenant_str().to_string();
         let rows = sqlx::query(
-            "SELECT message_id, direction, wamid, kind, body_ct, status, created_at FROM messages \
+            "SELECT message_id, direction, wamid, kind, body_ct, status, created_at, error_reason FROM messages \
              WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY created_at DESC, message_id DESC LIMIT $3",
         )
         .bind(t)
@@ -537,8 +537,28 @@ impl Inbox<'_, '_> {
             .collect()
     }
 
-    /// A message of `conversation` from a row whose first seven columns are `message_id,
-    /// direction, wamid, kind, body_ct, status, created_at`; the body is opened.
+    /// One message of a conversation; [`StoreError::NotFound`] when it is not there.
+    pub async fn message(
+        &mut self,
+        conversation: ConversationId,
+        id: MessageId,
+    ) -> Result<Message, StoreError> {
+        let t = self.scope.tenant_str().to_string();
+        let row = sqlx::query(
+            "SELECT message_id, direction, wamid, kind, body_ct, status, created_at, error_reason FROM messages \
+             WHERE tenant_id = $1 AND conversation_id = $2 AND message_id = $3",
+        )
+        .bind(t)
+        .bind(conversation.to_string())
+        .bind(id.to_string())
+        .fetch_optional(self.scope.conn())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        self.message_from_row(&row, conversation)
+    }
+
+    /// A message of `conversation` from a row whose first eight columns are `message_id,
+    /// direction, wamid, kind, body_ct, status, created_at, error_reason`; the body is opened.
     fn message_from_row(
         &self,
         r: &sqlx::any::AnyRow,
@@ -566,6 +586,7 @@ impl Inbox<'_, '_> {
             kind: r.try_get(3)?,
             body,
             status: r.try_get(5)?,
+            error: r.try_get(7)?,
             created_at: r.try_get(6)?,
         })
     }

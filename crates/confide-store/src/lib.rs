@@ -37,6 +37,7 @@ pub mod media;
 pub mod migrate;
 pub mod notify;
 mod open;
+pub mod outbox;
 pub mod page;
 pub mod platform;
 pub mod principals;

@@ -66,6 +66,13 @@ const MIGRATIONS: &[Source] = &[
         postgres: include_str!("../migrations/postgres/0008_channel_health_code.sql"),
         sqlite_own_transaction: false,
     },
+    Source {
+        version: 9,
+        description: "outbox",
+        sqlite: include_str!("../migrations/sqlite/0009_outbox.sql"),
+        postgres: include_str!("../migrations/postgres/0009_outbox.sql"),
+        sqlite_own_transaction: false,
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -1,10 +1,13 @@
-//! Outbound messages. Every send will pass the one send gate (consent, window, template, role,
-//! channel health) before it reaches the outbox; what lives here today is the part that does not
-//! depend on it: how a contact is addressed, and [`graph::graph_client`], the one way the server
-//! builds a Graph client (always behind the egress guard).
+//! Outbound messages. Every send passes the one send gate (role, channel health, template,
+//! consent, window) in [`send`] before it reaches the outbox, and again in the [`dispatcher`],
+//! the only code that hands a message to Graph. Here too: how a contact is addressed, and
+//! [`graph::graph_client`], the one way the server builds a Graph client (always behind the
+//! egress guard).
 
+pub mod dispatcher;
 pub mod graph;
 pub mod health;
+pub mod send;
 
 use confide_store::contacts::Contact;
 use confide_whatsapp::send::Recipient;

@@ -91,7 +91,7 @@ pub use consent::{
 pub use template::{Template, TemplateCategory, TemplateStatus, UnknownTemplateValue};
 pub use window::{WINDOW_MICROS, window_closes_at, window_open};
 
-use crate::ids::{ChannelId, ContactId, ConversationId, TenantId};
+use crate::ids::{ChannelId, ContactId, ConversationId, MessageId, TenantId};
 use crate::permissions::Permission;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -362,6 +362,43 @@ impl Permit {
     /// Unix microseconds of the decision.
     pub fn decided_at(&self) -> i64 {
         self.decided_at
+    }
+}
+
+/// A permit bound to the outbox entry being dispatched: the only thing the Graph client's
+/// message send accepts. The dispatcher makes one for each attempt, from the permit the gate
+/// gave that attempt and the queued message it is for.
+///
+/// A permit cannot be made outside [`decide`]:
+///
+/// ```compile_fail,E0451
+/// use confide_core::send_gate::Permit;
+/// let forged = Permit { decided_at: 0 };
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "a dispatch is what the Graph client sends"]
+pub struct Dispatch {
+    permit: Permit,
+    message: MessageId,
+}
+
+impl Permit {
+    /// Binds this permit to the queued message the dispatcher is sending (one attempt).
+    pub fn dispatch(self, outbox_message: MessageId) -> Dispatch {
+        Dispatch {
+            permit: self,
+            message: outbox_message,
+        }
+    }
+}
+
+impl Dispatch {
+    pub fn permit(&self) -> &Permit {
+        &self.permit
+    }
+    /// The outbox entry (and message) this attempt sends.
+    pub fn message(&self) -> MessageId {
+        self.message
     }
 }
 

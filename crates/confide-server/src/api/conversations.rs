@@ -52,7 +52,16 @@ fn conversation_json(c: &InboxConversation) -> Value {
 }
 
 fn message_json(m: &InboxMessage) -> Value {
-    let msg = &m.message;
+    let mut v = plain_message_json(&m.message);
+    v["media"] = json!(
+        m.media
+            .as_ref()
+            .map(|f| json!({"status": f.status, "attempts": f.attempts}))
+    );
+    v
+}
+
+fn plain_message_json(msg: &confide_app::conversations::Message) -> Value {
     json!({
         "id": msg.id.to_string(),
         "conversation_id": msg.conversation_id.to_string(),
@@ -61,8 +70,8 @@ fn message_json(m: &InboxMessage) -> Value {
         "kind": msg.kind,
         "body": msg.body,
         "status": msg.status,
+        "error": msg.error,
         "created_at": ts(msg.created_at),
-        "media": m.media.as_ref().map(|f| json!({"status": f.status, "attempts": f.attempts})),
     })
 }
 
@@ -174,4 +183,44 @@ pub async fn messages(
         "messages": page.items.iter().map(message_json).collect::<Vec<_>>(),
         "next_cursor": page.next_cursor,
     })))
+}
+
+/// What to send: `{"type":"text","text":"..."}` (templates and media follow).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = MessageSend)]
+pub struct SendBody {
+    /// `text` (the default), `template` or `media`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The text of a `text` message (at most 4,096 characters).
+    pub text: Option<String>,
+}
+
+/// `POST /api/v1/conversations/{id}/messages` → 202 with the queued message (`status:
+/// queued`); the dispatcher sends it and status webhooks move it on. With an `Idempotency-Key`
+/// header, a repeated request returns the first one's message and sends nothing more. Refused by
+/// the send gate → 422 with its code (`outside_window`, `no_consent`, `channel_disabled`, ...).
+pub async fn send(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(conversation): Path<String>,
+    headers: axum::http::HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let key = match headers.get("idempotency-key") {
+        Some(v) => Some(v.to_str().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "Idempotency-Key must be visible ASCII.",
+            )
+        })?),
+        None => None,
+    };
+    let input = confide_app::outbound::send::SendInput::from_json(&body)?;
+    let queued = state
+        .send_message(&principal, &conversation, input, key)
+        .await?;
+    let m = confide_app::outbound::send::queued_message(&queued);
+    Ok((StatusCode::ACCEPTED, Json(plain_message_json(m))).into_response())
 }

@@ -166,6 +166,12 @@ pub fn table() -> RouteTable {
             Perm(P::InboxRead),
             conversations::messages,
         )
+        .route(
+            Post,
+            "/api/v1/conversations/{id}/messages",
+            Perm(P::InboxReply),
+            conversations::send,
+        )
         // contacts and their consent ledger
         .route(
             Get,

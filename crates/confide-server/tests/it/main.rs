@@ -10,4 +10,5 @@ mod harness;
 mod inbox;
 mod layers;
 mod openapi;
+mod sending;
 mod webhooks;

@@ -1,5 +1,6 @@
 //! Sending: `POST /{PHONE_NUMBER_ID}/messages` for a message or a mark-read.
 
+use confide_core::send_gate::Dispatch;
 use reqwest::Method;
 
 use super::error::GraphError;
@@ -9,8 +10,18 @@ use crate::send::{MarkRead, OutboundMessage, SendResponse};
 impl GraphClient {
     /// `POST /{PHONE_NUMBER_ID}/messages`: the message is *accepted* (its outcome comes later as
     /// status webhooks). The body is validated first; the answer must carry a wamid.
+    ///
+    /// Only a [`Dispatch`] opens this door: a permit from the send gate bound to the outbox
+    /// entry being sent. Without one, nothing compiles:
+    ///
+    /// ```compile_fail,E0061
+    /// # async fn f(client: &confide_whatsapp::client::GraphClient, m: &confide_whatsapp::send::OutboundMessage) {
+    /// client.send("106540352242922", m).await;
+    /// # }
+    /// ```
     pub async fn send(
         &self,
+        _dispatch: &Dispatch,
         phone_number_id: &str,
         message: &OutboundMessage,
     ) -> Result<SendResponse, GraphError> {

@@ -146,6 +146,10 @@ impl Op {
         self.answer(201, description, Content::Json)
     }
 
+    fn accepted(self, description: &'static str) -> Self {
+        self.answer(202, description, Content::Json)
+    }
+
     fn no_content(self, description: &'static str) -> Self {
         self.answer(204, description, Content::Empty)
     }
@@ -313,6 +317,11 @@ pub(super) fn table_ops() -> Vec<Op> {
             .query::<MessageQuery>()
             .ok("`{\"messages\":[{\"id\",\"conversation_id\",\"direction\",\"wamid\",\"kind\",\"body\",\"status\",\"created_at\",\"media\"}],\"next_cursor\":...}`.")
             .errors(&[C::InvalidQuery, C::InvalidCursor, C::InvalidLimit]),
+        op(Post, "/api/v1/conversations/{id}/messages", "conversations_send", "inbox", "Send a message")
+            .doc("Through the send gate (role, channel health, consent, the 24-hour window), then queued for the dispatcher, which sends it to WhatsApp at the channel's pace; status webhooks move it on (`queued` → `sent` → `delivered` → `read`, or `failed` with `error` in plain words). An `Idempotency-Key` header makes a repeated request return the first one's message and send nothing more.")
+            .body::<conversations::SendBody>()
+            .accepted("The queued message: `{\"id\",\"conversation_id\",\"direction\":\"outbound\",\"wamid\":null,\"kind\",\"body\",\"status\":\"queued\",\"error\",\"created_at\"}`.")
+            .errors(&[C::InvalidMessage, C::OutsideWindow, C::NoConsent, C::TemplateNotApproved, C::TemplateParams, C::ChannelDisabled, C::NoAddress, C::Conflict]),
         // contacts
         op(Get, "/api/v1/contacts", "contacts_list", "contacts", "List or search contacts")
             .doc("Newest first, keyset-paginated. `q` looks a contact up exactly through the blind indexes (personal data is sealed at rest).")

@@ -226,6 +226,19 @@ impl TestApp {
         auth: &Auth,
         body: Option<Value>,
     ) -> Resp {
+        self.call_with(ip, method, path, auth, body, &[]).await
+    }
+
+    /// [`TestApp::call_from`] with extra request headers (an `Idempotency-Key`, say).
+    pub async fn call_with(
+        &self,
+        ip: IpAddr,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut b = Request::builder()
             .method(method.clone())
             .uri(path)
@@ -254,6 +267,9 @@ impl TestApp {
             }
             Auth::Bearer(k) => b = b.header(header::AUTHORIZATION, format!("Bearer {k}")),
             Auth::RawCookie(c) => b = b.header(header::COOKIE, c),
+        }
+        for (name, value) in headers {
+            b = b.header(*name, *value);
         }
         let resp = self.send(ip, b, body).await;
         // A channel created or given a new token is checked with Graph in the background; let

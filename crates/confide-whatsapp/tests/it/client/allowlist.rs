@@ -26,7 +26,10 @@ async fn redirects_are_not_followed() {
     })
     .await;
     let client = client_for(&graph.url);
-    let e = client.send(PNID, &text_to_sheena()).await.unwrap_err();
+    let e = client
+        .send(&dispatch(), PNID, &text_to_sheena())
+        .await
+        .unwrap_err();
     assert_eq!(
         e,
         GraphError::Redirect {

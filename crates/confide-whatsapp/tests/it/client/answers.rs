@@ -214,7 +214,7 @@ async fn odd_answers_are_typed() {
     .await;
     let c = client_for(&graph.url);
     let m = text_to_sheena();
-    let e = c.send("1", &m).await.unwrap_err();
+    let e = c.send(&dispatch(), "1", &m).await.unwrap_err();
     assert_eq!(
         e,
         GraphError::Status {
@@ -222,10 +222,10 @@ async fn odd_answers_are_typed() {
             class: ErrorClass::RetryBackoff
         }
     );
-    let e = c.send("2", &m).await.unwrap_err();
+    let e = c.send(&dispatch(), "2", &m).await.unwrap_err();
     assert_eq!(e.class(), ErrorClass::RetryBackoff);
     assert_eq!(e.http_status(), Some(502));
-    let e = c.send("3", &m).await.unwrap_err();
+    let e = c.send(&dispatch(), "3", &m).await.unwrap_err();
     match &e {
         GraphError::Api {
             http_status: 500,
@@ -238,16 +238,16 @@ async fn odd_answers_are_typed() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(
-        c.send("4", &m).await.unwrap_err(),
+        c.send(&dispatch(), "4", &m).await.unwrap_err(),
         GraphError::Decode(_)
     ));
     assert!(matches!(
-        c.send("5", &m).await.unwrap_err(),
+        c.send(&dispatch(), "5", &m).await.unwrap_err(),
         GraphError::Decode(_)
     ));
-    let e = c.send("6", &m).await.unwrap_err();
+    let e = c.send(&dispatch(), "6", &m).await.unwrap_err();
     assert_eq!(api(&e), (403, 131031, None, ErrorClass::StopChannel));
-    let e = c.send("7", &m).await.unwrap_err();
+    let e = c.send(&dispatch(), "7", &m).await.unwrap_err();
     assert_eq!(
         e,
         GraphError::Status {
@@ -263,13 +263,13 @@ async fn odd_answers_are_typed() {
         body: "x".repeat(4097),
         preview_url: false,
     });
-    let e = c.send("1", &too_long).await.unwrap_err();
+    let e = c.send(&dispatch(), "1", &too_long).await.unwrap_err();
     assert!(
         matches!(e, GraphError::InvalidRequest(SendError::TooLong { .. })),
         "{e:?}"
     );
     for bad in ["../../admin", "1?x=y", "", "1/messages"] {
-        let e = c.send(bad, &m).await.unwrap_err();
+        let e = c.send(&dispatch(), bad, &m).await.unwrap_err();
         assert!(matches!(e, GraphError::InvalidRequest(_)), "{bad}: {e:?}");
         assert!(matches!(
             c.media_info(bad).await,
@@ -286,7 +286,7 @@ async fn transport_failures_retry_with_backoff() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let e = client_for(&format!("http://{addr}"))
-        .send(PNID, &text_to_sheena())
+        .send(&dispatch(), PNID, &text_to_sheena())
         .await
         .unwrap_err();
     assert!(
@@ -319,7 +319,10 @@ async fn transport_failures_retry_with_backoff() {
         },
     )
     .unwrap();
-    let e = c.send(PNID, &text_to_sheena()).await.unwrap_err();
+    let e = c
+        .send(&dispatch(), PNID, &text_to_sheena())
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             e,

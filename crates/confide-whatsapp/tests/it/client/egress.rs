@@ -74,7 +74,10 @@ async fn a_name_resolving_to_a_private_address_is_refused_without_connecting() {
     let policy = resolving(&["https://graph.facebook.com"], &names);
     for base in ["https://graph.evil.test", "https://graph.sneaky.test"] {
         let client = GraphClient::new(base, token(), short(policy.clone())).unwrap();
-        let e = client.send(PNID, &text_to_sheena()).await.unwrap_err();
+        let e = client
+            .send(&dispatch(), PNID, &text_to_sheena())
+            .await
+            .unwrap_err();
         let r = refused(&e);
         assert!(base.ends_with(&r.target), "{r}");
         assert_eq!(e.class(), ErrorClass::Permanent);
@@ -84,7 +87,7 @@ async fn a_name_resolving_to_a_private_address_is_refused_without_connecting() {
     }
     let e = GraphClient::new("https://graph.evil.test", token(), short(policy.clone()))
         .unwrap()
-        .send(PNID, &text_to_sheena())
+        .send(&dispatch(), PNID, &text_to_sheena())
         .await
         .unwrap_err();
     assert!(
@@ -98,7 +101,7 @@ async fn a_name_resolving_to_a_private_address_is_refused_without_connecting() {
     let listed = resolving(&["https://graph.sneaky.test"], &names);
     let e = GraphClient::new("https://graph.sneaky.test", token(), short(listed))
         .unwrap()
-        .send(PNID, &text_to_sheena())
+        .send(&dispatch(), PNID, &text_to_sheena())
         .await
         .unwrap_err();
     assert!(matches!(e, GraphError::Transport { .. }), "{e:?}");
@@ -131,7 +134,10 @@ async fn ip_literals_in_refused_ranges_are_refused_before_any_request() {
         "https://[::ffff:169.254.169.254]".to_owned(),
     ] {
         let client = GraphClient::new(&base, token(), short(public_only.clone())).unwrap();
-        let e = client.send(PNID, &text_to_sheena()).await.unwrap_err();
+        let e = client
+            .send(&dispatch(), PNID, &text_to_sheena())
+            .await
+            .unwrap_err();
         refused(&e);
     }
     // The default options carry the strictest guard: nothing listed.
@@ -141,7 +147,12 @@ async fn ip_literals_in_refused_ranges_are_refused_before_any_request() {
         GraphClientOptions::default(),
     )
     .unwrap();
-    refused(&default.send(PNID, &text_to_sheena()).await.unwrap_err());
+    refused(
+        &default
+            .send(&dispatch(), PNID, &text_to_sheena())
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(target.accepts(), 0, "no connection was made");
 }
 
@@ -155,12 +166,19 @@ async fn only_the_listed_loopback_origin_is_reached_not_another_name_for_it() {
     // Listed: http://127.0.0.1:PORT. The same server as http://localhost:PORT is refused
     // (localhost resolves to loopback, and that name is not listed).
     let by_name = GraphClient::new(&localhost, token(), short(listed_ip.clone())).unwrap();
-    let e = by_name.send(PNID, &text_to_sheena()).await.unwrap_err();
+    let e = by_name
+        .send(&dispatch(), PNID, &text_to_sheena())
+        .await
+        .unwrap_err();
     assert_eq!(refused(&e).target, "localhost");
     assert_eq!(graph.hits(), 0);
     let by_ip = GraphClient::new(&graph.url, token(), short(listed_ip)).unwrap();
     assert_eq!(
-        by_ip.send(PNID, &text_to_sheena()).await.unwrap().wamid(),
+        by_ip
+            .send(&dispatch(), PNID, &text_to_sheena())
+            .await
+            .unwrap()
+            .wamid(),
         Some("wamid.OK")
     );
     assert_eq!(graph.hits(), 1);
@@ -168,11 +186,20 @@ async fn only_the_listed_loopback_origin_is_reached_not_another_name_for_it() {
     // And the reverse: localhost listed, 127.0.0.1 refused.
     let listed_name = Arc::new(EgressPolicy::new([localhost.as_str()]).unwrap());
     let by_ip = GraphClient::new(&graph.url, token(), short(listed_name.clone())).unwrap();
-    refused(&by_ip.send(PNID, &text_to_sheena()).await.unwrap_err());
+    refused(
+        &by_ip
+            .send(&dispatch(), PNID, &text_to_sheena())
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(graph.hits(), 1);
     let by_name = GraphClient::new(&localhost, token(), short(listed_name)).unwrap();
     assert_eq!(
-        by_name.send(PNID, &text_to_sheena()).await.unwrap().wamid(),
+        by_name
+            .send(&dispatch(), PNID, &text_to_sheena())
+            .await
+            .unwrap()
+            .wamid(),
         Some("wamid.OK")
     );
     assert_eq!(graph.hits(), 2);
@@ -180,9 +207,17 @@ async fn only_the_listed_loopback_origin_is_reached_not_another_name_for_it() {
     // Added while running (how the demo and the server tests list their meta-sim).
     let later = Arc::new(EgressPolicy::public_only());
     let client = GraphClient::new(&graph.url, token(), short(later.clone())).unwrap();
-    refused(&client.send(PNID, &text_to_sheena()).await.unwrap_err());
+    refused(
+        &client
+            .send(&dispatch(), PNID, &text_to_sheena())
+            .await
+            .unwrap_err(),
+    );
     later.list_local_simulator(&graph.url).unwrap();
-    client.send(PNID, &text_to_sheena()).await.unwrap();
+    client
+        .send(&dispatch(), PNID, &text_to_sheena())
+        .await
+        .unwrap();
     assert_eq!(graph.hits(), 3);
 }
 

@@ -220,3 +220,33 @@ pub(super) fn refused(e: &GraphError) -> &EgressRefused {
         other => panic!("expected an egress refusal, got {other:?}"),
     }
 }
+
+/// What the Graph client's send takes: the send gate's permit (an agent reply inside the
+/// window) bound to a queued message.
+pub(super) fn dispatch() -> confide_core::send_gate::Dispatch {
+    use confide_core::permissions::BuiltinRole;
+    use confide_core::send_gate::{
+        ChannelHealth, ConsentLedger, Content, SendFacts, SendPath, SendRequest, decide,
+    };
+    let id = |n: u8| format!("00000000-0000-7000-8000-0000000000{n:02}");
+    let request = SendRequest {
+        tenant: id(1).parse().unwrap(),
+        channel: id(2).parse().unwrap(),
+        contact: id(3).parse().unwrap(),
+        conversation: None,
+        path: SendPath::AgentReply,
+        content: Content::Text,
+    };
+    let permissions = BuiltinRole::Agent.permissions();
+    let ledger = ConsentLedger::new();
+    let facts = SendFacts {
+        permissions: &permissions,
+        channel: ChannelHealth::Active,
+        template: None,
+        consent: &ledger,
+        last_inbound_at: Some(0),
+    };
+    decide(&request, &facts, 1)
+        .unwrap()
+        .dispatch(id(4).parse().unwrap())
+}

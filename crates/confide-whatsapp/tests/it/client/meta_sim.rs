@@ -21,13 +21,13 @@ async fn text_to_phone_uses_to_and_to_bsuid_uses_recipient() {
 
     let m =
         OutboundMessage::text(Recipient::phone(SHEENA_PHONE).unwrap(), "Hi Sheena", false).unwrap();
-    let r = s.client.send(PNID, &m).await.unwrap();
+    let r = s.client.send(&dispatch(), PNID, &m).await.unwrap();
     let wamid_phone = r.wamid().unwrap().to_owned();
     assert!(wamid_phone.starts_with("wamid."), "{wamid_phone}");
     assert_eq!(r.contacts[0].input, SHEENA_PHONE);
 
     let m = OutboundMessage::text(Recipient::bsuid(PABLO).unwrap(), "Olá Pablo", false).unwrap();
-    let r = s.client.send(PNID, &m).await.unwrap();
+    let r = s.client.send(&dispatch(), PNID, &m).await.unwrap();
     let wamid_bsuid = r.wamid().unwrap().to_owned();
     assert_eq!(r.contacts[0].wa_id, None, "a withheld phone is not echoed");
 
@@ -50,7 +50,11 @@ async fn template_send_and_mark_read() {
     // A template needs no open window.
     let r = s
         .client
-        .send(PNID, &order_confirmation(Recipient::bsuid(SHEENA).unwrap()))
+        .send(
+            &dispatch(),
+            PNID,
+            &order_confirmation(Recipient::bsuid(SHEENA).unwrap()),
+        )
         .await
         .unwrap();
     let sent = s.sim.sent_messages();
@@ -87,7 +91,10 @@ async fn error_classes_end_to_end() {
         opts_for(s.sim.base_url()),
     )
     .unwrap();
-    let e = bad.send(PNID, &order_confirmation(to())).await.unwrap_err();
+    let e = bad
+        .send(&dispatch(), PNID, &order_confirmation(to()))
+        .await
+        .unwrap_err();
     assert_eq!(api(&e), (401, 190, None, ErrorClass::StopChannel));
     assert_eq!(e.retry_after(0, 0.0), None);
     assert!(!e.is_retryable());
@@ -109,13 +116,13 @@ async fn error_classes_end_to_end() {
     // 131056: the 46th message to one user in the same instant hits the pair rate limit.
     for i in 0..45 {
         s.client
-            .send(PNID, &order_confirmation(to()))
+            .send(&dispatch(), PNID, &order_confirmation(to()))
             .await
             .unwrap_or_else(|e| panic!("send {i}: {e}"));
     }
     let e = s
         .client
-        .send(PNID, &order_confirmation(to()))
+        .send(&dispatch(), PNID, &order_confirmation(to()))
         .await
         .unwrap_err();
     let (http, code, _, class) = api(&e);
@@ -136,12 +143,20 @@ async fn error_classes_end_to_end() {
     s.sim.set_throughput(PNID, 1).unwrap();
     s.clock.advance(time::Duration::seconds(10));
     s.client
-        .send(PNID, &order_confirmation(Recipient::bsuid(PABLO).unwrap()))
+        .send(
+            &dispatch(),
+            PNID,
+            &order_confirmation(Recipient::bsuid(PABLO).unwrap()),
+        )
         .await
         .unwrap();
     let e = s
         .client
-        .send(PNID, &order_confirmation(Recipient::bsuid(PABLO).unwrap()))
+        .send(
+            &dispatch(),
+            PNID,
+            &order_confirmation(Recipient::bsuid(PABLO).unwrap()),
+        )
         .await
         .unwrap_err();
     assert_eq!(

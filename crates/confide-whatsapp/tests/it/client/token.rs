@@ -33,7 +33,10 @@ async fn the_token_is_sent_only_as_a_bearer_header_and_never_shown() {
     .await;
     let c = client_for(&graph.url);
     assert_eq!(
-        c.send(PNID, &text_to_sheena()).await.unwrap().wamid(),
+        c.send(&dispatch(), PNID, &text_to_sheena())
+            .await
+            .unwrap()
+            .wamid(),
         Some("wamid.OK")
     );
     let shown = format!("{c:?}");

@@ -1,0 +1,428 @@
+//! The dispatcher: the only code that hands messages to Graph.
+//!
+//! For each due outbox entry (replies before broadcast traffic, oldest first) it asks the send
+//! gate again at its own time — a contact who opted out while the message waited is not sent
+//! to — claims the entry (`in_flight`, committed before the call), and sends it with a
+//! [`confide_core::send_gate::Dispatch`] made from that permit. Then, by Graph's answer:
+//! - accepted: the message is `sent` with its wamid (or further on, when status webhooks came
+//!   first);
+//! - retryable (transient, rate limits, the pair rate): back in the queue with backoff, up to
+//!   [`MAX_ATTEMPTS`];
+//! - the channel cannot send (190, 10, 200–299, 368, 131031): the channel's health is set (which
+//!   stops its queue: the gate refuses it from then on and raises a security event), and the
+//!   message fails with a plain reason;
+//! - anything else: the message fails with Meta's code and a plain reason.
+//!
+//! Each channel is paced at [`DEFAULT_THROUGHPUT`] messages per second. An entry found
+//! `in_flight` at start was interrupted between Graph's answer and its record: it is held for
+//! review, never sent twice.
+
+use super::graph::graph_client;
+use super::health::ChannelHealthMonitor;
+use super::recipient_for;
+use super::send::{audit_refusal, gate, parse_path};
+use crate::ingest::directory::ChannelDirectory;
+use confide_core::audit::{Actor, AuditEvent};
+use confide_core::clock::SharedClock;
+use confide_core::entropy::SharedEntropy;
+use confide_core::ids::ChannelId;
+use confide_core::send_gate::{Content, Refusal};
+use confide_store::outbox::{DueSend, OutboxEntry};
+use confide_store::{Store, StoreError};
+use confide_whatsapp::ErrorClass;
+use confide_whatsapp::client::GraphError;
+use confide_whatsapp::egress::EgressPolicy;
+use confide_whatsapp::send::OutboundMessage;
+use confide_whatsapp::webhook::StatusKind;
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, watch};
+
+/// Attempts before a retryable failure is final.
+pub const MAX_ATTEMPTS: i64 = 6;
+/// Messages per second per channel (Meta's default throughput).
+pub const DEFAULT_THROUGHPUT: u32 = 80;
+/// Entries read per pass.
+const BATCH: i64 = 256;
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DispatchPass {
+    pub sent: u64,
+    pub retried: u64,
+    pub failed: u64,
+    pub refused: u64,
+}
+
+/// See the module documentation.
+#[derive(Clone)]
+pub struct Dispatcher {
+    store: Store,
+    channels: Arc<ChannelDirectory>,
+    clock: SharedClock,
+    entropy: SharedEntropy,
+    egress: Arc<EgressPolicy>,
+    health: ChannelHealthMonitor,
+    wake: Arc<Notify>,
+    throughput: u32,
+}
+
+/// What became of one entry.
+enum Outcome {
+    Sent,
+    Retried,
+    Failed,
+    Refused,
+    Skipped,
+}
+
+impl Dispatcher {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Store,
+        channels: Arc<ChannelDirectory>,
+        clock: SharedClock,
+        entropy: SharedEntropy,
+        egress: Arc<EgressPolicy>,
+        health: ChannelHealthMonitor,
+        wake: Arc<Notify>,
+    ) -> Dispatcher {
+        Dispatcher {
+            store,
+            channels,
+            clock,
+            entropy,
+            egress,
+            health,
+            wake,
+            throughput: DEFAULT_THROUGHPUT,
+        }
+    }
+
+    /// Runs until `stop`: holds interrupted sends for review, then dispatches whenever woken
+    /// (a send was queued) or every second (retries coming due).
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        match self.hold_interrupted().await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(
+                    held = n,
+                    "sends interrupted mid-way by a stop are held for review, not sent again"
+                )
+            }
+            Err(e) => tracing::error!(error = %e, "could not check for interrupted sends"),
+        }
+        loop {
+            if let Err(e) = self.run_once().await {
+                tracing::error!(error = %e, "dispatch pass failed; retrying shortly");
+            }
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    /// Sends left `in_flight` by a process that stopped: held for review.
+    pub async fn hold_interrupted(&self) -> Result<u64, StoreError> {
+        let mut held = 0;
+        for d in self.store.interrupted_sends(10_000).await? {
+            let mut s = self.store.scope(d.tenant).await?;
+            if s.outbox().hold_for_review(d.message).await? {
+                held += 1;
+                let event = AuditEvent::new(
+                    Actor::System,
+                    "message.held_for_review",
+                    format!("message:{}", d.message),
+                );
+                s.audit(&event).await?;
+            }
+            s.commit().await?;
+        }
+        Ok(held)
+    }
+
+    /// Dispatches every entry due now, each channel at its pace.
+    pub async fn run_once(&self) -> Result<DispatchPass, StoreError> {
+        let mut pass = DispatchPass::default();
+        let mut next_slot: HashMap<ChannelId, Instant> = HashMap::new();
+        let spacing = Duration::from_secs(1) / self.throughput.max(1);
+        loop {
+            let due = self.store.due_sends(self.clock.now_micros(), BATCH).await?;
+            if due.is_empty() {
+                return Ok(pass);
+            }
+            let mut progressed = false;
+            for d in due {
+                let slot = next_slot.entry(d.channel).or_insert_with(Instant::now);
+                tokio::time::sleep_until((*slot).into()).await;
+                *slot = Instant::now().max(*slot) + spacing;
+                match self.dispatch(&d).await {
+                    Ok(Outcome::Sent) => pass.sent += 1,
+                    Ok(Outcome::Retried) => pass.retried += 1,
+                    Ok(Outcome::Failed) => pass.failed += 1,
+                    Ok(Outcome::Refused) => pass.refused += 1,
+                    Ok(Outcome::Skipped) => continue,
+                    Err(e) => {
+                        tracing::error!(error = %e, message = %d.message, "dispatch failed; the send stays queued");
+                        continue;
+                    }
+                }
+                progressed = true;
+            }
+            if !progressed {
+                return Ok(pass);
+            }
+        }
+    }
+
+    async fn dispatch(&self, d: &DueSend) -> Result<Outcome, StoreError> {
+        let now = self.clock.now_micros();
+        let mut s = self.store.scope(d.tenant).await?;
+        let entry = s.outbox().entry(d.message).await?;
+        if entry.state != "pending" {
+            return Ok(Outcome::Skipped);
+        }
+        let Some(path) = parse_path(&entry.path) else {
+            s.outbox()
+                .fail(
+                    d.message,
+                    None,
+                    "This message was queued in a way this version cannot send.",
+                )
+                .await?;
+            s.commit().await?;
+            return Ok(Outcome::Failed);
+        };
+        let Some(content) = content_of(&entry) else {
+            s.outbox()
+                .fail(d.message, None, "This kind of message cannot be sent yet.")
+                .await?;
+            s.commit().await?;
+            return Ok(Outcome::Failed);
+        };
+        // The role was checked when the send was queued; the rest is decided again now.
+        let permissions = BTreeSet::from([path.required_permission()]);
+        let permit =
+            match gate(&mut s, entry.conversation, path, content, &permissions, now).await? {
+                Ok(p) => p,
+                Err(refusal) => {
+                    s.outbox()
+                        .fail(d.message, None, &refused_reason(&refusal))
+                        .await?;
+                    audit_refusal(
+                        &mut s,
+                        Actor::System,
+                        entry.conversation,
+                        path,
+                        &refusal,
+                        Some(d.message),
+                    )
+                    .await?;
+                    s.commit().await?;
+                    return Ok(Outcome::Refused);
+                }
+            };
+        let contact = s.contacts().get(entry.contact).await?;
+        let message = match recipient_for(&contact, false)
+            .map_err(|e| e.to_string())
+            .and_then(|to| build(&entry, to))
+        {
+            Ok(m) => m,
+            Err(reason) => {
+                s.outbox().fail(d.message, None, &reason).await?;
+                s.commit().await?;
+                return Ok(Outcome::Failed);
+            }
+        };
+        let Some(channel) = self.channels.get(&self.store, entry.channel).await? else {
+            s.outbox()
+                .fail(d.message, None, "The WhatsApp number was removed.")
+                .await?;
+            s.commit().await?;
+            return Ok(Outcome::Failed);
+        };
+        // In flight, durably, before Graph sees it: a crash from here on holds it for review.
+        if !s.outbox().claim(d.message).await? {
+            return Ok(Outcome::Skipped);
+        }
+        s.commit().await?;
+
+        let client = match graph_client(
+            &self.egress,
+            &channel.graph_base_url,
+            channel.access_token.clone(),
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                return self
+                    .finish_failed(
+                        d,
+                        None,
+                        &format!("The channel's Graph address is not usable: {e}"),
+                    )
+                    .await;
+            }
+        };
+        let answer = client
+            .send(
+                &permit.dispatch(d.message),
+                &channel.phone_number_id,
+                &message,
+            )
+            .await;
+        match answer {
+            Ok(resp) => {
+                let wamid = resp.wamid().unwrap_or_default().to_string();
+                self.finish_sent(d, &wamid).await?;
+                if let Err(e) = self
+                    .health
+                    .observe_success(d.tenant, d.channel, channel.health)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not record the channel's recovery");
+                }
+                Ok(Outcome::Sent)
+            }
+            Err(e) => self.finish_error(d, entry.attempts + 1, &e).await,
+        }
+    }
+
+    async fn finish_sent(&self, d: &DueSend, wamid: &str) -> Result<(), StoreError> {
+        let mut s = self.store.scope(d.tenant).await?;
+        // Status webhooks may have come in before this record: the furthest one counts.
+        let mut status = StatusKind::Sent;
+        for recorded in s.outbox().recorded_statuses(wamid).await? {
+            let k = StatusKind::parse(&recorded);
+            if k.supersedes(&status) {
+                status = k;
+            }
+        }
+        s.outbox()
+            .sent(d.message, wamid, status.as_str(), i64::from(status.rank()))
+            .await?;
+        let event = AuditEvent::new(
+            Actor::System,
+            "message.sent",
+            format!("message:{}", d.message),
+        )
+        .with_details(json!({"channel": d.channel.to_string(), "wamid": wamid}));
+        s.audit(&event).await?;
+        s.commit().await
+    }
+
+    async fn finish_error(
+        &self,
+        d: &DueSend,
+        attempts: i64,
+        e: &GraphError,
+    ) -> Result<Outcome, StoreError> {
+        let class = e.class();
+        if class == ErrorClass::StopChannel {
+            // Sets the channel's health (the gate refuses it from now on) and raises the alarm.
+            if let Err(err) = self.health.observe(d.tenant, d.channel, e).await {
+                tracing::error!(error = %err, "could not record the channel's stop");
+            }
+        }
+        if class.is_retryable() && attempts < MAX_ATTEMPTS {
+            let jitter = f64::from(self.entropy_u16()) / 65_536.0;
+            let wait = e
+                .retry_after(u32::try_from(attempts - 1).unwrap_or(0), jitter)
+                .unwrap_or(Duration::from_secs(30));
+            let at = self
+                .clock
+                .now_micros()
+                .saturating_add(i64::try_from(wait.as_micros()).unwrap_or(i64::MAX));
+            let mut s = self.store.scope(d.tenant).await?;
+            s.outbox().retry_at(d.message, at).await?;
+            s.commit().await?;
+            tracing::info!(message = %d.message, attempts, error = %e, "send will be retried");
+            return Ok(Outcome::Retried);
+        }
+        self.finish_failed(d, e.code(), &plain_reason(e)).await
+    }
+
+    async fn finish_failed(
+        &self,
+        d: &DueSend,
+        code: Option<i64>,
+        reason: &str,
+    ) -> Result<Outcome, StoreError> {
+        let mut s = self.store.scope(d.tenant).await?;
+        s.outbox().fail(d.message, code, reason).await?;
+        let event = AuditEvent::new(
+            Actor::System,
+            "message.failed",
+            format!("message:{}", d.message),
+        )
+        .with_details(json!({"channel": d.channel.to_string(), "code": code}));
+        s.audit(&event).await?;
+        s.commit().await?;
+        tracing::warn!(message = %d.message, ?code, "send failed");
+        Ok(Outcome::Failed)
+    }
+
+    fn entropy_u16(&self) -> u16 {
+        let mut b = [0u8; 2];
+        self.entropy.fill(&mut b);
+        u16::from_le_bytes(b)
+    }
+}
+
+/// The gate's view of a queued message's content.
+fn content_of(entry: &OutboxEntry) -> Option<Content<'static>> {
+    match entry.kind.as_str() {
+        "text" => Some(Content::Text),
+        _ => None,
+    }
+}
+
+/// The Graph request for a queued message.
+fn build(
+    entry: &OutboxEntry,
+    to: confide_whatsapp::send::Recipient,
+) -> Result<OutboundMessage, String> {
+    match entry.kind.as_str() {
+        "text" => {
+            let text = entry.body["text"].as_str().unwrap_or_default();
+            OutboundMessage::text(to, text, false).map_err(|e| e.to_string())
+        }
+        other => Err(format!("{other} messages cannot be sent yet")),
+    }
+}
+
+/// Why a queued message was refused at dispatch, for the message itself.
+fn refused_reason(r: &Refusal) -> String {
+    let mut m = r.message();
+    if let Some(first) = m.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    format!("Not sent: {m}.")
+}
+
+/// A Graph failure in plain words.
+fn plain_reason(e: &GraphError) -> String {
+    match e.code() {
+        Some(131047) => "More than 24 hours have passed since the customer last wrote; only an approved template can be sent.".into(),
+        Some(131026) => "WhatsApp could not deliver to this number (it may not be on WhatsApp).".into(),
+        Some(131050) => "The customer has stopped marketing messages from this business.".into(),
+        Some(131056) => "Too many messages to this customer in a short time; WhatsApp refused this one.".into(),
+        Some(130429) => "WhatsApp's rate limit for this number was reached.".into(),
+        Some(190) => "WhatsApp refused the number's access token; reconnect the number.".into(),
+        Some(368 | 131031) => "WhatsApp blocked or locked the business account.".into(),
+        Some(10 | 200..=299) => "The access token lacks the permission to send.".into(),
+        Some(code) => format!("WhatsApp refused the message (error {code})."),
+        None => format!("The message could not be handed to WhatsApp: {e}."),
+    }
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("throughput", &self.throughput)
+            .finish_non_exhaustive()
+    }
+}

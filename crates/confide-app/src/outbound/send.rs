@@ -1,0 +1,271 @@
+//! Answering a customer: the one send use case every entry point calls (JSON API, pages, and
+//! later broadcasts and automations). The send gate decides first ([`gate`]); what it lets in is
+//! queued in the outbox with the message (`queued`), and the [`super::dispatcher`] hands it to
+//! Graph. Every refusal is audited with its code; nothing refused is stored as a message.
+
+use crate::error::{AppError, Code};
+use crate::principal::Principal;
+use crate::runtime::App;
+use confide_core::audit::{Actor, AuditEvent};
+use confide_core::ids::{ConversationId, MessageId};
+use confide_core::permissions::Permission;
+use confide_core::send_gate::{
+    ConsentLedger, Content, Permit, Refusal, SendFacts, SendPath, SendRequest, decide,
+};
+use confide_store::conversations::Message;
+use confide_store::outbox::{Enqueued, NewOutbound, PRIORITY_BROADCAST, PRIORITY_REPLY};
+use confide_store::{Scope, StoreError};
+use serde_json::json;
+use std::collections::BTreeSet;
+
+/// WhatsApp's limit on a text message body.
+pub const TEXT_MAX: usize = 4096;
+/// The longest `Idempotency-Key` accepted.
+pub const IDEMPOTENCY_KEY_MAX: usize = 200;
+
+/// What to send, as the API's body gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendInput {
+    Text { text: String },
+}
+
+impl SendInput {
+    /// The `{"type": ...}` body of `POST /api/v1/conversations/{id}/messages`.
+    pub fn from_json(body: &serde_json::Value) -> Result<SendInput, AppError> {
+        let kind = body.get("type").and_then(|t| t.as_str()).unwrap_or("text");
+        match kind {
+            "text" => {
+                let text = body
+                    .get("text")
+                    .and_then(|t| t.as_str())
+                    .ok_or_else(|| invalid("A text message needs \"text\"."))?;
+                if text.trim().is_empty() {
+                    return Err(invalid("The text is empty."));
+                }
+                if text.chars().count() > TEXT_MAX {
+                    return Err(invalid(format!(
+                        "The text is longer than WhatsApp's {TEXT_MAX} characters."
+                    )));
+                }
+                Ok(SendInput::Text {
+                    text: text.to_string(),
+                })
+            }
+            "template" | "media" | "interactive" | "reaction" => Err(invalid(format!(
+                "Sending {kind} messages is not available yet; send a text reply."
+            ))),
+            other => Err(invalid(format!(
+                "{other:?} is not a message type (text, template, media)."
+            ))),
+        }
+    }
+
+    fn content(&self) -> Content<'_> {
+        match self {
+            SendInput::Text { .. } => Content::Text,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            SendInput::Text { .. } => "text",
+        }
+    }
+
+    fn body(&self) -> serde_json::Value {
+        match self {
+            SendInput::Text { text } => json!({ "text": text }),
+        }
+    }
+}
+
+fn invalid(message: impl Into<std::borrow::Cow<'static, str>>) -> AppError {
+    AppError::new(Code::InvalidMessage, message)
+}
+
+/// The API's answer to a refusal: 403 for a missing permission, else 422 with the gate's code.
+pub fn refusal_error(r: &Refusal) -> AppError {
+    let code = match r {
+        Refusal::Forbidden { .. } => Code::Forbidden,
+        Refusal::ChannelDisabled { .. } => Code::ChannelDisabled,
+        Refusal::TemplateNotApproved { .. } => Code::TemplateNotApproved,
+        Refusal::TemplateParams { .. } => Code::TemplateParams,
+        Refusal::NoConsent { .. } => Code::NoConsent,
+        Refusal::OutsideWindow { .. } => Code::OutsideWindow,
+    };
+    let mut message = r.message();
+    if let Some(first) = message.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    AppError::new(code, format!("{message}."))
+}
+
+/// The path a stored outbox entry was queued on.
+pub(crate) fn parse_path(s: &str) -> Option<SendPath> {
+    SendPath::ALL.into_iter().find(|p| p.as_str() == s)
+}
+
+/// Loads the facts of a send to `conversation` and asks the gate. `permissions` are the sender's
+/// (at dispatch, the path's own permission: the role was checked when the send was queued).
+pub(crate) async fn gate(
+    s: &mut Scope<'_>,
+    conversation: ConversationId,
+    path: SendPath,
+    content: Content<'_>,
+    permissions: &BTreeSet<Permission>,
+    now: i64,
+) -> Result<Result<Permit, Refusal>, StoreError> {
+    let c = s.inbox().conversation(conversation).await?;
+    let channel = s.get_channel(c.channel_id).await?;
+    let history = s.consent().history(c.contact_id).await?;
+    let ledger = ConsentLedger::from_rows(
+        history
+            .iter()
+            .map(|e| (e.purpose.as_str(), e.status.as_str(), e.created_at)),
+    )
+    .map_err(|e| StoreError::Corrupt(format!("consent ledger: {e}")))?;
+    let request = SendRequest {
+        tenant: s.tenant(),
+        channel: c.channel_id,
+        contact: c.contact_id,
+        conversation: Some(conversation),
+        path,
+        content,
+    };
+    let facts = SendFacts {
+        permissions,
+        channel: channel.gate_health(),
+        template: None,
+        consent: &ledger,
+        last_inbound_at: c.last_inbound_at,
+    };
+    Ok(decide(&request, &facts, now))
+}
+
+/// Audits a refusal with its code (ids and codes only).
+pub(crate) async fn audit_refusal(
+    s: &mut Scope<'_>,
+    actor: Actor,
+    conversation: ConversationId,
+    path: SendPath,
+    refusal: &Refusal,
+    message: Option<MessageId>,
+) -> Result<(), StoreError> {
+    let event = AuditEvent::new(
+        actor,
+        "message.send_refused",
+        format!("conversation:{conversation}"),
+    )
+    .with_details(json!({
+        "code": refusal.code(),
+        "path": path.as_str(),
+        "message": message.map(|m| m.to_string()),
+    }));
+    s.audit(&event).await?;
+    Ok(())
+}
+
+impl App {
+    /// Sends a message in a conversation: decided by the send gate, then queued (`queued`) for
+    /// the dispatcher. The same `Idempotency-Key` returns the message its first request queued
+    /// (`Enqueued::Replayed`) and sends nothing more. A refusal is audited and answered with the
+    /// gate's code; another tenant's conversation is not found.
+    pub async fn send_message(
+        &self,
+        p: &Principal,
+        conversation: &str,
+        input: SendInput,
+        idempotency_key: Option<&str>,
+    ) -> Result<Enqueued, AppError> {
+        p.require(Permission::InboxReply)?;
+        let conversation: ConversationId =
+            conversation.parse().map_err(|_| AppError::not_found())?;
+        if let Some(k) = idempotency_key
+            && (k.is_empty() || k.len() > IDEMPOTENCY_KEY_MAX)
+        {
+            return Err(AppError::new(
+                Code::BadRequest,
+                format!("Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters."),
+            ));
+        }
+        let path = match p.kind {
+            crate::principal::PrincipalKind::ApiKey { .. } => SendPath::Api,
+            _ => SendPath::AgentReply,
+        };
+        let now = self.clock.now_micros();
+        let mut s = self.store.scope(p.tenant).await?;
+        let decision = gate(
+            &mut s,
+            conversation,
+            path,
+            input.content(),
+            &p.permissions,
+            now,
+        )
+        .await?;
+        let permit = match decision {
+            Ok(permit) => permit,
+            Err(refusal) => {
+                audit_refusal(&mut s, p.actor(), conversation, path, &refusal, None).await?;
+                s.commit().await?;
+                tracing::info!(%conversation, code = refusal.code(), "send refused by the gate");
+                return Err(refusal_error(&refusal));
+            }
+        };
+        let queued = enqueue(&mut s, &permit, &input, idempotency_key).await?;
+        if let Enqueued::New(m) = &queued {
+            let event = AuditEvent::new(p.actor(), "message.queued", format!("message:{}", m.id))
+                .with_details(json!({
+                    "conversation": conversation.to_string(),
+                    "path": path.as_str(),
+                    "kind": m.kind,
+                    "purpose": permit.purpose().as_str(),
+                }));
+            s.audit(&event).await?;
+        }
+        s.commit().await?;
+        self.outbox_wake.notify_one();
+        Ok(queued)
+    }
+}
+
+/// Queues what `permit` allows; the content must be what the permit was decided for.
+async fn enqueue(
+    s: &mut Scope<'_>,
+    permit: &Permit,
+    input: &SendInput,
+    idempotency_key: Option<&str>,
+) -> Result<Enqueued, AppError> {
+    if permit.kind() != input.content().kind() {
+        return Err(AppError::internal());
+    }
+    let conversation = permit.conversation().ok_or_else(AppError::internal)?;
+    let new = NewOutbound {
+        conversation,
+        channel: permit.channel(),
+        contact: permit.contact(),
+        path: permit.path().as_str().to_string(),
+        priority: match permit.path() {
+            SendPath::Broadcast => PRIORITY_BROADCAST,
+            _ => PRIORITY_REPLY,
+        },
+        kind: input.kind().to_string(),
+        body: input.body(),
+    };
+    match s.outbox().enqueue(new, idempotency_key).await {
+        Ok(q) => Ok(q),
+        // Two requests with one key at once: the second finds the first's message.
+        Err(StoreError::Conflict(_)) => Err(AppError::new(
+            Code::Conflict,
+            "A send with this Idempotency-Key is being queued; retry to get its message.",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The message a send queued (or replayed).
+pub fn queued_message(q: &Enqueued) -> &Message {
+    match q {
+        Enqueued::New(m) | Enqueued::Replayed(m) => m,
+    }
+}

@@ -1,0 +1,463 @@
+//! Answering customers: `POST /api/v1/conversations/{id}/messages` through the send gate, the
+//! outbox and the dispatcher to a meta-sim, and the statuses that come back.
+
+use crate::harness::{Auth, FIXTURE_PHONE_NUMBER_ID, Tenant, TestApp, TestChannel, fixture};
+use axum::http::{Method, StatusCode};
+use confide_core::clock::from_micros;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+const SHEENA: &str = "US.13491208655302741918";
+const PABLO: &str = "BR.1502576394655843";
+/// `text.json`'s message time (Unix seconds).
+const SHEENA_WROTE_AT: i64 = 1_749_416_383;
+const HOUR: i64 = 3_600_000_000;
+
+async fn sim() -> meta_sim::SimHandle {
+    let config = meta_sim::SimConfig {
+        numbers: vec![meta_sim::NumberConfig::new(
+            FIXTURE_PHONE_NUMBER_ID,
+            "15550783881",
+            "102290129340398",
+            "EAAG-test-token",
+            "s",
+        )],
+        users: vec![
+            meta_sim::UserConfig::with_phone(SHEENA, "Sheena Nelson", "16505551234"),
+            meta_sim::UserConfig::with_username(PABLO, "Pablo Morales", "pablomorales", None),
+        ],
+        ..meta_sim::SimConfig::default()
+    };
+    meta_sim::Sim::start(config, Arc::new(confide_core::clock::SystemClock))
+        .await
+        .unwrap()
+}
+
+/// A tenant whose channel talks to `sim`, after Sheena wrote in (at Meta and to Confide), with
+/// Confide's clock `since` microseconds after her message. Returns her conversation's id.
+async fn sheena_wrote(
+    app: &TestApp,
+    sim: &meta_sim::SimHandle,
+    since: i64,
+) -> (Tenant, TestChannel, String) {
+    let t = app.tenant("Acme").await;
+    let ch = app
+        .channel_for(t.id, FIXTURE_PHONE_NUMBER_ID, "send-secret", sim.base_url())
+        .await;
+    sim.customer_sends(SHEENA, FIXTURE_PHONE_NUMBER_ID, "Is my order on its way?")
+        .unwrap();
+    app.deliver_fixtures(&ch, &["text.json"]).await;
+    app.clock
+        .set(from_micros(SHEENA_WROTE_AT * 1_000_000 + since));
+    let list = app
+        .get_ok(&t.members["agent"].auth, "/api/v1/conversations")
+        .await;
+    let id = list["conversations"][0]["id"].as_str().unwrap().to_string();
+    (t, ch, id)
+}
+
+async fn send(app: &TestApp, auth: &Auth, conversation: &str, body: Value) -> crate::harness::Resp {
+    app.call(
+        Method::POST,
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        auth,
+        Some(body),
+    )
+    .await
+}
+
+/// The message `id` of the conversation once `done` holds for it (the dispatcher works in the
+/// background), or the last seen state after a few seconds.
+async fn message_when(
+    app: &TestApp,
+    auth: &Auth,
+    conversation: &str,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        let page = app
+            .get_ok(
+                auth,
+                &format!("/api/v1/conversations/{conversation}/messages"),
+            )
+            .await;
+        if let Some(m) = page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+        {
+            if done(m) {
+                return m.clone();
+            }
+            last = m.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    last
+}
+
+fn status_delivery(fixture_name: &str, wamid: &str) -> Vec<u8> {
+    String::from_utf8(fixture(fixture_name))
+        .unwrap()
+        .replace("wamid.OUTBOUND0001", wamid)
+        .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_reply_reaches_graph_through_the_outbox_and_statuses_move_it_to_read() {
+    let sim = sim().await;
+    let app = TestApp::new().await;
+    let (t, ch, conversation) = sheena_wrote(&app, &sim, HOUR).await;
+    let agent = &t.members["agent"].auth;
+
+    let r = send(
+        &app,
+        agent,
+        &conversation,
+        json!({"type": "text", "text": "Yes, it ships today."}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(r.body["status"], "queued");
+    assert_eq!(r.body["direction"], "outbound");
+    assert_eq!(r.body["wamid"], Value::Null);
+    let id = r.body["id"].as_str().unwrap().to_string();
+
+    let sent = message_when(&app, agent, &conversation, &id, |m| m["status"] == "sent").await;
+    assert_eq!(sent["status"], "sent", "{sent}");
+    let records = sim.sent_messages();
+    assert_eq!(records.len(), 1, "exactly one Graph request");
+    let record = &records[0];
+    assert_eq!(sent["wamid"], record.wamid.as_str(), "the wamid Graph gave");
+    assert_eq!(record.phone_number_id, FIXTURE_PHONE_NUMBER_ID);
+    assert_eq!(record.kind, "text");
+    assert_eq!(record.body["to"], "+16505551234", "{}", record.body);
+    assert_eq!(record.body["text"]["body"], "Yes, it ships today.");
+    assert_eq!(record.body["messaging_product"], "whatsapp");
+
+    // Meta's statuses move it forward, never back.
+    for (name, expected) in [
+        ("status-delivered.json", "delivered"),
+        ("status-read.json", "read"),
+        ("status-sent.json", "read"),
+    ] {
+        let r = app
+            .deliver(&ch, &status_delivery(name, &record.wamid))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let m = message_when(&app, agent, &conversation, &id, |m| m["status"] == expected).await;
+        assert_eq!(m["status"], expected, "after {name}: {m}");
+    }
+
+    let actions = app.audit_actions(t.id).await;
+    assert!(
+        actions.contains(&"message.queued".to_string()),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&"message.sent".to_string()), "{actions:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_to_a_customer_without_a_phone_is_addressed_by_bsuid() {
+    let sim = sim().await;
+    let app = TestApp::new().await;
+    let t = app.tenant("Acme").await;
+    let ch = app
+        .channel_for(t.id, FIXTURE_PHONE_NUMBER_ID, "send-secret", sim.base_url())
+        .await;
+    sim.customer_sends(PABLO, FIXTURE_PHONE_NUMBER_ID, "Hola, ¿tienen envío?")
+        .unwrap();
+    app.deliver_fixtures(&ch, &["text-username-no-phone.json"])
+        .await;
+    let agent = &t.members["agent"].auth;
+    let list = app.get_ok(agent, "/api/v1/conversations").await;
+    let pablo = &list["conversations"][0];
+    let at = pablo["last_inbound_at"].as_str().unwrap();
+    let at =
+        time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap();
+    app.clock.set(at + time::Duration::minutes(5));
+    let conversation = pablo["id"].as_str().unwrap();
+
+    let r = send(
+        &app,
+        agent,
+        conversation,
+        json!({"text": "¡Sí, enviamos a todo el país!"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap();
+    let m = message_when(&app, agent, conversation, id, |m| m["status"] == "sent").await;
+    assert_eq!(m["status"], "sent", "{m}");
+    let record = sim.sent_messages().pop().unwrap();
+    assert_eq!(record.body["recipient"], PABLO, "{}", record.body);
+    assert!(
+        record.body.get("to").is_none(),
+        "no phone was sent: {}",
+        record.body
+    );
+}
+
+/// C20 at the edge of the window, with Confide's clock: one second before 24 hours a free-form
+/// reply goes out; at 24 hours it is refused (and audited), and nothing reaches Graph.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_edge_allows_23_59_59_and_refuses_24_00_00() {
+    let sim = sim().await;
+    let app = TestApp::new().await;
+    let (t, _ch, conversation) = sheena_wrote(&app, &sim, 24 * HOUR - 1_000_000).await;
+    let agent = &t.members["agent"].auth;
+    let r = send(&app, agent, &conversation, json!({"text": "Just in time."})).await;
+    assert_eq!(
+        r.status,
+        StatusCode::ACCEPTED,
+        "23:59:59 is inside: {}",
+        r.body
+    );
+    let id = r.body["id"].as_str().unwrap().to_string();
+    message_when(&app, agent, &conversation, &id, |m| m["status"] == "sent").await;
+    assert_eq!(sim.sent_messages().len(), 1);
+
+    app.clock.advance(time::Duration::seconds(1));
+    let r = send(&app, agent, &conversation, json!({"text": "Too late."})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], "outside_window");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sim.sent_messages().len(), 1, "nothing more reached Graph");
+    let refused = app
+        .audit_entries(t.id)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "message.send_refused")
+        .map(|e| serde_json::from_str::<Value>(&e.details).unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["code"], "outside_window");
+}
+
+/// C19: an opted-out contact gets nothing, whatever the path (a session, an API key, with or
+/// without an Idempotency-Key), and every refusal is audited with its code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opted_out_contact_gets_nothing_and_every_refusal_is_audited() {
+    let sim = sim().await;
+    let app = TestApp::new().await;
+    let (t, _ch, conversation) = sheena_wrote(&app, &sim, HOUR).await;
+    let agent = &t.members["agent"].auth;
+    let c = app
+        .get_ok(agent, &format!("/api/v1/conversations/{conversation}"))
+        .await;
+    let contact = c["contact_id"].as_str().unwrap();
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/contacts/{contact}/consent"),
+            &t.owner.auth,
+            Some(json!({"purpose": "service", "status": "opted_out", "source": "phone call"})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let (_, key) = app.api_key(&t, "agent").await;
+    let api = Auth::Bearer(key);
+
+    let path = format!("/api/v1/conversations/{conversation}/messages");
+    let attempts: Vec<(&Auth, Option<&str>)> = vec![
+        (agent, None),
+        (agent, Some("k-1")),
+        (&api, None),
+        (&api, Some("k-2")),
+    ];
+    for (auth, key) in &attempts {
+        let headers: Vec<(&str, &str)> = key.iter().map(|k| ("idempotency-key", *k)).collect();
+        let r = app
+            .call_with(
+                app.ip,
+                Method::POST,
+                &path,
+                auth,
+                Some(json!({"type": "text", "text": "A reply"})),
+                &headers,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(r.body["error"]["code"], "no_consent");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(sim.sent_messages().is_empty(), "nothing reached Graph");
+    let refused: Vec<_> = app
+        .audit_entries(t.id)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "message.send_refused")
+        .map(|e| serde_json::from_str::<Value>(&e.details).unwrap())
+        .collect();
+    assert_eq!(refused.len(), attempts.len());
+    assert!(refused.iter().all(|e| e["code"] == "no_consent"));
+    let paths: Vec<_> = refused.iter().map(|e| e["path"].clone()).collect();
+    assert!(
+        paths.contains(&json!("agent_reply")) && paths.contains(&json!("api")),
+        "{paths:?}"
+    );
+    let page = app
+        .get_ok(
+            agent,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+        )
+        .await;
+    assert!(
+        page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["direction"] == "inbound"),
+        "no refused message is stored: {page}"
+    );
+}
+
+/// The same Idempotency-Key sends once and answers with the same message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_makes_a_send_happen_once() {
+    let sim = sim().await;
+    let app = TestApp::new().await;
+    let (t, _ch, conversation) = sheena_wrote(&app, &sim, HOUR).await;
+    let agent = &t.members["agent"].auth;
+    let path = format!("/api/v1/conversations/{conversation}/messages");
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let r = app
+            .call_with(
+                app.ip,
+                Method::POST,
+                &path,
+                agent,
+                Some(json!({"text": "Your order left the warehouse."})),
+                &[("idempotency-key", "order-42-reply")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+        ids.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
+    message_when(&app, agent, &conversation, &ids[0], |m| {
+        m["status"] == "sent"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sim.sent_messages().len(), 1, "sent once");
+    // Another key is another message.
+    let r = send(
+        &app,
+        agent,
+        &conversation,
+        json!({"text": "And a second one."}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert_ne!(r.body["id"], ids[0].as_str());
+}
+
+/// A token Graph refuses (190) fails the message with a plain reason, sets the channel's health
+/// and stops its queue: the next send is refused by the gate (`channel_disabled`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_fails_the_message_plainly_and_stops_the_channel() {
+    let sim = sim().await;
+    let app = TestApp::new().await;
+    let (t, ch, conversation) = sheena_wrote(&app, &sim, HOUR).await;
+    sim.set_access_token(FIXTURE_PHONE_NUMBER_ID, "EAAG-rotated-elsewhere", None)
+        .unwrap();
+    let agent = &t.members["agent"].auth;
+    let r = send(&app, agent, &conversation, json!({"text": "Hello?"})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let m = message_when(&app, agent, &conversation, &id, |m| m["status"] == "failed").await;
+    assert_eq!(m["status"], "failed", "{m}");
+    assert!(
+        m["error"].as_str().unwrap().contains("access token"),
+        "a plain reason: {m}"
+    );
+    let channel = app
+        .get_ok(&t.owner.auth, &format!("/api/v1/channels/{}", ch.channel))
+        .await;
+    assert_eq!(channel["health"], "token_invalid", "{channel}");
+    let r = send(&app, agent, &conversation, json!({"text": "Hello again?"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], "channel_disabled");
+    assert!(sim.sent_messages().is_empty());
+    let actions = app.audit_actions(t.id).await;
+    assert!(
+        actions.contains(&"message.failed".to_string()),
+        "{actions:?}"
+    );
+}
+
+/// A send that was handed to Graph when the process stopped, before its answer was recorded, is
+/// held for review on the next start: never sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_interrupted_mid_way_is_held_for_review_not_sent_twice() {
+    let sim = sim().await;
+    let app = TestApp::new().await;
+    let (t, _ch, conversation) = sheena_wrote(&app, &sim, HOUR).await;
+    // Queued straight into the outbox and claimed, as a dispatcher that died after the claim
+    // would leave it.
+    let store = app.state.operator_store();
+    let mut s = store.scope(t.id).await.unwrap();
+    let c = s
+        .inbox()
+        .conversation(conversation.parse().unwrap())
+        .await
+        .unwrap();
+    let queued = s
+        .outbox()
+        .enqueue(
+            confide_app::operator::store::outbox::NewOutbound {
+                conversation: c.id,
+                channel: c.channel_id,
+                contact: c.contact_id,
+                path: "agent_reply".into(),
+                priority: 0,
+                kind: "text".into(),
+                body: json!({"text": "Maybe sent"}),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let confide_app::operator::store::outbox::Enqueued::New(m) = queued else {
+        panic!("new")
+    };
+    assert!(s.outbox().claim(m.id).await.unwrap());
+    s.commit().await.unwrap();
+
+    let dispatcher = confide_app::outbound::dispatcher::Dispatcher::new(
+        store.clone(),
+        app.state.channels.clone(),
+        app.state.clock.clone(),
+        app.state.entropy.clone(),
+        app.state.egress.clone(),
+        app.state.health.clone(),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    assert_eq!(dispatcher.hold_interrupted().await.unwrap(), 1);
+    let pass = dispatcher.run_once().await.unwrap();
+    assert_eq!(pass.sent, 0);
+    assert!(sim.sent_messages().is_empty(), "not sent again");
+    let agent = &t.members["agent"].auth;
+    let shown = message_when(&app, agent, &conversation, &m.id.to_string(), |m| {
+        m["error"].is_string()
+    })
+    .await;
+    assert_eq!(shown["status"], "queued");
+    assert!(
+        shown["error"]
+            .as_str()
+            .unwrap()
+            .contains("may or may not have been sent")
+    );
+    assert!(
+        app.audit_actions(t.id)
+            .await
+            .contains(&"message.held_for_review".to_string())
+    );
+}

@@ -1,0 +1,381 @@
+//! The outbox: outbound messages the send gate let in, waiting for the dispatcher.
+//!
+//! An outbound message is a `messages` row (sealed body, `status = queued`) plus an `outbox` row
+//! (ids, path, priority, state, attempts, next attempt; nothing personal). States:
+//! `pending` → `in_flight` (claimed; being handed to Graph) → `done` (sent, or failed with a
+//! plain reason), or back to `pending` for a retry. An entry found `in_flight` when the process
+//! starts was interrupted between Graph's answer and its record: it becomes `review` and is never
+//! sent again automatically (never silently twice).
+
+use crate::conversations::{Direction, Message, NewMessage, Stored};
+use crate::error::StoreError;
+use crate::scope::Scope;
+use crate::store::Store;
+use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId, TenantId};
+use sqlx::Row;
+
+/// Replies to a conversation go ahead of broadcast traffic.
+pub const PRIORITY_REPLY: i64 = 0;
+pub const PRIORITY_BROADCAST: i64 = 1;
+
+/// What the gate let in, to queue.
+#[derive(Debug, Clone)]
+pub struct NewOutbound {
+    pub conversation: ConversationId,
+    pub channel: ChannelId,
+    pub contact: ContactId,
+    /// The send path (`agent_reply`, `api`, ...), decided again at dispatch.
+    pub path: String,
+    pub priority: i64,
+    /// `text`, `template`, ...
+    pub kind: String,
+    /// The content as JSON (sealed with the message).
+    pub body: serde_json::Value,
+}
+
+/// What queuing did: a new message, or the one an earlier request with the same
+/// `Idempotency-Key` queued.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Enqueued {
+    New(Message),
+    Replayed(Message),
+}
+
+/// A queued send as the dispatcher reads it across tenants (ids and states only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueSend {
+    pub tenant: TenantId,
+    pub message: MessageId,
+    pub channel: ChannelId,
+    pub priority: i64,
+    pub attempts: i64,
+}
+
+/// A queued send, read inside its tenant's scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub message: MessageId,
+    pub conversation: ConversationId,
+    pub channel: ChannelId,
+    pub contact: ContactId,
+    pub path: String,
+    pub state: String,
+    pub attempts: i64,
+    pub kind: String,
+    pub body: serde_json::Value,
+}
+
+fn parse<T: std::str::FromStr>(s: String, what: &str) -> Result<T, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{what} id")))
+}
+
+impl<'s> Scope<'s> {
+    /// The tenant's outbox.
+    pub fn outbox(&mut self) -> Outbox<'_, 's> {
+        Outbox { scope: self }
+    }
+}
+
+/// What can be done to the tenant's queued sends, in the scope's transaction.
+pub struct Outbox<'a, 's> {
+    scope: &'a mut Scope<'s>,
+}
+
+impl Outbox<'_, '_> {
+    /// Queues an outbound message (status `queued`, due now). With an `Idempotency-Key`, a second
+    /// call with the same key returns the message the first one queued and queues nothing; the
+    /// key is kept only as a keyed hash.
+    pub async fn enqueue(
+        &mut self,
+        new: NewOutbound,
+        idempotency_key: Option<&str>,
+    ) -> Result<Enqueued, StoreError> {
+        let hash =
+            idempotency_key.map(|k| self.scope.blind_index("outbox-idempotency", k.as_bytes()));
+        if let Some(hash) = &hash
+            && let Some(existing) = self.by_idempotency(hash).await?
+        {
+            return Ok(Enqueued::Replayed(existing));
+        }
+        let now = self.scope.now();
+        let message = NewMessage {
+            direction: Direction::Outbound,
+            wamid: None,
+            kind: new.kind.clone(),
+            body: new.body.clone(),
+            status: "queued".to_string(),
+            at_micros: now,
+        };
+        let Stored::Inserted(id) = self
+            .scope
+            .insert_message_row(new.conversation, message)
+            .await?
+        else {
+            return Err(StoreError::Conflict("message"));
+        };
+        self.scope
+            .touch_conversations(&[(new.conversation, now, None)])
+            .await?;
+        let t = self.scope.tenant_str().to_string();
+        sqlx::query(
+            "INSERT INTO outbox (tenant_id, message_id, channel_id, contact_id, conversation_id, path, priority, state, attempts, next_attempt_at, idempotency_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, $8)",
+        )
+        .bind(t)
+        .bind(id.to_string())
+        .bind(new.channel.to_string())
+        .bind(new.contact.to_string())
+        .bind(new.conversation.to_string())
+        .bind(new.path)
+        .bind(new.priority)
+        .bind(now)
+        .bind(hash)
+        .execute(self.scope.conn())
+        .await
+        .map_err(|e| StoreError::from_insert(e, "a send with this Idempotency-Key"))?;
+        Ok(Enqueued::New(Message {
+            id,
+            conversation_id: new.conversation,
+            direction: Direction::Outbound,
+            wamid: None,
+            kind: new.kind,
+            body: new.body,
+            status: "queued".to_string(),
+            error: None,
+            created_at: now,
+        }))
+    }
+
+    async fn by_idempotency(&mut self, hash: &[u8]) -> Result<Option<Message>, StoreError> {
+        let t = self.scope.tenant_str().to_string();
+        let row = sqlx::query(
+            "SELECT message_id, conversation_id FROM outbox WHERE tenant_id = $1 AND idempotency_hash = $2",
+        )
+        .bind(t)
+        .bind(hash.to_vec())
+        .fetch_optional(self.scope.conn())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let message: MessageId = parse(row.try_get(0)?, "message")?;
+        let conversation: ConversationId = parse(row.try_get(1)?, "conversation")?;
+        self.scope
+            .inbox()
+            .message(conversation, message)
+            .await
+            .map(Some)
+    }
+
+    /// A queued send of this tenant with its content; [`StoreError::NotFound`] when absent.
+    pub async fn entry(&mut self, message: MessageId) -> Result<OutboxEntry, StoreError> {
+        let r = self
+            .scope
+            .tenant_row(
+                "SELECT o.conversation_id, o.channel_id, o.contact_id, o.path, o.state, o.attempts, m.kind, m.body_ct \
+                 FROM outbox o JOIN messages m ON m.tenant_id = o.tenant_id AND m.message_id = o.message_id \
+                 WHERE o.tenant_id = $1 AND o.message_id = $2"
+                    .to_string(),
+                message.to_string(),
+            )
+            .await?;
+        let body: Option<Vec<u8>> = r.try_get(7)?;
+        let body = match body {
+            Some(b) => serde_json::from_str(&self.scope.open_string(
+                "messages",
+                "body",
+                &message.to_string(),
+                &b,
+            )?)
+            .map_err(|_| StoreError::Corrupt("message body".into()))?,
+            None => serde_json::Value::Null,
+        };
+        Ok(OutboxEntry {
+            message,
+            conversation: parse(r.try_get(0)?, "conversation")?,
+            channel: parse(r.try_get(1)?, "channel")?,
+            contact: parse(r.try_get(2)?, "contact")?,
+            path: r.try_get(3)?,
+            state: r.try_get(4)?,
+            attempts: r.try_get(5)?,
+            kind: r.try_get(6)?,
+            body,
+        })
+    }
+
+    /// Claims a pending send for one attempt (`in_flight`, one more attempt counted); false when
+    /// it is not pending (another dispatcher has it, or it is done).
+    pub async fn claim(&mut self, message: MessageId) -> Result<bool, StoreError> {
+        self.set_state(
+            message,
+            "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1 WHERE tenant_id = $1 AND message_id = $2 AND state = 'pending'",
+        )
+        .await
+    }
+
+    async fn set_state(
+        &mut self,
+        message: MessageId,
+        sql: &'static str,
+    ) -> Result<bool, StoreError> {
+        let t = self.scope.tenant_str().to_string();
+        let n = sqlx::query(sql)
+            .bind(t)
+            .bind(message.to_string())
+            .execute(self.scope.conn())
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Graph accepted the send as `wamid`: the message moves to `status` (`sent`, or further on
+    /// when status webhooks for the wamid came in before this record; see
+    /// [`Outbox::recorded_statuses`]) with its `rank`.
+    pub async fn sent(
+        &mut self,
+        message: MessageId,
+        wamid: &str,
+        status: &str,
+        rank: i64,
+    ) -> Result<(), StoreError> {
+        self.set_state(
+            message,
+            "UPDATE outbox SET state = 'done' WHERE tenant_id = $1 AND message_id = $2",
+        )
+        .await?;
+        let t = self.scope.tenant_str().to_string();
+        sqlx::query(
+            "UPDATE messages SET wamid = $3, status = $4, status_rank = $5 WHERE tenant_id = $1 AND message_id = $2",
+        )
+        .bind(t)
+        .bind(message.to_string())
+        .bind(wamid.to_string())
+        .bind(status.to_string())
+        .bind(rank)
+        .execute(self.scope.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The statuses status webhooks recorded for `wamid` so far.
+    pub async fn recorded_statuses(&mut self, wamid: &str) -> Result<Vec<String>, StoreError> {
+        let t = self.scope.tenant_str().to_string();
+        let rows =
+            sqlx::query("SELECT status FROM message_statuses WHERE tenant_id = $1 AND wamid = $2")
+                .bind(t)
+                .bind(wamid.to_string())
+                .fetch_all(self.scope.conn())
+                .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Puts a claimed send back in the queue, due at `at` (Unix micros).
+    pub async fn retry_at(&mut self, message: MessageId, at: i64) -> Result<(), StoreError> {
+        let t = self.scope.tenant_str().to_string();
+        sqlx::query(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = $3 WHERE tenant_id = $1 AND message_id = $2",
+        )
+        .bind(t)
+        .bind(message.to_string())
+        .bind(at)
+        .execute(self.scope.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The send failed for good: the message is `failed` with Meta's code (if any) and a plain
+    /// reason; nothing is retried.
+    pub async fn fail(
+        &mut self,
+        message: MessageId,
+        code: Option<i64>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.set_state(
+            message,
+            "UPDATE outbox SET state = 'done' WHERE tenant_id = $1 AND message_id = $2",
+        )
+        .await?;
+        let t = self.scope.tenant_str().to_string();
+        sqlx::query(
+            "UPDATE messages SET status = 'failed', status_rank = 2, error_code = $3, error_reason = $4 WHERE tenant_id = $1 AND message_id = $2",
+        )
+        .bind(t)
+        .bind(message.to_string())
+        .bind(code)
+        .bind(reason.chars().take(300).collect::<String>())
+        .execute(self.scope.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// A send interrupted between the hand-over to Graph and its record: kept for a person to
+    /// check, never sent again automatically.
+    pub async fn hold_for_review(&mut self, message: MessageId) -> Result<bool, StoreError> {
+        let held = self
+            .set_state(
+                message,
+                "UPDATE outbox SET state = 'review' WHERE tenant_id = $1 AND message_id = $2 AND state = 'in_flight'",
+            )
+            .await?;
+        if held {
+            let t = self.scope.tenant_str().to_string();
+            sqlx::query(
+                "UPDATE messages SET error_reason = $3 WHERE tenant_id = $1 AND message_id = $2",
+            )
+            .bind(t)
+            .bind(message.to_string())
+            .bind(REVIEW_REASON)
+            .execute(self.scope.conn())
+            .await?;
+        }
+        Ok(held)
+    }
+}
+
+/// What a send held for review says.
+pub const REVIEW_REASON: &str = "Confide stopped while handing this message to WhatsApp, so it may or may not have been sent; it will not be sent again automatically. Check the conversation on WhatsApp before sending it again.";
+
+impl Store {
+    /// Sends that are due, replies before broadcast traffic, oldest first.
+    pub async fn due_sends(&self, now_micros: i64, limit: i64) -> Result<Vec<DueSend>, StoreError> {
+        self.sends_in_state("pending", Some(now_micros), limit)
+            .await
+    }
+
+    /// Sends left `in_flight` (by a process that stopped mid-send).
+    pub async fn interrupted_sends(&self, limit: i64) -> Result<Vec<DueSend>, StoreError> {
+        self.sends_in_state("in_flight", None, limit).await
+    }
+
+    async fn sends_in_state(
+        &self,
+        state: &'static str,
+        due_by: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<DueSend>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, message_id, channel_id, priority, attempts FROM outbox \
+             WHERE state = $1 AND next_attempt_at <= $2 ORDER BY priority, next_attempt_at LIMIT $3",
+        )
+        .bind(state)
+        .bind(due_by.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(DueSend {
+                    tenant: parse(r.try_get(0)?, "tenant")?,
+                    message: parse(r.try_get(1)?, "message")?,
+                    channel: parse(r.try_get(2)?, "channel")?,
+                    priority: r.try_get(3)?,
+                    attempts: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+}
