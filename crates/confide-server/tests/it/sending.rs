@@ -6,7 +6,6 @@ use axum::http::{Method, StatusCode};
 use confide_core::clock::from_micros;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Duration;
 
 const SHEENA: &str = "US.13491208655302741918";
 const PABLO: &str = "BR.1502576394655843";
@@ -67,37 +66,42 @@ async fn send(app: &TestApp, auth: &Auth, conversation: &str, body: Value) -> cr
     .await
 }
 
-/// The message `id` of the conversation once `done` holds for it (the dispatcher works in the
-/// background), or the last seen state after a few seconds.
-async fn message_when(
-    app: &TestApp,
-    auth: &Auth,
-    conversation: &str,
-    id: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..100 {
-        let page = app
-            .get_ok(
-                auth,
-                &format!("/api/v1/conversations/{conversation}/messages"),
-            )
-            .await;
-        if let Some(m) = page["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["id"] == id)
-        {
-            if done(m) {
-                return m.clone();
-            }
-            last = m.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    last
+/// The dispatcher, as the server runs it in the background (the test harness drops the server's
+/// workers, so tests run its passes themselves, as the media tests do with the fetcher).
+fn dispatcher(app: &TestApp) -> confide_app::outbound::dispatcher::Dispatcher {
+    confide_app::outbound::dispatcher::Dispatcher::new(
+        app.state.operator_store().clone(),
+        app.state.channels.clone(),
+        app.state.clock.clone(),
+        app.state.entropy.clone(),
+        app.state.egress.clone(),
+        app.state.health.clone(),
+        Arc::new(tokio::sync::Notify::new()),
+    )
+}
+
+/// One dispatcher pass over what is due.
+async fn dispatch(app: &TestApp) -> confide_app::outbound::dispatcher::DispatchPass {
+    let pass = dispatcher(app).run_once().await.unwrap();
+    app.state.health.idle().await;
+    pass
+}
+
+/// The message `id` of the conversation, as the API lists it.
+async fn message(app: &TestApp, auth: &Auth, conversation: &str, id: &str) -> Value {
+    let page = app
+        .get_ok(
+            auth,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+        )
+        .await;
+    page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id)
+        .unwrap_or_else(|| panic!("{id} in {page}"))
+        .clone()
 }
 
 fn status_delivery(fixture_name: &str, wamid: &str) -> Vec<u8> {
@@ -126,8 +130,9 @@ async fn an_agent_reply_reaches_graph_through_the_outbox_and_statuses_move_it_to
     assert_eq!(r.body["direction"], "outbound");
     assert_eq!(r.body["wamid"], Value::Null);
     let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(dispatch(&app).await.sent, 1);
 
-    let sent = message_when(&app, agent, &conversation, &id, |m| m["status"] == "sent").await;
+    let sent = message(&app, agent, &conversation, &id).await;
     assert_eq!(sent["status"], "sent", "{sent}");
     let records = sim.sent_messages();
     assert_eq!(records.len(), 1, "exactly one Graph request");
@@ -149,7 +154,7 @@ async fn an_agent_reply_reaches_graph_through_the_outbox_and_statuses_move_it_to
             .deliver(&ch, &status_delivery(name, &record.wamid))
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        let m = message_when(&app, agent, &conversation, &id, |m| m["status"] == expected).await;
+        let m = message(&app, agent, &conversation, &id).await;
         assert_eq!(m["status"], expected, "after {name}: {m}");
     }
 
@@ -191,7 +196,8 @@ async fn a_reply_to_a_customer_without_a_phone_is_addressed_by_bsuid() {
     .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     let id = r.body["id"].as_str().unwrap();
-    let m = message_when(&app, agent, conversation, id, |m| m["status"] == "sent").await;
+    assert_eq!(dispatch(&app).await.sent, 1);
+    let m = message(&app, agent, conversation, id).await;
     assert_eq!(m["status"], "sent", "{m}");
     let record = sim.sent_messages().pop().unwrap();
     assert_eq!(record.body["recipient"], PABLO, "{}", record.body);
@@ -218,14 +224,18 @@ async fn the_window_edge_allows_23_59_59_and_refuses_24_00_00() {
         r.body
     );
     let id = r.body["id"].as_str().unwrap().to_string();
-    message_when(&app, agent, &conversation, &id, |m| m["status"] == "sent").await;
+    assert_eq!(dispatch(&app).await.sent, 1);
+    assert_eq!(
+        message(&app, agent, &conversation, &id).await["status"],
+        "sent"
+    );
     assert_eq!(sim.sent_messages().len(), 1);
 
     app.clock.advance(time::Duration::seconds(1));
     let r = send(&app, agent, &conversation, json!({"text": "Too late."})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.body["error"]["code"], "outside_window");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(dispatch(&app).await, Default::default(), "nothing queued");
     assert_eq!(sim.sent_messages().len(), 1, "nothing more reached Graph");
     let refused = app
         .audit_entries(t.id)
@@ -284,7 +294,7 @@ async fn an_opted_out_contact_gets_nothing_and_every_refusal_is_audited() {
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
         assert_eq!(r.body["error"]["code"], "no_consent");
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(dispatch(&app).await, Default::default(), "nothing queued");
     assert!(sim.sent_messages().is_empty(), "nothing reached Graph");
     let refused: Vec<_> = app
         .audit_entries(t.id)
@@ -340,11 +350,8 @@ async fn an_idempotency_key_makes_a_send_happen_once() {
         ids.push(r.body["id"].as_str().unwrap().to_string());
     }
     assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
-    message_when(&app, agent, &conversation, &ids[0], |m| {
-        m["status"] == "sent"
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(dispatch(&app).await.sent, 1);
+    assert_eq!(dispatch(&app).await.sent, 0, "nothing left to send");
     assert_eq!(sim.sent_messages().len(), 1, "sent once");
     // Another key is another message.
     let r = send(
@@ -371,7 +378,8 @@ async fn a_refused_token_fails_the_message_plainly_and_stops_the_channel() {
     let r = send(&app, agent, &conversation, json!({"text": "Hello?"})).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
-    let m = message_when(&app, agent, &conversation, &id, |m| m["status"] == "failed").await;
+    assert_eq!(dispatch(&app).await.failed, 1);
+    let m = message(&app, agent, &conversation, &id).await;
     assert_eq!(m["status"], "failed", "{m}");
     assert!(
         m["error"].as_str().unwrap().contains("access token"),
@@ -430,24 +438,13 @@ async fn a_send_interrupted_mid_way_is_held_for_review_not_sent_twice() {
     assert!(s.outbox().claim(m.id).await.unwrap());
     s.commit().await.unwrap();
 
-    let dispatcher = confide_app::outbound::dispatcher::Dispatcher::new(
-        store.clone(),
-        app.state.channels.clone(),
-        app.state.clock.clone(),
-        app.state.entropy.clone(),
-        app.state.egress.clone(),
-        app.state.health.clone(),
-        Arc::new(tokio::sync::Notify::new()),
-    );
+    let dispatcher = dispatcher(&app);
     assert_eq!(dispatcher.hold_interrupted().await.unwrap(), 1);
     let pass = dispatcher.run_once().await.unwrap();
     assert_eq!(pass.sent, 0);
     assert!(sim.sent_messages().is_empty(), "not sent again");
     let agent = &t.members["agent"].auth;
-    let shown = message_when(&app, agent, &conversation, &m.id.to_string(), |m| {
-        m["error"].is_string()
-    })
-    .await;
+    let shown = message(&app, agent, &conversation, &m.id.to_string()).await;
     assert_eq!(shown["status"], "queued");
     assert!(
         shown["error"]
