@@ -30,6 +30,7 @@ pub mod conversations;
 pub mod durability;
 pub mod error;
 pub mod inbox;
+mod inbox_messages;
 pub mod ingest;
 pub mod keys;
 mod legacy;

@@ -238,10 +238,9 @@ mod tests {
     use secrecy::SecretString;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn job() -> (
-        Job,
-        oneshot::Receiver<(Result<Applied, WriteError>, Delivery)>,
-    ) {
+    type Answer = oneshot::Receiver<(Result<Applied, WriteError>, Delivery)>;
+
+    fn job() -> (Job, Answer) {
         let secret = || SecretString::from("s".to_string());
         let channel = Arc::new(ChannelEntry {
             tenant: TenantId::from_uuid(uuid::Uuid::nil()),

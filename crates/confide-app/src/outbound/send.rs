@@ -174,12 +174,16 @@ impl App {
         &self,
         p: &Principal,
         conversation: &str,
-        input: SendInput,
+        body: &serde_json::Value,
         idempotency_key: Option<&str>,
     ) -> Result<Enqueued, AppError> {
         p.require(Permission::InboxReply)?;
         let conversation: ConversationId =
             conversation.parse().map_err(|_| AppError::not_found())?;
+        let mut s = self.store.scope(p.tenant).await?;
+        // Not the tenant's conversation: not found, before the body is looked at.
+        s.inbox().conversation(conversation).await?;
+        let input = SendInput::from_json(body)?;
         if let Some(k) = idempotency_key
             && (k.is_empty() || k.len() > IDEMPOTENCY_KEY_MAX)
         {
@@ -193,7 +197,6 @@ impl App {
             _ => SendPath::AgentReply,
         };
         let now = self.clock.now_micros();
-        let mut s = self.store.scope(p.tenant).await?;
         let decision = gate(
             &mut s,
             conversation,

@@ -217,9 +217,8 @@ pub async fn send(
         })?),
         None => None,
     };
-    let input = confide_app::outbound::send::SendInput::from_json(&body)?;
     let queued = state
-        .send_message(&principal, &conversation, input, key)
+        .send_message(&principal, &conversation, &body, key)
         .await?;
     let m = confide_app::outbound::send::queued_message(&queued);
     Ok((StatusCode::ACCEPTED, Json(plain_message_json(m))).into_response())

@@ -65,6 +65,9 @@ fn body_for(method: &Method, path: &str, a: &Tenant) -> Option<Value> {
         ("PATCH", p) if p.starts_with("/api/v1/contacts/") => Some(json!({
             "name": "pwned", "phone": "+15550009999", "labels": ["pwned"], "attributes": {"pwned": true}
         })),
+        ("POST", p) if p.starts_with("/api/v1/conversations/") && p.ends_with("/messages") => {
+            Some(json!({"type": "text", "text": "pwned"}))
+        }
         ("POST", p) if p.ends_with("/rotate-secret") => Some(json!({"app_secret": "pwned"})),
         ("POST", p) if p.starts_with("/api/v1/contacts/") && p.ends_with("/consent") => {
             Some(json!({
