@@ -46,6 +46,7 @@ pub struct Config {
     pub password: PasswordConfig,
     pub auth: AuthConfig,
     pub log: LogConfig,
+    pub outbound: OutboundConfig,
 }
 
 /// Sessions and login (see docs/security/auth.md for why these values).
@@ -90,6 +91,23 @@ pub struct PasswordConfig {
     pub p_cost: u32,
 }
 
+/// Sending.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundConfig {
+    /// Messages per second the dispatcher hands Graph for each channel: Meta's default
+    /// throughput is 80; a number upgraded by Meta takes up to 1,000.
+    pub throughput_per_second: u32,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        OutboundConfig {
+            throughput_per_second: crate::outbound::dispatcher::DEFAULT_THROUGHPUT,
+        }
+    }
+}
+
 /// Logging.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -115,6 +133,7 @@ impl Default for Config {
             password: PasswordConfig::default(),
             auth: AuthConfig::default(),
             log: LogConfig::default(),
+            outbound: OutboundConfig::default(),
         }
     }
 }
@@ -258,6 +277,11 @@ fn known_keys() -> BTreeSet<String> {
 impl Config {
     /// Checks values figment cannot (URL schemes, ranges).
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=1_000).contains(&self.outbound.throughput_per_second) {
+            return Err(ConfigError(
+                "outbound.throughput_per_second: must be 1 to 1000 (Meta's highest tier)".into(),
+            ));
+        }
         if !(self.database_url.starts_with("sqlite:")
             || self.database_url.starts_with("postgres:")
             || self.database_url.starts_with("postgresql:"))

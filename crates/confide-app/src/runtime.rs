@@ -207,7 +207,8 @@ impl App {
             egress.clone(),
             health.clone(),
             outbox_wake.clone(),
-        );
+        )
+        .with_throughput(config.outbound.throughput_per_second);
         handles.push(tokio::spawn(dispatcher.run(stop.clone())));
         handles.push(tokio::spawn(fetcher.run(stop)));
         let auth = Arc::new(AuthRuntime::from_config(&config, &store).map_err(OpenError)?);

@@ -312,6 +312,28 @@ impl Outbox<'_, '_> {
         Ok(())
     }
 
+    /// Why the message Graph accepted as `wamid` failed later (a `failed` status webhook): its
+    /// code and plain reason, kept while the message is `failed` (a later delivery receipt wins
+    /// and clears nothing it does not own).
+    pub async fn failure_reason(
+        &mut self,
+        wamid: &str,
+        code: Option<i64>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let t = self.scope.tenant_str().to_string();
+        sqlx::query(
+            "UPDATE messages SET error_code = $3, error_reason = $4 WHERE tenant_id = $1 AND wamid = $2 AND status = 'failed'",
+        )
+        .bind(t)
+        .bind(wamid.to_string())
+        .bind(code)
+        .bind(reason.chars().take(300).collect::<String>())
+        .execute(self.scope.conn())
+        .await?;
+        Ok(())
+    }
+
     /// A send interrupted between the hand-over to Graph and its record: kept for a person to
     /// check, never sent again automatically.
     pub async fn hold_for_review(&mut self, message: MessageId) -> Result<bool, StoreError> {

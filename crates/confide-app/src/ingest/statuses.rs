@@ -35,6 +35,15 @@ pub(super) async fn store_statuses(
             out.push(Outcome::Duplicate);
             continue;
         }
+        if s.status == StatusKind::Failed {
+            // The reason the inbox shows: Meta's first error code, in plain words.
+            let code = s.errors.iter().find_map(|e| e.code);
+            let reason = match code {
+                Some(c) => crate::outbound::reasons::meta_error(c),
+                None => "WhatsApp reported the message as failed without a reason.".to_string(),
+            };
+            scope.outbox().failure_reason(&s.id, code, &reason).await?;
+        }
         let consent = if s.status == StatusKind::Failed
             && s.errors
                 .iter()

@@ -13,7 +13,7 @@
 //!   message fails with a plain reason;
 //! - anything else: the message fails with Meta's code and a plain reason.
 //!
-//! Each channel is paced at [`DEFAULT_THROUGHPUT`] messages per second. An entry found
+//! Each channel is paced at `outbound.throughput_per_second` (default [`DEFAULT_THROUGHPUT`]). An entry found
 //! `in_flight` at start was interrupted between Graph's answer and its record: it is held for
 //! review, never sent twice.
 
@@ -99,6 +99,12 @@ impl Dispatcher {
             wake,
             throughput: DEFAULT_THROUGHPUT,
         }
+    }
+
+    /// Paces each channel at `per_second` messages per second (at least 1).
+    pub fn with_throughput(mut self, per_second: u32) -> Dispatcher {
+        self.throughput = per_second.max(1);
+        self
     }
 
     /// Runs until `stop`: holds interrupted sends for review, then dispatches whenever woken
@@ -406,15 +412,7 @@ fn refused_reason(r: &Refusal) -> String {
 /// A Graph failure in plain words.
 fn plain_reason(e: &GraphError) -> String {
     match e.code() {
-        Some(131047) => "More than 24 hours have passed since the customer last wrote; only an approved template can be sent.".into(),
-        Some(131026) => "WhatsApp could not deliver to this number (it may not be on WhatsApp).".into(),
-        Some(131050) => "The customer has stopped marketing messages from this business.".into(),
-        Some(131056) => "Too many messages to this customer in a short time; WhatsApp refused this one.".into(),
-        Some(130429) => "WhatsApp's rate limit for this number was reached.".into(),
-        Some(190) => "WhatsApp refused the number's access token; reconnect the number.".into(),
-        Some(368 | 131031) => "WhatsApp blocked or locked the business account.".into(),
-        Some(10 | 200..=299) => "The access token lacks the permission to send.".into(),
-        Some(code) => format!("WhatsApp refused the message (error {code})."),
+        Some(code) => super::reasons::meta_error(code),
         None => format!("The message could not be handed to WhatsApp: {e}."),
     }
 }

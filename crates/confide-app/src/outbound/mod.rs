@@ -7,6 +7,7 @@
 pub mod dispatcher;
 pub mod graph;
 pub mod health;
+pub mod reasons;
 pub mod send;
 
 use confide_store::contacts::Contact;

@@ -108,13 +108,14 @@ fn status_delivery(fixture_name: &str, wamid: &str) -> Vec<u8> {
     String::from_utf8(fixture(fixture_name))
         .unwrap()
         .replace("wamid.OUTBOUND0001", wamid)
+        .replace("wamid.OUTBOUND0003", wamid)
         .into_bytes()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_agent_reply_reaches_graph_through_the_outbox_and_statuses_move_it_to_read() {
+async fn an_agent_reply_reaches_graph_through_the_outbox_and_statuses_move_it_to_read_on(
+    app: TestApp,
+) {
     let sim = sim().await;
-    let app = TestApp::new().await;
     let (t, ch, conversation) = sheena_wrote(&app, &sim, HOUR).await;
     let agent = &t.members["agent"].auth;
 
@@ -164,6 +165,44 @@ async fn an_agent_reply_reaches_graph_through_the_outbox_and_statuses_move_it_to
         "{actions:?}"
     );
     assert!(actions.contains(&"message.sent".to_string()), "{actions:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_reply_reaches_graph_through_the_outbox_and_statuses_move_it_to_read() {
+    an_agent_reply_reaches_graph_through_the_outbox_and_statuses_move_it_to_read_on(
+        TestApp::new().await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_reply_reaches_graph_through_the_outbox_and_statuses_move_it_to_read_on_postgres()
+{
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    an_agent_reply_reaches_graph_through_the_outbox_and_statuses_move_it_to_read_on(app).await;
+}
+
+/// Meta accepts a send and reports it `failed` later (here 131047, the window): the message says
+/// why in plain words, with Meta's code behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_status_webhook_fails_the_message_with_a_plain_reason() {
+    let sim = sim().await;
+    let app = TestApp::new().await;
+    let (t, ch, conversation) = sheena_wrote(&app, &sim, HOUR).await;
+    let agent = &t.members["agent"].auth;
+    let r = send(&app, agent, &conversation, json!({"text": "Still there?"})).await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(dispatch(&app).await.sent, 1);
+    let wamid = sim.sent_messages()[0].wamid.clone();
+    let r = app
+        .deliver(&ch, &status_delivery("status-failed-window.json", &wamid))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let m = message(&app, agent, &conversation, &id).await;
+    assert_eq!(m["status"], "failed", "{m}");
+    assert!(m["error"].as_str().unwrap().contains("24 hours"), "{m}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,10 +289,8 @@ async fn the_window_edge_allows_23_59_59_and_refuses_24_00_00() {
 
 /// C19: an opted-out contact gets nothing, whatever the path (a session, an API key, with or
 /// without an Idempotency-Key), and every refusal is audited with its code.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_opted_out_contact_gets_nothing_and_every_refusal_is_audited() {
+async fn an_opted_out_contact_gets_nothing_and_every_refusal_is_audited_on(app: TestApp) {
     let sim = sim().await;
-    let app = TestApp::new().await;
     let (t, _ch, conversation) = sheena_wrote(&app, &sim, HOUR).await;
     let agent = &t.members["agent"].auth;
     let c = app
@@ -324,6 +361,19 @@ async fn an_opted_out_contact_gets_nothing_and_every_refusal_is_audited() {
             .all(|m| m["direction"] == "inbound"),
         "no refused message is stored: {page}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opted_out_contact_gets_nothing_and_every_refusal_is_audited() {
+    an_opted_out_contact_gets_nothing_and_every_refusal_is_audited_on(TestApp::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opted_out_contact_gets_nothing_and_every_refusal_is_audited_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    an_opted_out_contact_gets_nothing_and_every_refusal_is_audited_on(app).await;
 }
 
 /// The same Idempotency-Key sends once and answers with the same message.
@@ -402,10 +452,8 @@ async fn a_refused_token_fails_the_message_plainly_and_stops_the_channel() {
 
 /// A send that was handed to Graph when the process stopped, before its answer was recorded, is
 /// held for review on the next start: never sent twice.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_send_interrupted_mid_way_is_held_for_review_not_sent_twice() {
+async fn a_send_interrupted_mid_way_is_held_for_review_not_sent_twice_on(app: TestApp) {
     let sim = sim().await;
-    let app = TestApp::new().await;
     let (t, _ch, conversation) = sheena_wrote(&app, &sim, HOUR).await;
     // Queued straight into the outbox and claimed, as a dispatcher that died after the claim
     // would leave it.
@@ -457,4 +505,17 @@ async fn a_send_interrupted_mid_way_is_held_for_review_not_sent_twice() {
             .await
             .contains(&"message.held_for_review".to_string())
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_interrupted_mid_way_is_held_for_review_not_sent_twice() {
+    a_send_interrupted_mid_way_is_held_for_review_not_sent_twice_on(TestApp::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_interrupted_mid_way_is_held_for_review_not_sent_twice_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    a_send_interrupted_mid_way_is_held_for_review_not_sent_twice_on(app).await;
 }
