@@ -36,6 +36,7 @@ pub mod principal;
 pub mod runtime;
 pub mod security;
 pub mod team;
+pub mod templates;
 
 pub use config::Config;
 pub use error::{AppError, Code, Kind};

@@ -49,6 +49,7 @@ pub mod scratch;
 pub mod sessions;
 mod store;
 mod tables;
+pub mod templates;
 pub mod tenants;
 pub mod throttle;
 pub mod tx;

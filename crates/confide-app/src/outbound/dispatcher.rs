@@ -20,19 +20,21 @@
 use super::graph::graph_client;
 use super::health::ChannelHealthMonitor;
 use super::recipient_for;
-use super::send::{audit_refusal, gate, parse_path};
+use super::send::{SendInput, audit_refusal, gate, parse_path};
 use crate::ingest::directory::ChannelDirectory;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::clock::SharedClock;
 use confide_core::entropy::SharedEntropy;
 use confide_core::ids::ChannelId;
-use confide_core::send_gate::{Content, Refusal};
-use confide_store::outbox::{DueSend, OutboxEntry};
+use confide_core::send_gate::Refusal;
+use confide_store::outbox::DueSend;
 use confide_store::{Store, StoreError};
 use confide_whatsapp::ErrorClass;
 use confide_whatsapp::client::GraphError;
 use confide_whatsapp::egress::EgressPolicy;
-use confide_whatsapp::send::OutboundMessage;
+use confide_whatsapp::send::{
+    OutboundMessage, Parameter, Recipient, Template as WaTemplate, TemplateComponent,
+};
 use confide_whatsapp::webhook::StatusKind;
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
@@ -203,7 +205,7 @@ impl Dispatcher {
             s.commit().await?;
             return Ok(Outcome::Failed);
         };
-        let Some(content) = content_of(&entry) else {
+        let Some(input) = SendInput::from_stored(&entry.kind, &entry.body) else {
             s.outbox()
                 .fail(d.message, None, "This kind of message cannot be sent yet.")
                 .await?;
@@ -212,30 +214,38 @@ impl Dispatcher {
         };
         // The role was checked when the send was queued; the rest is decided again now.
         let permissions = BTreeSet::from([path.required_permission()]);
-        let permit =
-            match gate(&mut s, entry.conversation, path, content, &permissions, now).await? {
-                Ok(p) => p,
-                Err(refusal) => {
-                    s.outbox()
-                        .fail(d.message, None, &refused_reason(&refusal))
-                        .await?;
-                    audit_refusal(
-                        &mut s,
-                        Actor::System,
-                        entry.conversation,
-                        path,
-                        &refusal,
-                        Some(d.message),
-                    )
+        let permit = match gate(
+            &mut s,
+            entry.conversation,
+            path,
+            input.content(),
+            &permissions,
+            now,
+        )
+        .await?
+        {
+            Ok(p) => p,
+            Err(refusal) => {
+                s.outbox()
+                    .fail(d.message, None, &refused_reason(&refusal))
                     .await?;
-                    s.commit().await?;
-                    return Ok(Outcome::Refused);
-                }
-            };
+                audit_refusal(
+                    &mut s,
+                    Actor::System,
+                    entry.conversation,
+                    path,
+                    &refusal,
+                    Some(d.message),
+                )
+                .await?;
+                s.commit().await?;
+                return Ok(Outcome::Refused);
+            }
+        };
         let contact = s.contacts().get(entry.contact).await?;
         let message = match recipient_for(&contact, false)
             .map_err(|e| e.to_string())
-            .and_then(|to| build(&entry, to))
+            .and_then(|to| build(&input, to))
         {
             Ok(m) => m,
             Err(reason) => {
@@ -378,25 +388,24 @@ impl Dispatcher {
     }
 }
 
-/// The gate's view of a queued message's content.
-fn content_of(entry: &OutboxEntry) -> Option<Content<'static>> {
-    match entry.kind.as_str() {
-        "text" => Some(Content::Text),
-        _ => None,
-    }
-}
-
 /// The Graph request for a queued message.
-fn build(
-    entry: &OutboxEntry,
-    to: confide_whatsapp::send::Recipient,
-) -> Result<OutboundMessage, String> {
-    match entry.kind.as_str() {
-        "text" => {
-            let text = entry.body["text"].as_str().unwrap_or_default();
+fn build(input: &SendInput, to: Recipient) -> Result<OutboundMessage, String> {
+    match input {
+        SendInput::Text { text } => {
             OutboundMessage::text(to, text, false).map_err(|e| e.to_string())
         }
-        other => Err(format!("{other} messages cannot be sent yet")),
+        SendInput::Template {
+            name,
+            language,
+            params,
+        } => {
+            let mut t = WaTemplate::new(name, language).map_err(|e| e.to_string())?;
+            if !params.is_empty() {
+                let body = TemplateComponent::body(params.iter().map(Parameter::text).collect());
+                t = t.with(body).map_err(|e| e.to_string())?;
+            }
+            OutboundMessage::template(to, t).map_err(|e| e.to_string())
+        }
     }
 }
 

@@ -26,7 +26,15 @@ pub const IDEMPOTENCY_KEY_MAX: usize = 200;
 /// What to send, as the API's body gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendInput {
-    Text { text: String },
+    Text {
+        text: String,
+    },
+    /// An approved template by name and language, with its body parameters in order.
+    Template {
+        name: String,
+        language: String,
+        params: Vec<String>,
+    },
 }
 
 impl SendInput {
@@ -51,7 +59,41 @@ impl SendInput {
                     text: text.to_string(),
                 })
             }
-            "template" | "media" | "interactive" | "reaction" => Err(invalid(format!(
+            "template" => {
+                let field = |k: &str| {
+                    body.get(k)
+                        .and_then(|v| v.as_str())
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                };
+                let name = field("template")
+                    .ok_or_else(|| invalid("A template message needs \"template\" (its name)."))?;
+                let language = field("language").ok_or_else(|| {
+                    invalid("A template message needs \"language\" (e.g. en_US).")
+                })?;
+                let params = match body.get("params") {
+                    None | Some(serde_json::Value::Null) => Vec::new(),
+                    Some(serde_json::Value::Array(items)) => items
+                        .iter()
+                        .map(|v| match v {
+                            serde_json::Value::String(s) => Ok(s.clone()),
+                            serde_json::Value::Number(n) => Ok(n.to_string()),
+                            _ => Err(invalid("Template parameters are text.")),
+                        })
+                        .collect::<Result<_, _>>()?,
+                    Some(_) => return Err(invalid("\"params\" is a list of text.")),
+                };
+                if params.len() > 100 || params.iter().any(|p| p.chars().count() > 1024) {
+                    return Err(invalid("Too many template parameters, or one too long."));
+                }
+                Ok(SendInput::Template {
+                    name,
+                    language,
+                    params,
+                })
+            }
+            "media" | "interactive" | "reaction" => Err(invalid(format!(
                 "Sending {kind} messages is not available yet; send a text reply."
             ))),
             other => Err(invalid(format!(
@@ -60,21 +102,55 @@ impl SendInput {
         }
     }
 
-    fn content(&self) -> Content<'_> {
+    pub(crate) fn content(&self) -> Content<'_> {
         match self {
             SendInput::Text { .. } => Content::Text,
+            SendInput::Template {
+                name,
+                language,
+                params,
+            } => Content::Template {
+                name,
+                language,
+                params: params.len(),
+            },
         }
     }
 
     fn kind(&self) -> &'static str {
         match self {
             SendInput::Text { .. } => "text",
+            SendInput::Template { .. } => "template",
         }
     }
 
     fn body(&self) -> serde_json::Value {
         match self {
             SendInput::Text { text } => json!({ "text": text }),
+            SendInput::Template {
+                name,
+                language,
+                params,
+            } => json!({ "template": name, "language": language, "params": params }),
+        }
+    }
+
+    /// The queued message's content, as the dispatcher reads it back.
+    pub(crate) fn from_stored(kind: &str, body: &serde_json::Value) -> Option<SendInput> {
+        match kind {
+            "text" => Some(SendInput::Text {
+                text: body["text"].as_str()?.to_string(),
+            }),
+            "template" => Some(SendInput::Template {
+                name: body["template"].as_str()?.to_string(),
+                language: body["language"].as_str()?.to_string(),
+                params: body["params"]
+                    .as_array()?
+                    .iter()
+                    .map(|p| p.as_str().map(str::to_string))
+                    .collect::<Option<_>>()?,
+            }),
+            _ => None,
         }
     }
 }
@@ -117,6 +193,15 @@ pub(crate) async fn gate(
 ) -> Result<Result<Permit, Refusal>, StoreError> {
     let c = s.inbox().conversation(conversation).await?;
     let channel = s.get_channel(c.channel_id).await?;
+    let template = match content {
+        Content::Template { name, language, .. } => s
+            .templates()
+            .find(c.channel_id, name, language)
+            .await?
+            .as_ref()
+            .and_then(crate::templates::gate_template),
+        _ => None,
+    };
     let history = s.consent().history(c.contact_id).await?;
     let ledger = ConsentLedger::from_rows(
         history
@@ -135,7 +220,7 @@ pub(crate) async fn gate(
     let facts = SendFacts {
         permissions,
         channel: channel.gate_health(),
-        template: None,
+        template: template.as_ref(),
         consent: &ledger,
         last_inbound_at: c.last_inbound_at,
     };

@@ -185,15 +185,22 @@ pub async fn messages(
     })))
 }
 
-/// What to send: `{"type":"text","text":"..."}` (templates and media follow).
+/// What to send: `{"type":"text","text":"..."}` or
+/// `{"type":"template","template":"name","language":"en_US","params":[...]}` (media follows).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = MessageSend)]
 pub struct SendBody {
-    /// `text` (the default), `template` or `media`.
+    /// `text` (the default) or `template`.
     #[serde(rename = "type")]
     pub kind: Option<String>,
     /// The text of a `text` message (at most 4,096 characters).
     pub text: Option<String>,
+    /// A `template` message: the template's name.
+    pub template: Option<String>,
+    /// A `template` message: its language code, e.g. `en_US`.
+    pub language: Option<String>,
+    /// A `template` message: the body's parameters, in order.
+    pub params: Option<Vec<String>>,
 }
 
 /// `POST /api/v1/conversations/{id}/messages` → 202 with the queued message (`status:

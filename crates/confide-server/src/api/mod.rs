@@ -14,6 +14,7 @@ pub mod security;
 pub mod session;
 pub mod table;
 pub mod team;
+pub mod templates;
 
 use crate::state::AppState;
 use axum::Router;
@@ -171,6 +172,19 @@ pub fn table() -> RouteTable {
             "/api/v1/conversations/{id}/messages",
             Perm(P::InboxReply),
             conversations::send,
+        )
+        // templates
+        .route(
+            Get,
+            "/api/v1/templates",
+            Perm(P::InboxRead),
+            templates::list,
+        )
+        .route(
+            Post,
+            "/api/v1/templates/sync",
+            Perm(P::TemplatesManage),
+            templates::sync,
         )
         // contacts and their consent ledger
         .route(

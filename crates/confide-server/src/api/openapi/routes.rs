@@ -322,6 +322,14 @@ pub(super) fn table_ops() -> Vec<Op> {
             .body::<conversations::SendBody>()
             .accepted("The queued message: `{\"id\",\"conversation_id\",\"direction\":\"outbound\",\"wamid\":null,\"kind\",\"body\",\"status\":\"queued\",\"error\",\"created_at\"}`.")
             .errors(&[C::InvalidMessage, C::OutsideWindow, C::NoConsent, C::TemplateNotApproved, C::TemplateParams, C::ChannelDisabled, C::NoAddress, C::Conflict]),
+        // templates
+        op(Get, "/api/v1/templates", "templates_list", "templates", "List message templates")
+            .doc("Every channel's templates as Graph last listed them (kept current by status webhooks): `status` (`APPROVED`, `PENDING`, `REJECTED`, ...), `category`, `params` (the body's placeholders).")
+            .ok("`{\"templates\":[{\"id\",\"channel_id\",\"name\",\"language\",\"category\",\"status\",\"params\",\"components\",\"updated_at\"}]}`."),
+        op(Post, "/api/v1/templates/sync", "templates_sync", "templates", "Sync templates from Graph")
+            .doc("Every channel's templates, all pages of `GET /{WABA_ID}/message_templates`; audited. 503 `unavailable` when no channel's Graph could be asked.")
+            .ok("`{\"channels\",\"templates\",\"new\",\"failed_channels\"}`.")
+            .errors(&[C::Unavailable]),
         // contacts
         op(Get, "/api/v1/contacts", "contacts_list", "contacts", "List or search contacts")
             .doc("Newest first, keyset-paginated. `q` looks a contact up exactly through the blind indexes (personal data is sealed at rest).")
