@@ -26,7 +26,7 @@ impl Applied {
 /// What happened to one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Outcome {
-    Message { media: bool },
+    Message { media: bool, consent: u64 },
     Status { consent: u64 },
     Duplicate,
     Unattributable,
@@ -36,9 +36,10 @@ pub(super) fn tally(outcomes: &[Outcome]) -> Applied {
     let mut a = Applied::default();
     for o in outcomes {
         match o {
-            Outcome::Message { media } => {
+            Outcome::Message { media, consent } => {
                 a.messages += 1;
                 a.media += u64::from(*media);
+                a.consent_events += consent;
             }
             Outcome::Status { consent } => {
                 a.statuses += 1;

@@ -78,6 +78,7 @@
 //! ```
 
 mod consent;
+pub mod keywords;
 mod template;
 mod window;
 
