@@ -26,6 +26,7 @@ pub mod keyring;
 pub mod keys;
 pub mod media;
 pub mod metrics;
+pub mod notes;
 #[cfg(feature = "operator")]
 pub mod operator;
 pub mod origin;

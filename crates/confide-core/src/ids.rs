@@ -79,6 +79,10 @@ id_type!(/// One entry of the consent ledger.
     ConsentEventId);
 id_type!(/// A message template known to a tenant.
     TemplateId);
+id_type!(/// An internal note in a conversation's thread.
+    NoteId);
+id_type!(/// A canned response (a saved reply).
+    CannedResponseId);
 id_type!(/// A login session.
     SessionId);
 id_type!(/// An API key.

@@ -36,6 +36,7 @@ pub mod keys;
 mod legacy;
 pub mod media;
 pub mod migrate;
+pub mod notes;
 pub mod notify;
 mod open;
 pub mod outbox;

@@ -73,6 +73,13 @@ const MIGRATIONS: &[Source] = &[
         postgres: include_str!("../migrations/postgres/0009_outbox.sql"),
         sqlite_own_transaction: false,
     },
+    Source {
+        version: 10,
+        description: "notes and canned responses",
+        sqlite: include_str!("../migrations/sqlite/0010_notes_canned.sql"),
+        postgres: include_str!("../migrations/postgres/0010_notes_canned.sql"),
+        sqlite_own_transaction: false,
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

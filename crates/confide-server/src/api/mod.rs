@@ -8,6 +8,7 @@ pub mod health;
 pub mod json;
 pub mod keys;
 pub mod me;
+pub mod notes;
 pub mod openapi;
 pub mod platform;
 pub mod security;
@@ -172,6 +173,42 @@ pub fn table() -> RouteTable {
             "/api/v1/conversations/{id}/messages",
             Perm(P::InboxReply),
             conversations::send,
+        )
+        .route(
+            Get,
+            "/api/v1/conversations/{id}/notes",
+            Perm(P::InboxRead),
+            notes::list,
+        )
+        .route(
+            Post,
+            "/api/v1/conversations/{id}/notes",
+            Perm(P::InboxReply),
+            notes::add,
+        )
+        .route(
+            Get,
+            "/api/v1/canned-responses",
+            Perm(P::InboxRead),
+            notes::canned_list,
+        )
+        .route(
+            Post,
+            "/api/v1/canned-responses",
+            Perm(P::InboxReply),
+            notes::canned_create,
+        )
+        .route(
+            Patch,
+            "/api/v1/canned-responses/{id}",
+            Perm(P::InboxReply),
+            notes::canned_update,
+        )
+        .route(
+            Delete,
+            "/api/v1/canned-responses/{id}",
+            Perm(P::InboxReply),
+            notes::canned_delete,
         )
         // templates
         .route(

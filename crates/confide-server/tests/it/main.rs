@@ -11,4 +11,5 @@ mod inbox;
 mod layers;
 mod openapi;
 mod sending;
+mod team_tools;
 mod webhooks;

@@ -4,7 +4,7 @@
 //! from it in the parent module.
 
 use super::super::table::Verb;
-use super::super::{channels, contacts, conversations, me, platform, security};
+use super::super::{channels, contacts, conversations, me, notes, platform, security};
 use axum::http::Method;
 use confide_app::Code;
 use confide_app::audit::AuditQuery;
@@ -322,6 +322,26 @@ pub(super) fn table_ops() -> Vec<Op> {
             .body::<conversations::SendBody>()
             .accepted("The queued message: `{\"id\",\"conversation_id\",\"direction\":\"outbound\",\"wamid\":null,\"kind\",\"body\",\"status\":\"queued\",\"error\",\"created_at\"}`.")
             .errors(&[C::InvalidMessage, C::OutsideWindow, C::NoConsent, C::TemplateNotApproved, C::TemplateParams, C::ChannelDisabled, C::NoAddress, C::Conflict]),
+        // the team's tools
+        op(Get, "/api/v1/conversations/{id}/notes", "notes_list", "inbox", "List a conversation's internal notes")
+            .ok("`{\"notes\":[{\"id\",\"conversation_id\",\"author\",\"text\",\"created_at\"}]}`, oldest first."),
+        op(Post, "/api/v1/conversations/{id}/notes", "notes_add", "inbox", "Add an internal note")
+            .doc("Shown in the thread to the team, never sent to the customer; sealed at rest; audited with ids only.")
+            .body::<notes::NoteBody>()
+            .created("The note.")
+            .errors(&[C::InvalidText]),
+        op(Get, "/api/v1/canned-responses", "canned_list", "inbox", "List canned responses")
+            .ok("`{\"canned_responses\":[{\"id\",\"shortcut\",\"text\",\"created_at\",\"updated_at\"}]}`, by shortcut."),
+        op(Post, "/api/v1/canned-responses", "canned_create", "inbox", "Save a canned response")
+            .body::<notes::CannedBody>()
+            .created("The canned response.")
+            .errors(&[C::InvalidShortcut, C::InvalidText, C::Conflict]),
+        op(Patch, "/api/v1/canned-responses/{id}", "canned_update", "inbox", "Change a canned response")
+            .body::<notes::CannedPatch>()
+            .ok("The canned response.")
+            .errors(&[C::InvalidShortcut, C::InvalidText, C::Conflict]),
+        op(Delete, "/api/v1/canned-responses/{id}", "canned_delete", "inbox", "Delete a canned response")
+            .no_content("Deleted."),
         // templates
         op(Get, "/api/v1/templates", "templates_list", "templates", "List message templates")
             .doc("Every channel's templates as Graph last listed them (kept current by status webhooks): `status` (`APPROVED`, `PENDING`, `REJECTED`, ...), `category`, `params` (the body's placeholders).")

@@ -21,6 +21,7 @@ struct Ids {
     channel: String,
     conversation: String,
     contact: String,
+    canned: String,
 }
 
 /// The id of tenant B's object for a route template, or a panic naming the route, so a new
@@ -40,6 +41,7 @@ fn id_of(path: &str, ids: &Ids) -> String {
         "channels" => ids.channel.clone(),
         "conversations" => ids.conversation.clone(),
         "contacts" => ids.contact.clone(),
+        "canned-responses" => ids.canned.clone(),
         // later: "media", "exports", ...
         other => {
             panic!("route {path} takes an id of kind {other:?}: add it to cross_tenant::id_of")
@@ -65,6 +67,12 @@ fn body_for(method: &Method, path: &str, a: &Tenant) -> Option<Value> {
         ("PATCH", p) if p.starts_with("/api/v1/contacts/") => Some(json!({
             "name": "pwned", "phone": "+15550009999", "labels": ["pwned"], "attributes": {"pwned": true}
         })),
+        ("POST", p) if p.starts_with("/api/v1/conversations/") && p.ends_with("/notes") => {
+            Some(json!({"text": "pwned"}))
+        }
+        ("PATCH", p) if p.starts_with("/api/v1/canned-responses/") => {
+            Some(json!({"shortcut": "pwned", "text": "pwned"}))
+        }
         ("POST", p) if p.starts_with("/api/v1/conversations/") && p.ends_with("/messages") => {
             Some(json!({"type": "text", "text": "pwned"}))
         }
@@ -92,6 +100,8 @@ struct Snapshot {
     conversations: String,
     /// B's contact and its consent ledger.
     contact: String,
+    /// B's notes and canned responses.
+    tools: String,
     audit_entries: usize,
 }
 
@@ -137,6 +147,18 @@ async fn snapshot(app: &TestApp, b: &Tenant, contact: &str) -> Snapshot {
             for c in &page.items {
                 let msgs = s.inbox().messages_page(c.id, None, 200).await.unwrap();
                 all.push_str(&format!("{msgs:?}"));
+            }
+            all
+        },
+        tools: {
+            let page = s
+                .inbox()
+                .conversations(Default::default(), None, 200)
+                .await
+                .unwrap();
+            let mut all = format!("{:?}", s.canned().list().await.unwrap());
+            for c in &page.items {
+                all.push_str(&format!("{:?}", s.notes().list(c.id).await.unwrap()));
             }
             all
         },
@@ -254,14 +276,22 @@ async fn run(app: &TestApp) {
             )
             .await
             .unwrap();
+        s.notes().add(conv, "user:b", "B's note").await.unwrap();
+        let canned = s.canned().create("b-only", "B's reply").await.unwrap();
         s.commit().await.unwrap();
-        (c.id.to_string(), conv.to_string(), contact.id.to_string())
+        (
+            c.id.to_string(),
+            conv.to_string(),
+            contact.id.to_string(),
+            canned.id.to_string(),
+        )
     };
-    let (channel, conversation, b_contact) = channel;
+    let (channel, conversation, b_contact, canned) = channel;
     let ids = Ids {
         channel,
         conversation,
         contact: b_contact.clone(),
+        canned,
         user: b.members["agent"].user_id.to_string(),
         role: b.roles["support-lead"].to_string(),
         api_key: b_key_id,

@@ -1,0 +1,152 @@
+//! The team's tools: internal notes in a thread (never sent, sealed at rest) and canned
+//! responses by shortcut.
+
+use crate::harness::{FIXTURE_PHONE_NUMBER_ID, TestApp};
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn notes_and_canned_responses(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let ch = app
+        .channel_for(
+            t.id,
+            FIXTURE_PHONE_NUMBER_ID,
+            "tools-secret",
+            "http://127.0.0.1:9",
+        )
+        .await;
+    app.deliver_fixtures(&ch, &["text.json"]).await;
+    let agent = &t.members["agent"].auth;
+    let viewer = &t.members["viewer"].auth;
+    let list = app.get_ok(agent, "/api/v1/conversations").await;
+    let conversation = list["conversations"][0]["id"].as_str().unwrap().to_string();
+    let notes = format!("/api/v1/conversations/{conversation}/notes");
+
+    let r = app
+        .call(
+            Method::POST,
+            &notes,
+            agent,
+            Some(json!({"text": "VIP: refund approved by Ana"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["text"], "VIP: refund approved by Ana");
+    let r = app
+        .call(
+            Method::POST,
+            &notes,
+            viewer,
+            Some(json!({"text": "a viewer cannot"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = app
+        .call(Method::POST, &notes, agent, Some(json!({"text": "   "})))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["error"]["code"], "invalid_text");
+    let listed = app.get_ok(viewer, &notes).await;
+    let items = listed["notes"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed}");
+    assert!(items[0]["author"].as_str().unwrap().starts_with("user:"));
+    // Never sent, and not in clear at rest.
+    assert!(
+        app.get_ok(
+            agent,
+            &format!("/api/v1/conversations/{conversation}/messages")
+        )
+        .await["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["direction"] == "inbound")
+    );
+    let mut raw = app.raw().await;
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT text_ct FROM notes")
+        .fetch_one(&mut raw)
+        .await
+        .unwrap();
+    assert!(!stored.windows(3).any(|w| w == b"VIP"), "sealed at rest");
+
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/canned-responses",
+            agent,
+            Some(json!({"shortcut": "/Shipping", "text": "Orders ship within 2 working days."})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["shortcut"], "shipping");
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/canned-responses",
+            agent,
+            Some(json!({"shortcut": "shipping", "text": "again"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/canned-responses",
+            agent,
+            Some(json!({"shortcut": "two words", "text": "x"})),
+        )
+        .await;
+    assert_eq!(r.body["error"]["code"], "invalid_shortcut");
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/canned-responses/{id}"),
+            agent,
+            Some(json!({"text": "Orders ship within 1 working day."})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let all = app.get_ok(viewer, "/api/v1/canned-responses").await;
+    assert_eq!(
+        all["canned_responses"],
+        json!([{
+            "id": id, "shortcut": "shipping", "text": "Orders ship within 1 working day.",
+            "created_at": all["canned_responses"][0]["created_at"].clone(),
+            "updated_at": all["canned_responses"][0]["updated_at"].clone(),
+        }])
+    );
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/canned-responses/{id}"),
+            agent,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let all = app.get_ok(viewer, "/api/v1/canned-responses").await;
+    assert_eq!(all["canned_responses"], Value::Array(vec![]));
+    let actions = app.audit_actions(t.id).await;
+    for a in [
+        "note.created",
+        "canned_response.created",
+        "canned_response.updated",
+        "canned_response.deleted",
+    ] {
+        assert!(actions.contains(&a.to_string()), "{a} in {actions:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_and_canned_responses_work_and_notes_stay_internal() {
+    notes_and_canned_responses(TestApp::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_and_canned_responses_work_and_notes_stay_internal_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    notes_and_canned_responses(app).await;
+}
