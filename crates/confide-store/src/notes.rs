@@ -163,7 +163,7 @@ impl Canned<'_, '_> {
                     .to_string(),
             )
             .await?;
-        rows.iter().map(|r| self.from_row(r)).collect()
+        rows.iter().map(|r| self.opened(r)).collect()
     }
 
     /// One canned response; [`StoreError::NotFound`] unless it is the tenant's.
@@ -176,7 +176,7 @@ impl Canned<'_, '_> {
                 id.to_string(),
             )
             .await?;
-        self.from_row(&r)
+        self.opened(&r)
     }
 
     /// Changes the shortcut and/or the text (`None`: unchanged).
@@ -229,7 +229,7 @@ impl Canned<'_, '_> {
         Ok(())
     }
 
-    fn from_row(&self, r: &sqlx::any::AnyRow) -> Result<CannedResponse, StoreError> {
+    fn opened(&self, r: &sqlx::any::AnyRow) -> Result<CannedResponse, StoreError> {
         let id: String = r.try_get(0)?;
         let sealed: Vec<u8> = r.try_get(2)?;
         Ok(CannedResponse {
