@@ -151,6 +151,11 @@ impl App {
             .update(id, ConversationChange { status, assignee }, p.actor())
             .await?;
         s.commit().await?;
+        self.events.publish(crate::events::InboxEvent {
+            tenant: p.tenant,
+            kind: "conversation.updated",
+            ids: serde_json::json!({"conversation_id": c.id.to_string()}),
+        });
         Ok(c)
     }
 

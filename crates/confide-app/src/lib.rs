@@ -20,6 +20,7 @@ pub mod config;
 pub mod contacts;
 pub mod conversations;
 pub mod error;
+pub mod events;
 pub mod identity;
 pub mod ingest;
 pub mod keyring;

@@ -84,6 +84,11 @@ impl App {
         )
         .await?;
         s.commit().await?;
+        self.events.publish(crate::events::InboxEvent {
+            tenant: p.tenant,
+            kind: "note.created",
+            ids: json!({"conversation_id": conversation.to_string(), "note_id": note.id.to_string()}),
+        });
         Ok(note)
     }
 

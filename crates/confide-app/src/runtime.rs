@@ -75,6 +75,8 @@ pub struct App {
     pub auth: Arc<AuthRuntime>,
     /// Wakes the dispatcher when a send is queued.
     pub outbox_wake: Arc<Notify>,
+    /// Live inbox updates (`GET /api/v1/events`).
+    pub events: crate::events::Events,
 }
 
 /// Closes the database (after [`Workers::stop`]); see [`App::closer`].
@@ -171,7 +173,9 @@ impl App {
         let store = open_store(&config, &deps, Opener::Server).await?;
         let vault = MediaVault::from_url(&config.media_url).map_err(OpenError)?;
         let media_wake = Arc::new(Notify::new());
-        let (ingest, writer) = IngestQueue::start(store.clone(), media_wake.clone());
+        let events = crate::events::Events::default();
+        let (ingest, writer) =
+            IngestQueue::start(store.clone(), media_wake.clone(), events.clone());
         let channels = Arc::new(ChannelDirectory::new(deps.clock.clone()));
         let (stop_workers, stop) = watch::channel(false);
         let metrics = Arc::new(Metrics::default());
@@ -208,6 +212,7 @@ impl App {
             health.clone(),
             outbox_wake.clone(),
         )
+        .with_events(events.clone())
         .with_throughput(config.outbound.throughput_per_second);
         handles.push(tokio::spawn(dispatcher.run(stop.clone())));
         handles.push(tokio::spawn(fetcher.run(stop)));
@@ -225,6 +230,7 @@ impl App {
             egress,
             health,
             outbox_wake,
+            events,
         };
         Ok((
             app,

@@ -10,8 +10,9 @@ use super::content::{
     IdentityKey, changes_identity, content_json, identity_key, identity_of, phone,
 };
 pub use super::outcome::Applied;
+use crate::events::InboxEvent;
 use confide_core::audit::{Actor, AuditEvent};
-use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId};
+use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId, TenantId};
 use confide_store::consent::NewConsent;
 use confide_store::conversations::{Direction, NewMessage, Stored};
 use confide_store::ingest::WaIdentity;
@@ -50,18 +51,30 @@ pub struct Round {
     conversations: HashMap<(ContactId, ChannelId), ConversationId>,
     touched: HashMap<ConversationId, (i64, Option<i64>)>,
     media: Vec<NewMediaFetch>,
+    /// What the inbox is told once the round is durable.
+    events: Vec<InboxEvent>,
 }
 
 impl Round {
-    /// Moves every touched conversation's times forward, once each.
-    pub async fn finish(self, scope: &mut Scope<'_>) -> Result<(), StoreError> {
+    /// Moves every touched conversation's times forward, once each; returns what to tell the
+    /// inbox once the round is durable.
+    pub async fn finish(self, scope: &mut Scope<'_>) -> Result<Vec<InboxEvent>, StoreError> {
         let touches: Vec<(ConversationId, i64, Option<i64>)> = self
             .touched
             .into_iter()
             .map(|(c, (last, inbound))| (c, last, inbound))
             .collect();
         scope.touch_conversations(&touches).await?;
-        scope.enqueue_media_fetches(&self.media).await
+        scope.enqueue_media_fetches(&self.media).await?;
+        Ok(self.events)
+    }
+
+    fn created(&mut self, tenant: TenantId, conversation: ConversationId, message: MessageId) {
+        self.events.push(InboxEvent {
+            tenant,
+            kind: "message.created",
+            ids: json!({"conversation_id": conversation.to_string(), "message_id": message.to_string()}),
+        });
     }
 
     fn touch(&mut self, conversation: ConversationId, at: i64) {
@@ -224,6 +237,7 @@ impl Delivery {
             Stored::Inserted(id) => {
                 applied.messages += 1;
                 round.touch(conversation, at);
+                round.created(scope.tenant(), conversation, id);
                 applied.media += u64::from(queue_media(self.channel.channel, m, id, round));
             }
             Stored::Duplicate => applied.duplicates += 1,
@@ -378,7 +392,18 @@ impl<'a> Batch<'a> {
         }
         self.plain.clear();
         let outcomes = store_statuses(scope, &self.statuses).await?;
-        for (o, i) in outcomes.into_iter().zip(self.status_of.drain(..)) {
+        for ((o, i), (_, s)) in outcomes
+            .into_iter()
+            .zip(self.status_of.drain(..))
+            .zip(&self.statuses)
+        {
+            if o != Outcome::Duplicate {
+                round.events.push(InboxEvent {
+                    tenant: scope.tenant(),
+                    kind: "message.status",
+                    ids: json!({"wamid": s.id}),
+                });
+            }
             out[i].add(tally(&[o]));
         }
         self.statuses.clear();
@@ -394,7 +419,7 @@ impl<'a> Batch<'a> {
 pub async fn apply_round(
     scope: &mut Scope<'_>,
     deliveries: &[&Delivery],
-) -> Result<Vec<Applied>, StoreError> {
+) -> Result<(Vec<Applied>, Vec<InboxEvent>), StoreError> {
     let mut round = Round::default();
     let mut out = vec![Applied::default(); deliveries.len()];
     let mut batch = Batch::default();
@@ -429,8 +454,8 @@ pub async fn apply_round(
         }
     }
     batch.flush(scope, &mut round, &mut out).await?;
-    round.finish(scope).await?;
-    Ok(out)
+    let events = round.finish(scope).await?;
+    Ok((out, events))
 }
 
 /// Stores plain inbound messages: contacts, conversations and messages a statement per batch.
@@ -511,6 +536,7 @@ async fn store_plain(
         out[i] = match stored {
             Stored::Inserted(id) => {
                 round.touch(conversation, at);
+                round.created(scope.tenant(), conversation, id);
                 let consent = match senders[i] {
                     Some(contact) => opt_out_by_keyword(scope, contact, items[i].m).await?,
                     None => 0,

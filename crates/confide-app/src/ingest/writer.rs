@@ -12,6 +12,7 @@
 //!   ever lost, and nothing unacknowledged was promised.
 
 use super::apply::{Applied, Delivery, apply_round};
+use crate::events::{Events, InboxEvent};
 use confide_core::ids::TenantId;
 use confide_store::{Store, StoreError};
 use std::collections::HashMap;
@@ -62,14 +63,18 @@ impl IngestQueue {
     /// The writer runs on a thread of its own: it awaits the database dozens of times per round,
     /// and on the shared runtime every await would queue behind the request handlers (which parse
     /// and verify megabytes of JSON), starving the one task everything waits for.
-    pub fn start(store: Store, media_wake: Arc<Notify>) -> (IngestQueue, JoinHandle<()>) {
+    pub fn start(
+        store: Store,
+        media_wake: Arc<Notify>,
+        events: Events,
+    ) -> (IngestQueue, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let handle = tokio::task::spawn_blocking(move || {
             match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
             {
-                Ok(rt) => rt.block_on(run(store, rx, media_wake)),
+                Ok(rt) => rt.block_on(run(store, rx, media_wake, events)),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot start the ingest writer; deliveries will be refused")
                 }
@@ -94,7 +99,7 @@ impl IngestQueue {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Job>, media_wake: Arc<Notify>) {
+async fn run(store: Store, mut rx: mpsc::Receiver<Job>, media_wake: Arc<Notify>, events: Events) {
     let (committed, pending) = mpsc::unbounded_channel();
     let flusher = store.clone();
     let syncer = tokio::spawn(syncer(
@@ -103,6 +108,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, media_wake: Arc<Notify>)
             async move { store.sync_log().await }
         },
         pending,
+        events,
     ));
     while let Some(first) = rx.recv().await {
         let mut round = vec![first];
@@ -125,6 +131,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, media_wake: Arc<Notify>)
             let jobs = by_tenant.remove(&tenant).unwrap_or_default();
             let done = write_group(&store, tenant, jobs).await;
             if done
+                .jobs
                 .iter()
                 .any(|(_, r)| r.as_ref().is_ok_and(|a| a.media > 0))
             {
@@ -140,13 +147,17 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, media_wake: Arc<Notify>)
     let _ = syncer.await;
 }
 
-/// Rounds written, each job with its outcome, waiting for the log flush.
-type Done = Vec<(Job, Result<Applied, WriteError>)>;
+/// Rounds written, each job with its outcome, and what to tell the inbox, waiting for the log
+/// flush.
+struct Done {
+    jobs: Vec<(Job, Result<Applied, WriteError>)>,
+    events: Vec<InboxEvent>,
+}
 
 /// Answers committed rounds once the log is on the disk: one flush for every round committed
 /// since the previous flush. A failed flush answers 503 (Meta retries; the retry finds the
 /// rows, if they survived, as duplicates).
-async fn syncer<F, Fut>(flush: F, mut pending: mpsc::UnboundedReceiver<Done>)
+async fn syncer<F, Fut>(flush: F, mut pending: mpsc::UnboundedReceiver<Done>, events: Events)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), StoreError>>,
@@ -156,17 +167,22 @@ where
         while let Ok(more) = pending.try_recv() {
             rounds.push(more);
         }
-        let needs_flush = rounds.iter().flatten().any(|(_, r)| r.is_ok());
+        let needs_flush = rounds.iter().flat_map(|d| &d.jobs).any(|(_, r)| r.is_ok());
         let flushed = if needs_flush {
             flush().await.map_err(classify)
         } else {
             Ok(())
         };
         for done in rounds {
-            for (job, result) in done {
+            for (job, result) in done.jobs {
                 match &flushed {
                     Ok(()) => job.finish(result),
                     Err(e) => job.finish(result.and(Err(e.clone()))),
+                }
+            }
+            if flushed.is_ok() {
+                for e in done.events {
+                    events.publish(e);
                 }
             }
         }
@@ -174,7 +190,7 @@ where
 }
 
 fn finish_all(done: Done, result: Result<(), WriteError>) {
-    for (job, r) in done {
+    for (job, r) in done.jobs {
         job.finish(r.and_then(|a| result.clone().map(|()| a)));
     }
 }
@@ -184,26 +200,38 @@ fn finish_all(done: Done, result: Result<(), WriteError>) {
 async fn write_group(store: &Store, tenant: TenantId, jobs: Vec<Job>) -> Done {
     let deliveries: Vec<&Delivery> = jobs.iter().map(|j| &j.delivery).collect();
     match write(store, tenant, &deliveries).await {
-        Ok(results) => jobs
-            .into_iter()
-            .zip(results)
-            .map(|(j, a)| (j, Ok(a)))
-            .collect(),
+        Ok((results, events)) => Done {
+            jobs: jobs
+                .into_iter()
+                .zip(results)
+                .map(|(j, a)| (j, Ok(a)))
+                .collect(),
+            events,
+        },
         Err(e) if jobs.len() > 1 && !e.is_unavailable() => {
             tracing::warn!(error = %e, deliveries = jobs.len(), "group commit failed; retrying one by one");
-            let mut done = Vec::with_capacity(jobs.len());
+            let mut done = Done {
+                jobs: Vec::with_capacity(jobs.len()),
+                events: Vec::new(),
+            };
             for job in jobs {
-                let result = write(store, tenant, &[&job.delivery]).await;
-                let result = result
-                    .map(|mut r| r.pop().unwrap_or_default())
-                    .map_err(classify);
-                done.push((job, result));
+                let result = match write(store, tenant, &[&job.delivery]).await {
+                    Ok((mut r, events)) => {
+                        done.events.extend(events);
+                        Ok(r.pop().unwrap_or_default())
+                    }
+                    Err(e) => Err(classify(e)),
+                };
+                done.jobs.push((job, result));
             }
             done
         }
         Err(e) => {
             let err = classify(e);
-            jobs.into_iter().map(|j| (j, Err(err.clone()))).collect()
+            Done {
+                jobs: jobs.into_iter().map(|j| (j, Err(err.clone()))).collect(),
+                events: Vec::new(),
+            }
         }
     }
 }
@@ -222,7 +250,7 @@ async fn write(
     store: &Store,
     tenant: TenantId,
     deliveries: &[&Delivery],
-) -> Result<Vec<Applied>, StoreError> {
+) -> Result<(Vec<Applied>, Vec<InboxEvent>), StoreError> {
     let mut scope = store.scope_synced_later(tenant).await?;
     let results = apply_round(&mut scope, deliveries).await?;
     scope.commit().await?;
@@ -279,8 +307,16 @@ mod tests {
         let (tx, rx) = mpsc::unbounded_channel();
         let (a, mut wait_a) = job();
         let (b, mut wait_b) = job();
-        tx.send(vec![(a, stored())]).unwrap();
-        tx.send(vec![(b, stored())]).unwrap();
+        tx.send(Done {
+            jobs: vec![(a, stored())],
+            events: Vec::new(),
+        })
+        .unwrap();
+        tx.send(Done {
+            jobs: vec![(b, stored())],
+            events: Vec::new(),
+        })
+        .unwrap();
         let (r, f) = (release.clone(), flushes.clone());
         let task = tokio::spawn(syncer(
             move || {
@@ -292,6 +328,7 @@ mod tests {
                 }
             },
             rx,
+            Events::default(),
         ));
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert!(wait_a.try_recv().is_err(), "answered before the flush");
@@ -323,12 +360,21 @@ mod tests {
                 }
             },
             rx,
+            Events::default(),
         ));
         let (a, wait_a) = job();
-        tx.send(vec![(a, stored())]).unwrap();
+        tx.send(Done {
+            jobs: vec![(a, stored())],
+            events: Vec::new(),
+        })
+        .unwrap();
         assert_eq!(wait_a.await.unwrap().0, Err(WriteError::Failed));
         let (b, wait_b) = job();
-        tx.send(vec![(b, Err(WriteError::Failed))]).unwrap();
+        tx.send(Done {
+            jobs: vec![(b, Err(WriteError::Failed))],
+            events: Vec::new(),
+        })
+        .unwrap();
         assert_eq!(wait_b.await.unwrap().0, Err(WriteError::Failed));
         assert_eq!(flushes.load(Ordering::SeqCst), 1);
         drop(tx);

@@ -21,6 +21,7 @@ use super::graph::graph_client;
 use super::health::ChannelHealthMonitor;
 use super::recipient_for;
 use super::send::{SendInput, audit_refusal, gate, parse_path};
+use crate::events::{Events, InboxEvent};
 use crate::ingest::directory::ChannelDirectory;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::clock::SharedClock;
@@ -69,6 +70,7 @@ pub struct Dispatcher {
     health: ChannelHealthMonitor,
     wake: Arc<Notify>,
     throughput: u32,
+    events: Events,
 }
 
 /// What became of one entry.
@@ -100,7 +102,22 @@ impl Dispatcher {
             health,
             wake,
             throughput: DEFAULT_THROUGHPUT,
+            events: Events::default(),
         }
+    }
+
+    /// Tells the inbox (`GET /api/v1/events`) when a message moves on.
+    pub fn with_events(mut self, events: Events) -> Dispatcher {
+        self.events = events;
+        self
+    }
+
+    fn status_changed(&self, d: &DueSend) {
+        self.events.publish(InboxEvent {
+            tenant: d.tenant,
+            kind: "message.status",
+            ids: json!({"message_id": d.message.to_string()}),
+        });
     }
 
     /// Paces each channel at `per_second` messages per second (at least 1).
@@ -327,7 +344,9 @@ impl Dispatcher {
         )
         .with_details(json!({"channel": d.channel.to_string(), "wamid": wamid}));
         s.audit(&event).await?;
-        s.commit().await
+        s.commit().await?;
+        self.status_changed(d);
+        Ok(())
     }
 
     async fn finish_error(
@@ -377,6 +396,7 @@ impl Dispatcher {
         .with_details(json!({"channel": d.channel.to_string(), "code": code}));
         s.audit(&event).await?;
         s.commit().await?;
+        self.status_changed(d);
         tracing::warn!(message = %d.message, ?code, "send failed");
         Ok(Outcome::Failed)
     }

@@ -312,6 +312,13 @@ impl App {
             s.audit(&event).await?;
         }
         s.commit().await?;
+        if let Enqueued::New(m) = &queued {
+            self.events.publish(crate::events::InboxEvent {
+                tenant: p.tenant,
+                kind: "message.created",
+                ids: json!({"conversation_id": conversation.to_string(), "message_id": m.id.to_string()}),
+            });
+        }
         self.outbox_wake.notify_one();
         Ok(queued)
     }

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod channels;
 pub mod contacts;
 pub mod conversations;
+pub mod events;
 pub mod health;
 pub mod json;
 pub mod keys;
@@ -210,6 +211,7 @@ pub fn table() -> RouteTable {
             Perm(P::InboxReply),
             notes::canned_delete,
         )
+        .route(Get, "/api/v1/events", Perm(P::InboxRead), events::stream)
         // templates
         .route(
             Get,

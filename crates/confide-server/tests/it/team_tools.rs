@@ -150,3 +150,108 @@ async fn notes_and_canned_responses_work_and_notes_stay_internal_on_postgres() {
     };
     notes_and_canned_responses(app).await;
 }
+
+/// Reads the event stream until an event of `kind` arrives (or a few seconds pass): its data.
+async fn next_event(body: &mut axum::body::Body, kind: &str, seen: &mut String) -> Option<Value> {
+    use http_body_util::BodyExt;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        // Complete events end with a blank line.
+        while let Some(end) = seen.find("\n\n") {
+            let block: String = seen.drain(..end + 2).collect();
+            let mut event = "";
+            let mut data = "";
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    event = v.trim();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data = v.trim();
+                }
+            }
+            if event == kind {
+                return serde_json::from_str(data).ok();
+            }
+        }
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .ok()??
+            .ok()?;
+        if let Ok(bytes) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+}
+
+/// `GET /api/v1/events`: a customer's message, a reply queued by an agent and a note arrive on
+/// the stream as ids, for the caller's tenant only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_carries_the_tenants_inbox_changes_as_ids() {
+    use tower::ServiceExt;
+    let app = TestApp::new().await;
+    let t = app.tenant("Acme").await;
+    let other = app.tenant("Other").await;
+    let ch = app
+        .channel_for(
+            t.id,
+            FIXTURE_PHONE_NUMBER_ID,
+            "sse-secret",
+            "http://127.0.0.1:9",
+        )
+        .await;
+    let open = |key: String| {
+        let mut req = axum::http::Request::builder()
+            .uri("/api/v1/events")
+            .header("host", crate::harness::HOST)
+            .header("authorization", format!("Bearer {key}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [203, 0, 113, 10],
+                40_000,
+            ))));
+        app.router.clone().oneshot(req)
+    };
+    let (_, key) = app.api_key(&t, "viewer").await;
+    let (_, other_key) = app.api_key(&other, "viewer").await;
+    let res = open(key).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut body = res.into_body();
+    let mut other_body = open(other_key).await.unwrap().into_body();
+    let mut seen = String::new();
+
+    app.deliver_fixtures(&ch, &["text.json"]).await;
+    let created = next_event(&mut body, "message.created", &mut seen)
+        .await
+        .expect("message.created");
+    let conversation = created["conversation_id"].as_str().unwrap().to_string();
+    assert!(created["message_id"].is_string(), "{created}");
+    assert_eq!(created.as_object().unwrap().len(), 2, "ids only: {created}");
+
+    let agent = &t.members["agent"].auth;
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/conversations/{conversation}/notes"),
+            agent,
+            Some(json!({"text": "call back at 5"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let note = next_event(&mut body, "note.created", &mut seen)
+        .await
+        .expect("note.created");
+    assert_eq!(note["note_id"], r.body["id"]);
+    assert!(
+        !note.to_string().contains("call back"),
+        "no content on the stream"
+    );
+
+    let mut other_seen = String::new();
+    assert_eq!(
+        next_event(&mut other_body, "message.created", &mut other_seen).await,
+        None,
+        "another tenant hears nothing"
+    );
+}

@@ -342,6 +342,9 @@ pub(super) fn table_ops() -> Vec<Op> {
             .errors(&[C::InvalidShortcut, C::InvalidText, C::Conflict]),
         op(Delete, "/api/v1/canned-responses/{id}", "canned_delete", "inbox", "Delete a canned response")
             .no_content("Deleted."),
+        op(Get, "/api/v1/events", "events_stream", "inbox", "Live inbox updates (Server-Sent Events)")
+            .doc("`text/event-stream` of `message.created`, `message.status`, `conversation.updated` and `note.created`, each with ids only (`conversation_id`, `message_id`, `wamid`, `note_id`) for the caller's tenant; `resync` when the client fell behind. A comment every 15 s keeps the connection open.")
+            .ok("An event stream."),
         // templates
         op(Get, "/api/v1/templates", "templates_list", "templates", "List message templates")
             .doc("Every channel's templates as Graph last listed them (kept current by status webhooks): `status` (`APPROVED`, `PENDING`, `REJECTED`, ...), `category`, `params` (the body's placeholders).")
