@@ -153,8 +153,7 @@ impl App {
         s.commit().await?;
         self.events.publish(crate::events::InboxEvent {
             tenant: p.tenant,
-            kind: "conversation.updated",
-            ids: serde_json::json!({"conversation_id": c.id.to_string()}),
+            change: crate::events::Change::ConversationUpdated { conversation: c.id },
         });
         Ok(c)
     }

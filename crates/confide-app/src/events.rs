@@ -5,21 +5,82 @@
 use crate::error::AppError;
 use crate::principal::Principal;
 use crate::runtime::App;
-use confide_core::ids::TenantId;
+use confide_core::ids::{ConversationId, MessageId, NoteId, TenantId};
 use confide_core::permissions::Permission;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 /// Events a slow subscriber may fall behind by before it misses some (it is told).
 const BACKLOG: usize = 1024;
 
-/// One change: `message.created`, `message.status`, `conversation.updated`, `note.created`.
+/// One change of a tenant's inbox, as ids only (typed: cheap to make on the ingest writer's
+/// thread; turned into JSON only for a subscriber).
 #[derive(Debug, Clone, PartialEq)]
 pub struct InboxEvent {
     pub tenant: TenantId,
-    pub kind: &'static str,
-    /// Ids only (`conversation_id`, `message_id`, `wamid`, `note_id`).
-    pub ids: Value,
+    pub change: Change,
+}
+
+/// What changed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// `message.created`.
+    MessageCreated {
+        conversation: ConversationId,
+        message: MessageId,
+    },
+    /// `message.status`, of a message known by id (a send) or by Meta's wamid (a webhook).
+    MessageStatus {
+        message: Option<MessageId>,
+        wamid: Option<String>,
+    },
+    /// `conversation.updated`.
+    ConversationUpdated { conversation: ConversationId },
+    /// `note.created`.
+    NoteCreated {
+        conversation: ConversationId,
+        note: NoteId,
+    },
+}
+
+impl InboxEvent {
+    /// The SSE event name.
+    pub fn kind(&self) -> &'static str {
+        match self.change {
+            Change::MessageCreated { .. } => "message.created",
+            Change::MessageStatus { .. } => "message.status",
+            Change::ConversationUpdated { .. } => "conversation.updated",
+            Change::NoteCreated { .. } => "note.created",
+        }
+    }
+
+    /// The ids, as the stream sends them.
+    pub fn ids(&self) -> Value {
+        match &self.change {
+            Change::MessageCreated {
+                conversation,
+                message,
+            } => {
+                json!({"conversation_id": conversation.to_string(), "message_id": message.to_string()})
+            }
+            Change::MessageStatus { message, wamid } => {
+                let mut v = json!({});
+                if let Some(m) = message {
+                    v["message_id"] = json!(m.to_string());
+                }
+                if let Some(w) = wamid {
+                    v["wamid"] = json!(w);
+                }
+                v
+            }
+            Change::ConversationUpdated { conversation } => {
+                json!({"conversation_id": conversation.to_string()})
+            }
+            Change::NoteCreated { conversation, note } => {
+                json!({"conversation_id": conversation.to_string(), "note_id": note.to_string()})
+            }
+        }
+    }
 }
 
 /// The process's event bus.

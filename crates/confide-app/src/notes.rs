@@ -86,8 +86,10 @@ impl App {
         s.commit().await?;
         self.events.publish(crate::events::InboxEvent {
             tenant: p.tenant,
-            kind: "note.created",
-            ids: json!({"conversation_id": conversation.to_string(), "note_id": note.id.to_string()}),
+            change: crate::events::Change::NoteCreated {
+                conversation,
+                note: note.id,
+            },
         });
         Ok(note)
     }

@@ -10,7 +10,7 @@ use super::content::{
     IdentityKey, changes_identity, content_json, identity_key, identity_of, phone,
 };
 pub use super::outcome::Applied;
-use crate::events::InboxEvent;
+use crate::events::{Change as InboxChange, InboxEvent};
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId, TenantId};
 use confide_store::consent::NewConsent;
@@ -72,8 +72,10 @@ impl Round {
     fn created(&mut self, tenant: TenantId, conversation: ConversationId, message: MessageId) {
         self.events.push(InboxEvent {
             tenant,
-            kind: "message.created",
-            ids: json!({"conversation_id": conversation.to_string(), "message_id": message.to_string()}),
+            change: InboxChange::MessageCreated {
+                conversation,
+                message,
+            },
         });
     }
 
@@ -400,8 +402,10 @@ impl<'a> Batch<'a> {
             if o != Outcome::Duplicate {
                 round.events.push(InboxEvent {
                     tenant: scope.tenant(),
-                    kind: "message.status",
-                    ids: json!({"wamid": s.id}),
+                    change: InboxChange::MessageStatus {
+                        message: None,
+                        wamid: Some(s.id.clone()),
+                    },
                 });
             }
             out[i].add(tally(&[o]));

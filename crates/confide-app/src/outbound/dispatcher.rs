@@ -21,7 +21,7 @@ use super::graph::graph_client;
 use super::health::ChannelHealthMonitor;
 use super::recipient_for;
 use super::send::{SendInput, audit_refusal, gate, parse_path};
-use crate::events::{Events, InboxEvent};
+use crate::events::{Change, Events, InboxEvent};
 use crate::ingest::directory::ChannelDirectory;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::clock::SharedClock;
@@ -115,8 +115,10 @@ impl Dispatcher {
     fn status_changed(&self, d: &DueSend) {
         self.events.publish(InboxEvent {
             tenant: d.tenant,
-            kind: "message.status",
-            ids: json!({"message_id": d.message.to_string()}),
+            change: Change::MessageStatus {
+                message: Some(d.message),
+                wamid: None,
+            },
         });
     }
 

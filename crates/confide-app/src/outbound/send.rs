@@ -315,8 +315,10 @@ impl App {
         if let Enqueued::New(m) = &queued {
             self.events.publish(crate::events::InboxEvent {
                 tenant: p.tenant,
-                kind: "message.created",
-                ids: json!({"conversation_id": conversation.to_string(), "message_id": m.id.to_string()}),
+                change: crate::events::Change::MessageCreated {
+                    conversation,
+                    message: m.id,
+                },
             });
         }
         self.outbox_wake.notify_one();

@@ -21,7 +21,7 @@ pub async fn stream(
     let subscription = state.subscribe_events(&principal)?;
     let events = stream::unfold(subscription, |mut sub| async move {
         let event = match sub.next().await {
-            Next::Event(e) => Event::default().event(e.kind).data(e.ids.to_string()),
+            Next::Event(e) => Event::default().event(e.kind()).data(e.ids().to_string()),
             Next::Missed(n) => Event::default()
                 .event("resync")
                 .data(format!("{{\"missed\":{n}}}")),
