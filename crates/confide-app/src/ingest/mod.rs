@@ -14,6 +14,7 @@
 pub mod apply;
 pub mod content;
 pub mod directory;
+mod keywords;
 mod outcome;
 mod statuses;
 pub mod writer;

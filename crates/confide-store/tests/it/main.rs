@@ -141,7 +141,7 @@ mod sqlite_only {
     use crate::fixtures::tenant;
     use crate::harness::TestDb;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     /// Writes continuously for a while with background checkpoints every few milliseconds and
     /// the writer checkpointing itself every `writer_frames` (0: never); returns the largest
@@ -153,18 +153,22 @@ mod sqlite_only {
         })
         .await;
         let stop = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(AtomicUsize::new(0));
         let writer = {
-            let (store, stop) = (db.store.clone(), stop.clone());
+            let (store, stop, written) = (db.store.clone(), stop.clone(), written.clone());
             tokio::spawn(async move {
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) {
                     tenant(&store, &format!("T{i}")).await;
                     i += 1;
+                    written.store(i, Ordering::Relaxed);
                 }
             })
         };
+        // The same amount of writing in both runs, however fast the machine is at the time.
         let mut largest = 0;
-        for _ in 0..150 {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while written.load(Ordering::Relaxed) < WRITES && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             largest = largest.max(db.store.checkpoint().await.unwrap());
         }
@@ -173,6 +177,9 @@ mod sqlite_only {
         db.finish().await;
         largest
     }
+
+    /// Tenants created per run (each a handful of transactions).
+    const WRITES: usize = 400;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn background_checkpoints_keep_the_write_ahead_log_bounded() {
