@@ -208,4 +208,51 @@ impl App {
                 .map(|c| paging::encode(MESSAGE_CURSOR, c.created_at, &c.id.to_string())),
         })
     }
+
+    /// Marks the customer's messages in a conversation read on WhatsApp (the two blue ticks),
+    /// as a team member opens it: Graph's `status: read` for the latest inbound message, sent in
+    /// the background (the inbox never waits for Graph). Nothing is sent when the customer has
+    /// not written or the channel is stopped. True when a receipt was queued.
+    pub async fn mark_conversation_read(
+        &self,
+        p: &Principal,
+        conversation: &str,
+    ) -> Result<bool, AppError> {
+        p.require(Permission::InboxRead)?;
+        let conversation = conversation_id(conversation)?;
+        let mut s = self.store.read_scope(p.tenant).await?;
+        let c = s.inbox().conversation(conversation).await?;
+        let wamid = s.inbox().latest_inbound_wamid(conversation).await?;
+        s.commit().await?;
+        let Some(wamid) = wamid else {
+            return Ok(false);
+        };
+        let Some(channel) = self.channels.get(&self.store, c.channel_id).await? else {
+            return Ok(false);
+        };
+        if channel.graph_refused() {
+            return Ok(false);
+        }
+        let (egress, health, tenant) = (self.egress.clone(), self.health.clone(), p.tenant);
+        tokio::spawn(async move {
+            let client = match crate::outbound::graph::graph_client(
+                &egress,
+                &channel.graph_base_url,
+                channel.access_token.clone(),
+            ) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "read receipt: unusable Graph address");
+                    return;
+                }
+            };
+            if let Err(e) = client.mark_read(&channel.phone_number_id, &wamid).await {
+                tracing::warn!(error = %e, "read receipt refused by Graph");
+                if let Err(err) = health.observe(tenant, channel.channel, &e).await {
+                    tracing::error!(error = %err, "could not record the channel's health");
+                }
+            }
+        });
+        Ok(true)
+    }
 }

@@ -151,6 +151,24 @@ impl Inbox<'_, '_> {
         })
     }
 
+    /// The wamid of the customer's latest message in a conversation (what a read receipt
+    /// names: WhatsApp marks it and everything before it read).
+    pub async fn latest_inbound_wamid(
+        &mut self,
+        conversation: ConversationId,
+    ) -> Result<Option<String>, StoreError> {
+        let t = self.scope.tenant_str().to_string();
+        let row = sqlx::query(
+            "SELECT wamid FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND direction = 'inbound' AND wamid IS NOT NULL \
+             ORDER BY created_at DESC, message_id DESC LIMIT 1",
+        )
+        .bind(t)
+        .bind(conversation.to_string())
+        .fetch_optional(self.scope.conn())
+        .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
     /// The current status of a message by wamid (for tests and the inbox).
     pub async fn message_status(&mut self, wamid: &str) -> Result<Option<String>, StoreError> {
         let t = self.scope.tenant_str().to_string();

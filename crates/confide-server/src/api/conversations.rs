@@ -230,3 +230,23 @@ pub async fn send(
     let m = confide_app::outbound::send::queued_message(&queued);
     Ok((StatusCode::ACCEPTED, Json(plain_message_json(m))).into_response())
 }
+
+/// `POST /api/v1/conversations/{id}/read` → 202 when a read receipt for the customer's latest
+/// message is on its way to WhatsApp, 204 when there is nothing to mark (no message from the
+/// customer, or the channel is stopped). The web inbox calls it as a conversation is opened.
+pub async fn read(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(conversation): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    Ok(
+        if state
+            .mark_conversation_read(&principal, &conversation)
+            .await?
+        {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::NO_CONTENT
+        },
+    )
+}

@@ -176,6 +176,12 @@ pub fn table() -> RouteTable {
             conversations::send,
         )
         .route(
+            Post,
+            "/api/v1/conversations/{id}/read",
+            Perm(P::InboxRead),
+            conversations::read,
+        )
+        .route(
             Get,
             "/api/v1/conversations/{id}/notes",
             Perm(P::InboxRead),

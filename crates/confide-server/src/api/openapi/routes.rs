@@ -322,6 +322,10 @@ pub(super) fn table_ops() -> Vec<Op> {
             .body::<conversations::SendBody>()
             .accepted("The queued message: `{\"id\",\"conversation_id\",\"direction\":\"outbound\",\"wamid\":null,\"kind\",\"body\",\"status\":\"queued\",\"error\",\"created_at\"}`.")
             .errors(&[C::InvalidMessage, C::OutsideWindow, C::NoConsent, C::TemplateNotApproved, C::TemplateParams, C::ChannelDisabled, C::NoAddress, C::Conflict]),
+        op(Post, "/api/v1/conversations/{id}/read", "conversations_read", "inbox", "Mark the customer's messages read on WhatsApp")
+            .doc("Graph's `status: read` for the customer's latest message, sent in the background as a team member opens the conversation. 202 when a receipt is on its way; 204 when there is nothing to mark (the customer has not written, or the channel is stopped).")
+            .answer(202, "A read receipt is on its way.", Content::Empty)
+            .no_content("Nothing to mark."),
         // the team's tools
         op(Get, "/api/v1/conversations/{id}/notes", "notes_list", "inbox", "List a conversation's internal notes")
             .ok("`{\"notes\":[{\"id\",\"conversation_id\",\"author\",\"text\",\"created_at\"}]}`, oldest first."),

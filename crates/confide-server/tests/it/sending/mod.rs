@@ -44,9 +44,15 @@ async fn sheena_wrote(
     let ch = app
         .channel_for(t.id, FIXTURE_PHONE_NUMBER_ID, "send-secret", sim.base_url())
         .await;
-    sim.customer_sends(SHEENA, FIXTURE_PHONE_NUMBER_ID, "Is my order on its way?")
+    // Her message as Meta delivers it: the fixture's shape, with the wamid meta-sim gave it.
+    let wamid = sim
+        .customer_sends(SHEENA, FIXTURE_PHONE_NUMBER_ID, "Is my order on its way?")
         .unwrap();
-    app.deliver_fixtures(&ch, &["text.json"]).await;
+    let delivery = String::from_utf8(fixture("text.json"))
+        .unwrap()
+        .replace("wamid.TEXT0001", &wamid);
+    let r = app.deliver(&ch, delivery.as_bytes()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     app.clock
         .set(from_micros(SHEENA_WROTE_AT * 1_000_000 + since));
     let list = app
@@ -518,6 +524,52 @@ async fn a_send_interrupted_mid_way_is_held_for_review_not_sent_twice_on_postgre
         return;
     };
     a_send_interrupted_mid_way_is_held_for_review_not_sent_twice_on(app).await;
+}
+
+/// Opening a conversation marks the customer's messages read on WhatsApp: Graph's `status:
+/// read` for the latest inbound wamid, with the channel's token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_a_conversation_marks_the_customers_messages_read_on_whatsapp() {
+    let sim = sim().await;
+    let app = TestApp::new().await;
+    let (t, _ch, conversation) = sheena_wrote(&app, &sim, HOUR).await;
+    let viewer = &t.members["viewer"].auth;
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/conversations/{conversation}/read"),
+            viewer,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let mut receipts = Vec::new();
+    for _ in 0..100 {
+        receipts = sim.read_receipts();
+        if !receipts.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(receipts.len(), 1, "one receipt reached Graph");
+    let page = app
+        .get_ok(
+            viewer,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+        )
+        .await;
+    let latest_inbound = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["direction"] == "inbound")
+        .unwrap()["wamid"]
+        .clone();
+    assert_eq!(
+        receipts[0].message_id, latest_inbound,
+        "the customer's latest message, as Meta named it"
+    );
+    assert_eq!(receipts[0].phone_number_id, FIXTURE_PHONE_NUMBER_ID);
 }
 
 mod consent;
