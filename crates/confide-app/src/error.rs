@@ -138,6 +138,7 @@ codes! {
     TemplateNotApproved = "template_not_approved", Unprocessable, "The send gate: no APPROVED template of that name and language.";
     TemplateParams = "template_params", Unprocessable, "The send gate: the number of parameters is not the template's.";
     ChannelDisabled = "channel_disabled", Unprocessable, "The send gate: the channel is stopped (token refused, account blocked, or disabled).";
+    InvalidBroadcast = "invalid_broadcast", Unprocessable, "A broadcast's audience or fields are missing or invalid.";
     InvalidShortcut = "invalid_shortcut", Unprocessable, "A canned response's shortcut is 1 to 32 letters, digits, - or _.";
     InvalidText = "invalid_text", Unprocessable, "The text is empty or longer than 4,096 characters.";
     NoAddress = "no_address", Unprocessable, "The contact has neither a phone number nor a WhatsApp user id to send to.";

@@ -81,6 +81,8 @@ id_type!(/// A message template known to a tenant.
     TemplateId);
 id_type!(/// An internal note in a conversation's thread.
     NoteId);
+id_type!(/// A template sent to an audience.
+    BroadcastId);
 id_type!(/// A canned response (a saved reply).
     CannedResponseId);
 id_type!(/// A login session.

@@ -80,6 +80,13 @@ const MIGRATIONS: &[Source] = &[
         postgres: include_str!("../migrations/postgres/0010_notes_canned.sql"),
         sqlite_own_transaction: false,
     },
+    Source {
+        version: 11,
+        description: "broadcasts",
+        sqlite: include_str!("../migrations/sqlite/0011_broadcasts.sql"),
+        postgres: include_str!("../migrations/postgres/0011_broadcasts.sql"),
+        sqlite_own_transaction: false,
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

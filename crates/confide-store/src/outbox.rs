@@ -11,7 +11,7 @@ use crate::conversations::{Direction, Message, NewMessage, Stored};
 use crate::error::StoreError;
 use crate::scope::Scope;
 use crate::store::Store;
-use confide_core::ids::{ChannelId, ContactId, ConversationId, MessageId, TenantId};
+use confide_core::ids::{BroadcastId, ChannelId, ContactId, ConversationId, MessageId, TenantId};
 use sqlx::Row;
 
 /// Replies to a conversation go ahead of broadcast traffic.
@@ -31,6 +31,8 @@ pub struct NewOutbound {
     pub kind: String,
     /// The content as JSON (sealed with the message).
     pub body: serde_json::Value,
+    /// The broadcast this send belongs to, if any.
+    pub broadcast: Option<BroadcastId>,
 }
 
 /// What queuing did: a new message, or the one an earlier request with the same
@@ -119,8 +121,8 @@ impl Outbox<'_, '_> {
             .await?;
         let t = self.scope.tenant_str().to_string();
         sqlx::query(
-            "INSERT INTO outbox (tenant_id, message_id, channel_id, contact_id, conversation_id, path, priority, state, attempts, next_attempt_at, idempotency_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, $8)",
+            "INSERT INTO outbox (tenant_id, message_id, channel_id, contact_id, conversation_id, path, priority, state, attempts, next_attempt_at, idempotency_hash, created_at, broadcast_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, $8, $10)",
         )
         .bind(t)
         .bind(id.to_string())
@@ -131,6 +133,7 @@ impl Outbox<'_, '_> {
         .bind(new.priority)
         .bind(now)
         .bind(hash)
+        .bind(new.broadcast.map(|b| b.to_string()))
         .execute(self.scope.conn())
         .await
         .map_err(|e| StoreError::from_insert(e, "a send with this Idempotency-Key"))?;

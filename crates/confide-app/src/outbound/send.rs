@@ -300,7 +300,7 @@ impl App {
                 return Err(refusal_error(&refusal));
             }
         };
-        let queued = enqueue(&mut s, &permit, &input, idempotency_key).await?;
+        let queued = enqueue(&mut s, &permit, &input, idempotency_key, None).await?;
         if let Enqueued::New(m) = &queued {
             let event = AuditEvent::new(p.actor(), "message.queued", format!("message:{}", m.id))
                 .with_details(json!({
@@ -327,11 +327,12 @@ impl App {
 }
 
 /// Queues what `permit` allows; the content must be what the permit was decided for.
-async fn enqueue(
+pub(crate) async fn enqueue(
     s: &mut Scope<'_>,
     permit: &Permit,
     input: &SendInput,
     idempotency_key: Option<&str>,
+    broadcast: Option<confide_core::ids::BroadcastId>,
 ) -> Result<Enqueued, AppError> {
     if permit.kind() != input.content().kind() {
         return Err(AppError::internal());
@@ -348,6 +349,7 @@ async fn enqueue(
         },
         kind: input.kind().to_string(),
         body: input.body(),
+        broadcast,
     };
     match s.outbox().enqueue(new, idempotency_key).await {
         Ok(q) => Ok(q),

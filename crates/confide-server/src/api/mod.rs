@@ -1,6 +1,7 @@
 //! The JSON API and the public routes around it.
 
 pub mod audit;
+pub mod broadcasts;
 pub mod channels;
 pub mod contacts;
 pub mod conversations;
@@ -218,6 +219,43 @@ pub fn table() -> RouteTable {
             notes::canned_delete,
         )
         .route(Get, "/api/v1/events", Perm(P::InboxRead), events::stream)
+        // broadcasts
+        .route(
+            Get,
+            "/api/v1/broadcasts",
+            Perm(P::InboxRead),
+            broadcasts::list,
+        )
+        .route(
+            Post,
+            "/api/v1/broadcasts",
+            Perm(P::BroadcastsSend),
+            broadcasts::create,
+        )
+        .route(
+            Get,
+            "/api/v1/broadcasts/{id}",
+            Perm(P::InboxRead),
+            broadcasts::get,
+        )
+        .route(
+            Post,
+            "/api/v1/broadcasts/{id}/pause",
+            Perm(P::BroadcastsSend),
+            broadcasts::pause,
+        )
+        .route(
+            Post,
+            "/api/v1/broadcasts/{id}/resume",
+            Perm(P::BroadcastsSend),
+            broadcasts::resume,
+        )
+        .route(
+            Post,
+            "/api/v1/broadcasts/{id}/cancel",
+            Perm(P::BroadcastsSend),
+            broadcasts::cancel,
+        )
         // templates
         .route(
             Get,

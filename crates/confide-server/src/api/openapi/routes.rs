@@ -4,7 +4,7 @@
 //! from it in the parent module.
 
 use super::super::table::Verb;
-use super::super::{channels, contacts, conversations, me, notes, platform, security};
+use super::super::{broadcasts, channels, contacts, conversations, me, notes, platform, security};
 use axum::http::Method;
 use confide_app::Code;
 use confide_app::audit::AuditQuery;
@@ -349,6 +349,27 @@ pub(super) fn table_ops() -> Vec<Op> {
         op(Get, "/api/v1/events", "events_stream", "inbox", "Live inbox updates (Server-Sent Events)")
             .doc("`text/event-stream` of `message.created`, `message.status`, `conversation.updated` and `note.created`, each with ids only (`conversation_id`, `message_id`, `wamid`, `note_id`) for the caller's tenant; `resync` when the client fell behind. A comment every 15 s keeps the connection open.")
             .ok("An event stream."),
+        // broadcasts
+        op(Get, "/api/v1/broadcasts", "broadcasts_list", "broadcasts", "List broadcasts")
+            .ok("`{\"broadcasts\":[...]}`, newest first, each with its counts."),
+        op(Post, "/api/v1/broadcasts", "broadcasts_create", "broadcasts", "Send a template to an audience")
+            .doc("Every recipient passes the send gate: an opted-out (or not opted-in, for marketing) contact is counted `refused_no_consent` and never sent; the rest are queued behind conversation replies. A template, parameter or channel problem refuses the whole broadcast.")
+            .body::<broadcasts::CreateBody>()
+            .accepted("`{\"id\",\"channel_id\",\"template\",\"language\",\"params\",\"purpose\",\"audience\",\"state\",\"recipients\",\"counts\":{\"queued\",\"sent\",\"delivered\",\"read\",\"failed\",\"refused_no_consent\",\"refused_other\"}}`.")
+            .errors(&[C::InvalidBroadcast, C::InvalidChannel, C::InvalidContact, C::InvalidPurpose, C::InvalidMessage, C::TemplateNotApproved, C::TemplateParams, C::ChannelDisabled]),
+        op(Get, "/api/v1/broadcasts/{id}", "broadcasts_get", "broadcasts", "Read a broadcast and its progress")
+            .ok("The broadcast with its counts."),
+        op(Post, "/api/v1/broadcasts/{id}/pause", "broadcasts_pause", "broadcasts", "Pause a broadcast")
+            .doc("Its queued messages wait; 409 `conflict` unless it is running.")
+            .ok("The broadcast.")
+            .errors(&[C::Conflict]),
+        op(Post, "/api/v1/broadcasts/{id}/resume", "broadcasts_resume", "broadcasts", "Resume a paused broadcast")
+            .ok("The broadcast.")
+            .errors(&[C::Conflict]),
+        op(Post, "/api/v1/broadcasts/{id}/cancel", "broadcasts_cancel", "broadcasts", "Cancel a broadcast")
+            .doc("Its unsent messages fail as cancelled; a cancelled broadcast stays cancelled.")
+            .ok("The broadcast.")
+            .errors(&[C::Conflict]),
         // templates
         op(Get, "/api/v1/templates", "templates_list", "templates", "List message templates")
             .doc("Every channel's templates as Graph last listed them (kept current by status webhooks): `status` (`APPROVED`, `PENDING`, `REJECTED`, ...), `category`, `params` (the body's placeholders).")

@@ -22,6 +22,7 @@ struct Ids {
     conversation: String,
     contact: String,
     canned: String,
+    broadcast: String,
 }
 
 /// The id of tenant B's object for a route template, or a panic naming the route, so a new
@@ -42,6 +43,7 @@ fn id_of(path: &str, ids: &Ids) -> String {
         "conversations" => ids.conversation.clone(),
         "contacts" => ids.contact.clone(),
         "canned-responses" => ids.canned.clone(),
+        "broadcasts" => ids.broadcast.clone(),
         // later: "media", "exports", ...
         other => {
             panic!("route {path} takes an id of kind {other:?}: add it to cross_tenant::id_of")
@@ -156,7 +158,11 @@ async fn snapshot(app: &TestApp, b: &Tenant, contact: &str) -> Snapshot {
                 .conversations(Default::default(), None, 200)
                 .await
                 .unwrap();
-            let mut all = format!("{:?}", s.canned().list().await.unwrap());
+            let mut all = format!(
+                "{:?}{:?}",
+                s.canned().list().await.unwrap(),
+                s.broadcasts().list().await.unwrap()
+            );
             for c in &page.items {
                 all.push_str(&format!("{:?}", s.notes().list(c.id).await.unwrap()));
             }
@@ -278,20 +284,41 @@ async fn run(app: &TestApp) {
             .unwrap();
         s.notes().add(conv, "user:b", "B's note").await.unwrap();
         let canned = s.canned().create("b-only", "B's reply").await.unwrap();
+        let broadcast = s.broadcasts().new_id();
+        s.broadcasts()
+            .create(
+                broadcast,
+                &confide_app::operator::store::broadcasts::NewBroadcast {
+                    channel: c.id,
+                    template: "spring_sale".into(),
+                    language: "en_US".into(),
+                    params: vec![],
+                    purpose: "marketing".into(),
+                    audience: json!({"label": "vip"}),
+                    recipients: 0,
+                    refused_no_consent: 0,
+                    refused_other: 0,
+                    created_by: "user:b".into(),
+                },
+            )
+            .await
+            .unwrap();
         s.commit().await.unwrap();
         (
             c.id.to_string(),
             conv.to_string(),
             contact.id.to_string(),
             canned.id.to_string(),
+            broadcast.to_string(),
         )
     };
-    let (channel, conversation, b_contact, canned) = channel;
+    let (channel, conversation, b_contact, canned, broadcast) = channel;
     let ids = Ids {
         channel,
         conversation,
         contact: b_contact.clone(),
         canned,
+        broadcast,
         user: b.members["agent"].user_id.to_string(),
         role: b.roles["support-lead"].to_string(),
         api_key: b_key_id,

@@ -481,6 +481,7 @@ async fn a_send_interrupted_mid_way_is_held_for_review_not_sent_twice_on(app: Te
                 priority: 0,
                 kind: "text".into(),
                 body: json!({"text": "Maybe sent"}),
+                broadcast: None,
             },
             None,
         )
@@ -572,5 +573,6 @@ async fn opening_a_conversation_marks_the_customers_messages_read_on_whatsapp() 
     assert_eq!(receipts[0].phone_number_id, FIXTURE_PHONE_NUMBER_ID);
 }
 
+mod broadcasts;
 mod consent;
 mod templates;
