@@ -17,6 +17,7 @@
 pub mod audit;
 pub mod broadcasts;
 pub mod channels;
+pub mod charges;
 pub mod config;
 pub mod contacts;
 pub mod conversations;

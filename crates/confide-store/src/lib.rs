@@ -25,6 +25,7 @@ pub mod audit;
 pub mod backend;
 pub mod broadcasts;
 pub mod channels;
+pub mod charges;
 pub mod consent;
 pub mod contacts;
 pub mod conversations;

@@ -87,6 +87,13 @@ const MIGRATIONS: &[Source] = &[
         postgres: include_str!("../migrations/postgres/0011_broadcasts.sql"),
         sqlite_own_transaction: false,
     },
+    Source {
+        version: 12,
+        description: "charges",
+        sqlite: include_str!("../migrations/sqlite/0012_charges.sql"),
+        postgres: include_str!("../migrations/postgres/0012_charges.sql"),
+        sqlite_own_transaction: false,
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

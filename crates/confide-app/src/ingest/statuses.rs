@@ -5,6 +5,7 @@
 use super::content::{phone, status_details};
 use super::outcome::Outcome;
 use confide_core::audit::{Actor, AuditEvent};
+use confide_store::charges::NewCharge;
 use confide_store::consent::NewConsent;
 use confide_store::ingest::StatusRow;
 use confide_store::ingest::WaIdentity;
@@ -29,6 +30,7 @@ pub(super) async fn store_statuses(
         })
         .collect();
     let recorded = scope.record_statuses(&rows).await?;
+    record_charges(scope, items, &recorded).await?;
     let mut out = Vec::with_capacity(items.len());
     for ((v, s), fresh) in items.iter().zip(recorded) {
         if !fresh {
@@ -101,4 +103,45 @@ async fn marketing_stopped_by_error(
     );
     scope.audit(&event).await?;
     Ok(1)
+}
+
+/// The pricing of fresh statuses, once per message; a billable one is a charge event in the
+/// audit chain (ids, category and model only).
+async fn record_charges(
+    scope: &mut Scope<'_>,
+    items: &[(&MessagesValue, &Status)],
+    fresh: &[bool],
+) -> Result<(), StoreError> {
+    let charges: Vec<NewCharge> = items
+        .iter()
+        .zip(fresh)
+        .filter(|(_, f)| **f)
+        .filter_map(|((v, s), _)| {
+            let p = s.pricing.as_ref()?;
+            Some(NewCharge {
+                wamid: s.id.clone(),
+                phone_number_id: v.metadata.phone_number_id.clone(),
+                category: p.category.clone().unwrap_or_else(|| "unknown".into()),
+                pricing_model: p.pricing_model.clone(),
+                pricing_type: p.pricing_type.clone(),
+                billable: p.billable.unwrap_or(false),
+                at_micros: s.timestamp.saturating_mul(1_000_000),
+            })
+        })
+        .collect();
+    if charges.is_empty() {
+        return Ok(());
+    }
+    let new = scope.record_charges(&charges).await?;
+    for (c, _) in charges.iter().zip(new).filter(|(c, n)| *n && c.billable) {
+        let event = AuditEvent::new(Actor::Meta, "charge.recorded", format!("wamid:{}", c.wamid))
+            .with_details(json!({
+                "phone_number_id": c.phone_number_id,
+                "category": c.category,
+                "pricing_model": c.pricing_model,
+                "type": c.pricing_type,
+            }));
+        scope.audit(&event).await?;
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod broadcasts;
 pub mod channels;
+pub mod charges;
 pub mod contacts;
 pub mod conversations;
 pub mod events;
@@ -219,6 +220,7 @@ pub fn table() -> RouteTable {
             notes::canned_delete,
         )
         .route(Get, "/api/v1/events", Perm(P::InboxRead), events::stream)
+        .route(Get, "/api/v1/charges", Perm(P::AuditRead), charges::monthly)
         // broadcasts
         .route(
             Get,

@@ -111,7 +111,7 @@ impl Scope<'_> {
 
     /// The keys among `keys` (values of `columns`, all text) that `table` holds for this tenant:
     /// one indexed lookup per chunk that returns only the rows that exist.
-    async fn existing(
+    pub(crate) async fn existing(
         &mut self,
         table: &str,
         columns: &[&str],

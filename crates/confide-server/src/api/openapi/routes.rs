@@ -4,7 +4,9 @@
 //! from it in the parent module.
 
 use super::super::table::Verb;
-use super::super::{broadcasts, channels, contacts, conversations, me, notes, platform, security};
+use super::super::{
+    broadcasts, channels, charges, contacts, conversations, me, notes, platform, security,
+};
 use axum::http::Method;
 use confide_app::Code;
 use confide_app::audit::AuditQuery;
@@ -349,6 +351,11 @@ pub(super) fn table_ops() -> Vec<Op> {
         op(Get, "/api/v1/events", "events_stream", "inbox", "Live inbox updates (Server-Sent Events)")
             .doc("`text/event-stream` of `message.created`, `message.status`, `conversation.updated` and `note.created`, each with ids only (`conversation_id`, `message_id`, `wamid`, `note_id`) for the caller's tenant; `resync` when the client fell behind. A comment every 15 s keeps the connection open.")
             .ok("An event stream."),
+        op(Get, "/api/v1/charges", "charges_monthly", "audit", "A month's charges")
+            .doc("What Meta's status webhooks say the month's messages cost (`pricing`), once per message, per channel number and category; each billable one is also a `charge.recorded` audit entry.")
+            .query::<charges::ChargesQuery>()
+            .ok("`{\"month\",\"totals\":[{\"phone_number_id\",\"category\",\"billable\",\"free\"}]}`.")
+            .errors(&[C::InvalidQuery]),
         // broadcasts
         op(Get, "/api/v1/broadcasts", "broadcasts_list", "broadcasts", "List broadcasts")
             .ok("`{\"broadcasts\":[...]}`, newest first, each with its counts."),

@@ -171,6 +171,35 @@ async fn an_agent_reply_reaches_graph_through_the_outbox_and_statuses_move_it_to
         "{actions:?}"
     );
     assert!(actions.contains(&"message.sent".to_string()), "{actions:?}");
+
+    // Charges: the pricing Meta reported (on `sent` and again on `delivered`) counts once, as
+    // one charge event in the audit chain, and in that month's totals.
+    assert_eq!(
+        actions.iter().filter(|a| *a == "charge.recorded").count(),
+        1,
+        "{actions:?}"
+    );
+    let charges = app
+        .get_ok(&t.owner.auth, "/api/v1/charges?month=2025-06")
+        .await;
+    assert_eq!(
+        charges["totals"],
+        json!([{"phone_number_id": FIXTURE_PHONE_NUMBER_ID, "category": "marketing", "billable": 1, "free": 0}]),
+        "{charges}"
+    );
+    let other = app
+        .get_ok(&t.owner.auth, "/api/v1/charges?month=2025-07")
+        .await;
+    assert_eq!(other["totals"], json!([]));
+    let r = app
+        .call(
+            Method::GET,
+            "/api/v1/charges?month=June",
+            &t.owner.auth,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
