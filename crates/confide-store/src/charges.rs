@@ -3,6 +3,7 @@
 
 use crate::error::StoreError;
 use crate::scope::Scope;
+use crate::tables::{CHUNK, Ph};
 use sqlx::Row;
 
 /// The pricing a status webhook carried for one message.
@@ -42,28 +43,38 @@ impl Scope<'_> {
             )
             .await?;
         let mut seen = std::collections::HashSet::new();
-        let t = self.tenant_str().to_string();
         let mut out = Vec::with_capacity(items.len());
+        let mut fresh = Vec::new();
         for c in items {
             let key = vec![c.wamid.clone()];
-            let fresh = !known.contains(&key) && seen.insert(key);
-            if fresh {
-                sqlx::query(
-                    "INSERT INTO charges (tenant_id, wamid, phone_number_id, category, pricing_model, pricing_type, billable, at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-                )
-                .bind(t.clone())
-                .bind(c.wamid.clone())
-                .bind(c.phone_number_id.clone())
-                .bind(c.category.clone())
-                .bind(c.pricing_model.clone())
-                .bind(c.pricing_type.clone())
-                .bind(i64::from(c.billable))
-                .bind(c.at_micros)
-                .execute(self.conn())
-                .await?;
+            let is_fresh = !known.contains(&key) && seen.insert(key);
+            if is_fresh {
+                fresh.push(c);
             }
-            out.push(fresh);
+            out.push(is_fresh);
+        }
+        // One statement per chunk, not one per charge: this runs on the ingest writer's path.
+        let t = self.tenant_str().to_string();
+        for chunk in fresh.chunks(CHUNK / 8) {
+            let mut ph = Ph::new(self.store.backend());
+            let sql = format!(
+                "INSERT INTO charges (tenant_id, wamid, phone_number_id, category, pricing_model, pricing_type, billable, at) \
+                 VALUES {} ON CONFLICT DO NOTHING",
+                ph.rows(chunk.len(), 8)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+            for c in chunk {
+                q = q
+                    .bind(t.clone())
+                    .bind(c.wamid.clone())
+                    .bind(c.phone_number_id.clone())
+                    .bind(c.category.clone())
+                    .bind(c.pricing_model.clone())
+                    .bind(c.pricing_type.clone())
+                    .bind(i64::from(c.billable))
+                    .bind(c.at_micros);
+            }
+            q.execute(self.conn()).await?;
         }
         Ok(out)
     }

@@ -105,8 +105,8 @@ async fn marketing_stopped_by_error(
     Ok(1)
 }
 
-/// The pricing of fresh statuses, once per message; a billable one is a charge event in the
-/// audit chain (ids, category and model only).
+/// The pricing of fresh statuses, once per message; the billable ones are listed in a
+/// `charges.recorded` entry of the audit chain (ids, category and model only).
 async fn record_charges(
     scope: &mut Scope<'_>,
     items: &[(&MessagesValue, &Status)],
@@ -133,14 +133,29 @@ async fn record_charges(
         return Ok(());
     }
     let new = scope.record_charges(&charges).await?;
-    for (c, _) in charges.iter().zip(new).filter(|(c, n)| *n && c.billable) {
-        let event = AuditEvent::new(Actor::Meta, "charge.recorded", format!("wamid:{}", c.wamid))
-            .with_details(json!({
+    // One audit entry for the round's new billable charges, each listed (a chained entry per
+    // charge would cost the ingest writer a statement per status).
+    let charged: Vec<serde_json::Value> = charges
+        .iter()
+        .zip(new)
+        .filter(|(c, n)| *n && c.billable)
+        .map(|(c, _)| {
+            json!({
+                "wamid": c.wamid,
                 "phone_number_id": c.phone_number_id,
                 "category": c.category,
                 "pricing_model": c.pricing_model,
                 "type": c.pricing_type,
-            }));
+            })
+        })
+        .collect();
+    if !charged.is_empty() {
+        let event = AuditEvent::new(
+            Actor::Meta,
+            "charges.recorded",
+            format!("tenant:{}", scope.tenant()),
+        )
+        .with_details(json!({ "charges": charged }));
         scope.audit(&event).await?;
     }
     Ok(())

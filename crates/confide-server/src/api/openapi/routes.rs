@@ -352,7 +352,7 @@ pub(super) fn table_ops() -> Vec<Op> {
             .doc("`text/event-stream` of `message.created`, `message.status`, `conversation.updated` and `note.created`, each with ids only (`conversation_id`, `message_id`, `wamid`, `note_id`) for the caller's tenant; `resync` when the client fell behind. A comment every 15 s keeps the connection open.")
             .ok("An event stream."),
         op(Get, "/api/v1/charges", "charges_monthly", "audit", "A month's charges")
-            .doc("What Meta's status webhooks say the month's messages cost (`pricing`), once per message, per channel number and category; each billable one is also a `charge.recorded` audit entry.")
+            .doc("What Meta's status webhooks say the month's messages cost (`pricing`), once per message, per channel number and category; the billable ones are also listed in `charges.recorded` audit entries.")
             .query::<charges::ChargesQuery>()
             .ok("`{\"month\",\"totals\":[{\"phone_number_id\",\"category\",\"billable\",\"free\"}]}`.")
             .errors(&[C::InvalidQuery]),

@@ -172,13 +172,21 @@ async fn an_agent_reply_reaches_graph_through_the_outbox_and_statuses_move_it_to
     );
     assert!(actions.contains(&"message.sent".to_string()), "{actions:?}");
 
-    // Charges: the pricing Meta reported (on `sent` and again on `delivered`) counts once, as
-    // one charge event in the audit chain, and in that month's totals.
-    assert_eq!(
-        actions.iter().filter(|a| *a == "charge.recorded").count(),
-        1,
-        "{actions:?}"
-    );
+    // Charges: the pricing Meta reported (on `sent` and again on `delivered`) counts once, in
+    // the audit chain and in that month's totals.
+    let charged: Vec<Value> = app
+        .audit_entries(t.id)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "charges.recorded")
+        .flat_map(|e| {
+            let d: Value = serde_json::from_str(&e.details).unwrap();
+            d["charges"].as_array().unwrap().clone()
+        })
+        .collect();
+    assert_eq!(charged.len(), 1, "{charged:?}");
+    assert_eq!(charged[0]["wamid"], record.wamid.as_str());
+    assert_eq!(charged[0]["category"], "marketing");
     let charges = app
         .get_ok(&t.owner.auth, "/api/v1/charges?month=2025-06")
         .await;
