@@ -207,14 +207,21 @@ impl Outbox<'_, '_> {
         })
     }
 
-    /// Claims a pending send for one attempt (`in_flight`, one more attempt counted); false when
-    /// it is not pending (another dispatcher has it, or it is done).
+    /// Claims a pending send for one attempt (`in_flight` since now, one more attempt counted);
+    /// false when it is not pending (another dispatcher has it, or it is done).
     pub async fn claim(&mut self, message: MessageId) -> Result<bool, StoreError> {
-        self.set_state(
-            message,
-            "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1 WHERE tenant_id = $1 AND message_id = $2 AND state = 'pending'",
+        let t = self.scope.tenant_str().to_string();
+        let now = self.scope.now();
+        let n = sqlx::query(
+            "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, next_attempt_at = $3 WHERE tenant_id = $1 AND message_id = $2 AND state = 'pending'",
         )
-        .await
+        .bind(t)
+        .bind(message.to_string())
+        .bind(now)
+        .execute(self.scope.conn())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
 
     async fn set_state(
@@ -371,9 +378,15 @@ impl Store {
             .await
     }
 
-    /// Sends left `in_flight` (by a process that stopped mid-send).
-    pub async fn interrupted_sends(&self, limit: i64) -> Result<Vec<DueSend>, StoreError> {
-        self.sends_in_state("in_flight", None, limit).await
+    /// Sends `in_flight` since before `claimed_before` (Unix micros): a dispatcher claimed them
+    /// and never recorded Graph's answer (its process stopped mid-send).
+    pub async fn interrupted_sends(
+        &self,
+        claimed_before: i64,
+        limit: i64,
+    ) -> Result<Vec<DueSend>, StoreError> {
+        self.sends_in_state("in_flight", Some(claimed_before), limit)
+            .await
     }
 
     async fn sends_in_state(

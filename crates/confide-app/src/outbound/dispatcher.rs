@@ -15,7 +15,8 @@
 //!
 //! Each channel is paced at `outbound.throughput_per_second` (default [`DEFAULT_THROUGHPUT`]). An entry found
 //! `in_flight` at start was interrupted between Graph's answer and its record: it is held for
-//! review, never sent twice.
+//! review, never sent twice (checked on every pass, for sends claimed more than
+//! [`INTERRUPTED_AFTER`] ago, so a live instance's send in progress is left alone).
 
 use super::graph::graph_client;
 use super::health::ChannelHealthMonitor;
@@ -49,6 +50,9 @@ pub const MAX_ATTEMPTS: i64 = 6;
 pub const DEFAULT_THROUGHPUT: u32 = 80;
 /// Entries read per pass.
 const BATCH: i64 = 256;
+/// How long a claimed send may stay unrecorded before it counts as interrupted: four times the
+/// Graph client's whole-request timeout.
+pub const INTERRUPTED_AFTER: Duration = Duration::from_secs(120);
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -128,20 +132,20 @@ impl Dispatcher {
         self
     }
 
-    /// Runs until `stop`: holds interrupted sends for review, then dispatches whenever woken
-    /// (a send was queued) or every second (retries coming due).
+    /// Runs until `stop`: on every pass holds interrupted sends for review, then dispatches;
+    /// woken when a send is queued, and every second (retries coming due).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        match self.hold_interrupted().await {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::warn!(
-                    held = n,
-                    "sends interrupted mid-way by a stop are held for review, not sent again"
-                )
-            }
-            Err(e) => tracing::error!(error = %e, "could not check for interrupted sends"),
-        }
         loop {
+            match self.hold_interrupted().await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::warn!(
+                        held = n,
+                        "sends interrupted mid-way by a stop are held for review, not sent again"
+                    )
+                }
+                Err(e) => tracing::error!(error = %e, "could not check for interrupted sends"),
+            }
             if let Err(e) = self.run_once().await {
                 tracing::error!(error = %e, "dispatch pass failed; retrying shortly");
             }
@@ -153,10 +157,16 @@ impl Dispatcher {
         }
     }
 
-    /// Sends left `in_flight` by a process that stopped: held for review.
+    /// Sends left `in_flight` by a process that stopped mid-send: held for review. Only those
+    /// claimed more than [`INTERRUPTED_AFTER`] ago, so another live instance's send in progress
+    /// (Graph answers or times out well within it) is never taken for an interrupted one.
     pub async fn hold_interrupted(&self) -> Result<u64, StoreError> {
         let mut held = 0;
-        for d in self.store.interrupted_sends(10_000).await? {
+        let cutoff = self
+            .clock
+            .now_micros()
+            .saturating_sub(i64::try_from(INTERRUPTED_AFTER.as_micros()).unwrap_or(i64::MAX));
+        for d in self.store.interrupted_sends(cutoff, 10_000).await? {
             let mut s = self.store.scope(d.tenant).await?;
             if s.outbox().hold_for_review(d.message).await? {
                 held += 1;

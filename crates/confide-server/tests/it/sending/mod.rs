@@ -531,6 +531,14 @@ async fn a_send_interrupted_mid_way_is_held_for_review_not_sent_twice_on(app: Te
     s.commit().await.unwrap();
 
     let dispatcher = dispatcher(&app);
+    // Another instance may still be waiting for Graph's answer: not yet.
+    assert_eq!(dispatcher.hold_interrupted().await.unwrap(), 0);
+    assert_eq!(
+        dispatcher.run_once().await.unwrap().sent,
+        0,
+        "in flight: not sent again"
+    );
+    app.clock.advance(time::Duration::seconds(121));
     assert_eq!(dispatcher.hold_interrupted().await.unwrap(), 1);
     let pass = dispatcher.run_once().await.unwrap();
     assert_eq!(pass.sent, 0);
