@@ -171,7 +171,7 @@ impl App {
             let (conversation, _) = s.inbox().start(*contact, channel, p.actor()).await?;
             let decision = gate(
                 &mut s,
-                conversation.id,
+                &conversation,
                 SendPath::Broadcast,
                 input.content(),
                 &p.permissions,

@@ -50,3 +50,9 @@ impl From<confide_crypto::CryptoError> for StoreError {
         StoreError::Corrupt(e.to_string())
     }
 }
+
+/// An id read back from a row; a value that is not one is corrupt data, named by `what`.
+pub(crate) fn parse_id<T: std::str::FromStr>(s: String, what: &str) -> Result<T, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{what} id")))
+}

@@ -5,7 +5,7 @@
 //! one conversation per contact and channel is open (a unique index).
 
 use crate::conversations::Message;
-use crate::error::StoreError;
+use crate::error::{StoreError, parse_id};
 use crate::page::{Page, next_cursor, page_size};
 use crate::scope::Scope;
 use crate::tables::{self, conversations::ConversationRow};
@@ -134,11 +134,6 @@ const CONVERSATION_COLUMNS: &str = "c.conversation_id, c.contact_id, c.channel_i
 
 const CONVERSATION_FROM: &str = "FROM conversations c JOIN contacts k ON k.tenant_id = c.tenant_id AND k.contact_id = c.contact_id";
 
-fn parse_id<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, StoreError> {
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("{what} id")))
-}
-
 impl<'s> Scope<'s> {
     /// The tenant's conversations and their messages.
     pub fn inbox(&mut self) -> Inbox<'_, 's> {
@@ -242,11 +237,11 @@ impl Inbox<'_, '_> {
                 .transpose()
         };
         Ok(InboxConversation {
-            id: parse_id(&id, "conversation")?,
-            contact_id: parse_id(&contact, "contact")?,
-            channel_id: parse_id(&channel, "channel")?,
+            id: parse_id(id, "conversation")?,
+            contact_id: parse_id(contact.clone(), "contact")?,
+            channel_id: parse_id(channel, "channel")?,
             status: r.try_get(3)?,
-            assignee: assignee.map(|a| parse_id(&a, "user")).transpose()?,
+            assignee: assignee.map(|a| parse_id(a, "user")).transpose()?,
             last_message_at: r.try_get(5)?,
             last_inbound_at: r.try_get(6)?,
             created_at: r.try_get(7)?,

@@ -1,7 +1,7 @@
 //! Inbound media: the fetch queue (ids, hashes and states only; the worker reads it across
 //! tenants) and the sealing of media bytes with the tenant's key before they reach storage.
 
-use crate::error::StoreError;
+use crate::error::{StoreError, parse_id};
 use crate::scope::Scope;
 use crate::store::Store;
 use crate::tables::{self, CHUNK, Ph, media_fetches::MediaFetchRow};
@@ -52,11 +52,6 @@ pub struct MediaState {
     pub attempts: i64,
     pub object_key: Option<String>,
     pub last_error: Option<String>,
-}
-
-fn parse<T: std::str::FromStr>(s: String, what: &str) -> Result<T, StoreError> {
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("{what} id")))
 }
 
 impl Scope<'_> {
@@ -134,9 +129,9 @@ impl Store {
         rows.into_iter()
             .map(|r| {
                 Ok(MediaFetch {
-                    tenant: parse(r.try_get(0)?, "tenant")?,
-                    message: parse(r.try_get(1)?, "message")?,
-                    channel: parse(r.try_get(2)?, "channel")?,
+                    tenant: parse_id(r.try_get(0)?, "tenant")?,
+                    message: parse_id(r.try_get(1)?, "message")?,
+                    channel: parse_id(r.try_get(2)?, "channel")?,
                     meta_media_id: r.try_get(3)?,
                     sha256: r.try_get(4)?,
                     mime_type: r.try_get(5)?,

@@ -1,7 +1,7 @@
 //! The team's tools around a conversation: internal notes in its thread (never sent to the
 //! customer) and canned responses (saved replies by shortcut). Both texts are sealed.
 
-use crate::error::StoreError;
+use crate::error::{StoreError, parse_id};
 use crate::scope::Scope;
 use confide_core::ids::{CannedResponseId, ConversationId, NoteId};
 use sqlx::Row;
@@ -25,11 +25,6 @@ pub struct CannedResponse {
     pub text: String,
     pub created_at: i64,
     pub updated_at: i64,
-}
-
-fn parse<T: std::str::FromStr>(s: String, what: &str) -> Result<T, StoreError> {
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("{what} id")))
 }
 
 impl<'s> Scope<'s> {
@@ -103,7 +98,7 @@ impl Notes<'_, '_> {
                 let sealed: Vec<u8> = r.try_get(2)?;
                 Ok(Note {
                     text: self.scope.open_string("notes", "text", &id, &sealed)?,
-                    id: parse(id, "note")?,
+                    id: parse_id(id, "note")?,
                     conversation,
                     author: r.try_get(1)?,
                     created_at: r.try_get(3)?,
@@ -236,7 +231,7 @@ impl Canned<'_, '_> {
             text: self
                 .scope
                 .open_string("canned_responses", "text", &id, &sealed)?,
-            id: parse(id, "canned response")?,
+            id: parse_id(id, "canned response")?,
             shortcut: r.try_get(1)?,
             created_at: r.try_get(3)?,
             updated_at: r.try_get(4)?,

@@ -8,7 +8,7 @@
 //! sent again automatically (never silently twice).
 
 use crate::conversations::{Direction, Message, NewMessage, Stored};
-use crate::error::StoreError;
+use crate::error::{StoreError, parse_id};
 use crate::scope::Scope;
 use crate::store::Store;
 use confide_core::ids::{BroadcastId, ChannelId, ContactId, ConversationId, MessageId, TenantId};
@@ -65,11 +65,6 @@ pub struct OutboxEntry {
     pub attempts: i64,
     pub kind: String,
     pub body: serde_json::Value,
-}
-
-fn parse<T: std::str::FromStr>(s: String, what: &str) -> Result<T, StoreError> {
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("{what} id")))
 }
 
 impl<'s> Scope<'s> {
@@ -162,8 +157,8 @@ impl Outbox<'_, '_> {
         let Some(row) = row else {
             return Ok(None);
         };
-        let message: MessageId = parse(row.try_get(0)?, "message")?;
-        let conversation: ConversationId = parse(row.try_get(1)?, "conversation")?;
+        let message: MessageId = parse_id(row.try_get(0)?, "message")?;
+        let conversation: ConversationId = parse_id(row.try_get(1)?, "conversation")?;
         self.scope
             .inbox()
             .message(conversation, message)
@@ -196,9 +191,9 @@ impl Outbox<'_, '_> {
         };
         Ok(OutboxEntry {
             message,
-            conversation: parse(r.try_get(0)?, "conversation")?,
-            channel: parse(r.try_get(1)?, "channel")?,
-            contact: parse(r.try_get(2)?, "contact")?,
+            conversation: parse_id(r.try_get(0)?, "conversation")?,
+            channel: parse_id(r.try_get(1)?, "channel")?,
+            contact: parse_id(r.try_get(2)?, "contact")?,
             path: r.try_get(3)?,
             state: r.try_get(4)?,
             attempts: r.try_get(5)?,
@@ -407,9 +402,9 @@ impl Store {
         rows.into_iter()
             .map(|r| {
                 Ok(DueSend {
-                    tenant: parse(r.try_get(0)?, "tenant")?,
-                    message: parse(r.try_get(1)?, "message")?,
-                    channel: parse(r.try_get(2)?, "channel")?,
+                    tenant: parse_id(r.try_get(0)?, "tenant")?,
+                    message: parse_id(r.try_get(1)?, "message")?,
+                    channel: parse_id(r.try_get(2)?, "channel")?,
                     priority: r.try_get(3)?,
                     attempts: r.try_get(4)?,
                 })

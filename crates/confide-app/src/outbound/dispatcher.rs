@@ -21,7 +21,7 @@
 use super::graph::graph_client;
 use super::health::ChannelHealthMonitor;
 use super::recipient_for;
-use super::send::{SendInput, audit_refusal, gate, parse_path};
+use super::send::{SendInput, audit_refusal, gate, parse_path, refusal_sentence};
 use crate::events::{Change, Events, InboxEvent};
 use crate::ingest::directory::ChannelDirectory;
 use confide_core::audit::{Actor, AuditEvent};
@@ -30,7 +30,7 @@ use confide_core::entropy::SharedEntropy;
 use confide_core::ids::ChannelId;
 use confide_core::send_gate::Refusal;
 use confide_store::outbox::DueSend;
-use confide_store::{Store, StoreError};
+use confide_store::{Scope, Store, StoreError};
 use confide_whatsapp::ErrorClass;
 use confide_whatsapp::client::GraphError;
 use confide_whatsapp::egress::EgressPolicy;
@@ -224,28 +224,19 @@ impl Dispatcher {
             return Ok(Outcome::Skipped);
         }
         let Some(path) = parse_path(&entry.path) else {
-            s.outbox()
-                .fail(
-                    d.message,
-                    None,
-                    "This message was queued in a way this version cannot send.",
-                )
-                .await?;
-            s.commit().await?;
-            return Ok(Outcome::Failed);
+            let reason = "This message was queued in a way this version cannot send.";
+            return self.fail_in(s, d, None, reason).await;
         };
         let Some(input) = SendInput::from_stored(&entry.kind, &entry.body) else {
-            s.outbox()
-                .fail(d.message, None, "This kind of message cannot be sent yet.")
-                .await?;
-            s.commit().await?;
-            return Ok(Outcome::Failed);
+            let reason = "This kind of message cannot be sent yet.";
+            return self.fail_in(s, d, None, reason).await;
         };
         // The role was checked when the send was queued; the rest is decided again now.
         let permissions = BTreeSet::from([path.required_permission()]);
+        let conversation = s.inbox().conversation(entry.conversation).await?;
         let permit = match gate(
             &mut s,
-            entry.conversation,
+            &conversation,
             path,
             input.content(),
             &permissions,
@@ -268,6 +259,7 @@ impl Dispatcher {
                 )
                 .await?;
                 s.commit().await?;
+                self.status_changed(d);
                 return Ok(Outcome::Refused);
             }
         };
@@ -277,18 +269,12 @@ impl Dispatcher {
             .and_then(|to| build(&input, to))
         {
             Ok(m) => m,
-            Err(reason) => {
-                s.outbox().fail(d.message, None, &reason).await?;
-                s.commit().await?;
-                return Ok(Outcome::Failed);
-            }
+            Err(reason) => return self.fail_in(s, d, None, &reason).await,
         };
         let Some(channel) = self.channels.get(&self.store, entry.channel).await? else {
-            s.outbox()
-                .fail(d.message, None, "The WhatsApp number was removed.")
-                .await?;
-            s.commit().await?;
-            return Ok(Outcome::Failed);
+            return self
+                .fail_in(s, d, None, "The WhatsApp number was removed.")
+                .await;
         };
         // In flight, durably, before Graph sees it: a crash from here on holds it for review.
         if !s.outbox().claim(d.message).await? {
@@ -398,7 +384,19 @@ impl Dispatcher {
         code: Option<i64>,
         reason: &str,
     ) -> Result<Outcome, StoreError> {
-        let mut s = self.store.scope(d.tenant).await?;
+        let s = self.store.scope(d.tenant).await?;
+        self.fail_in(s, d, code, reason).await
+    }
+
+    /// Fails the message for good in `s` (with Meta's code, if any, and a plain reason),
+    /// audited, committed, and told to the inbox.
+    async fn fail_in(
+        &self,
+        mut s: Scope<'_>,
+        d: &DueSend,
+        code: Option<i64>,
+        reason: &str,
+    ) -> Result<Outcome, StoreError> {
         s.outbox().fail(d.message, code, reason).await?;
         let event = AuditEvent::new(
             Actor::System,
@@ -443,11 +441,7 @@ fn build(input: &SendInput, to: Recipient) -> Result<OutboundMessage, String> {
 
 /// Why a queued message was refused at dispatch, for the message itself.
 fn refused_reason(r: &Refusal) -> String {
-    let mut m = r.message();
-    if let Some(first) = m.get_mut(0..1) {
-        first.make_ascii_uppercase();
-    }
-    format!("Not sent: {m}.")
+    format!("Not sent: {}", refusal_sentence(r))
 }
 
 /// A Graph failure in plain words.

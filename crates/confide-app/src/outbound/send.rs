@@ -13,6 +13,7 @@ use confide_core::send_gate::{
     ConsentLedger, Content, Permit, Refusal, SendFacts, SendPath, SendRequest, decide,
 };
 use confide_store::conversations::Message;
+use confide_store::inbox::InboxConversation;
 use confide_store::outbox::{Enqueued, NewOutbound, PRIORITY_BROADCAST, PRIORITY_REPLY};
 use confide_store::{Scope, StoreError};
 use serde_json::json;
@@ -169,11 +170,16 @@ pub fn refusal_error(r: &Refusal) -> AppError {
         Refusal::NoConsent { .. } => Code::NoConsent,
         Refusal::OutsideWindow { .. } => Code::OutsideWindow,
     };
+    AppError::new(code, refusal_sentence(r))
+}
+
+/// The gate's reason as a sentence: capitalised, with its full stop.
+pub(crate) fn refusal_sentence(r: &Refusal) -> String {
     let mut message = r.message();
     if let Some(first) = message.get_mut(0..1) {
         first.make_ascii_uppercase();
     }
-    AppError::new(code, format!("{message}."))
+    format!("{message}.")
 }
 
 /// The path a stored outbox entry was queued on.
@@ -181,17 +187,16 @@ pub(crate) fn parse_path(s: &str) -> Option<SendPath> {
     SendPath::ALL.into_iter().find(|p| p.as_str() == s)
 }
 
-/// Loads the facts of a send to `conversation` and asks the gate. `permissions` are the sender's
+/// Loads the facts of a send in conversation `c` and asks the gate. `permissions` are the sender's
 /// (at dispatch, the path's own permission: the role was checked when the send was queued).
 pub(crate) async fn gate(
     s: &mut Scope<'_>,
-    conversation: ConversationId,
+    c: &InboxConversation,
     path: SendPath,
     content: Content<'_>,
     permissions: &BTreeSet<Permission>,
     now: i64,
 ) -> Result<Result<Permit, Refusal>, StoreError> {
-    let c = s.inbox().conversation(conversation).await?;
     let channel = s.get_channel(c.channel_id).await?;
     let template = match content {
         Content::Template { name, language, .. } => s
@@ -213,7 +218,7 @@ pub(crate) async fn gate(
         tenant: s.tenant(),
         channel: c.channel_id,
         contact: c.contact_id,
-        conversation: Some(conversation),
+        conversation: Some(c.id),
         path,
         content,
     };
@@ -267,7 +272,7 @@ impl App {
             conversation.parse().map_err(|_| AppError::not_found())?;
         let mut s = self.store.scope(p.tenant).await?;
         // Not the tenant's conversation: not found, before the body is looked at.
-        s.inbox().conversation(conversation).await?;
+        let c = s.inbox().conversation(conversation).await?;
         let input = SendInput::from_json(body)?;
         if let Some(k) = idempotency_key
             && (k.is_empty() || k.len() > IDEMPOTENCY_KEY_MAX)
@@ -282,15 +287,7 @@ impl App {
             _ => SendPath::AgentReply,
         };
         let now = self.clock.now_micros();
-        let decision = gate(
-            &mut s,
-            conversation,
-            path,
-            input.content(),
-            &p.permissions,
-            now,
-        )
-        .await?;
+        let decision = gate(&mut s, &c, path, input.content(), &p.permissions, now).await?;
         let permit = match decision {
             Ok(permit) => permit,
             Err(refusal) => {
