@@ -99,6 +99,14 @@ pub async fn upload(
     }
 }
 
+/// `GET /api/v1/media/usage` → `{"objects","bytes"}` of the caller's tenant.
+pub async fn usage(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+) -> Result<Json<confide_app::media::lifecycle::UsageView>, ApiError> {
+    Ok(Json(state.media_usage(&principal).await?))
+}
+
 /// `GET /api/v1/media/{id}`: the object's type, size and name.
 pub async fn get(
     State(state): State<AppState>,
