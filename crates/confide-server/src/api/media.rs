@@ -204,10 +204,10 @@ pub async fn serve(
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Some((a, b)) = served.range {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{}/{}", b - 1, served.total)) {
-            h.insert(header::CONTENT_RANGE, v);
-        }
+    if let Some((a, b)) = served.range
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{}/{}", b - 1, served.total))
+    {
+        h.insert(header::CONTENT_RANGE, v);
     }
     h.insert(
         header::CONTENT_DISPOSITION,

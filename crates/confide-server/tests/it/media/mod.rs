@@ -253,7 +253,8 @@ pub(crate) async fn uploads_are_typed_by_content_and_refused_plainly(backend: Ba
         (StatusCode::CREATED, Some("document"))
     );
 
-    let cases: [(&str, Option<&str>, Vec<u8>, StatusCode, &str); 5] = [
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, StatusCode, &'a str);
+    let cases: [Case<'_>; 5] = [
         // A PNG renamed .pdf.
         (
             "invoice.pdf",
