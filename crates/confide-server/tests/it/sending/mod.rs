@@ -623,3 +623,92 @@ mod broadcasts;
 mod consent;
 mod media;
 mod templates;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quoted_replies_buttons_and_reactions_reach_graph_as_meta_expects() {
+    let sim = sim().await;
+    let app = TestApp::new().await;
+    let (t, _ch, conversation) = sheena_wrote(&app, &sim, HOUR).await;
+    let agent = &t.members["agent"].auth;
+    let page = app
+        .get_ok(
+            agent,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+        )
+        .await;
+    let hers = page["messages"][0].clone();
+    assert_eq!(hers["direction"], "inbound");
+    let her_id = hers["id"].as_str().unwrap();
+    let her_wamid = hers["wamid"].as_str().unwrap();
+
+    // A quoted reply, reply buttons, a reaction.
+    for body in [
+        json!({"type": "text", "text": "Yes, it left today.", "reply_to": her_id}),
+        json!({"type": "interactive", "text": "Was this helpful?", "buttons": [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}]}),
+        json!({"type": "reaction", "message_id": her_id, "emoji": "👍"}),
+    ] {
+        let r = send(&app, agent, &conversation, body.clone()).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{body}: {}", r.body);
+    }
+    assert_eq!(dispatch(&app).await.sent, 3);
+    let sent = sim.sent_messages();
+    let by_kind = |k: &str| sent.iter().find(|r| r.kind == k).unwrap().body.clone();
+    assert_eq!(by_kind("text")["context"]["message_id"], her_wamid);
+    let i = by_kind("interactive");
+    assert_eq!(i["interactive"]["type"], "button");
+    assert_eq!(i["interactive"]["body"]["text"], "Was this helpful?");
+    assert_eq!(
+        i["interactive"]["action"]["buttons"][1]["reply"]["title"],
+        "No"
+    );
+    let r = by_kind("reaction");
+    assert_eq!(
+        (
+            r["reaction"]["message_id"].as_str(),
+            r["reaction"]["emoji"].as_str()
+        ),
+        (Some(her_wamid), Some("👍"))
+    );
+
+    // What cannot be sent is refused before anything is queued.
+    for (body, why) in [
+        (
+            json!({"type": "reaction", "message_id": "0190a7a4-0000-7000-8000-000000000000", "emoji": "👍"}),
+            "unknown target",
+        ),
+        (
+            json!({"type": "text", "text": "x", "reply_to": "not-an-id"}),
+            "unknown quote",
+        ),
+        (
+            json!({"type": "interactive", "text": "Pick", "buttons": []}),
+            "no buttons",
+        ),
+        (
+            json!({"type": "interactive", "text": "Pick", "buttons": [{"id": "a", "title": "A title longer than twenty"}]}),
+            "long title",
+        ),
+        (
+            json!({"type": "interactive", "text": "Pick", "buttons": [{"id": "a", "title": "A"}, {"id": "a", "title": "B"}]}),
+            "same ids",
+        ),
+    ] {
+        let r = send(&app, agent, &conversation, body).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_message"),
+            "{why}: {}",
+            r.body
+        );
+    }
+    // A reaction to a message older than 30 days is refused.
+    app.clock.advance(time::Duration::days(31));
+    let r = send(
+        &app,
+        agent,
+        &conversation,
+        json!({"type": "reaction", "message_id": her_id, "emoji": "👍"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+}
