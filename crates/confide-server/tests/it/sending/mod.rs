@@ -712,3 +712,69 @@ async fn quoted_replies_buttons_and_reactions_reach_graph_as_meta_expects() {
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_retried_after_a_transient_error_is_not_sent_once_the_contact_opts_out() {
+    let sim = sim().await;
+    let app = TestApp::new().await;
+    let (t, _ch, conversation) = sheena_wrote(&app, &sim, HOUR).await;
+    let agent = &t.members["agent"].auth;
+    // Meta allows one message a second on this number: the second send meets 130429.
+    sim.set_throughput(FIXTURE_PHONE_NUMBER_ID, 1).unwrap();
+    for text in ["First", "Second"] {
+        let r = send(
+            &app,
+            agent,
+            &conversation,
+            json!({"type": "text", "text": text}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    }
+    let pass = dispatch(&app).await;
+    assert_eq!((pass.sent, pass.retried), (1, 1), "{pass:?}");
+    assert_eq!(sim.sent_messages().len(), 1);
+
+    // Before the retry, the customer opts out.
+    let c = app
+        .get_ok(agent, &format!("/api/v1/conversations/{conversation}"))
+        .await;
+    let r = app
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v1/contacts/{}/consent",
+                c["contact_id"].as_str().unwrap()
+            ),
+            &t.owner.auth,
+            Some(json!({"purpose": "service", "status": "opted_out", "source": "phone call"})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    app.clock.advance(time::Duration::minutes(10));
+    let pass = dispatch(&app).await;
+    assert_eq!((pass.sent, pass.refused), (0, 1), "{pass:?}");
+    assert_eq!(
+        sim.sent_messages().len(),
+        1,
+        "the retry never reached Graph"
+    );
+    let page = app
+        .get_ok(
+            agent,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+        )
+        .await;
+    let second = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["body"]["text"] == "Second")
+        .unwrap()
+        .clone();
+    assert_eq!(second["status"], "failed", "{second}");
+    assert!(
+        second["error"].as_str().unwrap().starts_with("Not sent:"),
+        "{second}"
+    );
+}
