@@ -9,7 +9,7 @@ use crate::runtime::App;
 use confide_core::audit::AuditEvent;
 use confide_core::permissions::Permission;
 use confide_core::send_gate::{Template, TemplateCategory, TemplateStatus};
-use confide_whatsapp::send::TemplateInfo;
+use confide_whatsapp::send::{TemplateComponentInfo, TemplateInfo};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -153,11 +153,172 @@ mod tests {
     use super::*;
 
     #[test]
+    fn render_fills_positional_and_named_placeholders_and_names_the_missing() {
+        let (t, m) = render("Hi {{1}}, order {{2}} ships {{1}}.", &json!(["Ana", 42]));
+        assert_eq!((t.as_str(), m.len()), ("Hi Ana, order 42 ships Ana.", 0));
+        let (t, m) = render("Hi {{name}}, {{when}}", &json!({"name": "Ana"}));
+        assert_eq!(t, "Hi Ana, {{when}}");
+        assert_eq!(m, vec!["when".to_string()]);
+        let (t, m) = render("Hi {{1}} {{", &json!([]));
+        assert_eq!((t.as_str(), m), ("Hi {{1}} {{", vec!["1".to_string()]));
+    }
+
+    #[test]
     fn placeholders_count_distinct_positional_and_named_parameters() {
         assert_eq!(placeholders("Hi {{1}}, your order {{2}} ships {{3}}."), 3);
         assert_eq!(placeholders("{{1}} and again {{1}}"), 1);
         assert_eq!(placeholders("Hello {{first_name}}, {{ order_id }}"), 2);
         assert_eq!(placeholders("No parameters."), 0);
         assert_eq!(placeholders("Broken {{1} and {{}}"), 0);
+    }
+}
+
+/// A template rendered with the parameters a send would give it, as the customer would see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TemplatePreview {
+    pub name: String,
+    pub language: String,
+    pub status: String,
+    pub category: String,
+    /// The header's text, or `[IMAGE]`-style for a media header.
+    pub header: Option<String>,
+    pub body: String,
+    pub footer: Option<String>,
+    /// The buttons' labels.
+    pub buttons: Vec<String>,
+    /// Placeholders of the body that the parameters leave empty (the send would be refused).
+    pub missing: Vec<String>,
+}
+
+/// What to preview: a template of a channel (the first channel with it when none is named),
+/// and its body parameters, positional (`["a","b"]`) or named (`{"name":"a"}`).
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewInput {
+    pub template: String,
+    pub language: String,
+    pub channel_id: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+}
+
+/// `text` with `{{1}}`, `{{2}}`... (positional, 1-based) or `{{name}}` replaced; the names left
+/// without a value.
+pub fn render(text: &str, params: &serde_json::Value) -> (String, Vec<String>) {
+    let value = |name: &str| -> Option<String> {
+        let v = match params {
+            serde_json::Value::Array(items) => {
+                let i: usize = name.parse().ok()?;
+                items.get(i.checked_sub(1)?)?
+            }
+            serde_json::Value::Object(map) => map.get(name)?,
+            _ => return None,
+        };
+        match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut missing = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let name = after[..end].trim();
+        match value(name) {
+            Some(v) => out.push_str(&v),
+            None => {
+                out.push_str(&rest[start..start + 2 + end + 2]);
+                if !missing.iter().any(|m| m == name) {
+                    missing.push(name.to_string());
+                }
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    (out, missing)
+}
+
+impl App {
+    /// Renders a synced template with parameters, for the composer's preview.
+    pub async fn preview_template(
+        &self,
+        p: &Principal,
+        input: &PreviewInput,
+    ) -> Result<TemplatePreview, AppError> {
+        p.require(Permission::InboxRead)?;
+        let mut s = self.store.read_scope(p.tenant).await?;
+        let found = match &input.channel_id {
+            Some(c) => {
+                let channel = c.parse().map_err(|_| {
+                    AppError::new(
+                        Code::InvalidChannel,
+                        "channel_id names no channel of this account.",
+                    )
+                })?;
+                s.templates()
+                    .find(channel, &input.template, &input.language)
+                    .await?
+            }
+            None => s
+                .templates()
+                .list()
+                .await?
+                .into_iter()
+                .find(|t| t.def.name == input.template && t.def.language == input.language),
+        };
+        let t = found.ok_or_else(|| {
+            AppError::new(
+                Code::TemplateNotApproved,
+                "No template of that name and language; sync templates from Graph first.",
+            )
+        })?;
+        let components: Vec<TemplateComponentInfo> =
+            serde_json::from_value(t.def.components.clone()).unwrap_or_default();
+        let part = |kind: &str| {
+            components
+                .iter()
+                .find(|c| c.kind.eq_ignore_ascii_case(kind))
+        };
+        let (body, missing) = render(
+            part("BODY")
+                .and_then(|c| c.text.as_deref())
+                .unwrap_or_default(),
+            &input.params,
+        );
+        let header = part("HEADER").map(|h| match (&h.format, &h.text) {
+            (Some(f), _) if !f.eq_ignore_ascii_case("TEXT") => format!("[{}]", f.to_uppercase()),
+            (_, Some(text)) => text.clone(),
+            _ => String::new(),
+        });
+        let footer = part("FOOTER").and_then(|f| f.text.clone());
+        let buttons = part("BUTTONS")
+            .map(|b| {
+                b.buttons
+                    .iter()
+                    .filter_map(|x| x["text"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(TemplatePreview {
+            name: t.def.name.clone(),
+            language: t.def.language.clone(),
+            status: t.def.status.clone(),
+            category: t.def.category.clone(),
+            header,
+            body,
+            footer,
+            buttons,
+            missing,
+        })
     }
 }

@@ -268,6 +268,12 @@ pub fn table() -> RouteTable {
         )
         .route(
             Post,
+            "/api/v1/templates/preview",
+            Perm(P::InboxRead),
+            templates::preview,
+        )
+        .route(
+            Post,
             "/api/v1/templates/sync",
             Perm(P::TemplatesManage),
             templates::sync,

@@ -49,3 +49,15 @@ pub async fn sync(
         "failed_channels": r.failed_channels,
     })))
 }
+
+/// `POST /api/v1/templates/preview` with `{"template","language","channel_id"?,"params"}` → the
+/// template rendered as the customer would see it.
+pub async fn preview(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    crate::auth::Caller(principal): crate::auth::Caller,
+    super::json::JsonBody(input): super::json::JsonBody<confide_app::templates::PreviewInput>,
+) -> Result<axum::Json<confide_app::templates::TemplatePreview>, crate::error::ApiError> {
+    Ok(axum::Json(
+        state.preview_template(&principal, &input).await?,
+    ))
+}

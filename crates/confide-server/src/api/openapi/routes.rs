@@ -381,6 +381,11 @@ pub(super) fn table_ops() -> Vec<Op> {
         op(Get, "/api/v1/templates", "templates_list", "templates", "List message templates")
             .doc("Every channel's templates as Graph last listed them (kept current by status webhooks): `status` (`APPROVED`, `PENDING`, `REJECTED`, ...), `category`, `params` (the body's placeholders).")
             .ok("`{\"templates\":[{\"id\",\"channel_id\",\"name\",\"language\",\"category\",\"status\",\"params\",\"components\",\"updated_at\"}]}`."),
+        op(Post, "/api/v1/templates/preview", "templates_preview", "templates", "Preview a template with its parameters")
+            .doc("Renders a synced template's header, body, footer and buttons with the body's parameters (positional `[...]` or named `{...}`), as the customer would see it; `missing` names placeholders left empty (a send would be refused with `template_params`).")
+            .body::<confide_app::templates::PreviewInput>()
+            .ok("`{\"name\",\"language\",\"status\",\"category\",\"header\",\"body\",\"footer\",\"buttons\",\"missing\"}`.")
+            .errors(&[C::TemplateNotApproved, C::InvalidChannel]),
         op(Post, "/api/v1/templates/sync", "templates_sync", "templates", "Sync templates from Graph")
             .doc("Every channel's templates, all pages of `GET /{WABA_ID}/message_templates`; audited. 503 `unavailable` when no channel's Graph could be asked.")
             .ok("`{\"channels\",\"templates\",\"new\",\"failed_channels\"}`.")

@@ -121,3 +121,54 @@ async fn synced_templates_are_sent_after_the_window_and_the_gate_checks_them() {
     assert_eq!(params[0]["text"], "Sheena", "{}", record.body);
     assert_eq!(params[1]["text"], "A-1042", "{}", record.body);
 }
+
+/// The composer's preview: a synced template rendered with the agent's parameters, and the
+/// placeholders still empty named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_preview_renders_the_parameters_and_names_what_is_missing() {
+    use meta_sim::{TemplateCategory, TemplateConfig, TemplateStatus};
+    let sim = sim().await;
+    sim.add_template(TemplateConfig::new(
+        "102290129340398",
+        "order_update",
+        "en_US",
+        TemplateCategory::Utility,
+        TemplateStatus::Approved,
+        "Hi {{1}}, your order {{2}} has shipped.",
+    ));
+    let app = TestApp::new().await;
+    let (t, _ch, _) = sheena_wrote(&app, &sim, HOUR).await;
+    let r = app
+        .call(Method::POST, "/api/v1/templates/sync", &t.owner.auth, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let agent = &t.members["agent"].auth;
+    let preview = |params: serde_json::Value| {
+        app.call(
+            Method::POST,
+            "/api/v1/templates/preview",
+            agent,
+            Some(json!({"template": "order_update", "language": "en_US", "params": params})),
+        )
+    };
+    let r = preview(json!(["Sheena", "A-1042"])).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["body"], "Hi Sheena, your order A-1042 has shipped.");
+    assert_eq!(r.body["missing"], json!([]));
+    assert_eq!(r.body["status"], "APPROVED");
+    let r = preview(json!(["Sheena"])).await;
+    assert_eq!(r.body["body"], "Hi Sheena, your order {{2}} has shipped.");
+    assert_eq!(r.body["missing"], json!(["2"]));
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/templates/preview",
+            agent,
+            Some(json!({"template": "nope", "language": "en_US"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "template_not_approved")
+    );
+}
