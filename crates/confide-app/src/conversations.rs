@@ -13,7 +13,7 @@ use confide_store::inbox::{
 };
 use serde::Deserialize;
 
-pub use confide_store::conversations::Message;
+pub use confide_store::conversations::{Direction, Message};
 pub use confide_store::inbox::{ConversationStatus, InboxConversation, InboxMessage};
 
 const CONVERSATION_CURSOR: &str = "c1";

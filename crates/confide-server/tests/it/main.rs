@@ -12,4 +12,5 @@ mod layers;
 mod openapi;
 mod sending;
 mod team_tools;
+mod web;
 mod webhooks;
