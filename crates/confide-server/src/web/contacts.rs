@@ -171,7 +171,6 @@ async fn detail(
         Ok(h) => h,
         Err(e) => return page::app_error(e),
     };
-    let now = state.clock.now_micros();
     let name = name_of(&c);
     let attributes: Vec<(String, String)> = c
         .attributes
@@ -204,7 +203,7 @@ async fn detail(
             .collect::<Vec<_>>()
             .join("\n"),
         attributes,
-        added: format::short(c.created_at, now),
+        added: format::date(c.created_at),
         current: history
             .current
             .iter()

@@ -28,6 +28,15 @@ pub fn short(micros: i64, now: i64) -> String {
     f.unwrap_or_default()
 }
 
+/// A date: `8 Jun 2025`.
+pub fn date(micros: i64) -> String {
+    from_micros(micros)
+        .format(format_description!(
+            "[day padding:none] [month repr:short] [year]"
+        ))
+        .unwrap_or_default()
+}
+
 /// A full time: `8 Jun 2025, 14:05 UTC`.
 pub fn full(micros: i64) -> String {
     from_micros(micros)

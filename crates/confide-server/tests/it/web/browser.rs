@@ -1,8 +1,11 @@
 //! The web app in headless Chromium.
 
-use super::driver::{Browser, enabled, serve};
-use super::fresh_tenant;
-use crate::harness::{TestApp, strong_password};
+use super::driver::{Browser, Served, enabled, serve};
+use super::{fresh_tenant, inbound_text};
+use crate::harness::{FIXTURE_PHONE_NUMBER_ID, TestApp, strong_password};
+use crate::sending;
+use axum::http::StatusCode;
+use confide_core::clock::from_micros;
 use confide_crypto::totp::{Totp, base32_decode};
 
 /// Sign-in as a new owner: the one-time password leads to the forced password change, then the
@@ -78,4 +81,305 @@ async fn browser_signs_in_changes_the_one_time_password_and_enrols_2fa() {
     b.assert_no_script_ran().await;
     b.close().await;
     app.finish().await;
+}
+
+/// A tenant with a channel on a meta-sim, its agent signed in to the inbox in a browser of
+/// `width`, with the live updates connected, and Confide's clock an hour after Sheena's message
+/// time (her message is not delivered yet).
+struct Inbox {
+    app: TestApp,
+    sim: meta_sim::SimHandle,
+    t: crate::harness::Tenant,
+    ch: crate::harness::TestChannel,
+    b: Browser,
+    _served: Served,
+}
+
+async fn inbox(width: u32, height: u32) -> Inbox {
+    let sim = sending::sim().await;
+    let app = TestApp::new().await;
+    let served = serve(&app).await;
+    let t = app.tenant("Acme").await;
+    let ch = app
+        .channel_for(t.id, FIXTURE_PHONE_NUMBER_ID, "web-secret", sim.base_url())
+        .await;
+    app.clock.set(from_micros(
+        sending::SHEENA_WROTE_AT * 1_000_000 + sending::HOUR,
+    ));
+    let b = Browser::start(&served, width, height).await;
+    let agent = &t.members["agent"];
+    b.sign_in(&agent.email, &agent.password).await;
+    assert_eq!(b.path().await, "/inbox");
+    Inbox {
+        app,
+        sim,
+        t,
+        ch,
+        b,
+        _served: served,
+    }
+}
+
+impl Inbox {
+    /// Sheena writes `text` (at Meta, then to Confide): its wamid.
+    async fn sheena_writes(&self, text: &str) -> String {
+        let wamid = self
+            .sim
+            .customer_sends(sending::SHEENA, FIXTURE_PHONE_NUMBER_ID, text)
+            .unwrap();
+        let body = inbound_text(
+            sending::SHEENA,
+            "16505551234",
+            "Sheena Nelson",
+            text,
+            &wamid,
+            sending::SHEENA_WROTE_AT,
+        );
+        let r = self.app.deliver(&self.ch, &body).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        wamid
+    }
+
+    /// Waits until the page's event stream is open (so no event is missed).
+    async fn live(&self) {
+        self.b
+            .wait_js(
+                "the event stream",
+                "return document.body.dataset.liveConnected === '1';",
+            )
+            .await;
+    }
+
+    /// Opens Sheena's conversation from the list.
+    async fn open_sheena(&self) {
+        self.b.open_conversation("Sheena").await;
+        self.live().await;
+    }
+
+    async fn finish(self) {
+        self.b.assert_same_origin().await;
+        self.b.assert_no_script_ran().await;
+        self.b.close().await;
+        self.app.finish().await;
+    }
+}
+
+/// A customer's message appears in the open inbox without a reload; the agent's reply goes to
+/// Graph (meta-sim) through the outbox, and its status moves to sent, delivered and read on the
+/// page as the statuses come back, live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_a_customer_message_appears_live_and_the_reply_reaches_read() {
+    if !enabled("browser_a_customer_message_appears_live_and_the_reply_reaches_read") {
+        return;
+    }
+    let i = inbox(1280, 900).await;
+    let b = &i.b;
+    b.wait_text(".empty-title", "No open conversations").await;
+    i.live().await;
+    i.sheena_writes("Is my order on its way?").await;
+    b.wait_text("#conversation-list", "Sheena Nelson").await;
+    // Only the live region changed: no navigation happened.
+    assert_eq!(b.path().await, "/inbox");
+
+    i.open_sheena().await;
+    b.wait_text("#thread", "Is my order on its way?").await;
+    b.wait_text("#window", "left to reply").await;
+    b.fill("#reply-text", "Yes, it ships today.").await;
+    b.click("#send").await;
+    b.wait_text(".msg-out .status", "Queued").await;
+    i.live().await;
+
+    assert_eq!(sending::dispatch(&i.app).await.sent, 1);
+    b.wait_text(".msg-out .status", "Sent").await;
+    let records = i.sim.sent_messages();
+    let reply = records
+        .iter()
+        .find(|r| r.kind == "text")
+        .expect("the reply reached Graph");
+    assert_eq!(reply.body["text"]["body"], "Yes, it ships today.");
+    for (fixture, shown) in [
+        ("status-delivered.json", "Delivered"),
+        ("status-read.json", "Read"),
+    ] {
+        let r = i
+            .app
+            .deliver(&i.ch, &sending::status_delivery(fixture, &reply.wamid))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        b.wait_text(".msg-out .status", shown).await;
+    }
+    // A second customer message arrives in the open conversation, live.
+    i.sheena_writes("Great, thanks!").await;
+    b.wait_text("#thread", "Great, thanks!").await;
+    i.finish().await;
+}
+
+/// Where screenshots go: `docs/screenshots/` when `CONFIDE_UPDATE_SCREENSHOTS` is set (they are
+/// committed and linked from the README), else a scratch folder.
+fn screenshot_dir() -> std::path::PathBuf {
+    if std::env::var_os("CONFIDE_UPDATE_SCREENSHOTS").is_some() {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
+    } else {
+        std::env::temp_dir().join("confide-screenshots")
+    }
+}
+
+/// A few customers, a reply that was read, a note, canned responses, labels: what the
+/// screenshots show. Returns Sheena's conversation path.
+async fn populate(i: &Inbox) -> String {
+    let customers = [
+        (
+            "US.1001",
+            "14155550101",
+            "Maya Okafor",
+            "Hi! Can I change the delivery address for order #4411?",
+        ),
+        (
+            "US.1002",
+            "447700900123",
+            "Tom Becker",
+            "The blender arrived with a cracked lid 😕",
+        ),
+        (
+            "US.1003",
+            "5511987650000",
+            "Lucía Fernández",
+            "¿Tienen envío a Curitiba?",
+        ),
+        (
+            "US.1004",
+            "4915112345678",
+            "Jonas Weber",
+            "Thanks, that worked.",
+        ),
+    ];
+    for (n, (user, phone, name, text)) in customers.iter().enumerate() {
+        let body = inbound_text(
+            user,
+            phone,
+            name,
+            text,
+            &format!("wamid.SHOT{n}"),
+            sending::SHEENA_WROTE_AT - 600 * (n as i64 + 1),
+        );
+        let r = i.app.deliver(&i.ch, &body).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    i.sheena_writes("Is my order on its way? It was due yesterday.")
+        .await;
+    let owner = &i.t.owner.auth;
+    for (shortcut, text) in [
+        (
+            "ship",
+            "Your order ships today; you'll get a tracking link by email.",
+        ),
+        (
+            "thanks",
+            "Thanks for reaching out! Anything else I can help with?",
+        ),
+    ] {
+        let r = i
+            .app
+            .call(
+                axum::http::Method::POST,
+                "/api/v1/canned-responses",
+                owner,
+                Some(serde_json::json!({"shortcut": shortcut, "text": text})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    let b = &i.b;
+    b.goto("/inbox").await;
+    b.open_conversation("Sheena").await;
+    b.wait_text("#thread", "due yesterday").await;
+    let path = b.path().await;
+    b.fill(
+        "#reply-text",
+        "Sorry about that! It left our warehouse this morning.",
+    )
+    .await;
+    b.click("#send").await;
+    b.wait_text(".msg-out .status", "Queued").await;
+    sending::dispatch(&i.app).await;
+    let wamid = i.sim.sent_messages()[0].wamid.clone();
+    for f in ["status-delivered.json", "status-read.json"] {
+        i.app
+            .deliver(&i.ch, &sending::status_delivery(f, &wamid))
+            .await;
+    }
+    b.click(".note-box summary").await;
+    b.fill(
+        "#note-text",
+        "Carrier confirmed pickup at 09:10. Follow up tomorrow if no scan.",
+    )
+    .await;
+    b.click("#add-note").await;
+    b.wait_text("#thread", "Carrier confirmed").await;
+    b.click("#assign-me").await;
+    b.wait_text("#assignee", "Assigned to you").await;
+    path
+}
+
+/// Screenshots of the main pages at desktop (1280 px) and phone (375 px) width; at 375 px no
+/// page is wider than the screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_screenshots_of_the_main_pages() {
+    if !enabled("browser_screenshots_of_the_main_pages") {
+        return;
+    }
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let i = inbox(1280, 860).await;
+    let conversation = populate(&i).await;
+    let contact =
+        i.b.js("return document.querySelector('.convo-title a').getAttribute('href');")
+            .await
+            .as_str()
+            .unwrap()
+            .to_string();
+    let pages = [
+        ("inbox", "/inbox".to_string()),
+        ("conversation", conversation.clone()),
+        ("contacts", "/contacts".to_string()),
+        ("contact", contact.clone()),
+        ("account", "/account".to_string()),
+    ];
+    for (name, path) in &pages {
+        i.b.goto(path).await;
+        i.b.wait_css("#main").await;
+        std::fs::write(
+            dir.join(format!("{name}-desktop.png")),
+            i.b.screenshot().await,
+        )
+        .unwrap();
+        i.b.assert_same_origin().await;
+    }
+    let agent = &i.t.members["agent"];
+    let (email, password) = (agent.email.clone(), agent.password.clone());
+    let served = &i._served;
+    let phone = Browser::start(served, 375, 780).await;
+    phone.goto("/sign-in").await;
+    phone.wait_css("#email").await;
+    std::fs::write(dir.join("sign-in-phone.png"), phone.screenshot().await).unwrap();
+    phone.sign_in(&email, &password).await;
+    for (name, path) in &pages {
+        phone.goto(path).await;
+        phone.wait_css("#main").await;
+        let fits = phone
+            .js("return document.documentElement.scrollWidth <= window.innerWidth;")
+            .await;
+        assert_eq!(
+            fits,
+            serde_json::Value::Bool(true),
+            "{path} is wider than 375 px"
+        );
+        std::fs::write(
+            dir.join(format!("{name}-phone.png")),
+            phone.screenshot().await,
+        )
+        .unwrap();
+    }
+    phone.close().await;
+    i.finish().await;
 }

@@ -193,6 +193,21 @@ impl Browser {
         self.wait_css(css).await.click().await.unwrap();
     }
 
+    /// Clicks the conversation in the list whose name contains `name`.
+    pub async fn open_conversation(&self, name: &str) {
+        let xpath = format!("//a[@data-conv][.//span[contains(., {})]]", json!(name));
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("no conversation with {name}: {e}"))
+            .click()
+            .await
+            .unwrap();
+        self.wait_css("#thread").await;
+    }
+
     pub async fn text(&self, css: &str) -> String {
         self.wait_css(css).await.text().await.unwrap()
     }

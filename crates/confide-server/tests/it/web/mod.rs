@@ -27,3 +27,26 @@ pub async fn fresh_tenant(app: &TestApp, name: &str) -> (TenantId, String, Strin
         .unwrap();
     (created.tenant_id, email, otp)
 }
+
+/// A customer's text message as Meta delivers it (the shape of `fixtures/webhooks/text.json`),
+/// from `user_id` / `phone` with the profile `name`, sent at `at` (Unix seconds).
+pub fn inbound_text(
+    user_id: &str,
+    phone: &str,
+    name: &str,
+    text: &str,
+    wamid: &str,
+    at: i64,
+) -> Vec<u8> {
+    serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": crate::harness::FIXTURE_PHONE_NUMBER_ID},
+            "contacts": [{"profile": {"name": name}, "user_id": user_id, "wa_id": phone}],
+            "messages": [{"from_user_id": user_id, "id": wamid, "timestamp": at.to_string(), "type": "text", "from": phone, "text": {"body": text}}]
+        }}]}]
+    })
+    .to_string()
+    .into_bytes()
+}
