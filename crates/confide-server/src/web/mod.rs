@@ -12,8 +12,10 @@
 //!   sessions.
 //! - [`inbox`]: the conversation list, a conversation, the composer, notes, assignment.
 //! - [`contacts`]: search, detail with consent history, edit.
+//! - [`admin`]: broadcasts, templates, channels, team, API keys, the audit log.
 
 pub mod account;
+pub mod admin;
 pub mod assets;
 pub mod contacts;
 pub mod format;
@@ -69,6 +71,19 @@ pub fn routes() -> Router<AppState> {
             get(contacts::detail_page).post(contacts::edit),
         )
         .route("/contacts/{id}/consent", post(contacts::record_consent))
+        .route(
+            "/broadcasts",
+            get(admin::broadcasts_page).post(admin::create_broadcast),
+        )
+        .route("/broadcasts/{id}", get(admin::broadcast_page))
+        .route("/broadcasts/{id}/change", post(admin::change_broadcast))
+        .route("/templates", get(admin::templates_page))
+        .route("/templates/sync", post(admin::sync_templates))
+        .route("/channels", get(admin::channels_page))
+        .route("/team", get(admin::team_page).post(admin::invite))
+        .route("/api-keys", get(admin::keys_page).post(admin::create_key))
+        .route("/api-keys/revoke", post(admin::revoke_key))
+        .route("/audit", get(admin::audit_page))
 }
 
 /// The SVG path of a sidebar icon (24×24, stroked).

@@ -156,6 +156,14 @@ impl Inbox {
         self.live().await;
     }
 
+    /// Moves the clock on by `hours`, and signs the agent in again (the session has gone idle
+    /// for that long).
+    async fn later(&self, hours: i64) {
+        self.app.clock.advance(time::Duration::hours(hours));
+        let agent = &self.t.members["agent"];
+        self.b.sign_in(&agent.email, &agent.password).await;
+    }
+
     async fn finish(self) {
         self.b.assert_same_origin().await;
         self.b.assert_no_script_ran().await;
@@ -381,5 +389,264 @@ async fn browser_screenshots_of_the_main_pages() {
         .unwrap();
     }
     phone.close().await;
+    i.finish().await;
+}
+
+/// The 24-hour window closes (the injected clock moves past it): the composer offers only the
+/// approved templates of the conversation's number and says why; a template's parameters fill
+/// its preview, and it is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_the_composer_switches_to_templates_when_the_window_closes() {
+    if !enabled("browser_the_composer_switches_to_templates_when_the_window_closes") {
+        return;
+    }
+    use meta_sim::{TemplateCategory, TemplateConfig, TemplateStatus};
+    let i = inbox(1280, 900).await;
+    let waba = "102290129340398";
+    i.sim.add_template(TemplateConfig::new(
+        waba,
+        "order_update",
+        "en_US",
+        TemplateCategory::Utility,
+        TemplateStatus::Approved,
+        "Hi {{1}}, your order {{2}} has shipped.",
+    ));
+    i.sim.add_template(TemplateConfig::new(
+        waba,
+        "spring_sale",
+        "en_US",
+        TemplateCategory::Marketing,
+        TemplateStatus::Pending,
+        "Spring sale: {{1}} off.",
+    ));
+    let owner = &i.t.owner.auth;
+    let r = i
+        .app
+        .call(
+            axum::http::Method::POST,
+            "/api/v1/templates/sync",
+            owner,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    i.sheena_writes("Where is my parcel?").await;
+    let b = &i.b;
+    b.goto("/inbox").await;
+    i.open_sheena().await;
+    b.wait_css("#reply-text").await;
+
+    // A day later the window has closed.
+    let path = b.path().await;
+    i.later(25).await;
+    b.goto(&path).await;
+    b.wait_text("#window", "window closed").await;
+    b.wait_text(".window-why", "approved template").await;
+    assert_eq!(
+        b.js("return document.querySelector('#reply-text') === null;")
+            .await,
+        true
+    );
+    // Only the approved template is offered.
+    let offered = b
+        .js("return Array.from(document.querySelectorAll('#template-select option')).map(function (o) { return o.textContent; }).join('|');")
+        .await;
+    let offered = offered.as_str().unwrap();
+    assert!(offered.contains("order_update"), "{offered}");
+    assert!(!offered.contains("spring_sale"), "{offered}");
+    b.wait_css("#template-select")
+        .await
+        .select_by_label("order_update (en_US, utility)")
+        .await
+        .unwrap();
+    b.wait_css("#template-form").await;
+    b.fill("#param-p1", "Sheena").await;
+    b.fill("#param-p2", "#4411").await;
+    b.wait_text(
+        "#template-preview",
+        "Hi Sheena, your order #4411 has shipped.",
+    )
+    .await;
+
+    // Utility messages need her consent: refused with the reason, the parameters kept.
+    b.click("#send-template").await;
+    b.wait_css("#form-error").await;
+    assert_eq!(
+        b.js("return document.querySelector('#param-p2').value;")
+            .await,
+        "#4411"
+    );
+    let contact = b
+        .js("return document.querySelector('.convo-title a').getAttribute('href');")
+        .await;
+    let r = i
+        .app
+        .call(
+            axum::http::Method::POST,
+            &format!("/api/v1{}/consent", contact.as_str().unwrap().trim_start_matches("/")
+                .strip_prefix("contacts").map(|s| format!("/contacts{s}")).unwrap()),
+            owner,
+            Some(serde_json::json!({"purpose": "utility", "status": "opted_in", "source": "checkout"})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    b.click("#send-template").await;
+    b.wait_text(".msg-out", "order_update").await;
+    b.wait_text(".msg-out .status", "Queued").await;
+    assert_eq!(sending::dispatch(&i.app).await.sent, 1);
+    let sent = i.sim.sent_messages();
+    assert_eq!(sent.last().unwrap().kind, "template");
+    i.finish().await;
+}
+
+/// A contact's name, labels and attributes are edited on its page; the label then filters the
+/// contact book.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_a_contact_is_edited_with_its_labels() {
+    if !enabled("browser_a_contact_is_edited_with_its_labels") {
+        return;
+    }
+    let i = inbox(1280, 900).await;
+    i.sheena_writes("Hello").await;
+    let b = &i.b;
+    b.goto("/contacts").await;
+    b.click("#contacts-table a.row-link").await;
+    b.wait_css("#contact-form").await;
+    b.fill("#name", "Sheena N. Nelson").await;
+    b.fill("#labels", "vip, wholesale, vip").await;
+    b.fill("#attributes", "plan=pro\ncity=Lisbon").await;
+    b.click("#save-contact").await;
+    b.wait_css("#saved").await;
+    b.wait_text("#contact-name", "Sheena N. Nelson").await;
+    let tags = b
+        .js("return Array.from(document.querySelectorAll('#contact-labels .tag')).map(function (t) { return t.textContent; }).join(',');")
+        .await;
+    assert_eq!(tags, "vip,wholesale");
+    assert_eq!(
+        b.js("return document.querySelector('#attributes').value;")
+            .await,
+        "city=Lisbon\nplan=pro"
+    );
+    // A malformed attribute line is refused in words, nothing saved.
+    b.fill("#attributes", "no equals sign").await;
+    b.click("#save-contact").await;
+    b.wait_text("#form-error", "key=value").await;
+    // The label filters the book.
+    b.click("#contact-labels .tag").await;
+    b.wait_css("#contacts-table").await;
+    b.wait_text("#contacts-table", "Sheena N. Nelson").await;
+    b.goto("/contacts?label=nobody").await;
+    b.wait_text(".empty-title", "No contact matches").await;
+    i.finish().await;
+}
+
+/// Markup in what customers and teammates write is shown as text: a contact name (from the
+/// webhook and from the edit form), a message body (on load and arriving live), a note, a label
+/// and a template parameter. No dialog opens, no marker a script would set appears, and no
+/// element the markup describes is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_xss_payloads_are_shown_as_text() {
+    if !enabled("browser_xss_payloads_are_shown_as_text") {
+        return;
+    }
+    const IMG: &str = r#"<img src=x id=xss-marker onerror="document.body.setAttribute('data-xss','1');alert('name')">"#;
+    const SCRIPT: &str = "<script>window.__xss=true;alert('body')</script>";
+    const SVG: &str = r#""><svg onload="alert('note')" id="xss-marker"></svg>"#;
+    const LABEL: &str = "<b data-xss=1>bold</b>";
+    let injected = "return document.querySelector('img[src=\"x\"], svg#xss-marker, b[data-xss], script:not([src])') === null;";
+    let i = inbox(1280, 900).await;
+    let b = &i.b;
+    i.live().await;
+    // The contact's name as WhatsApp gives it, and a message body, arriving live.
+    let wamid = i
+        .sim
+        .customer_sends(sending::SHEENA, FIXTURE_PHONE_NUMBER_ID, SCRIPT)
+        .unwrap();
+    let body = inbound_text(
+        sending::SHEENA,
+        "16505551234",
+        IMG,
+        SCRIPT,
+        &wamid,
+        sending::SHEENA_WROTE_AT,
+    );
+    assert_eq!(i.app.deliver(&i.ch, &body).await.status, StatusCode::OK);
+    b.wait_text("#conversation-list", IMG).await;
+    b.assert_no_script_ran().await;
+    assert_eq!(b.js(injected).await, true);
+
+    b.open_conversation("<img").await;
+    b.wait_text("#thread", SCRIPT).await;
+    b.wait_text(".convo-title h2", IMG).await;
+    // A note with markup, and another message arriving live in the open conversation.
+    b.click(".note-box summary").await;
+    b.fill("#note-text", SVG).await;
+    b.click("#add-note").await;
+    b.wait_text(".msg-note", SVG).await;
+    i.live().await;
+    let second = inbound_text(
+        sending::SHEENA,
+        "16505551234",
+        IMG,
+        "second <img src=x onerror=alert(2)>",
+        "wamid.XSS2",
+        sending::SHEENA_WROTE_AT,
+    );
+    assert_eq!(i.app.deliver(&i.ch, &second).await.status, StatusCode::OK);
+    b.wait_text("#thread", "second <img src=x onerror=alert(2)>")
+        .await;
+    b.assert_no_script_ran().await;
+    assert_eq!(b.js(injected).await, true);
+
+    // A label and a name typed into the contact form.
+    b.click(".convo-title a").await;
+    b.wait_css("#contact-form").await;
+    b.fill("#name", SVG).await;
+    b.fill("#labels", LABEL).await;
+    b.click("#save-contact").await;
+    b.wait_css("#saved").await;
+    b.wait_text("#contact-name", SVG).await;
+    b.wait_text("#contact-labels", LABEL).await;
+    b.assert_no_script_ran().await;
+    assert_eq!(b.js(injected).await, true);
+    b.goto("/contacts").await;
+    b.wait_text("#contacts-table", LABEL).await;
+    b.assert_no_script_ran().await;
+    assert_eq!(b.js(injected).await, true);
+
+    // A template parameter, after the window closed.
+    use meta_sim::{TemplateCategory, TemplateConfig, TemplateStatus};
+    i.sim.add_template(TemplateConfig::new(
+        "102290129340398",
+        "service_note",
+        "en_US",
+        TemplateCategory::Utility,
+        TemplateStatus::Approved,
+        "Update: {{1}}",
+    ));
+    let owner = &i.t.owner.auth;
+    let r = i
+        .app
+        .call(
+            axum::http::Method::POST,
+            "/api/v1/templates/sync",
+            owner,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    i.later(25).await;
+    b.goto("/inbox?view=all").await;
+    b.open_conversation("<svg").await;
+    b.wait_css("#template-select")
+        .await
+        .select_by_label("service_note (en_US, utility)")
+        .await
+        .unwrap();
+    b.fill("#param-p1", IMG).await;
+    b.wait_text("#template-preview", &format!("Update: {IMG}"))
+        .await;
+    b.assert_no_script_ran().await;
+    assert_eq!(b.js(injected).await, true);
     i.finish().await;
 }
