@@ -650,3 +650,103 @@ async fn browser_xss_payloads_are_shown_as_text() {
     assert_eq!(b.js(injected).await, true);
     i.finish().await;
 }
+
+/// A marketing broadcast started from its page reaches the labelled contact who opted in
+/// (consent recorded on her contact page), refuses the one who did not, and its progress moves
+/// live as the dispatcher sends and statuses come back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_a_broadcast_is_started_and_its_progress_moves_live() {
+    if !enabled("browser_a_broadcast_is_started_and_its_progress_moves_live") {
+        return;
+    }
+    use meta_sim::{TemplateCategory, TemplateConfig, TemplateStatus};
+    let i = inbox(1280, 900).await;
+    i.sim.add_template(TemplateConfig::new(
+        "102290129340398",
+        "spring_sale",
+        "en_US",
+        TemplateCategory::Marketing,
+        TemplateStatus::Approved,
+        "Hi {{1}}, spring sale: {{2}} off everything.",
+    ));
+    i.sheena_writes("Hello").await;
+    let other = inbound_text(
+        "US.2002",
+        "14155550177",
+        "Maya Okafor",
+        "Hi",
+        "wamid.MAYA",
+        sending::SHEENA_WROTE_AT,
+    );
+    assert_eq!(i.app.deliver(&i.ch, &other).await.status, StatusCode::OK);
+    let owner = &i.t.owner;
+    let b = &i.b;
+    b.sign_in(&owner.email, &owner.password).await;
+    b.goto("/templates").await;
+    b.click("#sync").await;
+    b.wait_text("#notice", "1 new").await;
+
+    // Both are labelled vip; only Sheena opts in to utility messages (on her page).
+    let contacts = i.app.get_ok(&owner.auth, "/api/v1/contacts").await;
+    for c in contacts["contacts"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        let r = i
+            .app
+            .call(
+                axum::http::Method::PATCH,
+                &format!("/api/v1/contacts/{id}"),
+                &owner.auth,
+                Some(serde_json::json!({"labels": ["vip"]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        if c["name"] == "Sheena Nelson" {
+            b.goto(&format!("/contacts/{id}")).await;
+            b.click(".inline-form summary").await;
+            b.wait_css("#purpose")
+                .await
+                .select_by_value("marketing")
+                .await
+                .unwrap();
+            b.fill("#source", "checkout form").await;
+            b.fill("#evidence", "Ticked the box on order #4411").await;
+            b.click(".inline-form button[type=submit]").await;
+            b.wait_text("#consent-history", "checkout form").await;
+        }
+    }
+
+    b.goto("/broadcasts").await;
+    b.wait_css("#template")
+        .await
+        .select_by_value("spring_sale|en_US")
+        .await
+        .unwrap();
+    b.fill("#label", "vip").await;
+    b.fill("#params", "friend\n20%").await;
+    b.click("#start-broadcast").await;
+    b.wait_css("#progress").await;
+    assert!(b.path().await.starts_with("/broadcasts/"));
+    // Maya never opted in to marketing: refused, never queued.
+    b.wait_text("#count-refused", "1").await;
+    b.wait_text("#count-queued", "1").await;
+    i.live().await;
+
+    assert_eq!(sending::dispatch(&i.app).await.sent, 1);
+    b.wait_text("#count-sent", "1").await;
+    b.wait_text("#count-queued", "0").await;
+    let sent = i.sim.sent_messages();
+    let msg = sent.iter().find(|m| m.kind == "template").unwrap();
+    let r = i
+        .app
+        .deliver(
+            &i.ch,
+            &sending::status_delivery("status-read.json", &msg.wamid),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    b.wait_text("#count-read", "1").await;
+    // Paused from the page.
+    b.click("#pause").await;
+    b.wait_text("#broadcast-state", "paused").await;
+    i.finish().await;
+}
