@@ -329,8 +329,33 @@ async fn populate(i: &Inbox) -> String {
     path
 }
 
+/// The main pages (as the owner, who sees every one), after [`populate`]: (name, path).
+async fn main_pages(i: &Inbox, conversation: &str) -> Vec<(&'static str, String)> {
+    let contact =
+        i.b.js("return document.querySelector('.convo-title a').getAttribute('href');")
+            .await
+            .as_str()
+            .unwrap()
+            .to_string();
+    let owner = &i.t.owner;
+    i.b.sign_in(&owner.email, &owner.password).await;
+    vec![
+        ("inbox", "/inbox".to_string()),
+        ("conversation", conversation.to_string()),
+        ("contacts", "/contacts".to_string()),
+        ("contact", contact),
+        ("broadcasts", "/broadcasts".to_string()),
+        ("templates", "/templates".to_string()),
+        ("channels", "/channels".to_string()),
+        ("team", "/team".to_string()),
+        ("api-keys", "/api-keys".to_string()),
+        ("audit", "/audit".to_string()),
+        ("account", "/account".to_string()),
+    ]
+}
+
 /// Screenshots of the main pages at desktop (1280 px) and phone (375 px) width; at 375 px no
-/// page is wider than the screen.
+/// page is wider than the screen. Every request of every page stays on Confide's origin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_screenshots_of_the_main_pages() {
     if !enabled("browser_screenshots_of_the_main_pages") {
@@ -340,19 +365,7 @@ async fn browser_screenshots_of_the_main_pages() {
     std::fs::create_dir_all(&dir).unwrap();
     let i = inbox(1280, 860).await;
     let conversation = populate(&i).await;
-    let contact =
-        i.b.js("return document.querySelector('.convo-title a').getAttribute('href');")
-            .await
-            .as_str()
-            .unwrap()
-            .to_string();
-    let pages = [
-        ("inbox", "/inbox".to_string()),
-        ("conversation", conversation.clone()),
-        ("contacts", "/contacts".to_string()),
-        ("contact", contact.clone()),
-        ("account", "/account".to_string()),
-    ];
+    let pages = main_pages(&i, &conversation).await;
     for (name, path) in &pages {
         i.b.goto(path).await;
         i.b.wait_css("#main").await;
@@ -363,14 +376,12 @@ async fn browser_screenshots_of_the_main_pages() {
         .unwrap();
         i.b.assert_same_origin().await;
     }
-    let agent = &i.t.members["agent"];
-    let (email, password) = (agent.email.clone(), agent.password.clone());
-    let served = &i._served;
-    let phone = Browser::start(served, 375, 780).await;
+    let owner = &i.t.owner;
+    let phone = Browser::start(&i._served, 375, 780).await;
     phone.goto("/sign-in").await;
     phone.wait_css("#email").await;
     std::fs::write(dir.join("sign-in-phone.png"), phone.screenshot().await).unwrap();
-    phone.sign_in(&email, &password).await;
+    phone.sign_in(&owner.email, &owner.password).await;
     for (name, path) in &pages {
         phone.goto(path).await;
         phone.wait_css("#main").await;
@@ -387,7 +398,75 @@ async fn browser_screenshots_of_the_main_pages() {
             phone.screenshot().await,
         )
         .unwrap();
+        phone.assert_same_origin().await;
     }
+    phone.close().await;
+    i.finish().await;
+}
+
+/// Where axe-core is (`.ci/run` installs it from npm into `.ci/node/`, git-ignored), or
+/// `CONFIDE_AXE_JS`.
+fn axe_source() -> String {
+    let path = std::env::var("CONFIDE_AXE_JS").unwrap_or_else(|_| {
+        format!(
+            "{}/../../.ci/node/node_modules/axe-core/axe.min.js",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("{path}: {e} (install it: npm install --prefix .ci/node axe-core@4)")
+    })
+}
+
+/// axe-core, run in the browser on every main page (desktop and phone width, the sign-in page
+/// too): no serious or critical accessibility violation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_axe_finds_no_serious_violations_on_the_main_pages() {
+    if !enabled("browser_axe_finds_no_serious_violations_on_the_main_pages") {
+        return;
+    }
+    let axe = axe_source();
+    let i = inbox(1280, 860).await;
+    let conversation = populate(&i).await;
+    let pages = main_pages(&i, &conversation).await;
+    let run = "var done = arguments[arguments.length - 1];\
+        axe.run(document, {resultTypes: ['violations']}).then(function (r) {\
+          done(r.violations.filter(function (v) { return v.impact === 'serious' || v.impact === 'critical'; })\
+            .map(function (v) { return v.impact + ' ' + v.id + ': ' + v.help + ' @ ' + v.nodes.map(function (n) { return n.target.join(' '); }).join(', '); }));\
+        }, function (e) { done(['axe failed: ' + e]); });";
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    let phone = Browser::start(&i._served, 375, 780).await;
+    phone.goto("/sign-in").await;
+    phone.wait_css("#email").await;
+    let owner = &i.t.owner;
+    for b in [&i.b, &phone] {
+        if std::ptr::eq(b, &phone) {
+            b.js(&format!("{axe}; return true;")).await;
+            let found = b.client.execute_async(run, vec![]).await.unwrap();
+            for v in found.as_array().unwrap() {
+                problems.push(format!("/sign-in (phone): {}", v.as_str().unwrap()));
+            }
+            checked += 1;
+            b.sign_in(&owner.email, &owner.password).await;
+        }
+        for (name, path) in &pages {
+            b.goto(path).await;
+            b.wait_css("#main").await;
+            b.js(&format!("{axe}; return true;")).await;
+            let found = b.client.execute_async(run, vec![]).await.unwrap();
+            for v in found.as_array().unwrap() {
+                problems.push(format!("{name}: {}", v.as_str().unwrap()));
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, pages.len() * 2 + 1);
+    assert!(
+        problems.is_empty(),
+        "axe-core found:\n{}",
+        problems.join("\n")
+    );
     phone.close().await;
     i.finish().await;
 }
