@@ -13,9 +13,11 @@ use confide_crypto::totp::{Totp, base32_decode};
 /// a code. Every request of those pages stays on Confide's origin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_signs_in_changes_the_one_time_password_and_enrols_2fa() {
-    if !enabled("browser_signs_in_changes_the_one_time_password_and_enrols_2fa") {
+    let Some(_turn) =
+        enabled("browser_signs_in_changes_the_one_time_password_and_enrols_2fa").await
+    else {
         return;
-    }
+    };
     let app = TestApp::new().await;
     let served = serve(&app).await;
     let (_tenant, email, otp) = fresh_tenant(&app, "Acme").await;
@@ -177,9 +179,11 @@ impl Inbox {
 /// page as the statuses come back, live.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_a_customer_message_appears_live_and_the_reply_reaches_read() {
-    if !enabled("browser_a_customer_message_appears_live_and_the_reply_reaches_read") {
+    let Some(_turn) =
+        enabled("browser_a_customer_message_appears_live_and_the_reply_reaches_read").await
+    else {
         return;
-    }
+    };
     let i = inbox(1280, 900).await;
     let b = &i.b;
     b.wait_text(".empty-title", "No open conversations").await;
@@ -358,9 +362,9 @@ async fn main_pages(i: &Inbox, conversation: &str) -> Vec<(&'static str, String)
 /// page is wider than the screen. Every request of every page stays on Confide's origin.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_screenshots_of_the_main_pages() {
-    if !enabled("browser_screenshots_of_the_main_pages") {
+    let Some(_turn) = enabled("browser_screenshots_of_the_main_pages").await else {
         return;
-    }
+    };
     let dir = screenshot_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let i = inbox(1280, 860).await;
@@ -422,9 +426,10 @@ fn axe_source() -> String {
 /// too): no serious or critical accessibility violation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_axe_finds_no_serious_violations_on_the_main_pages() {
-    if !enabled("browser_axe_finds_no_serious_violations_on_the_main_pages") {
+    let Some(_turn) = enabled("browser_axe_finds_no_serious_violations_on_the_main_pages").await
+    else {
         return;
-    }
+    };
     let axe = axe_source();
     let i = inbox(1280, 860).await;
     let conversation = populate(&i).await;
@@ -476,9 +481,11 @@ async fn browser_axe_finds_no_serious_violations_on_the_main_pages() {
 /// its preview, and it is sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_the_composer_switches_to_templates_when_the_window_closes() {
-    if !enabled("browser_the_composer_switches_to_templates_when_the_window_closes") {
+    let Some(_turn) =
+        enabled("browser_the_composer_switches_to_templates_when_the_window_closes").await
+    else {
         return;
-    }
+    };
     use meta_sim::{TemplateCategory, TemplateConfig, TemplateStatus};
     let i = inbox(1280, 900).await;
     let waba = "102290129340398";
@@ -582,9 +589,9 @@ async fn browser_the_composer_switches_to_templates_when_the_window_closes() {
 /// contact book.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_a_contact_is_edited_with_its_labels() {
-    if !enabled("browser_a_contact_is_edited_with_its_labels") {
+    let Some(_turn) = enabled("browser_a_contact_is_edited_with_its_labels").await else {
         return;
-    }
+    };
     let i = inbox(1280, 900).await;
     i.sheena_writes("Hello").await;
     let b = &i.b;
@@ -625,9 +632,9 @@ async fn browser_a_contact_is_edited_with_its_labels() {
 /// element the markup describes is created.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_xss_payloads_are_shown_as_text() {
-    if !enabled("browser_xss_payloads_are_shown_as_text") {
+    let Some(_turn) = enabled("browser_xss_payloads_are_shown_as_text").await else {
         return;
-    }
+    };
     const IMG: &str = r#"<img src=x id=xss-marker onerror="document.body.setAttribute('data-xss','1');alert('name')">"#;
     const SCRIPT: &str = "<script>window.__xss=true;alert('body')</script>";
     const SVG: &str = r#""><svg onload="alert('note')" id="xss-marker"></svg>"#;
@@ -735,9 +742,10 @@ async fn browser_xss_payloads_are_shown_as_text() {
 /// live as the dispatcher sends and statuses come back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_a_broadcast_is_started_and_its_progress_moves_live() {
-    if !enabled("browser_a_broadcast_is_started_and_its_progress_moves_live") {
+    let Some(_turn) = enabled("browser_a_broadcast_is_started_and_its_progress_moves_live").await
+    else {
         return;
-    }
+    };
     use meta_sim::{TemplateCategory, TemplateConfig, TemplateStatus};
     let i = inbox(1280, 900).await;
     i.sim.add_template(TemplateConfig::new(

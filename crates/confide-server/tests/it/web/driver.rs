@@ -14,17 +14,21 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// How long a test waits for something to show up in the page (live updates, navigation).
-pub const WAIT: Duration = Duration::from_secs(15);
+pub const WAIT: Duration = Duration::from_secs(30);
 
-/// Whether the browser tests run (else the test prints why it skipped and returns).
-pub fn enabled(test: &str) -> bool {
+/// One browser test at a time: each runs a Chromium, and the machine has two cores.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// When the browser tests run (`CONFIDE_TEST_CHROMIUM` is set), waits for this test's turn
+/// and returns it (held for the test); otherwise prints why the test is skipped.
+pub async fn enabled(test: &str) -> Option<tokio::sync::MutexGuard<'static, ()>> {
     if std::env::var_os("CONFIDE_TEST_CHROMIUM").is_some_and(|v| !v.is_empty()) {
-        return true;
+        return Some(ONE_AT_A_TIME.lock().await);
     }
     println!(
         "{test}: skipped: set CONFIDE_TEST_CHROMIUM=1 (with chromium and chromium-driver installed) to run the browser tests"
     );
-    false
+    None
 }
 
 /// The test app on a real socket, as a browser reaches it.
