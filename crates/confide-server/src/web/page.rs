@@ -218,9 +218,12 @@ pub fn from_this_site(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
     fetch_site_ok && crate::auth::guard::same_origin(headers, uri, true)
 }
 
-fn read_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
-    serde_urlencoded::from_bytes(bytes)
-        .map_err(|_| plain_error(StatusCode::BAD_REQUEST, "The form could not be read."))
+fn read_form<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    serde_urlencoded::from_bytes(bytes).ok()
+}
+
+fn unreadable() -> Response {
+    plain_error(StatusCode::BAD_REQUEST, "The form could not be read.")
 }
 
 impl<T: DeserializeOwned> FromRequest<AppState> for Form<T> {
@@ -240,12 +243,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Form<T> {
         };
         let bytes = Bytes::from_request(req, state)
             .await
-            .map_err(|_| plain_error(StatusCode::BAD_REQUEST, "The form could not be read."))?;
-        let given: CsrfField = read_form(&bytes)?;
+            .map_err(|_| unreadable())?;
+        let given: CsrfField = read_form(&bytes).ok_or_else(unreadable)?;
         if !constant_time_eq(given.csrf.as_bytes(), expected.as_bytes()) {
             return Err(cross_site());
         }
-        read_form(&bytes).map(Form)
+        read_form(&bytes).map(Form).ok_or_else(unreadable)
     }
 }
 
@@ -262,7 +265,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PublicForm<T> {
         }
         let bytes = Bytes::from_request(req, state)
             .await
-            .map_err(|_| plain_error(StatusCode::BAD_REQUEST, "The form could not be read."))?;
-        read_form(&bytes).map(PublicForm)
+            .map_err(|_| unreadable())?;
+        read_form(&bytes).map(PublicForm).ok_or_else(unreadable)
     }
 }

@@ -71,6 +71,9 @@ async fn post_form(
     app.request(app.ip, b.body(Body::from(body)).unwrap()).await
 }
 
+/// A form POST's Origin, Sec-Fetch-Site and fields.
+type Attempt<'a> = (Option<&'a str>, Option<&'a str>, Vec<(&'a str, &'a str)>);
+
 /// How many notes the conversation has (through the API).
 async fn notes(app: &TestApp, auth: &Auth, conversation: &str) -> usize {
     let path = format!("/api/v1/conversations/{conversation}/notes");
@@ -233,7 +236,7 @@ async fn web_cross_site_form_posts_are_refused() {
     let agent = &t.members["agent"].auth;
     let token = csrf(agent);
     let path = format!("/inbox/{conversation}/notes");
-    let attempts: [(Option<&str>, Option<&str>, Vec<(&str, &str)>); 6] = [
+    let attempts: [Attempt; 6] = [
         (
             Some("https://evil.example"),
             Some("cross-site"),
