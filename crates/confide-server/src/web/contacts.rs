@@ -128,6 +128,13 @@ pub struct CurrentConsent {
     class: &'static str,
 }
 
+pub struct ContactConversation {
+    id: String,
+    resolved: bool,
+    last: String,
+    window_open: bool,
+}
+
 #[derive(Template)]
 #[template(path = "web/contact.html")]
 struct ContactPage {
@@ -144,6 +151,7 @@ struct ContactPage {
     added: String,
     current: Vec<CurrentConsent>,
     history: Vec<ConsentRow>,
+    conversations: Vec<ContactConversation>,
     can_edit: bool,
     can_consent: bool,
     error: Option<String>,
@@ -170,6 +178,24 @@ async fn detail(
     let history = match state.consent_history(&v.principal, id).await {
         Ok(h) => h,
         Err(e) => return page::app_error(e),
+    };
+    let now = state.clock.now_micros();
+    let conversations = if v.can(Permission::InboxRead) {
+        match state.contact_conversations(&v.principal, id).await {
+            Ok(list) => list
+                .iter()
+                .map(|k| ContactConversation {
+                    id: k.id.to_string(),
+                    resolved: k.status == "resolved",
+                    last: format::full(k.last_message_at),
+                    window_open: confide_core::send_gate::window_closes_at(k.last_inbound_at)
+                        .is_some_and(|t| t > now),
+                })
+                .collect(),
+            Err(e) => return page::app_error(e),
+        }
+    } else {
+        vec![]
     };
     let name = name_of(&c);
     let attributes: Vec<(String, String)> = c
@@ -235,6 +261,7 @@ async fn detail(
                 when_iso: format::iso(e.created_at),
             })
             .collect(),
+        conversations,
         can_edit: v.can(Permission::ContactsWrite),
         can_consent: v.can(Permission::ConsentWrite),
         error,

@@ -598,6 +598,8 @@ async fn browser_a_contact_is_edited_with_its_labels() {
     b.goto("/contacts").await;
     b.click("#contacts-table a.row-link").await;
     b.wait_css("#contact-form").await;
+    // Her conversation is listed on her page.
+    b.wait_text("#contact-conversations", "Open window").await;
     b.fill("#name", "Sheena N. Nelson").await;
     b.fill("#labels", "vip, wholesale, vip").await;
     b.fill("#attributes", "plan=pro\ncity=Lisbon").await;
