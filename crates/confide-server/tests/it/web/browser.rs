@@ -196,6 +196,11 @@ async fn browser_a_customer_message_appears_live_and_the_reply_reaches_read() {
     i.open_sheena().await;
     b.wait_text("#thread", "Is my order on its way?").await;
     b.wait_text("#window", "left to reply").await;
+    // Keys: r goes to the reply box, Escape leaves it.
+    b.press('r').await;
+    assert_eq!(b.focused().await, "reply-text");
+    b.press('\u{E00C}').await;
+    assert_ne!(b.focused().await, "reply-text");
     b.fill("#reply-text", "Yes, it ships today.").await;
     b.click("#send").await;
     b.wait_text(".msg-out .status", "Queued").await;
@@ -569,8 +574,7 @@ async fn browser_the_composer_switches_to_templates_when_the_window_closes() {
         .app
         .call(
             axum::http::Method::POST,
-            &format!("/api/v1{}/consent", contact.as_str().unwrap().trim_start_matches("/")
-                .strip_prefix("contacts").map(|s| format!("/contacts{s}")).unwrap()),
+            &format!("/api/v1{}/consent", contact.as_str().unwrap()),
             owner,
             Some(serde_json::json!({"purpose": "utility", "status": "opted_in", "source": "checkout"})),
         )
@@ -734,6 +738,24 @@ async fn browser_xss_payloads_are_shown_as_text() {
     b.fill("#param-p1", IMG).await;
     b.wait_text("#template-preview", &format!("Update: {IMG}"))
         .await;
+    b.assert_no_script_ran().await;
+    assert_eq!(b.js(injected).await, true);
+    // Sent (she opted in to utility messages): the parameter in the thread is text too.
+    let contact = b
+        .js("return document.querySelector('.convo-title a').getAttribute('href');")
+        .await;
+    let r = i
+        .app
+        .call(
+            axum::http::Method::POST,
+            &format!("/api/v1{}/consent", contact.as_str().unwrap()),
+            owner,
+            Some(serde_json::json!({"purpose": "utility", "status": "opted_in", "source": "form"})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    b.click("#send-template").await;
+    b.wait_text(".msg-out", IMG).await;
     b.assert_no_script_ran().await;
     assert_eq!(b.js(injected).await, true);
     i.finish().await;

@@ -212,6 +212,24 @@ impl Browser {
         self.wait_css("#thread").await;
     }
 
+    /// Presses a key where the focus is (a real key press, through WebDriver actions).
+    pub async fn press(&self, key: char) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.client.perform_actions(keys).await.unwrap();
+    }
+
+    /// The id of the focused element.
+    pub async fn focused(&self) -> String {
+        self.js("return document.activeElement ? document.activeElement.id : '';")
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+
     pub async fn text(&self, css: &str) -> String {
         self.wait_css(css).await.text().await.unwrap()
     }
