@@ -359,6 +359,7 @@ pub async fn sync_templates(
 // ---------------------------------------------------------------- channels
 
 pub struct ChannelRow {
+    id: String,
     number: String,
     phone_number_id: String,
     waba_id: String,
@@ -376,6 +377,9 @@ pub struct ChannelRow {
 struct ChannelsPage {
     chrome: Chrome,
     rows: Vec<ChannelRow>,
+    can_manage: bool,
+    notice: Option<String>,
+    error: Option<String>,
 }
 
 /// `GET /channels`: each number with its health and the webhook address to give Meta.
@@ -383,6 +387,16 @@ pub async fn channels_page(
     State(state): State<AppState>,
     v: Viewer,
     headers: HeaderMap,
+) -> Response {
+    channels(&state, &v, &headers, None, None).await
+}
+
+async fn channels(
+    state: &AppState,
+    v: &Viewer,
+    headers: &HeaderMap,
+    notice: Option<String>,
+    error: Option<String>,
 ) -> Response {
     let list = match state.list_channels(&v.principal).await {
         Ok(l) => l,
@@ -396,6 +410,7 @@ pub async fn channels_page(
     let rows = list
         .iter()
         .map(|c| ChannelRow {
+            id: c.id.to_string(),
             number: c.display_phone_number.clone(),
             phone_number_id: c.phone_number_id.clone(),
             waba_id: c.waba_id.clone(),
@@ -415,13 +430,114 @@ pub async fn channels_page(
             rotating: c.rotating_secret,
         })
         .collect();
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     render(
-        StatusCode::OK,
+        status,
         &ChannelsPage {
-            chrome: Chrome::new(&v, "/channels", "Channels"),
+            chrome: Chrome::new(v, "/channels", "Channels"),
             rows,
+            can_manage: v.can(Permission::ChannelsManage),
+            notice,
+            error,
         },
     )
+}
+
+#[derive(Deserialize)]
+pub struct ConnectForm {
+    #[serde(default)]
+    display_phone_number: String,
+    #[serde(default)]
+    phone_number_id: String,
+    #[serde(default)]
+    waba_id: String,
+    #[serde(default)]
+    access_token: String,
+    #[serde(default)]
+    app_secret: String,
+    #[serde(default)]
+    verify_token: String,
+}
+
+/// `POST /channels`: `create_channel` (its token is then checked with Graph in the background).
+pub async fn connect_channel(
+    State(state): State<AppState>,
+    v: Viewer,
+    headers: HeaderMap,
+    Form(f): Form<ConnectForm>,
+) -> Response {
+    let input = confide_app::channels::NewChannelInput {
+        phone_number_id: f.phone_number_id,
+        waba_id: f.waba_id,
+        display_phone_number: f.display_phone_number,
+        access_token: f.access_token,
+        app_secret: f.app_secret,
+        verify_token: f.verify_token,
+        graph_base_url: None,
+    };
+    match state.create_channel(&v.principal, input).await {
+        Ok(c) => {
+            let notice = format!(
+                "Connected {}. Now give Meta its webhook URL (below) and the verify token you chose.",
+                c.display_phone_number
+            );
+            channels(&state, &v, &headers, Some(notice), None).await
+        }
+        Err(e) => {
+            let api = crate::error::ApiError::from(e);
+            if api.status == StatusCode::FORBIDDEN {
+                return page::plain_error(api.status, &api.message);
+            }
+            channels(&state, &v, &headers, None, Some(api.message)).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RotateForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    app_secret: String,
+}
+
+/// `POST /channels/{id}/secret`: start an app-secret rotation with the new secret (both verify
+/// meanwhile), or finish it (`rotate_channel_secret`, `finish_channel_rotation`).
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    v: Viewer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<RotateForm>,
+) -> Response {
+    let r = if f.action == "finish" {
+        state.finish_channel_rotation(&v.principal, &id).await
+    } else {
+        state
+            .rotate_channel_secret(&v.principal, &id, f.app_secret)
+            .await
+    };
+    match r {
+        Ok(c) => {
+            let notice = if c.rotating_secret {
+                "Rotation started: webhooks signed with either secret are accepted until you finish it."
+            } else {
+                "Rotation finished: only the new app secret is accepted."
+            };
+            channels(&state, &v, &headers, Some(notice.to_string()), None).await
+        }
+        Err(e) => {
+            let api = crate::error::ApiError::from(e);
+            if api.status == StatusCode::NOT_FOUND || api.status == StatusCode::FORBIDDEN {
+                return page::plain_error(api.status, &api.message);
+            }
+            channels(&state, &v, &headers, None, Some(api.message)).await
+        }
+    }
 }
 
 // ---------------------------------------------------------------- team

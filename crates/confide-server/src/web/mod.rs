@@ -79,7 +79,11 @@ pub fn routes() -> Router<AppState> {
         .route("/broadcasts/{id}/change", post(admin::change_broadcast))
         .route("/templates", get(admin::templates_page))
         .route("/templates/sync", post(admin::sync_templates))
-        .route("/channels", get(admin::channels_page))
+        .route(
+            "/channels",
+            get(admin::channels_page).post(admin::connect_channel),
+        )
+        .route("/channels/{id}/secret", post(admin::rotate_secret))
         .route("/team", get(admin::team_page).post(admin::invite))
         .route("/api-keys", get(admin::keys_page).post(admin::create_key))
         .route("/api-keys/revoke", post(admin::revoke_key))

@@ -332,3 +332,86 @@ async fn web_cross_site_form_posts_are_refused() {
     assert_eq!(notes(&app, agent, &conversation).await, 1);
     app.finish().await;
 }
+
+/// A number is connected from the channels page (its secrets never shown again), and its app
+/// secret rotated and the rotation finished from there; an agent sees no such form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_a_number_is_connected_and_its_secret_rotated_from_the_channels_page() {
+    let app = TestApp::new().await;
+    let t = app.tenant("Acme").await;
+    let owner = &t.owner.auth;
+    let token = csrf(owner);
+    let r = post_form(
+        &app,
+        "/channels",
+        Some(owner),
+        Some(ORIGIN),
+        Some("same-origin"),
+        &[
+            ("_csrf", &token),
+            ("display_phone_number", "+1 555 010 0100"),
+            ("phone_number_id", "123456789"),
+            ("waba_id", "987654321"),
+            ("access_token", "EAAG-web-token"),
+            ("app_secret", "first-app-secret"),
+            ("verify_token", "a phrase we chose"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let html = r.body.as_str().unwrap();
+    assert!(html.contains("Connected +1 555 010 0100"), "{html}");
+    assert!(html.contains("/webhooks/whatsapp/"));
+    for secret in ["EAAG-web-token", "first-app-secret", "a phrase we chose"] {
+        assert!(!html.contains(secret), "{secret} shown");
+    }
+    let list = app.get_ok(owner, "/api/v1/channels").await;
+    let id = list["channels"][0]["id"].as_str().unwrap().to_string();
+    let path = format!("/channels/{id}/secret");
+    let r = post_form(
+        &app,
+        &path,
+        Some(owner),
+        Some(ORIGIN),
+        Some("same-origin"),
+        &[
+            ("_csrf", &token),
+            ("action", "start"),
+            ("app_secret", "second-app-secret"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.as_str().unwrap().contains("Rotation started"));
+    let r = post_form(
+        &app,
+        &path,
+        Some(owner),
+        Some(ORIGIN),
+        Some("same-origin"),
+        &[("_csrf", &token), ("action", "finish")],
+    )
+    .await;
+    assert!(r.body.as_str().unwrap().contains("Rotation finished"));
+    let actions = app.audit_actions(t.id).await;
+    assert!(
+        actions.iter().any(|a| a.starts_with("channel.")),
+        "{actions:?}"
+    );
+    // An agent may read channels, not change them.
+    let agent = &t.members["agent"].auth;
+    let r = page(&app, Some(agent), "/channels").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.as_str().unwrap().contains("connect-form"));
+    let r = post_form(
+        &app,
+        &path,
+        Some(agent),
+        Some(ORIGIN),
+        Some("same-origin"),
+        &[("_csrf", &csrf(agent)), ("action", "finish")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    app.finish().await;
+}
