@@ -75,7 +75,7 @@ async fn send(app: &TestApp, auth: &Auth, conversation: &str, body: Value) -> cr
 /// The dispatcher, as the server runs it in the background (the test harness drops the server's
 /// workers, so tests run its passes themselves, as the media tests do with the fetcher), telling
 /// the inbox's live updates as the server's does.
-fn dispatcher(app: &TestApp) -> confide_app::outbound::dispatcher::Dispatcher {
+pub(crate) fn dispatcher(app: &TestApp) -> confide_app::outbound::dispatcher::Dispatcher {
     confide_app::outbound::dispatcher::Dispatcher::new(
         app.state.operator_store().clone(),
         app.state.channels.clone(),
@@ -86,6 +86,7 @@ fn dispatcher(app: &TestApp) -> confide_app::outbound::dispatcher::Dispatcher {
         Arc::new(tokio::sync::Notify::new()),
     )
     .with_events(app.state.events.clone())
+    .with_media(app.state.media.clone(), app.state.media_links.clone())
 }
 
 /// One dispatcher pass over what is due.
@@ -622,4 +623,5 @@ async fn opening_a_conversation_marks_the_customers_messages_read_on_whatsapp() 
 
 mod broadcasts;
 mod consent;
+mod media;
 mod templates;

@@ -5,7 +5,6 @@ use super::deliver_ok;
 use crate::harness::{FIXTURE_PHONE_NUMBER_ID, TestApp, TestChannel, fixture};
 use base64::Engine;
 use confide_app::media::fetcher::MediaFetcher;
-use confide_app::media::vault::MediaVault;
 use confide_core::clock::SystemClock;
 use meta_sim::{NumberConfig, Sim, SimConfig};
 use sha2::{Digest, Sha256};
@@ -44,8 +43,9 @@ fn fetcher(app: &TestApp) -> MediaFetcher {
     MediaFetcher::new(
         app.state.operator_store().clone(),
         app.state.channels.clone(),
-        app.state.vault.clone(),
+        app.state.media.clone(),
         app.state.clock.clone(),
+        app.state.entropy.clone(),
         Arc::new(tokio::sync::Notify::new()),
         app.state.egress.clone(),
         app.state.health.clone(),
@@ -93,20 +93,46 @@ async fn inbound_media_is_fetched_verified_sealed_and_stored_privately() {
     assert_eq!(message.body["media"]["caption"], "the broken part");
     let state = s.media_state(message.id).await.unwrap().unwrap();
     assert_eq!(state.status, "stored");
+    let object = s
+        .media_objects()
+        .for_message(message.id)
+        .await
+        .unwrap()
+        .expect("a media object for the message");
     assert_eq!(
         state.object_key.as_deref(),
-        Some(MediaVault::key(ch.tenant, message.id).as_str())
-    );
-
-    let sealed = app.state.vault.get(ch.tenant, message.id).unwrap();
-    assert!(
-        !sealed.windows(8).any(|w| w == &bytes[..8]),
-        "stored sealed, not in clear"
+        Some(object.storage_key.as_str())
     );
     assert_eq!(
-        s.open_media(message.id, &sealed).unwrap().as_slice(),
-        bytes.as_slice()
+        (
+            object.kind.as_str(),
+            object.content_type.as_str(),
+            object.origin.as_str()
+        ),
+        ("image", "image/png", "inbound")
     );
+    assert_eq!(object.byte_size, bytes.len() as i64);
+    drop(s);
+
+    // Sealed in storage, and opened again to the exact bytes.
+    let on_disk = std::fs::read(app.media_dir().join(&object.storage_key)).unwrap();
+    assert!(
+        !on_disk.windows(8).any(|w| w == &bytes[..8]),
+        "stored sealed, not in clear"
+    );
+    let keys = app
+        .state
+        .operator_store()
+        .media_keys(ch.tenant)
+        .await
+        .unwrap();
+    let opened = app
+        .state
+        .media
+        .read_all(&object.storage_key, &keys, object.id, bytes.len() as u64)
+        .await
+        .unwrap();
+    assert_eq!(opened, bytes);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
