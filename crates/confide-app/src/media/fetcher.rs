@@ -62,6 +62,7 @@ pub struct Pass {
 }
 
 impl MediaFetcher {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         channels: Arc<ChannelDirectory>,

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod fetcher;
+pub mod lifecycle;
 pub mod links;
 pub mod sniff;
 pub mod store;

@@ -228,13 +228,18 @@ impl MediaStore {
         }
     }
 
-    /// Every storage key under a tenant's prefix.
-    pub async fn list_tenant(&self, tenant: TenantId) -> Result<Vec<String>, MediaStoreError> {
+    /// Every object under a tenant's prefix: its storage key and when it was last written (Unix
+    /// seconds).
+    pub async fn list_tenant(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<(String, i64)>, MediaStoreError> {
         let prefix = ObjectPath::from(tenant.to_string());
         let mut keys = Vec::new();
         let mut s = self.inner.list(Some(&prefix));
         while let Some(m) = s.next().await {
-            keys.push(m?.location.to_string());
+            let m = m?;
+            keys.push((m.location.to_string(), m.last_modified.timestamp()));
         }
         Ok(keys)
     }

@@ -38,8 +38,8 @@ use confide_whatsapp::ErrorClass;
 use confide_whatsapp::client::GraphError;
 use confide_whatsapp::egress::EgressPolicy;
 use confide_whatsapp::send::{
-    MediaKind, MediaSource, OutboundMessage, Parameter, Recipient, Template as WaTemplate,
-    TemplateComponent,
+    Interactive, MediaKind, MediaSource, OutboundMessage, Parameter, Recipient, ReplyButton,
+    Template as WaTemplate, TemplateComponent,
 };
 use confide_whatsapp::webhook::StatusKind;
 use serde_json::json;
@@ -347,10 +347,19 @@ impl Dispatcher {
                 }
             },
         };
-        let message = match build(&input, to, source, media.as_ref().map(|(o, _)| o)) {
-            Ok(m) => m,
-            Err(reason) => return self.finish_failed(d, None, &reason).await,
-        };
+        let quoted = entry.body["context"]["wamid"]
+            .as_str()
+            .filter(|w| !w.is_empty());
+        let message =
+            match build(&input, to, source, media.as_ref().map(|(o, _)| o)).and_then(|m| {
+                match quoted {
+                    Some(w) => m.in_reply_to(w).map_err(|e| e.to_string()),
+                    None => Ok(m),
+                }
+            }) {
+                Ok(m) => m,
+                Err(reason) => return self.finish_failed(d, None, &reason).await,
+            };
         let answer = client
             .send(
                 &permit.dispatch(d.message),
@@ -558,6 +567,25 @@ fn build(
     object: Option<&MediaObject>,
 ) -> Result<OutboundMessage, String> {
     match input {
+        SendInput::Interactive { text, buttons } => {
+            let buttons = buttons
+                .iter()
+                .map(|(id, title)| ReplyButton::new(id, title))
+                .collect();
+            let i = Interactive::buttons(text, buttons).map_err(|e| e.to_string())?;
+            OutboundMessage::interactive(to, i).map_err(|e| e.to_string())
+        }
+        SendInput::Reaction {
+            emoji,
+            target_wamid,
+            ..
+        } => {
+            let target = target_wamid
+                .as_deref()
+                .ok_or("The message reacted to never reached WhatsApp.")?;
+            let emoji = (!emoji.is_empty()).then_some(emoji.as_str());
+            OutboundMessage::reaction(to, target, emoji).map_err(|e| e.to_string())
+        }
         SendInput::Media { caption, .. } => {
             let (Some(source), Some(object)) = (source, object) else {
                 return Err("The file to send is unknown.".into());

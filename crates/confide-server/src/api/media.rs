@@ -99,6 +99,14 @@ pub async fn upload(
     }
 }
 
+/// `GET /api/v1/media/usage` → `{"objects","bytes"}` of the caller's tenant.
+pub async fn usage(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+) -> Result<Json<confide_app::media::lifecycle::UsageView>, ApiError> {
+    Ok(Json(state.media_usage(&principal).await?))
+}
+
 /// `GET /api/v1/media/{id}`: the object's type, size and name.
 pub async fn get(
     State(state): State<AppState>,
@@ -196,10 +204,10 @@ pub async fn serve(
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Some((a, b)) = served.range {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{}/{}", b - 1, served.total)) {
-            h.insert(header::CONTENT_RANGE, v);
-        }
+    if let Some((a, b)) = served.range
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{}/{}", b - 1, served.total))
+    {
+        h.insert(header::CONTENT_RANGE, v);
     }
     h.insert(
         header::CONTENT_DISPOSITION,

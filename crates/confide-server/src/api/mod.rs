@@ -348,6 +348,12 @@ pub fn table() -> RouteTable {
             media::UPLOAD_BODY_LIMIT,
             media::upload,
         )
+        .route(
+            Get,
+            "/api/v1/media/usage",
+            Perm(P::MediaUpload),
+            media::usage,
+        )
         .route(Get, "/api/v1/media/{id}", Authenticated, media::get)
         .route(Get, "/api/v1/media/{id}/link", Authenticated, media::link)
         // the audit log

@@ -414,6 +414,8 @@ pub(super) fn table_ops() -> Vec<Op> {
             .doc("`multipart/form-data` with one part named `file`, streamed and sealed (AES-256-GCM in 64 KiB chunks with the tenant's key) into private storage. The type is decided by the content's first bytes, never by the name or declared type: JPEG/PNG images (5 MB), MP4/3GP video, AAC/AMR/MP3/M4A/Ogg audio (16 MB), PDF, text and Office documents (100 MB), WebP stickers (100 KB, 500 KB animated). A name or declared type that says otherwise is refused. The file name is kept sealed.")
             .created("`{\"id\",\"kind\",\"content_type\",\"byte_size\",\"file_name\",\"created_at\"}`.")
             .errors(&[C::InvalidUpload, C::EmptyMedia, C::UnsupportedMedia, C::MediaTypeMismatch, C::MediaTooLarge, C::Unavailable]),
+        op(Get, "/api/v1/media/usage", "media_usage", "media", "The account's media usage")
+            .ok("`{\"objects\",\"bytes\"}`: what the account stores (sealed), uploads and inbound media together."),
         op(Get, "/api/v1/media/{id}", "media_get", "media", "Read a media object's type, size and name")
             .ok("`{\"id\",\"kind\",\"content_type\",\"byte_size\",\"file_name\",\"created_at\"}`."),
         op(Get, "/api/v1/media/{id}/link", "media_link", "media", "A short-lived signed link to a media object")

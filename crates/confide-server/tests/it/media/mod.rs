@@ -253,7 +253,8 @@ pub(crate) async fn uploads_are_typed_by_content_and_refused_plainly(backend: Ba
         (StatusCode::CREATED, Some("document"))
     );
 
-    let cases: [(&str, Option<&str>, Vec<u8>, StatusCode, &str); 5] = [
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, StatusCode, &'a str);
+    let cases: [Case<'_>; 5] = [
         // A PNG renamed .pdf.
         (
             "invoice.pdf",
@@ -537,4 +538,63 @@ async fn links_serve_exact_bytes_once_valid_and_nothing_otherwise_on_disk() {
 #[tokio::test]
 async fn ranges_serve_the_asked_bytes_for_players_on_disk() {
     ranges_serve_the_asked_bytes_for_players(Backend::Local).await;
+}
+
+pub(crate) async fn usage_deletion_and_the_orphan_sweep(backend: Backend) {
+    use confide_core::clock::Clock;
+    let app = backend.app().await;
+    let (t, key) = tenant_with_key(&app, "Acme").await;
+    let (_, a) = upload(&app, &key, "a.png", None, &png(1000)).await;
+    let (_, b) = upload(&app, &key, "b.pdf", None, b"%PDF-1.7\nsmall").await;
+    let usage = app.get_ok(&t.owner.auth, "/api/v1/media/usage").await;
+    assert_eq!(usage["objects"], 2);
+    assert_eq!(
+        usage["bytes"],
+        a["byte_size"].as_i64().unwrap() + b["byte_size"].as_i64().unwrap()
+    );
+
+    // Deleting an object takes its row and its bytes.
+    let gone: confide_core::ids::MediaId = a["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(app.state.delete_media(t.id, &[gone]).await.unwrap(), 1);
+    assert_eq!(
+        app.get_ok(&t.owner.auth, "/api/v1/media/usage").await["objects"],
+        1
+    );
+    assert_eq!(backend.raw_objects(&app).await.len(), 1);
+
+    // Bytes with no row (a crash between the two writes): swept once old enough, and only they.
+    let orphan =
+        confide_core::ids::MediaId::new(app.clock.as_ref(), &confide_core::entropy::OsEntropy);
+    let keys = app.state.operator_store().media_keys(t.id).await.unwrap();
+    app.state
+        .media
+        .put_all(
+            &confide_app::media::store::MediaStore::storage_key(t.id, orphan),
+            keys.sealer(orphan).unwrap(),
+            b"left behind",
+        )
+        .await
+        .unwrap();
+    assert_eq!(backend.raw_objects(&app).await.len(), 2);
+    let now = confide_core::clock::SystemClock.now();
+    app.clock.set(now);
+    assert_eq!(
+        app.state.sweep_orphaned_media().await.unwrap(),
+        0,
+        "too young to sweep"
+    );
+    app.clock.set(now + time::Duration::hours(2));
+    assert_eq!(app.state.sweep_orphaned_media().await.unwrap(), 1);
+    let left = backend.raw_objects(&app).await;
+    assert_eq!(left.len(), 1);
+    assert!(
+        left[0].0.contains(b["id"].as_str().unwrap()),
+        "the recorded object stays"
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn usage_deletion_and_the_orphan_sweep_on_disk() {
+    usage_deletion_and_the_orphan_sweep(Backend::Local).await;
 }

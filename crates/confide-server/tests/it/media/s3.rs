@@ -34,3 +34,9 @@ async fn ranges_serve_the_asked_bytes_for_players() {
     let Some(b) = backend().await else { return };
     super::ranges_serve_the_asked_bytes_for_players(b).await;
 }
+
+#[tokio::test]
+async fn usage_deletion_and_the_orphan_sweep() {
+    let Some(b) = backend().await else { return };
+    super::usage_deletion_and_the_orphan_sweep(b).await;
+}

@@ -271,3 +271,68 @@ async fn an_expired_token_met_during_use_stops_the_channel_until_it_is_replaced(
     let pass = fetcher(&app).run_once().await.unwrap();
     assert_eq!((pass.stored, pass.failed), (1, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_meta_no_longer_has_is_given_up_and_the_message_says_so() {
+    let sim = sim().await;
+    let app = TestApp::new().await;
+    let ch = app
+        .tenant_with_channel_at("Acme", FIXTURE_PHONE_NUMBER_ID, sim.base_url())
+        .await;
+    deliver_ok(&app, &ch, "image", &image_delivery("404404404", "AAAA")).await;
+    // Retried with backoff for as long as Meta could still have it, then given up.
+    let mut passes = 0;
+    loop {
+        let mut s = app
+            .state
+            .operator_store()
+            .read_scope(ch.tenant)
+            .await
+            .unwrap();
+        let message = newest_from_sheena(&mut s, &ch).await;
+        let state = s.media_state(message.id).await.unwrap().unwrap();
+        drop(s);
+        if state.status == "failed" {
+            assert!(
+                state.attempts >= 10,
+                "not given up early: {}",
+                state.attempts
+            );
+            break;
+        }
+        assert!(passes < 100, "never given up");
+        app.clock.advance(time::Duration::hours(2));
+        fetcher(&app).run_once().await.unwrap();
+        passes += 1;
+    }
+    // The message is kept, and says why its media is missing, in plain words.
+    let mut s = app
+        .state
+        .operator_store()
+        .read_scope(ch.tenant)
+        .await
+        .unwrap();
+    let message = newest_from_sheena(&mut s, &ch).await;
+    let page = s
+        .inbox()
+        .messages_page(message.conversation_id, None, 10)
+        .await
+        .unwrap();
+    let m = page
+        .items
+        .iter()
+        .find(|m| m.message.id == message.id)
+        .unwrap();
+    let media = m.media.as_ref().unwrap();
+    assert_eq!(media.status, "failed");
+    assert!(
+        media
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("Meta no longer has this media"),
+        "{:?}",
+        media.error
+    );
+    assert_eq!(media.media_id, None);
+}
