@@ -13,7 +13,7 @@ use confide_store::inbox::{
 };
 use serde::Deserialize;
 
-pub use confide_store::conversations::Message;
+pub use confide_store::conversations::{Direction, Message};
 pub use confide_store::inbox::{ConversationStatus, InboxConversation, InboxMessage};
 
 const CONVERSATION_CURSOR: &str = "c1";
@@ -92,7 +92,15 @@ impl App {
         let mut s = self.store.read_scope(p.tenant).await?;
         let page = s
             .inbox()
-            .conversations(ConversationFilter { status, assignee }, after, limit)
+            .conversations(
+                ConversationFilter {
+                    status,
+                    assignee,
+                    contact: None,
+                },
+                after,
+                limit,
+            )
             .await?;
         s.commit().await?;
         Ok(Page {
@@ -101,6 +109,33 @@ impl App {
                 .next
                 .map(|c| paging::encode(CONVERSATION_CURSOR, c.last_message_at, &c.id.to_string())),
         })
+    }
+
+    /// A contact's conversations (the latest 50), most recent activity first; `not_found`
+    /// unless the contact is the caller's tenant's.
+    pub async fn contact_conversations(
+        &self,
+        p: &Principal,
+        contact: &str,
+    ) -> Result<Vec<InboxConversation>, AppError> {
+        p.require(Permission::InboxRead)?;
+        let contact: confide_core::ids::ContactId =
+            contact.parse().map_err(|_| AppError::not_found())?;
+        let mut s = self.store.read_scope(p.tenant).await?;
+        s.contacts().get(contact).await?;
+        let page = s
+            .inbox()
+            .conversations(
+                ConversationFilter {
+                    contact: Some(contact),
+                    ..ConversationFilter::default()
+                },
+                None,
+                50,
+            )
+            .await?;
+        s.commit().await?;
+        Ok(page.items)
     }
 
     /// One conversation; `not_found` unless it is the caller's tenant's.

@@ -8,7 +8,8 @@
 //! - [`state`]: the shared application state handed to handlers.
 //! - [`error`]: the one error type handlers return and its mapping to `{"error":{code,message}}`.
 //! - [`api`]: JSON API handlers; [`edge`]: request ids, headers, limits; [`telemetry`]: logs and
-//!   metrics; [`webhooks`]: Meta's signed deliveries and the group-commit writer.
+//!   metrics; [`webhooks`]: Meta's signed deliveries and the group-commit writer; [`web`]: the
+//!   server-rendered pages.
 
 pub mod api;
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod web;
 pub mod webhooks;
 
 pub use confide_app::Config;

@@ -1,7 +1,7 @@
 //! Building and running the server: bind, open the application, serve, shut down gracefully.
 
 use crate::state::AppState;
-use crate::{api, edge, error, webhooks};
+use crate::{api, edge, error, web, webhooks};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use confide_app::{App, Config, Workers};
@@ -82,6 +82,7 @@ impl Application {
     pub fn public_router(state: AppState) -> Router {
         let mut router = api::public_routes()
             .merge(webhooks::routes())
+            .merge(web::routes())
             .fallback(error::fallback);
         for layer in edge::headers::layers() {
             router = router.layer(layer);

@@ -51,6 +51,8 @@ pub enum AssigneeFilter {
 pub struct ConversationFilter {
     pub status: Option<ConversationStatus>,
     pub assignee: Option<AssigneeFilter>,
+    /// Only this contact's conversations.
+    pub contact: Option<ContactId>,
 }
 
 /// Where a page of conversations ends: its last row's `last_message_at` and id.
@@ -175,6 +177,10 @@ impl Inbox<'_, '_> {
         if let Some(status) = filter.status {
             sql.push_str(&format!(" AND c.status = {}", next_ph()));
             texts.push(status.as_str().to_string());
+        }
+        if let Some(contact) = filter.contact {
+            sql.push_str(&format!(" AND c.contact_id = {}", next_ph()));
+            texts.push(contact.to_string());
         }
         match filter.assignee {
             None => {}

@@ -137,11 +137,20 @@ fn host_of(url: &str) -> Option<&str> {
 /// Whether the request's `Origin` (or, lacking it, `Referer`) names the host it was sent to.
 /// With `required` false, a request with neither header passes (non-browser clients).
 fn origin_matches(req: &Request, required: bool) -> bool {
-    let headers = req.headers();
+    same_origin(req.headers(), req.uri(), required)
+}
+
+/// Whether the `Origin` (or, lacking it, `Referer`) of a request with these headers names the
+/// host it was sent to (the check of [`origin_matches`], shared with the web pages' forms).
+pub(crate) fn same_origin(
+    headers: &axum::http::HeaderMap,
+    uri: &axum::http::Uri,
+    required: bool,
+) -> bool {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+        .or_else(|| uri.authority().map(|a| a.as_str()));
     let source = headers
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))

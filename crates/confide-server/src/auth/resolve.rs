@@ -13,9 +13,10 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-/// Resolves credentials on `/api/` requests.
+/// Resolves credentials on `/api/` requests and the web pages (not on webhooks, static files or
+/// health checks, which never act for a principal).
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    if !req.uri().path().starts_with("/api/") {
+    if !(req.uri().path().starts_with("/api/") || crate::web::is_page(req.uri().path())) {
         return next.run(req).await;
     }
     match resolve(&state, req.headers()).await {

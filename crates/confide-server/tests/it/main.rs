@@ -13,4 +13,5 @@ mod media;
 mod openapi;
 mod sending;
 mod team_tools;
+mod web;
 mod webhooks;

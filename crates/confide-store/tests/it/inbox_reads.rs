@@ -200,7 +200,11 @@ pub async fn inbox_filters_select_by_status_and_assignee(db: &TestDb) {
         v.sort();
         v
     };
-    let f = |status, assignee| ConversationFilter { status, assignee };
+    let f = |status, assignee| ConversationFilter {
+        status,
+        assignee,
+        contact: None,
+    };
     let cases: Vec<(ConversationFilter, Vec<usize>)> = vec![
         (f(None, None), (0..9).collect()),
         (f(Some(ConversationStatus::Resolved), None), vec![0, 3, 6]),

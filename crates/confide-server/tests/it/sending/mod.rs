@@ -7,13 +7,13 @@ use confide_core::clock::from_micros;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-const SHEENA: &str = "US.13491208655302741918";
+pub(crate) const SHEENA: &str = "US.13491208655302741918";
 const PABLO: &str = "BR.1502576394655843";
 /// `text.json`'s message time (Unix seconds).
-const SHEENA_WROTE_AT: i64 = 1_749_416_383;
-const HOUR: i64 = 3_600_000_000;
+pub(crate) const SHEENA_WROTE_AT: i64 = 1_749_416_383;
+pub(crate) const HOUR: i64 = 3_600_000_000;
 
-async fn sim() -> meta_sim::SimHandle {
+pub(crate) async fn sim() -> meta_sim::SimHandle {
     let config = meta_sim::SimConfig {
         numbers: vec![meta_sim::NumberConfig::new(
             FIXTURE_PHONE_NUMBER_ID,
@@ -73,7 +73,8 @@ async fn send(app: &TestApp, auth: &Auth, conversation: &str, body: Value) -> cr
 }
 
 /// The dispatcher, as the server runs it in the background (the test harness drops the server's
-/// workers, so tests run its passes themselves, as the media tests do with the fetcher).
+/// workers, so tests run its passes themselves, as the media tests do with the fetcher), telling
+/// the inbox's live updates as the server's does.
 pub(crate) fn dispatcher(app: &TestApp) -> confide_app::outbound::dispatcher::Dispatcher {
     confide_app::outbound::dispatcher::Dispatcher::new(
         app.state.operator_store().clone(),
@@ -84,11 +85,12 @@ pub(crate) fn dispatcher(app: &TestApp) -> confide_app::outbound::dispatcher::Di
         app.state.health.clone(),
         Arc::new(tokio::sync::Notify::new()),
     )
+    .with_events(app.state.events.clone())
     .with_media(app.state.media.clone(), app.state.media_links.clone())
 }
 
 /// One dispatcher pass over what is due.
-async fn dispatch(app: &TestApp) -> confide_app::outbound::dispatcher::DispatchPass {
+pub(crate) async fn dispatch(app: &TestApp) -> confide_app::outbound::dispatcher::DispatchPass {
     let pass = dispatcher(app).run_once().await.unwrap();
     app.state.health.idle().await;
     pass
@@ -111,7 +113,7 @@ async fn message(app: &TestApp, auth: &Auth, conversation: &str, id: &str) -> Va
         .clone()
 }
 
-fn status_delivery(fixture_name: &str, wamid: &str) -> Vec<u8> {
+pub(crate) fn status_delivery(fixture_name: &str, wamid: &str) -> Vec<u8> {
     String::from_utf8(fixture(fixture_name))
         .unwrap()
         .replace("wamid.OUTBOUND0001", wamid)
