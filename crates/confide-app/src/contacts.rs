@@ -383,11 +383,13 @@ impl App {
         let mut s = self.store.read_scope(p.tenant).await?;
         s.contacts().get(id).await?;
         let events = s.consent().history(id).await?;
+        // What the gate folds: the ledger after any opt-out an erased contact with the same
+        // number left behind.
+        let rows = s.consent_rows(id).await?;
         s.commit().await?;
         let ledger = ConsentLedger::from_rows(
-            events
-                .iter()
-                .map(|e| (e.purpose.as_str(), e.status.as_str(), e.created_at)),
+            rows.iter()
+                .map(|(purpose, status, at)| (purpose.as_str(), status.as_str(), *at)),
         )
         .map_err(|e| {
             tracing::error!(error = %e, "unreadable consent ledger");

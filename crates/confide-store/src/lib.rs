@@ -30,6 +30,7 @@ pub mod consent;
 pub mod contacts;
 pub mod conversations;
 pub mod durability;
+pub mod erasure;
 pub mod error;
 pub mod inbox;
 mod inbox_messages;

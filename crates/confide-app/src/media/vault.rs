@@ -58,6 +58,26 @@ impl MediaVault {
     }
 }
 
+/// Erasure: deleting objects. An object that is not there is already gone.
+impl MediaVault {
+    /// Deletes the object of one message (its contact was erased, or retention expired it).
+    pub fn delete(&self, tenant: TenantId, message: MessageId) -> std::io::Result<bool> {
+        match std::fs::remove_file(self.path(tenant, message)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes every object of a tenant (tenant erasure).
+    pub fn delete_tenant(&self, tenant: TenantId) -> std::io::Result<()> {
+        match std::fs::remove_dir_all(self.root.join(tenant.to_string())) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);

@@ -159,3 +159,31 @@ pub async fn record_consent(
         .await?;
     Ok((StatusCode::CREATED, Json(event_json(&event))).into_response())
 }
+
+/// `DELETE /api/v1/contacts/{id}` erases the contact and everything of that person: messages,
+/// notes, attributes, labels, media and blind-index entries (GDPR Art. 17). Only an opt-out
+/// survives, as a tombstone that still blocks sends to the same number. Needs `data.erase`
+/// (a person: signed in within the last 15 minutes). → `{"id","erased":{counts}}`; 404 unless
+/// the contact is the caller's tenant's.
+pub async fn erase(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    headers: HeaderMap,
+    Path(contact): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let request_id = super::session::request_id(&headers);
+    let e = state
+        .erase_contact(&principal, &contact, request_id)
+        .await?;
+    Ok(Json(json!({
+        "id": contact,
+        "erased": {
+            "conversations": e.conversations,
+            "messages": e.messages,
+            "notes": e.notes,
+            "consent_events": e.consent_events,
+            "media": e.media.len(),
+            "opt_outs_kept": e.tombstoned_purposes,
+        }
+    })))
+}

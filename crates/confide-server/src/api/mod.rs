@@ -297,6 +297,12 @@ pub fn table() -> RouteTable {
             contacts::update,
         )
         .route(
+            Delete,
+            "/api/v1/contacts/{id}",
+            Perm(P::DataErase),
+            contacts::erase,
+        )
+        .route(
             Get,
             "/api/v1/contacts/{id}/consent",
             Perm(P::ContactsRead),

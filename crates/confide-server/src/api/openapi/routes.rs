@@ -402,6 +402,10 @@ pub(super) fn table_ops() -> Vec<Op> {
             .body::<contacts::PatchBody>()
             .ok("The contact.")
             .errors(&[C::InvalidPhone, C::InvalidName, C::InvalidLabels, C::InvalidAttributes, C::Conflict]),
+        op(Delete, "/api/v1/contacts/{id}", "contacts_erase", "contacts", "Erase a contact")
+            .doc("Erases the contact and everything of that person (GDPR Art. 17): conversations, messages, statuses, notes, attributes, labels, media and blind-index entries. An opt-out survives only as a tombstone of keyed hashes, so sends to the same number stay refused. Audited with counts only. A person needs a sign-in from the last 15 minutes.")
+            .ok("`{\"id\",\"erased\":{\"conversations\",\"messages\",\"notes\",\"consent_events\",\"media\",\"opt_outs_kept\":[purpose]}}`.")
+            .errors(&[C::ReauthenticationRequired]),
         op(Get, "/api/v1/contacts/{id}/consent", "contacts_consent", "contacts", "Read a contact's consent ledger")
             .ok("`{\"contact_id\",\"events\":[{\"id\",\"purpose\",\"status\",\"source\",\"evidence\",\"actor\",\"created_at\"}],\"current\":{purpose: status|null}}`, events oldest first."),
         op(Post, "/api/v1/contacts/{id}/consent", "contacts_record_consent", "contacts", "Record an opt-in or opt-out")
