@@ -2,3 +2,4 @@
 //! erasure of a contact or a whole tenant ([`erasure`]), and the media objects they leave.
 
 pub mod erasure;
+pub mod export;

@@ -12,7 +12,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use confide_app::contacts::{
     ConsentEvent, ConsentInput, Contact, ContactEdit, ContactInput, ContactQuery,
@@ -186,4 +186,49 @@ pub async fn erase(
             "opt_outs_kept": e.tombstoned_purposes,
         }
     })))
+}
+
+/// `?format=csv|json` of a contact export.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ExportQuery {
+    /// `csv` (the default) or `json`.
+    pub format: Option<String>,
+}
+
+/// `GET /api/v1/contacts/export?format=csv|json`: the whole contact book, streamed (CSV cells
+/// starting with `= + - @`, a tab or a carriage return are neutralised with `'`). Needs
+/// `contacts.export`; audited as `contacts.exported`.
+pub async fn export(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    headers: HeaderMap,
+    q: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let request_id = super::session::request_id(&headers);
+    let q = query(q)?;
+    let export = state
+        .export_contacts(&principal, q.format.as_deref(), request_id)
+        .await?;
+    let format = export.format;
+    let chunks = futures_util::stream::unfold(export.chunks, |mut rx| async move {
+        let next = rx.recv().await?;
+        let item = next.map_err(|e| {
+            tracing::error!(error = %e.message, "contact export stopped");
+            std::io::Error::other("the export stopped")
+        });
+        Some((item, rx))
+    });
+    let filename = format!("contacts.{}", format.as_str());
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response())
 }

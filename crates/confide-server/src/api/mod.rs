@@ -286,6 +286,12 @@ pub fn table() -> RouteTable {
         )
         .route(
             Get,
+            "/api/v1/contacts/export",
+            Perm(P::ContactsExport),
+            contacts::export,
+        )
+        .route(
+            Get,
             "/api/v1/contacts/{id}",
             Perm(P::ContactsRead),
             contacts::get,

@@ -287,3 +287,170 @@ async fn erasing_a_contact_leaves_no_marker_keeps_the_opt_out_and_the_chain_veri
     };
     erasure_proof_on(app).await;
 }
+
+/// RFC 4180, as a spreadsheet reads it: rows of cells (quoted cells may hold `,`, `"` and line
+/// breaks).
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut cell = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') if cell.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut cell)),
+            (false, '\r') if chars.peek() == Some(&'\n') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    if !cell.is_empty() || !row.is_empty() {
+        row.push(cell);
+        rows.push(row);
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contact_book_exports_as_csv_a_spreadsheet_reads_as_data_and_as_json() {
+    let app = TestApp::new().await;
+    let t = app.tenant("Acme").await;
+    let agent = &t.members["agent"].auth;
+    let owner = &t.owner.auth;
+    let nasty = [
+        "=HYPERLINK(\"http://evil.test\",\"x\")",
+        "+1+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1:A9)",
+        "\tTabbed",
+        "Quote \"and\", comma\nnew line",
+        "Plain Name",
+    ];
+    let mut made = Vec::new();
+    for (i, name) in nasty.iter().enumerate() {
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v1/contacts",
+                agent,
+                Some(json!({
+                    "phone": format!("+1650555{:04}", 1000 + i),
+                    "name": name.replace(['\t', '\n'], " "),
+                    "labels": ["=label", "vip"],
+                    "attributes": {"formula": "=1+1", "city": "São Paulo"},
+                })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        made.push(r.body);
+    }
+    // The viewer may read contacts but not export them.
+    let r = app
+        .call(
+            Method::GET,
+            "/api/v1/contacts/export",
+            &t.members["viewer"].auth,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .call(
+            Method::GET,
+            "/api/v1/contacts/export?format=xml",
+            owner,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "invalid_query")
+    );
+
+    let r = app
+        .call(
+            Method::GET,
+            "/api/v1/contacts/export?format=csv",
+            owner,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        r.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
+    let rows = parse_csv(r.body.as_str().unwrap());
+    assert_eq!(
+        rows[0],
+        [
+            "id",
+            "phone",
+            "wa_user_id",
+            "username",
+            "name",
+            "labels",
+            "attributes",
+            "created_at",
+            "updated_at"
+        ]
+    );
+    assert_eq!(rows.len(), made.len() + 1, "a header and every contact");
+    for row in &rows[1..] {
+        assert_eq!(row.len(), 9, "{row:?}");
+        for cell in row {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a spreadsheet would evaluate {cell:?}"
+            );
+        }
+        let c = made.iter().find(|c| c["id"] == row[0]).expect("a contact");
+        // Each cell is the contact's data, behind the neutralising quote where needed.
+        let plain = |cell: &str| cell.strip_prefix('\'').unwrap_or(cell).to_string();
+        assert_eq!(plain(&row[1]), c["phone"].as_str().unwrap());
+        assert_eq!(plain(&row[4]), c["name"].as_str().unwrap());
+        assert_eq!(plain(&row[5]), "=label;vip");
+        let attrs: Value = serde_json::from_str(&row[6]).unwrap();
+        assert_eq!(attrs, c["attributes"]);
+    }
+
+    let r = app
+        .call(
+            Method::GET,
+            "/api/v1/contacts/export?format=json",
+            owner,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["version"], 1);
+    let exported = r.body["contacts"].as_array().unwrap();
+    assert_eq!(exported.len(), made.len());
+    for c in &made {
+        assert!(exported.contains(c), "{c} exported as the API shows it");
+    }
+    let actions = app.audit_actions(t.id).await;
+    assert_eq!(
+        actions.iter().filter(|a| *a == "contacts.exported").count(),
+        2
+    );
+    app.finish().await;
+}

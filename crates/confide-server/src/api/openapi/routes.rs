@@ -395,6 +395,11 @@ pub(super) fn table_ops() -> Vec<Op> {
             .body::<ContactInput>()
             .created("`{\"id\",\"phone\",\"wa_user_id\",\"username\",\"name\",\"labels\",\"attributes\",\"created_at\",\"updated_at\"}`.")
             .errors(&[C::InvalidPhone, C::InvalidName, C::InvalidLabels, C::InvalidAttributes, C::Conflict]),
+        op(Get, "/api/v1/contacts/export", "contacts_export", "contacts", "Export the contact book")
+            .doc("The whole contact book, streamed: CSV (`text/csv`, columns `id,phone,wa_user_id,username,name,labels,attributes,created_at,updated_at`; labels joined by `;`, attributes as JSON) or JSON (`{\"version\":1,\"contacts\":[...]}`). CSV cells starting with `=`, `+`, `-`, `@`, a tab or a carriage return are neutralised with a leading `'` (the import reads them back). Audited as `contacts.exported`.")
+            .query::<contacts::ExportQuery>()
+            .answer(200, "The contact book as a file (`Content-Disposition: attachment`).", Content::Text)
+            .errors(&[C::InvalidQuery]),
         op(Get, "/api/v1/contacts/{id}", "contacts_get", "contacts", "Read a contact")
             .ok("The contact."),
         op(Patch, "/api/v1/contacts/{id}", "contacts_update", "contacts", "Change a contact")
