@@ -132,7 +132,7 @@ fn check_phone(p: &str) -> Result<Phone, AppError> {
 }
 
 /// A trimmed name; empty is no name.
-fn check_name(n: &str) -> Result<Option<String>, AppError> {
+pub(crate) fn check_name(n: &str) -> Result<Option<String>, AppError> {
     let n = n.trim();
     if n.chars().count() > MAX_NAME_CHARS || n.chars().any(char::is_control) {
         return Err(AppError::invalid(
@@ -146,7 +146,7 @@ fn check_name(n: &str) -> Result<Option<String>, AppError> {
 }
 
 /// An array of labels, each trimmed, 1 to 50 characters, at most 50; repeats are dropped.
-fn check_labels(v: &Value) -> Result<Vec<String>, AppError> {
+pub(crate) fn check_labels(v: &Value) -> Result<Vec<String>, AppError> {
     let invalid = || {
         AppError::invalid(
             Code::InvalidLabels,
@@ -175,7 +175,7 @@ fn check_labels(v: &Value) -> Result<Vec<String>, AppError> {
 }
 
 /// A JSON object of at most 16 KiB serialized.
-fn check_attributes(v: &Value) -> Result<Map<String, Value>, AppError> {
+pub(crate) fn check_attributes(v: &Value) -> Result<Map<String, Value>, AppError> {
     match v {
         Value::Null => Ok(Map::new()),
         Value::Object(m) if v.to_string().len() <= MAX_ATTRIBUTES_BYTES => Ok(m.clone()),
@@ -189,14 +189,14 @@ fn check_attributes(v: &Value) -> Result<Map<String, Value>, AppError> {
 }
 
 /// A checked consent event.
-struct CheckedConsent {
-    purpose: Purpose,
-    status: ConsentStatus,
-    source: String,
-    evidence: Option<String>,
+pub(crate) struct CheckedConsent {
+    pub(crate) purpose: Purpose,
+    pub(crate) status: ConsentStatus,
+    pub(crate) source: String,
+    pub(crate) evidence: Option<String>,
 }
 
-fn check_consent(b: ConsentInput) -> Result<CheckedConsent, AppError> {
+pub(crate) fn check_consent(b: ConsentInput) -> Result<CheckedConsent, AppError> {
     let purpose = b
         .purpose
         .as_deref()

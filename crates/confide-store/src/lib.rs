@@ -32,6 +32,7 @@ pub mod conversations;
 pub mod durability;
 pub mod erasure;
 pub mod error;
+pub mod import;
 pub mod inbox;
 mod inbox_messages;
 pub mod ingest;

@@ -232,3 +232,34 @@ pub async fn export(
     )
         .into_response())
 }
+
+/// `POST /api/v1/contacts/import?mode=partial|all_or_nothing&region=BR&map=...` with a
+/// `text/csv` body: `{"mode","imported","updated","rejected":[{"line","reason"}],"committed"}`.
+/// The body is read as it arrives (at most 64 MiB). Needs `contacts.write` (and `consent.write`
+/// for a consent column); each transaction is audited as `contacts.imported`.
+pub async fn import(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    headers: HeaderMap,
+    q: Result<Query<confide_app::data::import::ImportOptions>, QueryRejection>,
+    body: axum::body::Body,
+) -> Result<Json<Value>, ApiError> {
+    use futures_util::StreamExt;
+    let request_id = super::session::request_id(&headers);
+    let mut import = state
+        .start_import(&principal, query(q)?, request_id)
+        .await?;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "The body could not be read.",
+            )
+        })?;
+        import.feed(&chunk).await?;
+    }
+    let report = import.finish().await?;
+    Ok(Json(json!(report)))
+}

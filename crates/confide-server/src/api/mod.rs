@@ -285,6 +285,12 @@ pub fn table() -> RouteTable {
             contacts::create,
         )
         .route(
+            Post,
+            "/api/v1/contacts/import",
+            Perm(P::ContactsWrite),
+            contacts::import,
+        )
+        .route(
             Get,
             "/api/v1/contacts/export",
             Perm(P::ContactsExport),

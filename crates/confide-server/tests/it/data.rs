@@ -454,3 +454,261 @@ async fn the_contact_book_exports_as_csv_a_spreadsheet_reads_as_data_and_as_json
     );
     app.finish().await;
 }
+
+/// POSTs a CSV import with an API key; the answer.
+async fn import_csv(app: &TestApp, key: &str, query: &str, csv: String) -> crate::harness::Resp {
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/v1/contacts/import{query}"))
+        .header("host", crate::harness::HOST)
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "text/csv")
+        .body(axum::body::Body::from(csv))
+        .unwrap();
+    app.request(app.ip, req).await
+}
+
+/// A valid Brazilian mobile number per row index (São Paulo, nine digits).
+fn mobile(i: usize) -> String {
+    format!("+55 11 98{:03}-{:04}", i / 10_000, i % 10_000)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_thousand_rows_with_one_percent_bad_import_the_rest_and_report_each_bad_line() {
+    let app = TestApp::new().await;
+    let t = app.tenant("Acme").await;
+    let (_, key) = app.api_key(&t, "agent").await;
+    const ROWS: usize = 100_000;
+    let mut csv = String::from("phone,name,labels,attr:city\n");
+    let mut bad = Vec::new();
+    for i in 0..ROWS {
+        if i % 100 == 37 {
+            csv.push_str(&format!("not-a-phone-{i},Bad Row {i},x,Nowhere\n"));
+            bad.push(i as u64 + 2); // the header is line 1
+        } else {
+            csv.push_str(&format!("{},Person {i},customer;br,São Paulo\n", mobile(i)));
+        }
+    }
+    let r = import_csv(&app, &key, "?mode=partial", csv).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["imported"], (ROWS - bad.len()) as u64);
+    assert_eq!(r.body["updated"], 0);
+    assert_eq!(r.body["committed"], true);
+    let rejected = r.body["rejected"].as_array().unwrap();
+    let lines: Vec<u64> = rejected
+        .iter()
+        .map(|x| x["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, bad, "each bad line, by number");
+    assert!(
+        rejected
+            .iter()
+            .all(|x| x["reason"].as_str().unwrap().starts_with("phone:")),
+        "{}",
+        rejected[0]
+    );
+    assert_eq!(app.count(t.id, "contacts").await, (ROWS - bad.len()) as i64);
+    // A contact reads back whole.
+    let one = app
+        .get_ok(
+            &Auth::Bearer(key.clone()),
+            "/api/v1/contacts?q=%2B5511980000001",
+        )
+        .await;
+    let c = &one["contacts"][0];
+    assert_eq!(c["name"], "Person 1", "{one}");
+    assert_eq!(c["labels"], json!(["customer", "br"]));
+    assert_eq!(c["attributes"], json!({"city": "São Paulo"}));
+    app.finish().await;
+}
+
+async fn all_or_nothing_imports_nothing_with_one_bad_line_on(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let (_, key) = app.api_key(&t, "agent").await;
+    let mut csv = String::from("phone,name\n");
+    for i in 0..50 {
+        csv.push_str(&format!("{},Person {i}\n", mobile(i)));
+    }
+    csv.push_str("+55 11 1234,Too Short\n");
+    let r = import_csv(&app, &key, "?mode=all_or_nothing", csv.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["committed"], false);
+    assert_eq!(
+        (r.body["imported"].clone(), r.body["updated"].clone()),
+        (json!(0), json!(0))
+    );
+    assert_eq!(r.body["rejected"][0]["line"], 52);
+    assert_eq!(app.count(t.id, "contacts").await, 0, "nothing imported");
+    // Without the bad line, everything is.
+    let good = csv.replace("+55 11 1234,Too Short\n", "");
+    let r = import_csv(&app, &key, "?mode=all_or_nothing", good).await;
+    assert_eq!(r.body["committed"], true, "{}", r.body);
+    assert_eq!(r.body["imported"], 50);
+    assert_eq!(app.count(t.id, "contacts").await, 50);
+    assert_eq!(
+        app.audit_actions(t.id)
+            .await
+            .iter()
+            .filter(|a| *a == "contacts.imported")
+            .count(),
+        1,
+        "one audited transaction; the refused import wrote nothing"
+    );
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_or_nothing_imports_nothing_with_one_bad_line() {
+    all_or_nothing_imports_nothing_with_one_bad_line_on(TestApp::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_or_nothing_imports_nothing_with_one_bad_line_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    all_or_nothing_imports_nothing_with_one_bad_line_on(app).await;
+}
+
+async fn one_person_written_many_ways_is_one_contact_on(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let (_, key) = app.api_key(&t, "admin").await;
+    let auth = Auth::Bearer(key.clone());
+    let csv = "Telefone,name,labels,consent,consent_purpose,consent_source,consent_evidence,attributes\n\
+        \"+55 11 98765-4321\",Ana,cliente,opted_in,marketing,web form,ticked box #12,\"{\"\"tier\"\":\"\"gold\"\"}\"\n\
+        5511 8765 4321,Ana Maria,,,,,,\n\
+        (11) 98765-4321,,vip;cliente,,,,,\n\
+        \"+55 11 98765-4321\",,,opted_in,marketing,web form,ticked box #12,\n\
+        +55 21 3456-7890,Loja Centro,,,,,,\n"
+        .to_string();
+    let r = import_csv(&app, &key, "?map=Telefone%3Dphone&region=BR", csv).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["rejected"], json!([]), "{}", r.body);
+    assert_eq!(
+        (r.body["imported"].clone(), r.body["updated"].clone()),
+        (json!(2), json!(3))
+    );
+    assert_eq!(app.count(t.id, "contacts").await, 2);
+    let found = app
+        .get_ok(&auth, "/api/v1/contacts?q=%2B5511987654321")
+        .await;
+    let ana = &found["contacts"][0];
+    assert_eq!(ana["phone"], "+5511987654321");
+    assert_eq!(ana["name"], "Ana Maria");
+    assert_eq!(ana["labels"], json!(["vip", "cliente"]));
+    assert_eq!(ana["attributes"], json!({"tier": "gold"}));
+    let ledger = app
+        .get_ok(
+            &auth,
+            &format!("/api/v1/contacts/{}/consent", ana["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(
+        ledger["events"].as_array().unwrap().len(),
+        1,
+        "the same consent once: {ledger}"
+    );
+    assert_eq!(ledger["events"][0]["source"], "web form");
+    assert_eq!(ledger["events"][0]["evidence"], "ticked box #12");
+    assert_eq!(ledger["current"]["marketing"], "opted_in");
+    // The same file again changes nothing and duplicates nothing.
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brazilian_mobile_with_and_without_its_ninth_digit_is_one_contact() {
+    one_person_written_many_ways_is_one_contact_on(TestApp::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brazilian_mobile_with_and_without_its_ninth_digit_is_one_contact_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    one_person_written_many_ways_is_one_contact_on(app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_imports_back_into_another_tenant_and_bad_headers_are_refused() {
+    let app = TestApp::new().await;
+    let a = app.tenant("A").await;
+    let b = app.tenant("B").await;
+    let (_, ka) = app.api_key(&a, "admin").await;
+    let (_, kb) = app.api_key(&b, "admin").await;
+    let mut csv = String::from("phone,name,labels\n");
+    for i in 0..30 {
+        csv.push_str(&format!("{},=Person {i},=x;y\n", mobile(i)));
+    }
+    let r = import_csv(&app, &ka, "", csv).await;
+    assert_eq!(r.body["imported"], 30, "{}", r.body);
+    let export = app
+        .call(
+            Method::GET,
+            "/api/v1/contacts/export",
+            &Auth::Bearer(ka.clone()),
+            None,
+        )
+        .await;
+    let text = export.body.as_str().unwrap().to_string();
+    let r = import_csv(&app, &kb, "?mode=all_or_nothing", text).await;
+    assert_eq!(r.body["imported"], 30, "{}", r.body);
+    let again = app
+        .call(
+            Method::GET,
+            "/api/v1/contacts/export?format=json",
+            &Auth::Bearer(kb.clone()),
+            None,
+        )
+        .await;
+    let names: Vec<&str> = again.body["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"=Person 7"),
+        "the neutralised cell read back: {names:?}"
+    );
+    assert!(again.body["contacts"][0]["labels"] == json!(["=x", "y"]));
+
+    let r = import_csv(&app, &kb, "", "shoe size,name\n42,x\n".into()).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "bad_request"),
+        "{}",
+        r.body
+    );
+    let r = import_csv(&app, &kb, "?mode=sometimes", "phone\n".into()).await;
+    assert_eq!(r.code(), "invalid_query");
+    // A role that may write contacts but not consent imports contacts, not consent.
+    let role = app
+        .call(
+            Method::POST,
+            "/api/v1/roles",
+            &b.owner.auth,
+            Some(json!({"name": "importer", "permissions": ["contacts.read", "contacts.write"]})),
+        )
+        .await;
+    assert_eq!(role.status, StatusCode::CREATED, "{}", role.body);
+    let key = app
+        .call(
+            Method::POST,
+            "/api/v1/api-keys",
+            &b.owner.auth,
+            Some(json!({"name": "importer", "role_id": role.body["id"]})),
+        )
+        .await;
+    let importer = key.body["key"].as_str().unwrap().to_string();
+    let r = import_csv(&app, &importer, "", "phone,name\n+5511987650000,x\n".into()).await;
+    assert_eq!(r.body["imported"], 1, "{}", r.body);
+    let r = import_csv(
+        &app,
+        &importer,
+        "",
+        "phone,consent\n+5511987650000,opted_in\n".into(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    app.finish().await;
+}

@@ -395,6 +395,11 @@ pub(super) fn table_ops() -> Vec<Op> {
             .body::<ContactInput>()
             .created("`{\"id\",\"phone\",\"wa_user_id\",\"username\",\"name\",\"labels\",\"attributes\",\"created_at\",\"updated_at\"}`.")
             .errors(&[C::InvalidPhone, C::InvalidName, C::InvalidLabels, C::InvalidAttributes, C::Conflict]),
+        op(Post, "/api/v1/contacts/import", "contacts_import", "contacts", "Import contacts from CSV")
+            .doc("A `text/csv` body (at most 64 MiB), read as it arrives: a header row (`phone`, `wa_user_id`, `name`, `labels` separated by `;`, `attributes` as a JSON object or `attr:KEY` columns, `consent` = `opted_in`/`opted_out` with `consent_purpose`, `consent_source`, `consent_evidence`; the export's own columns import back; `map=Their Column=phone,...` renames others), then one contact per row. Phone numbers are read with libphonenumber's metadata, local ones in `region` (default: the tenant's); a Brazilian mobile with or without its ninth digit is one number. A row whose phone number or WhatsApp user id is already a contact's updates it. `partial` imports every good row and reports each bad one; `all_or_nothing` imports nothing unless every row is good (`committed:false`). Audited as `contacts.imported` per transaction.")
+            .query::<confide_app::data::import::ImportOptions>()
+            .ok("`{\"mode\",\"imported\",\"updated\",\"rejected\":[{\"line\",\"reason\"}],\"committed\"}`.")
+            .errors(&[C::InvalidQuery, C::BadRequest, C::PayloadTooLarge]),
         op(Get, "/api/v1/contacts/export", "contacts_export", "contacts", "Export the contact book")
             .doc("The whole contact book, streamed: CSV (`text/csv`, columns `id,phone,wa_user_id,username,name,labels,attributes,created_at,updated_at`; labels joined by `;`, attributes as JSON) or JSON (`{\"version\":1,\"contacts\":[...]}`). CSV cells starting with `=`, `+`, `-`, `@`, a tab or a carriage return are neutralised with a leading `'` (the import reads them back). Audited as `contacts.exported`.")
             .query::<contacts::ExportQuery>()
