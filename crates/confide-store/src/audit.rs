@@ -93,7 +93,7 @@ async fn append(
     Ok(e.seq)
 }
 
-fn entry_from_row(r: &sqlx::any::AnyRow) -> Result<AuditEntry, StoreError> {
+pub(crate) fn entry_from_row(r: &sqlx::any::AnyRow) -> Result<AuditEntry, StoreError> {
     Ok(AuditEntry {
         tenant_id: r.try_get("tenant_id")?,
         seq: r.try_get("seq")?,

@@ -35,6 +35,7 @@ pub mod error;
 pub mod import;
 pub mod inbox;
 mod inbox_messages;
+pub mod incident;
 pub mod ingest;
 pub mod keys;
 mod legacy;

@@ -4,3 +4,4 @@
 pub mod erasure;
 pub mod export;
 pub mod import;
+pub mod incident;

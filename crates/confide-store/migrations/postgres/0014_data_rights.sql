@@ -24,3 +24,7 @@ CREATE POLICY tenant_isolation ON consent_tombstones
     USING (tenant_id = current_setting('confide.tenant_id', true))
     WITH CHECK (tenant_id = current_setting('confide.tenant_id', true));
 GRANT SELECT, INSERT, UPDATE, DELETE ON consent_tombstones TO confide_app;
+
+-- An incident (`confide incident revoke`) marks every channel's secrets (access token, app
+-- secret, verify token) as to be replaced; cleared when they are.
+ALTER TABLE channels ADD COLUMN secrets_rotation_requested_at BIGINT;

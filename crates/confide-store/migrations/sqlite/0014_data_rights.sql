@@ -18,3 +18,7 @@ CREATE TABLE consent_tombstones (
     opted_out_at  INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, identity_bidx, purpose)
 );
+
+-- An incident (`confide incident revoke`) marks every channel's secrets (access token, app
+-- secret, verify token) as to be replaced; cleared when they are.
+ALTER TABLE channels ADD COLUMN secrets_rotation_requested_at INTEGER;
