@@ -215,6 +215,12 @@ impl App {
         .with_events(events.clone())
         .with_throughput(config.outbound.throughput_per_second);
         handles.push(tokio::spawn(dispatcher.run(stop.clone())));
+        handles.push(tokio::spawn(crate::data::retention::worker(
+            store.clone(),
+            vault.clone(),
+            deps.clock.clone(),
+            stop.clone(),
+        )));
         handles.push(tokio::spawn(fetcher.run(stop)));
         let auth = Arc::new(AuthRuntime::from_config(&config, &store).map_err(OpenError)?);
         let app = App {

@@ -387,3 +387,95 @@ impl Store {
         Ok(row.try_get::<i64, _>(0)? == 0)
     }
 }
+
+/// What one retention pass purged from a tenant (counts only: the audit entry's details).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Purged {
+    pub messages: u64,
+    pub statuses: u64,
+    pub sessions: u64,
+    /// Messages whose media objects must be deleted from the media store (after the commit).
+    #[serde(skip)]
+    pub media: Vec<MessageId>,
+}
+
+impl Scope<'_> {
+    /// Retention: takes the job's lease for this tenant (PostgreSQL: a transaction-scoped
+    /// advisory lock, so one instance at a time purges it; SQLite has one writer anyway). False
+    /// when another instance holds it.
+    pub async fn retention_lease(&mut self) -> Result<bool, StoreError> {
+        if self.store.backend() != Backend::Postgres {
+            return Ok(true);
+        }
+        let t = self.tenant_str().to_string();
+        let r = sqlx::query(
+            "SELECT pg_try_advisory_xact_lock(hashtext('confide.retention'), hashtext($1))",
+        )
+        .bind(t)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(r.try_get::<bool, _>(0)?)
+    }
+
+    /// Retention: deletes the messages created before `messages_before` (with their statuses,
+    /// media fetches, outbox entries) and the sessions that ended before `sessions_before`
+    /// (Unix micros; `None` keeps them).
+    pub async fn purge(
+        &mut self,
+        messages_before: Option<i64>,
+        sessions_before: Option<i64>,
+    ) -> Result<Purged, StoreError> {
+        let t = self.tenant_str().to_string();
+        let mut purged = Purged::default();
+        if let Some(cutoff) = messages_before {
+            let media = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT message_id FROM messages WHERE tenant_id = $1 AND created_at < $2 \
+                 AND (kind IN ({MEDIA_KINDS}) OR EXISTS (SELECT 1 FROM media_fetches f \
+                      WHERE f.tenant_id = messages.tenant_id AND f.message_id = messages.message_id))"
+            )))
+            .bind(t.clone())
+            .bind(cutoff)
+            .fetch_all(self.conn())
+            .await?;
+            for r in &media {
+                purged.media.push(parse_id(r.try_get(0)?, "message")?);
+            }
+            let run = |sql: &'static str| sqlx::query(sql).bind(t.clone()).bind(cutoff);
+            purged.statuses = run(
+                "DELETE FROM message_statuses WHERE tenant_id = $1 AND wamid IN \
+                 (SELECT wamid FROM messages WHERE tenant_id = $1 AND created_at < $2 AND wamid IS NOT NULL)",
+            )
+            .execute(self.conn())
+            .await?
+            .rows_affected();
+            run("DELETE FROM outbox WHERE tenant_id = $1 AND message_id IN (SELECT message_id FROM messages WHERE tenant_id = $1 AND created_at < $2)")
+                .execute(self.conn())
+                .await?;
+            run("DELETE FROM media_fetches WHERE tenant_id = $1 AND message_id IN (SELECT message_id FROM messages WHERE tenant_id = $1 AND created_at < $2)")
+                .execute(self.conn())
+                .await?;
+            purged.messages = run("DELETE FROM messages WHERE tenant_id = $1 AND created_at < $2")
+                .execute(self.conn())
+                .await?
+                .rows_affected();
+        }
+        if let Some(cutoff) = sessions_before {
+            purged.sessions =
+                sqlx::query("DELETE FROM sessions WHERE tenant_id = $1 AND expires_at < $2")
+                    .bind(t.clone())
+                    .bind(cutoff)
+                    .execute(self.conn())
+                    .await?
+                    .rows_affected();
+            purged.sessions += sqlx::query(
+                "DELETE FROM support_sessions WHERE tenant_id = $1 AND expires_at < $2",
+            )
+            .bind(t)
+            .bind(cutoff)
+            .execute(self.conn())
+            .await?
+            .rows_affected();
+        }
+        Ok(purged)
+    }
+}

@@ -5,3 +5,4 @@ pub mod erasure;
 pub mod export;
 pub mod import;
 pub mod incident;
+pub mod retention;

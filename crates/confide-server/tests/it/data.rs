@@ -712,3 +712,105 @@ async fn an_export_imports_back_into_another_tenant_and_bad_headers_are_refused(
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     app.finish().await;
 }
+
+async fn retention_purges_what_is_past_the_policy_on(app: TestApp) {
+    use confide_app::operator::store::import::DataSettings;
+    let t = app.tenant("Acme").await;
+    let other = app.tenant("Keeper").await;
+    let ch = app
+        .channel_for(
+            t.id,
+            FIXTURE_PHONE_NUMBER_ID,
+            "retention-secret",
+            "http://127.0.0.1:9",
+        )
+        .await;
+    let p = person();
+    // 2025-06-08 (old) and 2025-12-25 (a week before the clock's 2026-01-01).
+    for (ts, wamid) in [("1749416383", "wamid.OLD"), ("1766620800", "wamid.NEW")] {
+        let body = String::from_utf8(delivery("text.json", &p, "hello", wamid))
+            .unwrap()
+            .replace("1749416383", ts);
+        assert_eq!(
+            app.deliver(&ch, body.as_bytes()).await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(app.count(t.id, "messages").await, 2);
+    let sessions = app.count(t.id, "sessions").await;
+    let other_sessions = app.count(other.id, "sessions").await;
+    assert!(sessions >= 4, "the members' sessions");
+    app.state
+        .set_data_settings(
+            t.id,
+            DataSettings {
+                retention_messages_days: Some(30),
+                retention_security_days: Some(7),
+                ..DataSettings::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    // Now: the June message is past 30 days, the December one is not; no session ended yet.
+    let done = app.state.run_retention().await.unwrap();
+    assert_eq!(done.len(), 1, "only the tenant with a policy");
+    assert_eq!((done[0].1.messages, done[0].1.sessions), (1, 0));
+    assert_eq!(app.count(t.id, "messages").await, 1);
+    let left = app
+        .get_ok(
+            &t.members["agent"].auth,
+            &format!(
+                "/api/v1/conversations/{}/messages",
+                conversation_of(&app, &t.members["agent"].auth, &p.name).await["id"]
+                    .as_str()
+                    .unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(left["messages"].as_array().unwrap().len(), 1, "{left}");
+
+    // Forty days on: the December message is past too, and the sessions (24 h at most) ended
+    // more than seven days ago.
+    app.clock.advance(time::Duration::days(40));
+    let done = app.state.run_retention().await.unwrap();
+    assert_eq!(
+        (done[0].1.messages, done[0].1.sessions),
+        (1, sessions as u64)
+    );
+    assert_eq!(app.count(t.id, "messages").await, 0);
+    assert_eq!(app.count(t.id, "sessions").await, 0);
+    assert_eq!(
+        app.count(other.id, "sessions").await,
+        other_sessions,
+        "no policy, nothing purged"
+    );
+    let purges: Vec<Value> = app
+        .audit_entries(t.id)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "retention.purged")
+        .map(|e| serde_json::from_str(&e.details).unwrap())
+        .collect();
+    assert_eq!(purges.len(), 2);
+    assert_eq!(purges[0]["messages"], 1);
+    assert_eq!(purges[1]["sessions"], sessions);
+    assert!(matches!(
+        app.state.operator_store().audit_verify(t.id).await.unwrap(),
+        confide_app::operator::store::audit::Verification::Intact { .. }
+    ));
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_purges_what_is_past_the_policy_and_keeps_the_rest() {
+    retention_purges_what_is_past_the_policy_on(TestApp::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_purges_what_is_past_the_policy_and_keeps_the_rest_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    retention_purges_what_is_past_the_policy_on(app).await;
+}
