@@ -126,3 +126,71 @@ pub async fn incident_report(
     );
     Ok(())
 }
+
+/// `confide tenant settings --tenant T [--default-region R] [--retention-messages-days N]
+/// [--retention-security-days M]`: shows, and with flags changes, a tenant's data settings
+/// (0 days or an empty region clears one).
+pub async fn tenant_settings(
+    config: &Config,
+    tenant: &str,
+    region: Option<String>,
+    messages_days: Option<i64>,
+    security_days: Option<i64>,
+) -> Result<(), Failure> {
+    let tenant = tenant_id(tenant)?;
+    let store = store(config).await?;
+    let mut s = store.read_scope(tenant).await.map_err(|e| match e {
+        confide_store::StoreError::NotFound => Failure::failed("no such tenant"),
+        e => Failure::failed(e.to_string()),
+    })?;
+    let mut settings = s
+        .data_settings()
+        .await
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    drop(s);
+    let changed = region.is_some() || messages_days.is_some() || security_days.is_some();
+    if let Some(r) = region {
+        let r = r.trim().to_ascii_uppercase();
+        if !r.is_empty() && r.parse::<phonenumber::country::Id>().is_err() {
+            return Err(Failure::config(format!(
+                "--default-region: {r:?} is not a two-letter country code such as BR"
+            )));
+        }
+        settings.default_region = (!r.is_empty()).then_some(r);
+    }
+    for (flag, value, slot) in [
+        (
+            "--retention-messages-days",
+            messages_days,
+            &mut settings.retention_messages_days,
+        ),
+        (
+            "--retention-security-days",
+            security_days,
+            &mut settings.retention_security_days,
+        ),
+    ] {
+        match value {
+            Some(d) if d < 0 => return Err(Failure::config(format!("{flag} must be 0 or more"))),
+            Some(0) => *slot = None,
+            Some(d) => *slot = Some(d),
+            None => {}
+        }
+    }
+    if changed {
+        confide_app::data::retention::set_data_settings(&store, tenant, settings.clone())
+            .await
+            .map_err(app_failure)?;
+    }
+    store.close().await;
+    println!(
+        "{}",
+        json!({
+            "tenant_id": tenant.to_string(),
+            "default_region": settings.default_region,
+            "retention_messages_days": settings.retention_messages_days,
+            "retention_security_days": settings.retention_security_days,
+        })
+    );
+    Ok(())
+}

@@ -114,6 +114,18 @@ enum TenantAction {
         #[arg(long)]
         yes: bool,
     },
+    /// Show or change a tenant's data settings: the region of local phone numbers in imports,
+    /// and how many days messages and ended sessions are kept (0 clears: kept for ever).
+    Settings {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        default_region: Option<String>,
+        #[arg(long)]
+        retention_messages_days: Option<i64>,
+        #[arg(long)]
+        retention_security_days: Option<i64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -272,6 +284,24 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Tenant {
             action: TenantAction::Erase { tenant, yes },
         } => data_commands::tenant_erase(&config, &tenant, yes).await,
+        Command::Tenant {
+            action:
+                TenantAction::Settings {
+                    tenant,
+                    default_region,
+                    retention_messages_days,
+                    retention_security_days,
+                },
+        } => {
+            data_commands::tenant_settings(
+                &config,
+                &tenant,
+                default_region,
+                retention_messages_days,
+                retention_security_days,
+            )
+            .await
+        }
         Command::Incident {
             action: IncidentAction::Revoke { tenant, json },
         } => data_commands::incident_revoke(&config, &tenant, json).await,

@@ -11,6 +11,7 @@ mod inbox_changes;
 mod inbox_reads;
 mod ingest;
 mod lifecycle;
+mod privacy;
 mod sealed;
 mod tenancy;
 
@@ -69,6 +70,7 @@ conformance!(
     clear_labels_and_sources_from_older_versions_are_sealed_at_start,
     erasing_a_contact_leaves_no_trace_and_keeps_its_opt_out,
     erasing_a_tenant_destroys_its_keys_and_rows_and_spares_the_others,
+    the_data_inventory_names_every_column,
 );
 
 use at_rest::*;
@@ -78,6 +80,7 @@ use inbox_changes::*;
 use inbox_reads::*;
 use ingest::*;
 use lifecycle::*;
+use privacy::*;
 use sealed::*;
 use tenancy::*;
 

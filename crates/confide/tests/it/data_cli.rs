@@ -246,6 +246,37 @@ fn tenant_erase_destroys_the_keys_then_the_rows_and_spares_other_tenants() {
     run_ok(confide(dir.path()).args(["keys", "init"]));
     let (tenant, _) = scripted_tenant(dir.path(), "doomed");
     let (other, _) = scripted_tenant(dir.path(), "spared");
+    // Data settings: the import region and the retention periods, shown and changed.
+    let v = json_out(
+        dir.path(),
+        &[
+            "tenant",
+            "settings",
+            "--tenant",
+            &tenant,
+            "--default-region",
+            "br",
+            "--retention-messages-days",
+            "30",
+        ],
+    );
+    assert_eq!(v["default_region"], "BR");
+    assert_eq!(v["retention_messages_days"], 30);
+    assert_eq!(v["retention_security_days"], Value::Null);
+    let v = json_out(dir.path(), &["tenant", "settings", "--tenant", &tenant]);
+    assert_eq!(v["retention_messages_days"], 30, "kept");
+    let out = confide(dir.path())
+        .args([
+            "tenant",
+            "settings",
+            "--tenant",
+            &tenant,
+            "--default-region",
+            "XX",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
     // Without --yes nothing happens.
     let out = confide(dir.path())
         .args(["tenant", "erase", "--tenant", &tenant])
