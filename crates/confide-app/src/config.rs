@@ -47,6 +47,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub log: LogConfig,
     pub outbound: OutboundConfig,
+    pub media: crate::media::config::MediaConfig,
 }
 
 /// Sessions and login (see docs/security/auth.md for why these values).
@@ -134,6 +135,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             log: LogConfig::default(),
             outbound: OutboundConfig::default(),
+            media: crate::media::config::MediaConfig::default(),
         }
     }
 }
@@ -291,13 +293,7 @@ impl Config {
                 redact_url(&self.database_url)
             )));
         }
-        // S3-compatible storage comes with the media work; until then only a local directory.
-        if !self.media_url.starts_with("file://") || self.media_url.len() <= "file://".len() {
-            return Err(ConfigError(format!(
-                "media_url: {:?} is not a file:// URL (S3 storage is not supported yet)",
-                self.media_url
-            )));
-        }
+        self.media.validate(&self.media_url).map_err(ConfigError)?;
         for origin in &self.graph_allowed_origins {
             parse_origin(origin).map_err(|e| ConfigError(format!("graph_allowed_origins: {e}")))?;
         }
@@ -451,7 +447,7 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-mod opt_secret {
+pub(crate) mod opt_secret {
     use secrecy::{ExposeSecret, SecretString};
     use serde::{Deserialize, Deserializer, Serializer};
 

@@ -15,12 +15,12 @@
 //! page image of the erased rows is left in the files.
 
 use crate::backend::Backend;
-use crate::error::{StoreError, parse_id};
+use crate::error::StoreError;
 use crate::scope::Scope;
 use crate::store::Store;
 use crate::tx::{Access, set_tenant};
 use confide_core::audit::{Actor, AuditEvent};
-use confide_core::ids::{ContactId, MessageId, TenantId};
+use confide_core::ids::{ContactId, TenantId};
 use confide_core::send_gate::{ConsentLedger, ConsentStatus, Purpose};
 use serde::Serialize;
 use sqlx::Row;
@@ -35,9 +35,10 @@ pub struct ErasedContact {
     pub consent_events: u64,
     /// Purposes whose opt-out outlives the erasure (one tombstone per identity each).
     pub tombstoned_purposes: Vec<String>,
-    /// Messages that may have a media object in the media store (deleted after the commit).
+    /// Storage keys of the person's media objects, whose rows are deleted: the bytes go from the
+    /// media store after the commit.
     #[serde(skip)]
-    pub media: Vec<MessageId>,
+    pub media: Vec<String>,
 }
 
 /// What a tenant's erasure removed.
@@ -48,9 +49,6 @@ pub struct ErasedTenant {
     /// Rows deleted, per table.
     pub rows: Vec<(String, u64)>,
 }
-
-/// Message kinds that carry a media object.
-const MEDIA_KINDS: &str = "'image', 'audio', 'video', 'document', 'sticker', 'media'";
 
 /// The conversations of contact `$2` of tenant `$1`.
 const CONVERSATIONS_OF: &str =
@@ -160,23 +158,12 @@ impl Scope<'_> {
             }
         }
 
-        // The media objects to delete once this commits.
-        let media = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT message_id FROM messages WHERE tenant_id = $1 AND conversation_id IN ({CONVERSATIONS_OF}) \
-             AND (kind IN ({MEDIA_KINDS}) OR EXISTS (SELECT 1 FROM media_fetches f \
-                  WHERE f.tenant_id = messages.tenant_id AND f.message_id = messages.message_id))"
-        )))
-        .bind(t.clone())
-        .bind(c.clone())
-        .fetch_all(self.conn())
-        .await?;
-        for r in &media {
-            erased.media.push(parse_id(r.try_get(0)?, "message")?);
-        }
-
         let of_messages = format!(
             "SELECT message_id FROM messages WHERE tenant_id = $1 AND conversation_id IN ({CONVERSATIONS_OF})"
         );
+        // The person's media objects (those that came with their messages): rows now, bytes
+        // once this commits.
+        erased.media = self.delete_media_of(&of_messages, &c).await?;
         erased.statuses = self
             .delete(
                 format!(
@@ -270,6 +257,8 @@ impl Scope<'_> {
 /// ledger goes with the contacts (the cascade: the application may not delete from it). The
 /// audit log and its head stay: they hold no personal data and must still verify.
 const TENANT_TABLES: &[&str] = &[
+    "media_link_uses",
+    "media_objects",
     "media_fetches",
     "outbox",
     "notes",
@@ -394,12 +383,52 @@ pub struct Purged {
     pub messages: u64,
     pub statuses: u64,
     pub sessions: u64,
-    /// Messages whose media objects must be deleted from the media store (after the commit).
+    /// Storage keys of the purged messages' media objects (the bytes go after the commit).
     #[serde(skip)]
-    pub media: Vec<MessageId>,
+    pub media: Vec<String>,
 }
 
 impl Scope<'_> {
+    /// Deletes the media objects (and their used-link records) of the messages `of_messages`
+    /// selects (`$1` the tenant, `$2` the given bind); their storage keys.
+    async fn delete_media_of<B>(
+        &mut self,
+        of_messages: &str,
+        bind: &B,
+    ) -> Result<Vec<String>, StoreError>
+    where
+        B: Clone + Send + for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + 'static,
+    {
+        let t = self.tenant_str().to_string();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT storage_key FROM media_objects WHERE tenant_id = $1 AND message_id IN ({of_messages})"
+        )))
+        .bind(t.clone())
+        .bind(bind.clone())
+        .fetch_all(self.conn())
+        .await?;
+        let keys = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<Vec<_>, _>>()?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM media_link_uses WHERE tenant_id = $1 AND media_id IN \
+             (SELECT media_id FROM media_objects WHERE tenant_id = $1 AND message_id IN ({of_messages}))"
+        )))
+        .bind(t.clone())
+        .bind(bind.clone())
+        .execute(self.conn())
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM media_objects WHERE tenant_id = $1 AND message_id IN ({of_messages})"
+        )))
+        .bind(t)
+        .bind(bind.clone())
+        .execute(self.conn())
+        .await?;
+        Ok(keys)
+    }
+
     /// Retention: takes the job's lease for this tenant (PostgreSQL: a transaction-scoped
     /// advisory lock, so one instance at a time purges it; SQLite has one writer anyway). False
     /// when another instance holds it.
@@ -428,18 +457,12 @@ impl Scope<'_> {
         let t = self.tenant_str().to_string();
         let mut purged = Purged::default();
         if let Some(cutoff) = messages_before {
-            let media = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT message_id FROM messages WHERE tenant_id = $1 AND created_at < $2 \
-                 AND (kind IN ({MEDIA_KINDS}) OR EXISTS (SELECT 1 FROM media_fetches f \
-                      WHERE f.tenant_id = messages.tenant_id AND f.message_id = messages.message_id))"
-            )))
-            .bind(t.clone())
-            .bind(cutoff)
-            .fetch_all(self.conn())
-            .await?;
-            for r in &media {
-                purged.media.push(parse_id(r.try_get(0)?, "message")?);
-            }
+            purged.media = self
+                .delete_media_of(
+                    "SELECT message_id FROM messages WHERE tenant_id = $1 AND created_at < $2",
+                    &cutoff,
+                )
+                .await?;
             let run = |sql: &'static str| sqlx::query(sql).bind(t.clone()).bind(cutoff);
             purged.statuses = run(
                 "DELETE FROM message_statuses WHERE tenant_id = $1 AND wamid IN \

@@ -95,6 +95,13 @@ const MIGRATIONS: &[Source] = &[
         sqlite_own_transaction: false,
     },
     Source {
+        version: 13,
+        description: "media objects",
+        sqlite: include_str!("../migrations/sqlite/0013_media_objects.sql"),
+        postgres: include_str!("../migrations/postgres/0013_media_objects.sql"),
+        sqlite_own_transaction: false,
+    },
+    Source {
         version: 14,
         description: "data rights",
         sqlite: include_str!("../migrations/sqlite/0014_data_rights.sql"),

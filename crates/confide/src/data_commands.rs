@@ -2,7 +2,7 @@
 //! `incident report` (the use cases are `confide_app::data`).
 
 use crate::Failure;
-use confide_app::media::vault::MediaVault;
+use confide_app::media::store::MediaStore;
 use confide_core::ids::TenantId;
 use confide_server::Config;
 use confide_server::startup::{Deps, Opener, open_store};
@@ -34,9 +34,10 @@ pub async fn tenant_erase(config: &Config, tenant: &str, yes: bool) -> Result<()
             "erasing a tenant cannot be undone: add --yes to confirm",
         ));
     }
-    let vault = MediaVault::from_url(&config.media_url).map_err(Failure::config)?;
+    let media =
+        MediaStore::from_config(&config.media_url, &config.media).map_err(Failure::config)?;
     let store = store(config).await?;
-    let erased = confide_app::data::erasure::erase_tenant(&store, &vault, tenant)
+    let erased = confide_app::data::erasure::erase_tenant(&store, &media, tenant)
         .await
         .map_err(app_failure)?;
     store.close().await;

@@ -7,26 +7,25 @@
 //! (crypto-shredding), then deletes its rows and its media. Both are audited with counts only.
 
 use crate::error::AppError;
-use crate::media::vault::MediaVault;
+use crate::media::store::MediaStore;
 use crate::principal::{Principal, PrincipalKind};
 use crate::runtime::App;
 use confide_core::audit::Actor;
-use confide_core::ids::{ContactId, MessageId, TenantId};
+use confide_core::ids::{ContactId, TenantId};
 use confide_core::permissions::Permission;
 use confide_store::Store;
 use confide_store::erasure::{ErasedContact, ErasedTenant};
 
-/// The media hook of erasure: deletes the media objects of erased messages from the media
-/// store. (Retention uses it too.) A failure is logged and counted, never hidden: the rows are
-/// already gone, and the object, sealed with the tenant's key, is listed for the operator.
-pub fn erase_media(vault: &MediaVault, tenant: TenantId, messages: &[MessageId]) -> u64 {
+/// The media hook of erasure (and retention): deletes the bytes of media objects whose rows
+/// are already gone. A failure is logged, never hidden; the media sweep
+/// (`crate::media::lifecycle`) finds such bytes without a row and deletes them later.
+pub async fn erase_media(media: &MediaStore, keys: &[String]) -> u64 {
     let mut deleted = 0;
-    for m in messages {
-        match vault.delete(tenant, *m) {
-            Ok(true) => deleted += 1,
-            Ok(false) => {}
+    for key in keys {
+        match media.delete(key).await {
+            Ok(()) => deleted += 1,
             Err(e) => {
-                tracing::error!(error = %e, tenant = %tenant, message = %m, "a media object of an erased message could not be deleted");
+                tracing::error!(error = %e, "a media object of erased data could not be deleted; the sweep will retry");
             }
         }
     }
@@ -66,7 +65,7 @@ impl App {
         let mut s = self.store.scope(p.tenant).await?;
         let erased = s.erase_contact(id, p.actor(), request_id).await?;
         s.commit().await?;
-        erase_media(&self.vault, p.tenant, &erased.media);
+        erase_media(&self.media, &erased.media).await;
         fold_log(&self.store).await;
         Ok(erased)
     }
@@ -76,12 +75,18 @@ impl App {
 /// its keys first, then its rows and its media.
 pub async fn erase_tenant(
     store: &Store,
-    vault: &MediaVault,
+    media: &MediaStore,
     tenant: TenantId,
 ) -> Result<ErasedTenant, AppError> {
     let erased = store.erase_tenant(tenant, Actor::Cli).await?;
-    if let Err(e) = vault.delete_tenant(tenant) {
-        tracing::error!(error = %e, tenant = %tenant, "the media of an erased tenant could not be deleted");
+    match media.list_tenant(tenant).await {
+        Ok(objects) => {
+            let keys: Vec<String> = objects.into_iter().map(|(k, _)| k).collect();
+            erase_media(media, &keys).await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, tenant = %tenant, "the media of an erased tenant could not be listed; the sweep will retry");
+        }
     }
     fold_log(store).await;
     Ok(erased)

@@ -5,7 +5,7 @@
 
 use crate::data::erasure::erase_media;
 use crate::error::AppError;
-use crate::media::vault::MediaVault;
+use crate::media::store::MediaStore;
 use crate::runtime::App;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::clock::SharedClock;
@@ -23,12 +23,12 @@ pub const INTERVAL: Duration = Duration::from_secs(3600);
 /// One pass of the job at `now` (Unix micros): every tenant with a retention period.
 pub async fn run_once(
     store: &Store,
-    vault: &MediaVault,
+    media: &MediaStore,
     now: i64,
 ) -> Result<Vec<(TenantId, Purged)>, AppError> {
     let mut done = Vec::new();
     for (tenant, settings) in store.tenants_with_retention().await? {
-        if let Some(p) = purge_tenant(store, vault, tenant, &settings, now).await? {
+        if let Some(p) = purge_tenant(store, media, tenant, &settings, now).await? {
             done.push((tenant, p));
         }
     }
@@ -37,7 +37,7 @@ pub async fn run_once(
 
 async fn purge_tenant(
     store: &Store,
-    vault: &MediaVault,
+    media: &MediaStore,
     tenant: TenantId,
     settings: &DataSettings,
     now: i64,
@@ -72,19 +72,19 @@ async fn purge_tenant(
         .await?;
     }
     s.commit().await?;
-    erase_media(vault, tenant, &purged.media);
+    erase_media(media, &purged.media).await;
     Ok(Some(purged))
 }
 
 /// The scheduled job: a pass every [`INTERVAL`] until `stop`.
 pub async fn worker(
     store: Store,
-    vault: MediaVault,
+    media: MediaStore,
     clock: SharedClock,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        match run_once(&store, &vault, clock.now_micros()).await {
+        match run_once(&store, &media, clock.now_micros()).await {
             Ok(done) => {
                 let messages: u64 = done.iter().map(|(_, p)| p.messages).sum();
                 if messages > 0 {
@@ -109,7 +109,7 @@ pub async fn worker(
 impl App {
     /// One pass of the retention job now (tests, and the operator).
     pub async fn run_retention(&self) -> Result<Vec<(TenantId, Purged)>, AppError> {
-        run_once(&self.store, &self.vault, self.clock.now_micros()).await
+        run_once(&self.store, &self.media, self.clock.now_micros()).await
     }
 
     /// Sets a tenant's data settings (the local operator's command and tests); audited as

@@ -36,7 +36,15 @@ pub enum SendInput {
         language: String,
         params: Vec<String>,
     },
+    /// An uploaded file (`POST /api/v1/media`), with a caption for images, videos and documents.
+    Media {
+        media_id: String,
+        caption: Option<String>,
+    },
 }
+
+/// WhatsApp's limit on a media caption.
+pub const CAPTION_MAX: usize = 1024;
 
 impl SendInput {
     /// The `{"type": ...}` body of `POST /api/v1/conversations/{id}/messages`.
@@ -94,7 +102,34 @@ impl SendInput {
                     params,
                 })
             }
-            "media" | "interactive" | "reaction" => Err(invalid(format!(
+            "media" => {
+                let media_id = body
+                    .get("media_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| {
+                        invalid("A media message needs \"media_id\" (from POST /api/v1/media).")
+                    })?;
+                let caption = match body.get("caption") {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(serde_json::Value::String(c)) if c.trim().is_empty() => None,
+                    Some(serde_json::Value::String(c)) => {
+                        if c.chars().count() > CAPTION_MAX {
+                            return Err(invalid(format!(
+                                "The caption is longer than WhatsApp's {CAPTION_MAX} characters."
+                            )));
+                        }
+                        Some(c.clone())
+                    }
+                    Some(_) => return Err(invalid("\"caption\" is text.")),
+                };
+                Ok(SendInput::Media {
+                    media_id: media_id.to_string(),
+                    caption,
+                })
+            }
+            "interactive" | "reaction" => Err(invalid(format!(
                 "Sending {kind} messages is not available yet; send a text reply."
             ))),
             other => Err(invalid(format!(
@@ -106,6 +141,7 @@ impl SendInput {
     pub(crate) fn content(&self) -> Content<'_> {
         match self {
             SendInput::Text { .. } => Content::Text,
+            SendInput::Media { .. } => Content::Media,
             SendInput::Template {
                 name,
                 language,
@@ -122,12 +158,16 @@ impl SendInput {
         match self {
             SendInput::Text { .. } => "text",
             SendInput::Template { .. } => "template",
+            SendInput::Media { .. } => "media",
         }
     }
 
     fn body(&self) -> serde_json::Value {
         match self {
             SendInput::Text { text } => json!({ "text": text }),
+            SendInput::Media { media_id, caption } => {
+                json!({ "media_id": media_id, "caption": caption })
+            }
             SendInput::Template {
                 name,
                 language,
@@ -141,6 +181,10 @@ impl SendInput {
         match kind {
             "text" => Some(SendInput::Text {
                 text: body["text"].as_str()?.to_string(),
+            }),
+            "media" => Some(SendInput::Media {
+                media_id: body["media_id"].as_str()?.to_string(),
+                caption: body["caption"].as_str().map(str::to_string),
             }),
             "template" => Some(SendInput::Template {
                 name: body["template"].as_str()?.to_string(),
@@ -274,6 +318,22 @@ impl App {
         // Not the tenant's conversation: not found, before the body is looked at.
         let c = s.inbox().conversation(conversation).await?;
         let input = SendInput::from_json(body)?;
+        // A media message names one of the tenant's uploaded files.
+        if let SendInput::Media { media_id, .. } = &input {
+            let known = match media_id.parse() {
+                Ok(id) => match s.media_objects().get(id).await {
+                    Ok(_) => true,
+                    Err(StoreError::NotFound) => false,
+                    Err(e) => return Err(e.into()),
+                },
+                Err(_) => false,
+            };
+            if !known {
+                return Err(invalid(
+                    "media_id names no uploaded file of this account (upload it with POST /api/v1/media).",
+                ));
+            }
+        }
         if let Some(k) = idempotency_key
             && (k.is_empty() || k.len() > IDEMPOTENCY_KEY_MAX)
         {

@@ -56,7 +56,7 @@ fn message_json(m: &InboxMessage) -> Value {
     v["media"] = json!(
         m.media
             .as_ref()
-            .map(|f| json!({"status": f.status, "attempts": f.attempts}))
+            .map(|f| json!({"status": f.status, "attempts": f.attempts, "error": f.error, "media_id": f.media_id}))
     );
     v
 }

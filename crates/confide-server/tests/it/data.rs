@@ -173,19 +173,35 @@ async fn erasure_proof_on(app: TestApp) {
         .unwrap_or_else(|| panic!("an image in {messages}"))["id"]
         .as_str()
         .unwrap()
-        .parse()
+        .parse::<confide_core::ids::MessageId>()
         .unwrap();
-    app.state
-        .vault
-        .put(t.id, image, media_bytes.as_bytes())
-        .unwrap();
-    let media_dir = app
-        .state
-        .config
-        .media_url
-        .strip_prefix("file://")
-        .unwrap()
-        .to_string();
+    // The image's object in the media store, as the fetcher leaves it (a row naming the
+    // message and its bytes under a random key; planted in clear to prove deletion, not
+    // encryption).
+    let media_id = confide_core::ids::MediaId::new(app.clock.as_ref(), &OsEntropy);
+    let key = format!("{}/{media_id}", t.id);
+    {
+        use confide_app::operator::store::media_objects::NewMediaObject;
+        let mut s = app.state.operator_store().scope(t.id).await.unwrap();
+        s.media_objects()
+            .insert(&NewMediaObject {
+                id: media_id,
+                kind: "image".into(),
+                content_type: "image/jpeg".into(),
+                byte_size: media_bytes.len() as i64,
+                file_name: None,
+                storage_key: key.clone(),
+                origin: "inbound",
+                message: Some(image),
+            })
+            .await
+            .unwrap();
+        s.commit().await.unwrap();
+    }
+    let media_dir = app.media_dir().display().to_string();
+    let object = app.media_dir().join(&key);
+    std::fs::create_dir_all(object.parent().unwrap()).unwrap();
+    std::fs::write(&object, media_bytes.as_bytes()).unwrap();
     assert!(contains(&dir_bytes(media_dir.as_ref()), &media_bytes));
 
     // Only `data.erase` erases: not the agent, not the admin.
@@ -227,10 +243,7 @@ async fn erasure_proof_on(app: TestApp) {
         assert!(!contains(&db, planted), "{planted} in the database");
         assert!(!contains(&media, planted), "{planted} in the media store");
     }
-    assert!(
-        app.state.vault.get(t.id, image).is_err(),
-        "the media object is deleted"
-    );
+    assert!(!object.exists(), "the media object is deleted");
 
     // The person writes again: a new contact with the same number, still opted out.
     let r = app

@@ -74,7 +74,7 @@ async fn send(app: &TestApp, auth: &Auth, conversation: &str, body: Value) -> cr
 
 /// The dispatcher, as the server runs it in the background (the test harness drops the server's
 /// workers, so tests run its passes themselves, as the media tests do with the fetcher).
-fn dispatcher(app: &TestApp) -> confide_app::outbound::dispatcher::Dispatcher {
+pub(crate) fn dispatcher(app: &TestApp) -> confide_app::outbound::dispatcher::Dispatcher {
     confide_app::outbound::dispatcher::Dispatcher::new(
         app.state.operator_store().clone(),
         app.state.channels.clone(),
@@ -84,6 +84,7 @@ fn dispatcher(app: &TestApp) -> confide_app::outbound::dispatcher::Dispatcher {
         app.state.health.clone(),
         Arc::new(tokio::sync::Notify::new()),
     )
+    .with_media(app.state.media.clone(), app.state.media_links.clone())
 }
 
 /// One dispatcher pass over what is due.
@@ -620,4 +621,5 @@ async fn opening_a_conversation_marks_the_customers_messages_read_on_whatsapp() 
 
 mod broadcasts;
 mod consent;
+mod media;
 mod templates;
