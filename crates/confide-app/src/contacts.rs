@@ -132,7 +132,7 @@ fn check_phone(p: &str) -> Result<Phone, AppError> {
 }
 
 /// A trimmed name; empty is no name.
-fn check_name(n: &str) -> Result<Option<String>, AppError> {
+pub(crate) fn check_name(n: &str) -> Result<Option<String>, AppError> {
     let n = n.trim();
     if n.chars().count() > MAX_NAME_CHARS || n.chars().any(char::is_control) {
         return Err(AppError::invalid(
@@ -146,7 +146,7 @@ fn check_name(n: &str) -> Result<Option<String>, AppError> {
 }
 
 /// An array of labels, each trimmed, 1 to 50 characters, at most 50; repeats are dropped.
-fn check_labels(v: &Value) -> Result<Vec<String>, AppError> {
+pub(crate) fn check_labels(v: &Value) -> Result<Vec<String>, AppError> {
     let invalid = || {
         AppError::invalid(
             Code::InvalidLabels,
@@ -175,7 +175,7 @@ fn check_labels(v: &Value) -> Result<Vec<String>, AppError> {
 }
 
 /// A JSON object of at most 16 KiB serialized.
-fn check_attributes(v: &Value) -> Result<Map<String, Value>, AppError> {
+pub(crate) fn check_attributes(v: &Value) -> Result<Map<String, Value>, AppError> {
     match v {
         Value::Null => Ok(Map::new()),
         Value::Object(m) if v.to_string().len() <= MAX_ATTRIBUTES_BYTES => Ok(m.clone()),
@@ -189,14 +189,14 @@ fn check_attributes(v: &Value) -> Result<Map<String, Value>, AppError> {
 }
 
 /// A checked consent event.
-struct CheckedConsent {
-    purpose: Purpose,
-    status: ConsentStatus,
-    source: String,
-    evidence: Option<String>,
+pub(crate) struct CheckedConsent {
+    pub(crate) purpose: Purpose,
+    pub(crate) status: ConsentStatus,
+    pub(crate) source: String,
+    pub(crate) evidence: Option<String>,
 }
 
-fn check_consent(b: ConsentInput) -> Result<CheckedConsent, AppError> {
+pub(crate) fn check_consent(b: ConsentInput) -> Result<CheckedConsent, AppError> {
     let purpose = b
         .purpose
         .as_deref()
@@ -383,11 +383,13 @@ impl App {
         let mut s = self.store.read_scope(p.tenant).await?;
         s.contacts().get(id).await?;
         let events = s.consent().history(id).await?;
+        // What the gate folds: the ledger after any opt-out an erased contact with the same
+        // number left behind.
+        let rows = s.consent_rows(id).await?;
         s.commit().await?;
         let ledger = ConsentLedger::from_rows(
-            events
-                .iter()
-                .map(|e| (e.purpose.as_str(), e.status.as_str(), e.created_at)),
+            rows.iter()
+                .map(|(purpose, status, at)| (purpose.as_str(), status.as_str(), *at)),
         )
         .map_err(|e| {
             tracing::error!(error = %e, "unreadable consent ledger");

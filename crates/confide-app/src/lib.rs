@@ -21,6 +21,7 @@ pub mod charges;
 pub mod config;
 pub mod contacts;
 pub mod conversations;
+pub mod data;
 pub mod error;
 pub mod events;
 pub mod identity;

@@ -225,6 +225,12 @@ impl App {
         .with_media(media.clone(), media_links.clone())
         .with_throughput(config.outbound.throughput_per_second);
         handles.push(tokio::spawn(dispatcher.run(stop.clone())));
+        handles.push(tokio::spawn(crate::data::retention::worker(
+            store.clone(),
+            media.clone(),
+            deps.clock.clone(),
+            stop.clone(),
+        )));
         handles.push(tokio::spawn(crate::media::lifecycle::run_sweeps(
             store.clone(),
             media.clone(),

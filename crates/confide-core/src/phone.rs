@@ -48,7 +48,7 @@ impl Phone {
         if !(8..=15).contains(&digits.len()) {
             return Err(PhoneError::Length);
         }
-        Ok(Self(format!("+{digits}")))
+        Ok(Self(format!("+{}", brazil_ninth_digit(digits))))
     }
 
     pub fn as_str(&self) -> &str {
@@ -58,6 +58,25 @@ impl Phone {
     /// The digits without `+`, as WhatsApp writes `wa_id`.
     pub fn digits(&self) -> &str {
         &self.0[1..]
+    }
+}
+
+/// Brazil's mobile numbers gained a ninth digit (a leading 9) between 2012 and 2016, yet older
+/// WhatsApp ids and address books still write them with eight: `55 11 8765-4321` is
+/// `+55 11 98765-4321`. A Brazilian number of a two-digit area code (no zero) and eight digits
+/// starting with 6 to 9 (the old mobile ranges; landlines start with 2 to 5) gets its 9, so both
+/// forms are one number.
+fn brazil_ninth_digit(digits: String) -> String {
+    let b = digits.as_bytes();
+    if b.len() == 12
+        && digits.starts_with("55")
+        && (b'1'..=b'9').contains(&b[2])
+        && (b'1'..=b'9').contains(&b[3])
+        && (b'6'..=b'9').contains(&b[4])
+    {
+        format!("{}9{}", &digits[..4], &digits[4..])
+    } else {
+        digits
     }
 }
 
@@ -105,6 +124,13 @@ mod tests {
             ("+1650555123a", Err(PhoneError::Characters)),
             ("", Err(PhoneError::Length)),
             ("+", Err(PhoneError::Length)),
+            // Brazil: a mobile with and without its ninth digit is one number; landlines and
+            // nine-digit mobiles are left alone.
+            ("+55 11 98765-4321", Ok("+5511987654321")),
+            ("5511 8765 4321", Ok("+5511987654321")),
+            ("+55 (21) 7765-4321", Ok("+5521977654321")),
+            ("+55 11 3456-7890", Ok("+551134567890")),
+            ("+44 20 7946 0958", Ok("+442079460958")),
         ];
         for (input, want) in cases {
             let got = Phone::parse(input);

@@ -25,6 +25,19 @@ impl Scope<'_> {
     }
 }
 
+/// Appends an entry to `tenant`'s chain in a transaction that is not a [`Scope`] (one that
+/// outlives the tenant's keys: erasure).
+pub(crate) async fn append_in(
+    store: &Store,
+    conn: &mut AnyConnection,
+    tenant: &str,
+    event: &AuditEvent,
+) -> Result<i64, StoreError> {
+    let sealer = store.keys().audit_sealer();
+    let at = store.clock().now_micros();
+    append(conn, &sealer, tenant, at, event).await
+}
+
 /// Appends one entry after the tenant's head, updating the head in the same transaction. The
 /// head row is the lock that serialises appends of one tenant.
 async fn append(
@@ -80,7 +93,7 @@ async fn append(
     Ok(e.seq)
 }
 
-fn entry_from_row(r: &sqlx::any::AnyRow) -> Result<AuditEntry, StoreError> {
+pub(crate) fn entry_from_row(r: &sqlx::any::AnyRow) -> Result<AuditEntry, StoreError> {
     Ok(AuditEntry {
         tenant_id: r.try_get("tenant_id")?,
         seq: r.try_get("seq")?,

@@ -138,6 +138,9 @@ fn session_setup(
                 // Statement journals in memory: multi-row statements otherwise go to temporary
                 // files.
                 "PRAGMA temp_store = MEMORY".to_string(),
+                // Deleted content is overwritten with zeros, so an erased row leaves no copy in
+                // the database file's free space (see `crate::erasure`).
+                "PRAGMA secure_delete = ON".to_string(),
                 format!(
                     "PRAGMA wal_autocheckpoint = {}",
                     if role == Role::Writer && options.sqlite_background_checkpoint {

@@ -79,6 +79,21 @@ pub struct Contacts<'a, 's> {
 
 impl Contacts<'_, '_> {
     pub async fn create(&mut self, new: NewContact, actor: Actor) -> Result<Contact, StoreError> {
+        let id = self.insert(new).await?;
+        let row = id.to_string();
+        self.scope
+            .audit(&AuditEvent::new(
+                actor,
+                "contact.created",
+                format!("contact:{row}"),
+            ))
+            .await?;
+        self.get(id).await
+    }
+
+    /// Inserts a contact (sealed, with its label index rows), unaudited: the caller audits (one
+    /// entry per contact from the API, one per batch from an import).
+    pub(crate) async fn insert(&mut self, new: NewContact) -> Result<ContactId, StoreError> {
         let id = ContactId::new(
             self.scope.store.clock().as_ref(),
             self.scope.store.entropy().as_ref(),
@@ -129,14 +144,7 @@ impl Contacts<'_, '_> {
             ));
         }
         self.index_labels(&row, &new.labels).await?;
-        self.scope
-            .audit(&AuditEvent::new(
-                actor,
-                "contact.created",
-                format!("contact:{row}"),
-            ))
-            .await?;
-        self.get(id).await
+        Ok(id)
     }
 
     pub async fn get(&mut self, id: ContactId) -> Result<Contact, StoreError> {
@@ -252,6 +260,26 @@ impl Contacts<'_, '_> {
         change: ContactChange,
         actor: Actor,
     ) -> Result<(Contact, Vec<&'static str>), StoreError> {
+        let fields = self.change(id, change).await?;
+        let current = self.get(id).await?;
+        if fields.is_empty() {
+            return Ok((current, fields));
+        }
+        self.scope
+            .audit(
+                &AuditEvent::new(actor, "contact.updated", format!("contact:{id}"))
+                    .with_details(serde_json::json!({ "fields": fields })),
+            )
+            .await?;
+        Ok((current, fields))
+    }
+
+    /// Changes a contact, unaudited (see [`Self::update`]); the names of the fields that changed.
+    pub(crate) async fn change(
+        &mut self,
+        id: ContactId,
+        change: ContactChange,
+    ) -> Result<Vec<&'static str>, StoreError> {
         let current = self.get(id).await?;
         let row = id.to_string();
         let mut sets: Vec<String> = Vec::new();
@@ -299,7 +327,7 @@ impl Contacts<'_, '_> {
             fields.push("labels");
         }
         if fields.is_empty() {
-            return Ok((current, fields));
+            return Ok(fields);
         }
         let assignments: Vec<String> = sets
             .iter()
@@ -329,14 +357,25 @@ impl Contacts<'_, '_> {
         if let Some(labels) = &new_labels {
             self.index_labels(&row, labels).await?;
         }
-        self.scope
-            .audit(
-                &AuditEvent::new(actor, "contact.updated", format!("contact:{row}"))
-                    .with_details(serde_json::json!({ "fields": fields })),
-            )
+        Ok(fields)
+    }
+
+    /// The id of the contact holding a phone number or WhatsApp user id (blind index), without
+    /// decrypting anything.
+    pub(crate) async fn id_by(
+        &mut self,
+        column: &'static str,
+        bidx: Vec<u8>,
+    ) -> Result<Option<ContactId>, StoreError> {
+        let sql = format!("SELECT contact_id FROM contacts WHERE tenant_id = $1 AND {column} = $2");
+        let t = self.scope.tenant_str().to_string();
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(t)
+            .bind(bidx)
+            .fetch_optional(self.scope.conn())
             .await?;
-        let c = self.get(id).await?;
-        Ok((c, fields))
+        r.map(|r| crate::error::parse_id(r.try_get(0)?, "contact"))
+            .transpose()
     }
 
     /// Finds a contact by phone number (blind index; the number is never searched in clear).

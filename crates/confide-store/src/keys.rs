@@ -54,6 +54,13 @@ impl Keys {
         }
     }
 
+    /// Drops a tenant's unwrapped keys from the cache (its wrapped keys were destroyed).
+    pub(crate) fn forget(&self, t: TenantId) {
+        if let Ok(mut m) = self.cache.lock() {
+            m.remove(&t);
+        }
+    }
+
     /// Runs `f` on the current keyring.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Keyring) -> T) -> Result<T, StoreError> {
         let guard = self

@@ -101,6 +101,13 @@ const MIGRATIONS: &[Source] = &[
         postgres: include_str!("../migrations/postgres/0013_media_objects.sql"),
         sqlite_own_transaction: false,
     },
+    Source {
+        version: 14,
+        description: "data rights",
+        sqlite: include_str!("../migrations/sqlite/0014_data_rights.sql"),
+        postgres: include_str!("../migrations/postgres/0014_data_rights.sql"),
+        sqlite_own_transaction: false,
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

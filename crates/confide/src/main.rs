@@ -4,6 +4,7 @@
 
 mod auth_commands;
 mod commands;
+mod data_commands;
 mod demo;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         action: TenantAction,
     },
+    /// Respond to a security incident.
+    Incident {
+        #[command(subcommand)]
+        action: IncidentAction,
+    },
     /// Check the audit log.
     Audit {
         #[command(subcommand)]
@@ -96,6 +102,51 @@ enum TenantAction {
         name: String,
         #[arg(long)]
         owner_email: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Erase a tenant for good: its keys are destroyed first (crypto-shredding), then its rows
+    /// and media are deleted. Its audit log stays.
+    Erase {
+        #[arg(long)]
+        tenant: String,
+        /// Confirms the erasure (it cannot be undone).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Show or change a tenant's data settings: the region of local phone numbers in imports,
+    /// and how many days messages and ended sessions are kept (0 clears: kept for ever).
+    Settings {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        default_region: Option<String>,
+        #[arg(long)]
+        retention_messages_days: Option<i64>,
+        #[arg(long)]
+        retention_security_days: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum IncidentAction {
+    /// End every session and API key of a tenant at once, revoke support access, and mark its
+    /// channels' secrets for rotation.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What the audit log says was read, exported, sent or changed in a time range, by whom,
+    /// and which contacts it touched (RFC 3339 times; `until` excluded).
+    Report {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        since: String,
+        #[arg(long)]
+        until: String,
         #[arg(long)]
         json: bool,
     },
@@ -230,6 +281,39 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     json,
                 },
         } => commands::tenant_create(&config, &name, &owner_email, json).await,
+        Command::Tenant {
+            action: TenantAction::Erase { tenant, yes },
+        } => data_commands::tenant_erase(&config, &tenant, yes).await,
+        Command::Tenant {
+            action:
+                TenantAction::Settings {
+                    tenant,
+                    default_region,
+                    retention_messages_days,
+                    retention_security_days,
+                },
+        } => {
+            data_commands::tenant_settings(
+                &config,
+                &tenant,
+                default_region,
+                retention_messages_days,
+                retention_security_days,
+            )
+            .await
+        }
+        Command::Incident {
+            action: IncidentAction::Revoke { tenant, json },
+        } => data_commands::incident_revoke(&config, &tenant, json).await,
+        Command::Incident {
+            action:
+                IncidentAction::Report {
+                    tenant,
+                    since,
+                    until,
+                    json,
+                },
+        } => data_commands::incident_report(&config, &tenant, &since, &until, json).await,
         Command::Audit {
             action: AuditAction::Verify { tenant, json },
         } => commands::audit_verify(&config, tenant.as_deref(), json).await,

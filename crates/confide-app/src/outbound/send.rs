@@ -361,11 +361,11 @@ pub(crate) async fn gate(
             .and_then(crate::templates::gate_template),
         _ => None,
     };
-    let history = s.consent().history(c.contact_id).await?;
+    // The contact's ledger, after the opt-outs an erased contact with the same number left.
+    let rows = s.consent_rows(c.contact_id).await?;
     let ledger = ConsentLedger::from_rows(
-        history
-            .iter()
-            .map(|e| (e.purpose.as_str(), e.status.as_str(), e.created_at)),
+        rows.iter()
+            .map(|(purpose, status, at)| (purpose.as_str(), status.as_str(), *at)),
     )
     .map_err(|e| StoreError::Corrupt(format!("consent ledger: {e}")))?;
     let request = SendRequest {

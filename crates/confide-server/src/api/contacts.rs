@@ -12,7 +12,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use confide_app::contacts::{
     ConsentEvent, ConsentInput, Contact, ContactEdit, ContactInput, ContactQuery,
@@ -158,4 +158,108 @@ pub async fn record_consent(
         .record_consent(&principal, &contact, b, request_id)
         .await?;
     Ok((StatusCode::CREATED, Json(event_json(&event))).into_response())
+}
+
+/// `DELETE /api/v1/contacts/{id}` erases the contact and everything of that person: messages,
+/// notes, attributes, labels, media and blind-index entries (GDPR Art. 17). Only an opt-out
+/// survives, as a tombstone that still blocks sends to the same number. Needs `data.erase`
+/// (a person: signed in within the last 15 minutes). → `{"id","erased":{counts}}`; 404 unless
+/// the contact is the caller's tenant's.
+pub async fn erase(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    headers: HeaderMap,
+    Path(contact): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let request_id = super::session::request_id(&headers);
+    let e = state
+        .erase_contact(&principal, &contact, request_id)
+        .await?;
+    Ok(Json(json!({
+        "id": contact,
+        "erased": {
+            "conversations": e.conversations,
+            "messages": e.messages,
+            "notes": e.notes,
+            "consent_events": e.consent_events,
+            "media": e.media.len(),
+            "opt_outs_kept": e.tombstoned_purposes,
+        }
+    })))
+}
+
+/// `?format=csv|json` of a contact export.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ExportQuery {
+    /// `csv` (the default) or `json`.
+    pub format: Option<String>,
+}
+
+/// `GET /api/v1/contacts/export?format=csv|json`: the whole contact book, streamed (CSV cells
+/// starting with `= + - @`, a tab or a carriage return are neutralised with `'`). Needs
+/// `contacts.export`; audited as `contacts.exported`.
+pub async fn export(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    headers: HeaderMap,
+    q: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let request_id = super::session::request_id(&headers);
+    let q = query(q)?;
+    let export = state
+        .export_contacts(&principal, q.format.as_deref(), request_id)
+        .await?;
+    let format = export.format;
+    let chunks = futures_util::stream::unfold(export.chunks, |mut rx| async move {
+        let next = rx.recv().await?;
+        let item = next.map_err(|e| {
+            tracing::error!(error = %e.message, "contact export stopped");
+            std::io::Error::other("the export stopped")
+        });
+        Some((item, rx))
+    });
+    let filename = format!("contacts.{}", format.as_str());
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response())
+}
+
+/// `POST /api/v1/contacts/import?mode=partial|all_or_nothing&region=BR&map=...` with a
+/// `text/csv` body: `{"mode","imported","updated","rejected":[{"line","reason"}],"committed"}`.
+/// The body is read as it arrives (at most 64 MiB). Needs `contacts.write` (and `consent.write`
+/// for a consent column); each transaction is audited as `contacts.imported`.
+pub async fn import(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    headers: HeaderMap,
+    q: Result<Query<confide_app::data::import::ImportOptions>, QueryRejection>,
+    body: axum::body::Body,
+) -> Result<Json<Value>, ApiError> {
+    use futures_util::StreamExt;
+    let request_id = super::session::request_id(&headers);
+    let mut import = state
+        .start_import(&principal, query(q)?, request_id)
+        .await?;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "The body could not be read.",
+            )
+        })?;
+        import.feed(&chunk).await?;
+    }
+    let report = import.finish().await?;
+    Ok(Json(json!(report)))
 }

@@ -292,6 +292,18 @@ pub fn table() -> RouteTable {
             contacts::create,
         )
         .route(
+            Post,
+            "/api/v1/contacts/import",
+            Perm(P::ContactsWrite),
+            contacts::import,
+        )
+        .route(
+            Get,
+            "/api/v1/contacts/export",
+            Perm(P::ContactsExport),
+            contacts::export,
+        )
+        .route(
             Get,
             "/api/v1/contacts/{id}",
             Perm(P::ContactsRead),
@@ -302,6 +314,12 @@ pub fn table() -> RouteTable {
             "/api/v1/contacts/{id}",
             Perm(P::ContactsWrite),
             contacts::update,
+        )
+        .route(
+            Delete,
+            "/api/v1/contacts/{id}",
+            Perm(P::DataErase),
+            contacts::erase,
         )
         .route(
             Get,

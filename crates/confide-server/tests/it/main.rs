@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod channels;
 mod contacts;
+mod data;
 mod edge;
 mod harness;
 mod inbox;

@@ -5,6 +5,7 @@
 mod auth_cli;
 mod cli;
 mod crash;
+mod data_cli;
 mod serve;
 
 use std::path::Path;

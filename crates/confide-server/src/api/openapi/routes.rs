@@ -400,6 +400,16 @@ pub(super) fn table_ops() -> Vec<Op> {
             .body::<ContactInput>()
             .created("`{\"id\",\"phone\",\"wa_user_id\",\"username\",\"name\",\"labels\",\"attributes\",\"created_at\",\"updated_at\"}`.")
             .errors(&[C::InvalidPhone, C::InvalidName, C::InvalidLabels, C::InvalidAttributes, C::Conflict]),
+        op(Post, "/api/v1/contacts/import", "contacts_import", "contacts", "Import contacts from CSV")
+            .doc("A `text/csv` body (at most 64 MiB), read as it arrives: a header row (`phone`, `wa_user_id`, `name`, `labels` separated by `;`, `attributes` as a JSON object or `attr:KEY` columns, `consent` = `opted_in`/`opted_out` with `consent_purpose`, `consent_source`, `consent_evidence`; the export's own columns import back; `map=Their Column=phone,...` renames others), then one contact per row. Phone numbers are read with libphonenumber's metadata, local ones in `region` (default: the tenant's); a Brazilian mobile with or without its ninth digit is one number. A row whose phone number or WhatsApp user id is already a contact's updates it. `partial` imports every good row and reports each bad one; `all_or_nothing` imports nothing unless every row is good (`committed:false`). Audited as `contacts.imported` per transaction.")
+            .query::<confide_app::data::import::ImportOptions>()
+            .ok("`{\"mode\",\"imported\",\"updated\",\"rejected\":[{\"line\",\"reason\"}],\"committed\"}`.")
+            .errors(&[C::InvalidQuery, C::BadRequest, C::PayloadTooLarge]),
+        op(Get, "/api/v1/contacts/export", "contacts_export", "contacts", "Export the contact book")
+            .doc("The whole contact book, streamed: CSV (`text/csv`, columns `id,phone,wa_user_id,username,name,labels,attributes,created_at,updated_at`; labels joined by `;`, attributes as JSON) or JSON (`{\"version\":1,\"contacts\":[...]}`). CSV cells starting with `=`, `+`, `-`, `@`, a tab or a carriage return are neutralised with a leading `'` (the import reads them back). Audited as `contacts.exported`.")
+            .query::<contacts::ExportQuery>()
+            .answer(200, "The contact book as a file (`Content-Disposition: attachment`).", Content::Text)
+            .errors(&[C::InvalidQuery]),
         op(Get, "/api/v1/contacts/{id}", "contacts_get", "contacts", "Read a contact")
             .ok("The contact."),
         op(Patch, "/api/v1/contacts/{id}", "contacts_update", "contacts", "Change a contact")
@@ -407,6 +417,10 @@ pub(super) fn table_ops() -> Vec<Op> {
             .body::<contacts::PatchBody>()
             .ok("The contact.")
             .errors(&[C::InvalidPhone, C::InvalidName, C::InvalidLabels, C::InvalidAttributes, C::Conflict]),
+        op(Delete, "/api/v1/contacts/{id}", "contacts_erase", "contacts", "Erase a contact")
+            .doc("Erases the contact and everything of that person (GDPR Art. 17): conversations, messages, statuses, notes, attributes, labels, media and blind-index entries. An opt-out survives only as a tombstone of keyed hashes, so sends to the same number stay refused. Audited with counts only. A person needs a sign-in from the last 15 minutes.")
+            .ok("`{\"id\",\"erased\":{\"conversations\",\"messages\",\"notes\",\"consent_events\",\"media\",\"opt_outs_kept\":[purpose]}}`.")
+            .errors(&[C::ReauthenticationRequired]),
         op(Get, "/api/v1/contacts/{id}/consent", "contacts_consent", "contacts", "Read a contact's consent ledger")
             .ok("`{\"contact_id\",\"events\":[{\"id\",\"purpose\",\"status\",\"source\",\"evidence\",\"actor\",\"created_at\"}],\"current\":{purpose: status|null}}`, events oldest first."),
         op(Post, "/api/v1/contacts/{id}/consent", "contacts_record_consent", "contacts", "Record an opt-in or opt-out")
