@@ -4,6 +4,7 @@
 //! slow clients, limits and bans.
 
 mod bans;
+mod isolation;
 mod limits;
 mod observatory;
 mod security_txt;
