@@ -93,6 +93,13 @@ pub struct LimitsConfig {
     pub max_connections: usize,
     /// Open connections from one address (default 64; trusted proxies are not capped).
     pub max_connections_per_address: usize,
+    /// Requests other than webhooks being answered at once; more are shed with 503 `busy`
+    /// (default 1,024; webhooks are never shed).
+    pub max_in_flight: usize,
+    /// Sign-ins being answered at once (each hashes a password); more are shed with 503 `busy`
+    /// (0, the default: half the cores, at least one, so hashing never takes every core from
+    /// webhooks).
+    pub sign_in_in_flight: usize,
     /// Largest API body (bytes; default 1 MiB).
     pub api_body_bytes: usize,
     /// Largest webhook body (bytes; default 3 MiB, Meta's maximum).
@@ -270,6 +277,8 @@ impl Default for LimitsConfig {
             request_timeout_secs: 60,
             max_connections: 10_000,
             max_connections_per_address: 64,
+            max_in_flight: 1_024,
+            sign_in_in_flight: 0,
             api_body_bytes: 1024 * 1024,
             webhook_body_bytes: 3 * 1024 * 1024,
         }
@@ -555,9 +564,9 @@ impl Config {
                 "limits: timeouts must be at least 1 second".into(),
             ));
         }
-        if l.max_connections == 0 || l.max_connections_per_address == 0 {
+        if l.max_connections == 0 || l.max_connections_per_address == 0 || l.max_in_flight == 0 {
             return Err(ConfigError(
-                "limits: max_connections and max_connections_per_address must be at least 1".into(),
+                "limits: max_connections, max_connections_per_address and max_in_flight must be at least 1".into(),
             ));
         }
         if l.api_body_bytes < 1024 || l.webhook_body_bytes < 1024 {

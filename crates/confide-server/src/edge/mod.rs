@@ -1,5 +1,5 @@
 //! The edge: what every request passes through before a handler (request ids, security headers,
-//! CIDR lists, bans, rate limits, body limits, timeouts, access logs, status metrics), the public
+//! CIDR lists, bans, rate limits, load shedding, body limits, timeouts, access logs, status metrics), the public
 //! listener itself (TLS, header timeouts, connection caps) and `/.well-known/security.txt`.
 
 pub mod access;
@@ -10,6 +10,7 @@ pub mod listener;
 pub mod rate;
 pub mod request_id;
 pub mod security_txt;
+pub mod shed;
 pub mod shield;
 pub mod tls;
 
@@ -25,6 +26,7 @@ pub struct Edge {
     pub bans: bans::Bans,
     pub limiter: rate::Limiter,
     pub connections: Arc<listener::Connections>,
+    pub shed: shed::Shedder,
     pub proxies: Arc<TrustedProxies>,
     clock: SharedClock,
 }
@@ -43,6 +45,7 @@ impl Edge {
                 config.limits.max_connections,
                 config.limits.max_connections_per_address,
             ),
+            shed: shed::Shedder::new(&config.limits),
             proxies,
             clock,
         })

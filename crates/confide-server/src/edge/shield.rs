@@ -1,5 +1,5 @@
-//! The edge's refusals, before any handler: the CIDR lists, bans, per-address rate limits and the
-//! whole-request timeout ([`admit`]); per-tenant rate limits once the caller is known
+//! The edge's refusals, before any handler: the CIDR lists, bans, per-address rate limits, load
+//! shedding and the whole-request timeout ([`admit`]); per-tenant rate limits once the caller is known
 //! ([`per_tenant`]). [`admit`] also counts the failures that lead to bans, from the error code of
 //! each response.
 
@@ -60,6 +60,13 @@ pub async fn admit(State(state): State<AppState>, req: Request, next: Next) -> R
             return limited(wait);
         }
     }
+    // Webhooks first: the others are shed rather than queued when too many are in flight.
+    let Some(_admitted) = edge.shed.admit(class) else {
+        return ApiError::from(
+            AppError::new(Code::Busy, "The server is busy; retry shortly.").with_retry_after(1),
+        )
+        .into_response();
+    };
     let timeout = Duration::from_secs(state.config.limits.request_timeout_secs);
     let res = match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(res) => res,

@@ -160,3 +160,92 @@ async fn bodies_are_limited_per_route_class() {
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.code(), "payload_too_large");
 }
+
+type Chunks = tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>;
+
+/// A sign-in whose body is still arriving (as a flood of slow sign-ins): it holds its place
+/// among those in flight until the test sends the rest through the returned sender.
+fn held_sign_in(app: &TestApp, ip: &str) -> (Chunks, tokio::task::JoinHandle<Resp>) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let req = Request::post("/api/v1/session")
+        .header(header::HOST, HOST)
+        .header(header::ORIGIN, crate::harness::ORIGIN)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(body))
+        .unwrap();
+    let router = app.router.clone();
+    let ip: IpAddr = ip.parse().unwrap();
+    (
+        tx,
+        tokio::spawn(async move { send_to(&router, ip, req).await }),
+    )
+}
+
+async fn finish(tx: Chunks, held: tokio::task::JoinHandle<Resp>) {
+    tx.send(Ok(
+        b"{\"email\":\"x@y.test\",\"password\":\"wrong password here\"}".to_vec(),
+    ))
+    .await
+    .unwrap();
+    drop(tx);
+    assert_eq!(held.await.unwrap().status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_load_sign_ins_and_api_calls_are_shed_while_webhooks_go_through() {
+    let app = TestApp::with_config(Options::default(), |c| {
+        c.limits.sign_in_in_flight = 2;
+        c.limits.max_in_flight = 2;
+    })
+    .await
+    .unwrap();
+    let ch = app.tenant_with_channel("Shed", "106540352242922").await;
+    let login = |ip: &'static str| {
+        let app = &app;
+        async move {
+            app.login_raw(ip.parse().unwrap(), "a@b.test", "some password here", None)
+                .await
+        }
+    };
+    // Two sign-ins in flight fill both places.
+    let (tx1, held1) = held_sign_in(&app, "198.51.100.30");
+    let (tx2, held2) = held_sign_in(&app, "198.51.100.32");
+    // Once both are inside, the next sign-in is shed (at once, not queued).
+    let mut shed = None;
+    for _ in 0..500 {
+        let r = login("198.51.100.31").await;
+        if r.status == StatusCode::SERVICE_UNAVAILABLE {
+            shed = Some(r);
+            break;
+        }
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        tokio::task::yield_now().await;
+    }
+    let shed = shed.expect("a sign-in is shed while two are in flight");
+    assert_eq!(shed.code(), "busy");
+    assert_eq!(shed.headers[header::RETRY_AFTER], "1");
+    // So is an API call; webhooks (and health checks) go through every time.
+    let r = app.call(Method::GET, "/api/v1/me", &Auth::None, None).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.code(), "busy");
+    for _ in 0..20 {
+        let r = app
+            .deliver(&ch, &crate::harness::fixture("text.json"))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let r = app.call(Method::GET, "/healthz", &Auth::None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    // The slow sign-ins finish; everything is answered again.
+    finish(tx1, held1).await;
+    finish(tx2, held2).await;
+    assert_eq!(
+        login("198.51.100.31").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = app.call(Method::GET, "/api/v1/me", &Auth::None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
