@@ -171,6 +171,11 @@ impl TenantKeys {
         primitives::blind_index(self.index.expose(), INDEX_LABEL, purpose, normalized)
     }
 
+    /// The data key with this version, for key derivations inside this crate (media objects).
+    pub(crate) fn data_key(&self, version: u32) -> Result<&DataKey, CryptoError> {
+        self.key(version)
+    }
+
     fn key(&self, version: u32) -> Result<&DataKey, CryptoError> {
         self.data
             .get(&version)

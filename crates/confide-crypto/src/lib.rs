@@ -15,6 +15,8 @@
 pub mod envelope;
 mod error;
 pub mod keyring;
+pub mod media;
+pub mod media_link;
 pub mod password;
 pub mod password_policy;
 mod primitives;

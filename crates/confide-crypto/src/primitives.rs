@@ -106,6 +106,11 @@ pub(crate) fn blind_index(key: &[u8; 32], label: &[u8], purpose: &str, value: &[
     mac.finalize().into_bytes().into()
 }
 
+/// A 32-byte key derived from `key` with `info` parts (HKDF-SHA256).
+pub(crate) fn hkdf_expand_32(key: &[u8; 32], info: &[&[u8]]) -> Zeroizing<[u8; 32]> {
+    hkdf_sha256::<32>(key, info)
+}
+
 /// A 32-byte secret derived from `key` for one purpose (HKDF-SHA256).
 pub(crate) fn derive_secret(key: &[u8; 32], label: &[u8]) -> Zeroizing<[u8; 32]> {
     hkdf_sha256::<32>(key, &[label])

@@ -37,6 +37,7 @@ pub mod ingest;
 pub mod keys;
 mod legacy;
 pub mod media;
+pub mod media_objects;
 pub mod migrate;
 pub mod notes;
 pub mod notify;

@@ -94,6 +94,13 @@ const MIGRATIONS: &[Source] = &[
         postgres: include_str!("../migrations/postgres/0012_charges.sql"),
         sqlite_own_transaction: false,
     },
+    Source {
+        version: 13,
+        description: "media objects",
+        sqlite: include_str!("../migrations/sqlite/0013_media_objects.sql"),
+        postgres: include_str!("../migrations/postgres/0013_media_objects.sql"),
+        sqlite_own_transaction: false,
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -73,6 +73,11 @@ impl<'s> Scope<'s> {
         self.tenant
     }
 
+    /// The tenant's keys, for sealing media objects outside this transaction.
+    pub(crate) fn tenant_keys(&self) -> Arc<TenantKeys> {
+        self.keys.clone()
+    }
+
     pub(crate) fn tenant_str(&self) -> &str {
         &self.tenant_text
     }

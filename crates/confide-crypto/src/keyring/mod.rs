@@ -40,6 +40,8 @@ const WRAP_FORMAT: u8 = 0x01;
 const WRAP_LABEL: &[u8] = b"confide-wrap-v1";
 /// Domain label of the platform blind index key derivation.
 const PLATFORM_INDEX_LABEL: &[u8] = b"confide platform blind index v1";
+/// Domain label of the media link key derivation.
+const LINK_LABEL: &[u8] = b"confide media link key v1";
 /// Domain label of the password pepper derivation.
 const PEPPER_LABEL: &[u8] = b"confide password pepper v1";
 
@@ -184,6 +186,14 @@ impl Keyring {
     pub fn password_pepper(&self) -> SecretSlice<u8> {
         let pepper = primitives::derive_secret(&self.index_key, PEPPER_LABEL);
         SecretSlice::from(pepper.to_vec())
+    }
+
+    /// The media link signing key that goes with KEK `id` (see [`crate::media_link`]), or `None`
+    /// if the keyring no longer holds that KEK.
+    pub fn link_key(&self, id: &str) -> Option<Zeroizing<[u8; 32]>> {
+        self.keks
+            .get(id)
+            .map(|kek| primitives::derive_secret(&kek.key, LINK_LABEL))
     }
 
     fn kek(&self, id: &str) -> Result<&Kek, CryptoError> {
