@@ -96,9 +96,8 @@ pub struct LimitsConfig {
     /// Requests other than webhooks being answered at once; more are shed with 503 `busy`
     /// (default 1,024; webhooks are never shed).
     pub max_in_flight: usize,
-    /// Sign-ins being answered at once (each hashes a password); more are shed with 503 `busy`
-    /// (0, the default: half the cores, at least one, so hashing never takes every core from
-    /// webhooks).
+    /// Sign-ins being answered or waiting for a password hash at once; more are shed with 503
+    /// `busy` (0, the default: four per core).
     pub sign_in_in_flight: usize,
     /// Largest API body (bytes; default 1 MiB).
     pub api_body_bytes: usize,

@@ -213,6 +213,7 @@ impl Application {
                 edge: self.state.edge.clone(),
                 tls: acceptor,
                 header_timeout,
+                grace: Duration::from_secs(limits.request_timeout_secs),
             },
             rx.clone(),
         );

@@ -103,6 +103,9 @@ pub struct Public {
     pub edge: Arc<Edge>,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub header_timeout: Duration,
+    /// How long open connections get to finish at shutdown (`limits.request_timeout_secs`: no
+    /// request takes longer; event streams are cut).
+    pub grace: Duration,
 }
 
 fn http1() -> hyper::server::conn::http1::Builder {
@@ -134,11 +137,13 @@ async fn serve_io<I>(
     }
 }
 
-/// Serves until `stop` turns true; then stops accepting and waits for open connections to
-/// finish their requests.
+/// Serves until `stop` turns true; then stops accepting and waits (at most `grace`) for open
+/// connections to finish their requests.
 pub async fn serve(p: Public, mut stop: watch::Receiver<bool>) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
+    let mut tasks = tokio::task::JoinSet::new();
     loop {
+        while tasks.try_join_next().is_some() {}
         let accepted = tokio::select! {
             a = p.listener.accept() => a,
             _ = stop.wait_for(|s| *s) => break,
@@ -168,7 +173,7 @@ pub async fn serve(p: Public, mut stop: watch::Receiver<bool>) -> std::io::Resul
         let watcher = graceful.watcher();
         let tls = p.tls.clone();
         let header_timeout = p.header_timeout;
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let _slot = slot;
             match tls {
                 None => {
@@ -197,7 +202,14 @@ pub async fn serve(p: Public, mut stop: watch::Receiver<bool>) -> std::io::Resul
         });
     }
     drop(p.listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(p.grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::info!("shutdown: closing the connections still open (event streams)");
+    }
+    // Whatever is left (and with it the router's hold on the application) goes now.
+    tasks.shutdown().await;
     Ok(())
 }
 

@@ -1,8 +1,9 @@
 //! Load shedding that keeps webhooks first. A webhook backlog delays every customer's message
 //! (Meta retries, but late), so under a flood of UI, API or sign-in traffic the other requests are
 //! the ones refused: at most `limits.max_in_flight` of them are answered at once, and at most
-//! `limits.sign_in_in_flight` sign-ins (each hashes a password: by default half the cores, so
-//! hashing never takes every core). Over a cap a request is answered at once with 503 `busy` and
+//! `limits.sign_in_in_flight` sign-ins (each hashes a password; by default four per core: the
+//! hashing itself runs `auth.hashing_permits` at a time, and a longer queue of sign-ins is not
+//! kept). Over a cap a request is answered at once with 503 `busy` and
 //! `Retry-After: 1` instead of queueing. Webhooks are never counted or shed.
 
 use super::rate::Class;
@@ -25,7 +26,7 @@ impl Shedder {
             let cores = std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2);
-            (cores / 2).max(1)
+            cores * 4
         } else {
             limits.sign_in_in_flight
         };

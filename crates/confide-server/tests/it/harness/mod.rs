@@ -189,6 +189,7 @@ impl TestApp {
         // other suites send hundreds of requests from one address at a clock that stands still.
         config.rate_limits = confide_app::config::RateLimitsConfig::off();
         config.bans.threshold = 0;
+        config.limits.sign_in_in_flight = 1_024;
         edit(&mut config);
         let deps = Deps {
             clock: clock.clone(),
