@@ -180,7 +180,7 @@ impl App {
             .await?;
             match decision {
                 Ok(permit) => {
-                    enqueue(&mut s, &permit, &input, None, Some(id)).await?;
+                    enqueue(&mut s, &permit, &input, None, None, Some(id)).await?;
                 }
                 Err(refusal) => {
                     match refusal {

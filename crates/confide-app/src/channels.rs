@@ -54,6 +54,9 @@ pub struct ChannelChange {
     pub graph_base_url: Option<String>,
     /// `active` or `disabled`.
     pub status: Option<String>,
+    /// How outbound media reaches Meta: `link` (default: a single-use signed link Meta fetches
+    /// once) or `upload` (the file is uploaded to Graph's media endpoint first).
+    pub media_delivery: Option<String>,
 }
 
 fn invalid(message: impl Into<std::borrow::Cow<'static, str>>) -> AppError {
@@ -183,6 +186,11 @@ impl App {
                 .map(|u| graph_base_url(&self.egress, Some(&u)))
                 .transpose()?,
             status: change.status,
+            media_delivery: match change.media_delivery {
+                Some(m) if m == "link" || m == "upload" => Some(m),
+                Some(_) => return Err(invalid("media_delivery is link or upload.")),
+                None => None,
+            },
         };
         let mut s = self.store.scope(p.tenant).await?;
         let c = s.update_channel(id, patch, p.actor()).await?;

@@ -59,6 +59,7 @@ pub struct Config {
     pub access: AccessConfig,
     /// What `/.well-known/security.txt` says (RFC 9116).
     pub security_txt: SecurityTxtConfig,
+    pub media: crate::media::config::MediaConfig,
     /// Set by `confide serve --demo` (not a setting): plain HTTP is allowed on any address.
     #[serde(skip)]
     pub demo: bool,
@@ -263,6 +264,7 @@ impl Default for Config {
             bans: BansConfig::default(),
             access: AccessConfig::default(),
             security_txt: SecurityTxtConfig::default(),
+            media: crate::media::config::MediaConfig::default(),
             demo: false,
         }
     }
@@ -490,13 +492,7 @@ impl Config {
                 redact_url(&self.database_url)
             )));
         }
-        // S3-compatible storage comes with the media work; until then only a local directory.
-        if !self.media_url.starts_with("file://") || self.media_url.len() <= "file://".len() {
-            return Err(ConfigError(format!(
-                "media_url: {:?} is not a file:// URL (S3 storage is not supported yet)",
-                self.media_url
-            )));
-        }
+        self.media.validate(&self.media_url).map_err(ConfigError)?;
         for origin in &self.graph_allowed_origins {
             parse_origin(origin).map_err(|e| ConfigError(format!("graph_allowed_origins: {e}")))?;
         }
@@ -754,7 +750,7 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-mod opt_secret {
+pub(crate) mod opt_secret {
     use secrecy::{ExposeSecret, SecretString};
     use serde::{Deserialize, Deserializer, Serializer};
 

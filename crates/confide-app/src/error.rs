@@ -104,6 +104,10 @@ codes! {
     TwoFactorEnabled = "two_factor_enabled", Conflict, "Two-factor authentication is already on.";
     // 413
     PayloadTooLarge = "payload_too_large", PayloadTooLarge, "The body is larger than this route accepts.";
+    MediaTooLarge = "media_too_large", PayloadTooLarge, "The file is larger than WhatsApp accepts for its type.";
+    // 415
+    UnsupportedMedia = "unsupported_media_type", UnsupportedMediaType, "The file's content is not a type WhatsApp accepts (decided by the content, not the name).";
+    MediaTypeMismatch = "media_type_mismatch", UnsupportedMediaType, "The file's name or declared type says one type and its content another.";
     // 422
     InvalidChannel = "invalid_channel", Unprocessable, "A channel field is missing or invalid.";
     InvalidGraphBaseUrl = "invalid_graph_base_url", Unprocessable, "graph_base_url is not a usable Graph API URL.";
@@ -141,6 +145,8 @@ codes! {
     InvalidBroadcast = "invalid_broadcast", Unprocessable, "A broadcast's audience or fields are missing or invalid.";
     InvalidShortcut = "invalid_shortcut", Unprocessable, "A canned response's shortcut is 1 to 32 letters, digits, - or _.";
     InvalidText = "invalid_text", Unprocessable, "The text is empty or longer than 4,096 characters.";
+    EmptyMedia = "empty_media", Unprocessable, "The file is empty.";
+    InvalidUpload = "invalid_upload", Unprocessable, "The upload is not multipart/form-data with one \"file\" part.";
     NoAddress = "no_address", Unprocessable, "The contact has neither a phone number nor a WhatsApp user id to send to.";
     // 429
     TooManyAttempts = "too_many_attempts", TooManyRequests, "Too many failed attempts; wait before trying again.";

@@ -9,7 +9,7 @@ use crate::ingest::directory::ChannelDirectory;
 use crate::ingest::writer::IngestQueue;
 use crate::keyring;
 use crate::media::fetcher::MediaFetcher;
-use crate::media::vault::MediaVault;
+use crate::media::store::MediaStore;
 use crate::metrics::Metrics;
 use crate::outbound::dispatcher::Dispatcher;
 use crate::outbound::health::ChannelHealthMonitor;
@@ -64,8 +64,10 @@ pub struct App {
     pub channels: Arc<ChannelDirectory>,
     /// The group-commit writer of webhook deliveries.
     pub ingest: IngestQueue,
-    /// Where sealed media lives.
-    pub vault: MediaVault,
+    /// Where sealed media objects live (local directory or S3).
+    pub media: MediaStore,
+    /// Signs media links (for people, and single-use ones for Meta).
+    pub media_links: crate::media::links::MediaLinks,
     /// The one egress guard, built from `graph_allowed_origins`: every Graph client carries it
     /// ([`crate::outbound::graph::graph_client`]).
     pub egress: Arc<EgressPolicy>,
@@ -171,7 +173,7 @@ impl App {
                 .map_err(|e| OpenError(format!("graph_allowed_origins: {e}")))?,
         );
         let store = open_store(&config, &deps, Opener::Server).await?;
-        let vault = MediaVault::from_url(&config.media_url).map_err(OpenError)?;
+        let media = MediaStore::from_config(&config.media_url, &config.media).map_err(OpenError)?;
         let media_wake = Arc::new(Notify::new());
         let events = crate::events::Events::default();
         let (ingest, writer) =
@@ -188,8 +190,9 @@ impl App {
         let fetcher = MediaFetcher::new(
             store.clone(),
             channels.clone(),
-            vault.clone(),
+            media.clone(),
             deps.clock.clone(),
+            deps.entropy.clone(),
             media_wake,
             egress.clone(),
             health.clone(),
@@ -203,6 +206,12 @@ impl App {
             channels.clone().follow_changes(store.clone(), stop.clone()),
         ));
         let outbox_wake = Arc::new(Notify::new());
+        let media_links = crate::media::links::MediaLinks::new(
+            store.clone(),
+            deps.clock.clone(),
+            deps.entropy.clone(),
+            &config,
+        );
         let dispatcher = Dispatcher::new(
             store.clone(),
             channels.clone(),
@@ -213,8 +222,15 @@ impl App {
             outbox_wake.clone(),
         )
         .with_events(events.clone())
+        .with_media(media.clone(), media_links.clone())
         .with_throughput(config.outbound.throughput_per_second);
         handles.push(tokio::spawn(dispatcher.run(stop.clone())));
+        handles.push(tokio::spawn(crate::media::lifecycle::run_sweeps(
+            store.clone(),
+            media.clone(),
+            deps.clock.clone(),
+            stop.clone(),
+        )));
         handles.push(tokio::spawn(fetcher.run(stop)));
         let auth = Arc::new(AuthRuntime::from_config(&config, &store).map_err(OpenError)?);
         let app = App {
@@ -222,7 +238,8 @@ impl App {
             store,
             config: Arc::new(config),
             channels,
-            vault,
+            media,
+            media_links,
             clock: deps.clock,
             entropy: deps.entropy,
             metrics,

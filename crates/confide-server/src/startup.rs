@@ -79,6 +79,10 @@ impl Application {
             None => None,
         };
         let (app, workers) = App::open(config, deps).await?;
+        // Media links point at the bound address unless `media.public_url` says otherwise.
+        if let Ok(addr) = public.local_addr() {
+            app.media_links.set_public_origin(format!("http://{addr}"));
+        }
         let proxies = Arc::new(
             crate::auth::client::TrustedProxies::parse(&app.config.trusted_proxies)
                 .map_err(StartupError)?,

@@ -44,6 +44,9 @@ pub struct Channel {
     pub health_checked_at: Option<i64>,
     /// The Graph error code behind a `token_invalid` or `blocked` health.
     pub health_code: Option<i64>,
+    /// How outbound media reaches Meta: `link` (a single-use signed link Meta fetches) or
+    /// `upload` (sent to Graph's media endpoint first).
+    pub media_delivery: String,
 }
 
 impl Channel {
@@ -125,7 +128,7 @@ pub struct ChannelSecrets {
 }
 
 const COLUMNS: &str = "channel_id, phone_number_id, waba_id, display_phone_number, graph_base_url, status, \
-                       app_secret_next_ct IS NOT NULL AS rotating, created_at, health, health_detail, health_checked_at, health_code";
+                       app_secret_next_ct IS NOT NULL AS rotating, created_at, health, health_detail, health_checked_at, health_code, media_delivery";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Channel, StoreError> {
     let id: String = r.try_get(0)?;
@@ -147,6 +150,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Channel, StoreError> {
         health_detail: r.try_get(9)?,
         health_checked_at: r.try_get(10)?,
         health_code: r.try_get(11)?,
+        media_delivery: r.try_get(12)?,
     })
 }
 
@@ -276,6 +280,8 @@ pub struct ChannelPatch {
     pub graph_base_url: Option<String>,
     /// `active` or `disabled` (a disabled channel sends nothing).
     pub status: Option<String>,
+    /// `link` or `upload`.
+    pub media_delivery: Option<String>,
 }
 
 impl Scope<'_> {
@@ -333,6 +339,11 @@ impl Scope<'_> {
         if let Some(v) = patch.status {
             self.set_column(id, "status", ColumnValue::Text(v)).await?;
             changed.push("status");
+        }
+        if let Some(v) = patch.media_delivery {
+            self.set_column(id, "media_delivery", ColumnValue::Text(v))
+                .await?;
+            changed.push("media_delivery");
         }
         if let Some(v) = patch.access_token {
             let ct = self.seal_str(TABLE, "access_token", &row, v.expose_secret())?;

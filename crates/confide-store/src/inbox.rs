@@ -90,6 +90,10 @@ pub struct InboxConversation {
 pub struct MediaSummary {
     pub status: String,
     pub attempts: i64,
+    /// Why the fetch gave up, in plain words.
+    pub error: Option<String>,
+    /// The stored object, once fetched (`GET /api/v1/media/{id}/link` serves it).
+    pub media_id: Option<String>,
 }
 
 /// A message of a page, with its media fetch state when it has media.

@@ -25,7 +25,8 @@ impl Inbox<'_, '_> {
             "ORDER BY m.created_at DESC, m.message_id DESC LIMIT $3"
         };
         let sql = format!(
-            "SELECT m.message_id, m.direction, m.wamid, m.kind, m.body_ct, m.status, m.created_at, m.error_reason, f.status, f.attempts \
+            "SELECT m.message_id, m.direction, m.wamid, m.kind, m.body_ct, m.status, m.created_at, m.error_reason, f.status, f.attempts, f.last_error, \
+             (SELECT MIN(o.media_id) FROM media_objects o WHERE o.tenant_id = m.tenant_id AND o.message_id = m.message_id) \
              FROM messages m LEFT JOIN media_fetches f ON f.tenant_id = m.tenant_id AND f.message_id = m.message_id \
              WHERE m.tenant_id = $1 AND m.conversation_id = $2 {keyset}"
         );
@@ -44,8 +45,15 @@ impl Inbox<'_, '_> {
                 let media_status: Option<String> = r.try_get(8)?;
                 let media = match media_status {
                     Some(status) => Some(MediaSummary {
+                        // Only a fetch that gave up explains itself; a pending one just retries.
+                        error: if status == "failed" {
+                            r.try_get(10)?
+                        } else {
+                            None
+                        },
                         status,
                         attempts: r.try_get(9)?,
+                        media_id: r.try_get(11)?,
                     }),
                     None => None,
                 };

@@ -102,7 +102,8 @@ impl Store {
         token: &str,
         now: i64,
     ) -> Result<Result<LinkClaims, LinkError>, StoreError> {
-        self.keys().read(|k| media_link::verify(k, method, token, now))
+        self.keys()
+            .read(|k| media_link::verify(k, method, token, now))
     }
 }
 
@@ -274,4 +275,3 @@ impl MediaObjects<'_, '_> {
         })
     }
 }
-

@@ -219,6 +219,40 @@ impl Outbox<'_, '_> {
         Ok(n == 1)
     }
 
+    /// Records how a media message's bytes reach Meta (`link` or `upload`).
+    pub async fn set_media_delivery(
+        &mut self,
+        message: MessageId,
+        delivery: &str,
+    ) -> Result<(), StoreError> {
+        let t = self.scope.tenant_str().to_string();
+        sqlx::query(
+            "UPDATE outbox SET media_delivery = $3 WHERE tenant_id = $1 AND message_id = $2",
+        )
+        .bind(t)
+        .bind(message.to_string())
+        .bind(delivery.to_string())
+        .execute(self.scope.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// How a media message's bytes were handed to Meta, once dispatched.
+    pub async fn media_delivery(
+        &mut self,
+        message: MessageId,
+    ) -> Result<Option<String>, StoreError> {
+        let t = self.scope.tenant_str().to_string();
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT media_delivery FROM outbox WHERE tenant_id = $1 AND message_id = $2",
+        )
+        .bind(t)
+        .bind(message.to_string())
+        .fetch_optional(self.scope.conn())
+        .await?;
+        Ok(row.and_then(|r| r.0))
+    }
+
     async fn set_state(
         &mut self,
         message: MessageId,

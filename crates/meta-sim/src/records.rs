@@ -117,3 +117,15 @@ pub struct DeliveryRecord {
     pub attempts: Vec<Attempt>,
     pub outcome: DeliveryOutcome,
 }
+
+/// A media link Meta fetched for a media message sent with `link`.
+#[derive(Debug, Clone)]
+pub struct LinkFetch {
+    pub url: String,
+    /// The message the link was for.
+    pub wamid: String,
+    /// 0 when the request failed outright.
+    pub http_status: u16,
+    pub bytes: Vec<u8>,
+    pub at: OffsetDateTime,
+}

@@ -79,6 +79,10 @@ pub struct State {
     /// wamid → phone number id of every inbound message (for mark-as-read).
     pub inbound_ids: HashMap<String, String>,
     pub outbound: Vec<OutboundRecord>,
+    /// Media messages accepted with a link, waiting for the fetch.
+    pub(crate) pending_links: Vec<crate::graph::messages::PendingLink>,
+    /// Every media link fetched, with what it returned.
+    pub link_fetches: Vec<crate::records::LinkFetch>,
     pub rejected: Vec<RejectedRequest>,
     pub reads: Vec<ReadReceipt>,
     pub events: Vec<WebhookEvent>,
@@ -140,6 +144,8 @@ impl State {
             inbound: Vec::new(),
             inbound_ids: HashMap::new(),
             outbound: Vec::new(),
+            pending_links: Vec::new(),
+            link_fetches: Vec::new(),
             rejected: Vec::new(),
             reads: Vec::new(),
             events: Vec::new(),

@@ -1,18 +1,22 @@
 //! The inbound media worker: for each queued media object, ask Meta for a download URL, download
 //! it with the channel's token (only from the channel's Graph origin or Meta's media host over
 //! https, and only through the egress guard: see [`crate::outbound::graph`]), check its SHA-256,
-//! seal it with the tenant's key and store it in the vault. A failed fetch is retried with backoff;
+//! seal it with the tenant's key in chunks and store it in the media store, recorded as a media
+//! object of the message. A failed fetch is retried with backoff;
 //! after Meta's 7-day media lifetime it is marked failed. The message is kept either way. Graph's
 //! answers go to the channel health monitor, and a channel whose token Graph refused is skipped.
 
-use super::vault::MediaVault;
+use super::store::MediaStore;
 use crate::ingest::directory::{ChannelDirectory, ChannelEntry};
 use crate::outbound::health::ChannelHealthMonitor;
 use base64::Engine;
 use confide_core::clock::SharedClock;
+use confide_core::entropy::SharedEntropy;
 use confide_core::ids::ChannelId;
+use confide_core::ids::MediaId;
 use confide_store::Store;
 use confide_store::media::{MediaFetch, MediaOutcome};
+use confide_store::media_objects::NewMediaObject;
 use confide_whatsapp::client::GraphClient;
 use confide_whatsapp::egress::EgressPolicy;
 use sha2::{Digest, Sha256};
@@ -37,8 +41,9 @@ type ClientCache = HashMap<ChannelId, (Arc<ChannelEntry>, GraphClient)>;
 pub struct MediaFetcher {
     store: Store,
     channels: Arc<ChannelDirectory>,
-    vault: MediaVault,
+    media: MediaStore,
     clock: SharedClock,
+    entropy: SharedEntropy,
     wake: Arc<Notify>,
     /// One Graph client per channel (building one loads the TLS roots), rebuilt when the
     /// channel's entry changes.
@@ -57,11 +62,13 @@ pub struct Pass {
 }
 
 impl MediaFetcher {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         channels: Arc<ChannelDirectory>,
-        vault: MediaVault,
+        media: MediaStore,
         clock: SharedClock,
+        entropy: SharedEntropy,
         wake: Arc<Notify>,
         egress: Arc<EgressPolicy>,
         health: ChannelHealthMonitor,
@@ -69,8 +76,9 @@ impl MediaFetcher {
         MediaFetcher {
             store,
             channels,
-            vault,
+            media,
             clock,
+            entropy,
             wake,
             clients: Arc::new(Mutex::new(HashMap::new())),
             egress,
@@ -188,6 +196,13 @@ impl MediaFetcher {
             let delay = (5i64 << f.attempts.clamp(0, 10)).min(3_600);
             self.clock.now_micros() + delay * 1_000_000
         });
+        let error = if retry_at.is_none() {
+            format!(
+                "Meta no longer has this media (its ids expire after 7 days), so it could not be downloaded. Last error: {error}"
+            )
+        } else {
+            error
+        };
         if retry_at.is_none() {
             tracing::warn!(tenant = %f.tenant, message = %f.message, attempts = f.attempts + 1, error = %error, "media fetch given up; the message is kept without its media");
         } else {
@@ -224,27 +239,64 @@ impl MediaFetcher {
         {
             tracing::warn!(error = %store, "could not record the channel's health");
         }
-        let (_, bytes) = fetched.map_err(|e| e.to_string())?;
+        let (info, bytes) = fetched.map_err(|e| e.to_string())?;
         if let Some(expected) = &f.sha256
             && !sha256_matches(expected, &bytes)
         {
             return Err("the downloaded bytes do not match the webhook's sha256".into());
         }
-        let scope = self
+        let id = MediaId::new(self.clock.as_ref(), self.entropy.as_ref());
+        let key = MediaStore::storage_key(f.tenant, id);
+        let keys = self
             .store
-            .read_scope(f.tenant)
+            .media_keys(f.tenant)
             .await
             .map_err(|e| e.to_string())?;
-        let sealed = scope
-            .seal_media(f.message, &bytes)
-            .map_err(|e| e.to_string())?;
-        drop(scope);
-        let vault = self.vault.clone();
-        let (tenant, message) = (f.tenant, f.message);
-        tokio::task::spawn_blocking(move || vault.put(tenant, message, &sealed))
+        let sealer = keys.sealer(id).map_err(|e| e.to_string())?;
+        self.media
+            .put_all(&key, sealer, &bytes)
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("vault: {e}"))
+            .map_err(|e| e.to_string())?;
+        // What Graph says the file is (it checked the content), else what the webhook said.
+        let content_type = Some(info.mime_type.as_str())
+            .filter(|m| !m.trim().is_empty())
+            .or(f.mime_type.as_deref())
+            .map(|m| m.split(';').next().unwrap_or(m).trim().to_ascii_lowercase())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let recorded: Result<(), confide_store::StoreError> = async {
+            let mut s = self.store.scope(f.tenant).await?;
+            s.media_objects()
+                .insert(&NewMediaObject {
+                    id,
+                    kind: inbound_kind(&content_type).to_string(),
+                    content_type,
+                    byte_size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+                    file_name: None,
+                    storage_key: key.clone(),
+                    origin: "inbound",
+                    message: Some(f.message),
+                })
+                .await?;
+            s.commit().await
+        }
+        .await;
+        if let Err(e) = recorded {
+            let _ = self.media.delete(&key).await;
+            return Err(format!("recording the media object: {e}"));
+        }
+        Ok(key)
+    }
+}
+
+/// What kind of media an inbound MIME type is (as Meta labels it; Meta checked the content).
+fn inbound_kind(mime: &str) -> &'static str {
+    match mime {
+        "image/webp" => "sticker",
+        m if m.starts_with("image/") => "image",
+        m if m.starts_with("audio/") => "audio",
+        m if m.starts_with("video/") => "video",
+        _ => "document",
     }
 }
 

@@ -24,18 +24,22 @@ use super::recipient_for;
 use super::send::{SendInput, audit_refusal, gate, parse_path, refusal_sentence};
 use crate::events::{Change, Events, InboxEvent};
 use crate::ingest::directory::ChannelDirectory;
+use crate::media::links::MediaLinks;
+use crate::media::store::MediaStore;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::clock::SharedClock;
 use confide_core::entropy::SharedEntropy;
 use confide_core::ids::ChannelId;
 use confide_core::send_gate::Refusal;
+use confide_store::media_objects::MediaObject;
 use confide_store::outbox::DueSend;
 use confide_store::{Scope, Store, StoreError};
 use confide_whatsapp::ErrorClass;
 use confide_whatsapp::client::GraphError;
 use confide_whatsapp::egress::EgressPolicy;
 use confide_whatsapp::send::{
-    OutboundMessage, Parameter, Recipient, Template as WaTemplate, TemplateComponent,
+    Interactive, MediaKind, MediaSource, OutboundMessage, Parameter, Recipient, ReplyButton,
+    Template as WaTemplate, TemplateComponent,
 };
 use confide_whatsapp::webhook::StatusKind;
 use serde_json::json;
@@ -75,6 +79,8 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     throughput: u32,
     events: Events,
+    /// The media store and link signer, for media messages.
+    media: Option<(MediaStore, MediaLinks)>,
 }
 
 /// What became of one entry.
@@ -107,12 +113,19 @@ impl Dispatcher {
             wake,
             throughput: DEFAULT_THROUGHPUT,
             events: Events::default(),
+            media: None,
         }
     }
 
     /// Tells the inbox (`GET /api/v1/events`) when a message moves on.
     pub fn with_events(mut self, events: Events) -> Dispatcher {
         self.events = events;
+        self
+    }
+
+    /// Media messages: where their bytes are, and how links to them are signed.
+    pub fn with_media(mut self, store: MediaStore, links: MediaLinks) -> Dispatcher {
+        self.media = Some((store, links));
         self
     }
 
@@ -264,17 +277,38 @@ impl Dispatcher {
             }
         };
         let contact = s.contacts().get(entry.contact).await?;
-        let message = match recipient_for(&contact, false)
-            .map_err(|e| e.to_string())
-            .and_then(|to| build(&input, to))
-        {
-            Ok(m) => m,
-            Err(reason) => return self.fail_in(s, d, None, &reason).await,
-        };
         let Some(channel) = self.channels.get(&self.store, entry.channel).await? else {
             return self
                 .fail_in(s, d, None, "The WhatsApp number was removed.")
                 .await;
+        };
+        // A media message: its object, and how Meta gets the bytes (recorded on the entry).
+        let media = match &input {
+            SendInput::Media { media_id, .. } => {
+                let object = match media_id.parse() {
+                    Ok(id) => match s.media_objects().get(id).await {
+                        Ok(o) => o,
+                        Err(StoreError::NotFound) => {
+                            let reason = "The file to send was deleted before it could be sent.";
+                            return self.fail_in(s, d, None, reason).await;
+                        }
+                        Err(e) => return Err(e),
+                    },
+                    Err(_) => {
+                        return self
+                            .fail_in(s, d, None, "The file to send is unknown.")
+                            .await;
+                    }
+                };
+                let delivery = s.get_channel(entry.channel).await?.media_delivery;
+                s.outbox().set_media_delivery(d.message, &delivery).await?;
+                Some((object, delivery))
+            }
+            _ => None,
+        };
+        let to = match recipient_for(&contact, false) {
+            Ok(to) => to,
+            Err(e) => return self.fail_in(s, d, None, &e.to_string()).await,
         };
         // In flight, durably, before Graph sees it: a crash from here on holds it for review.
         if !s.outbox().claim(d.message).await? {
@@ -298,6 +332,34 @@ impl Dispatcher {
                     .await;
             }
         };
+        let source = match &media {
+            None => None,
+            Some((object, delivery)) => match self
+                .media_source(d, object, delivery, &client, &channel.phone_number_id)
+                .await
+            {
+                Ok(src) => Some(src),
+                Err(MediaSourceError::Graph(e)) => {
+                    return self.finish_error(d, entry.attempts + 1, &e).await;
+                }
+                Err(MediaSourceError::Other(reason)) => {
+                    return self.finish_failed(d, None, &reason).await;
+                }
+            },
+        };
+        let quoted = entry.body["context"]["wamid"]
+            .as_str()
+            .filter(|w| !w.is_empty());
+        let message =
+            match build(&input, to, source, media.as_ref().map(|(o, _)| o)).and_then(|m| {
+                match quoted {
+                    Some(w) => m.in_reply_to(w).map_err(|e| e.to_string()),
+                    None => Ok(m),
+                }
+            }) {
+                Ok(m) => m,
+                Err(reason) => return self.finish_failed(d, None, &reason).await,
+            };
         let answer = client
             .send(
                 &permit.dispatch(d.message),
@@ -418,9 +480,129 @@ impl Dispatcher {
     }
 }
 
-/// The Graph request for a queued message.
-fn build(input: &SendInput, to: Recipient) -> Result<OutboundMessage, String> {
+/// Why the bytes of a media message could not be made available to Meta.
+enum MediaSourceError {
+    /// Graph refused the upload (classified like a send error).
+    Graph(GraphError),
+    /// Anything else, in plain words.
+    Other(String),
+}
+
+impl Dispatcher {
+    /// Where Meta gets a media message's bytes: a single-use signed link it fetches once, or an
+    /// upload to Graph's media endpoint (the channel's `media_delivery`).
+    async fn media_source(
+        &self,
+        d: &DueSend,
+        object: &MediaObject,
+        delivery: &str,
+        client: &confide_whatsapp::client::GraphClient,
+        phone_number_id: &str,
+    ) -> Result<MediaSource, MediaSourceError> {
+        let Some((store, links)) = &self.media else {
+            return Err(MediaSourceError::Other(
+                "Media cannot be sent by this server (no media store).".into(),
+            ));
+        };
+        if delivery == "upload" {
+            let keys =
+                self.store.media_keys(d.tenant).await.map_err(|e| {
+                    MediaSourceError::Other(format!("The file could not be read: {e}"))
+                })?;
+            let bytes = store
+                .read_all(
+                    &object.storage_key,
+                    &keys,
+                    object.id,
+                    u64::try_from(object.byte_size).unwrap_or(0),
+                )
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "media could not be read for a Graph upload");
+                    MediaSourceError::Other(
+                        "The file to send could not be read from storage.".into(),
+                    )
+                })?;
+            let name = object
+                .file_name
+                .clone()
+                .unwrap_or_else(|| format!("{}.{}", object.kind, extension(&object.content_type)));
+            let id = client
+                .upload_media(phone_number_id, bytes, &object.content_type, &name)
+                .await
+                .map_err(MediaSourceError::Graph)?;
+            return Ok(MediaSource::Id(id));
+        }
+        let link = links
+            .sign(d.tenant, object.id, true, false)
+            .map_err(|e| MediaSourceError::Other(e.message.into_owned()))?;
+        Ok(MediaSource::Link(link.url))
+    }
+}
+
+/// A file name extension for an upload without a name.
+fn extension(content_type: &str) -> &'static str {
+    match content_type {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/webp" => "webp",
+        "application/pdf" => "pdf",
+        "text/plain" => "txt",
+        "video/mp4" => "mp4",
+        "video/3gpp" => "3gp",
+        "audio/ogg" => "ogg",
+        "audio/mpeg" => "mp3",
+        "audio/aac" => "aac",
+        "audio/amr" => "amr",
+        "audio/mp4" => "m4a",
+        _ => "bin",
+    }
+}
+
+/// The Graph request for a queued message (`source` and `object`: a media message's bytes).
+fn build(
+    input: &SendInput,
+    to: Recipient,
+    source: Option<MediaSource>,
+    object: Option<&MediaObject>,
+) -> Result<OutboundMessage, String> {
     match input {
+        SendInput::Interactive { text, buttons } => {
+            let buttons = buttons
+                .iter()
+                .map(|(id, title)| ReplyButton::new(id, title))
+                .collect();
+            let i = Interactive::buttons(text, buttons).map_err(|e| e.to_string())?;
+            OutboundMessage::interactive(to, i).map_err(|e| e.to_string())
+        }
+        SendInput::Reaction {
+            emoji,
+            target_wamid,
+            ..
+        } => {
+            let target = target_wamid
+                .as_deref()
+                .ok_or("The message reacted to never reached WhatsApp.")?;
+            let emoji = (!emoji.is_empty()).then_some(emoji.as_str());
+            OutboundMessage::reaction(to, target, emoji).map_err(|e| e.to_string())
+        }
+        SendInput::Media { caption, .. } => {
+            let (Some(source), Some(object)) = (source, object) else {
+                return Err("The file to send is unknown.".into());
+            };
+            let kind = match object.kind.as_str() {
+                "image" => MediaKind::Image,
+                "audio" => MediaKind::Audio,
+                "video" => MediaKind::Video,
+                "sticker" => MediaKind::Sticker,
+                _ => MediaKind::Document,
+            };
+            let filename = (kind == MediaKind::Document)
+                .then(|| object.file_name.clone())
+                .flatten();
+            let caption = caption.clone().filter(|_| kind.allows_caption());
+            OutboundMessage::media(to, kind, source, caption, filename).map_err(|e| e.to_string())
+        }
         SendInput::Text { text } => {
             OutboundMessage::text(to, text, false).map_err(|e| e.to_string())
         }

@@ -36,7 +36,37 @@ pub enum SendInput {
         language: String,
         params: Vec<String>,
     },
+    /// An uploaded file (`POST /api/v1/media`), with a caption for images, videos and documents.
+    Media {
+        media_id: String,
+        caption: Option<String>,
+    },
+    /// Text with up to three reply buttons (`(id, title)`).
+    Interactive {
+        text: String,
+        buttons: Vec<(String, String)>,
+    },
+    /// A reaction to a message of the conversation (an empty emoji removes ours). `target_wamid`
+    /// is filled in from the target message before the send is queued.
+    Reaction {
+        message_id: String,
+        emoji: String,
+        target_wamid: Option<String>,
+    },
 }
+
+/// A quoted reply: the message of the conversation it answers, and that message's wamid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    pub message_id: String,
+    pub wamid: String,
+}
+
+/// How long after a message WhatsApp still takes a reaction to it.
+const REACTION_MAX_AGE_MICROS: i64 = 30 * 24 * 3_600 * 1_000_000;
+
+/// WhatsApp's limit on a media caption.
+pub const CAPTION_MAX: usize = 1024;
 
 impl SendInput {
     /// The `{"type": ...}` body of `POST /api/v1/conversations/{id}/messages`.
@@ -94,9 +124,93 @@ impl SendInput {
                     params,
                 })
             }
-            "media" | "interactive" | "reaction" => Err(invalid(format!(
-                "Sending {kind} messages is not available yet; send a text reply."
-            ))),
+            "media" => {
+                let media_id = body
+                    .get("media_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| {
+                        invalid("A media message needs \"media_id\" (from POST /api/v1/media).")
+                    })?;
+                let caption = match body.get("caption") {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(serde_json::Value::String(c)) if c.trim().is_empty() => None,
+                    Some(serde_json::Value::String(c)) => {
+                        if c.chars().count() > CAPTION_MAX {
+                            return Err(invalid(format!(
+                                "The caption is longer than WhatsApp's {CAPTION_MAX} characters."
+                            )));
+                        }
+                        Some(c.clone())
+                    }
+                    Some(_) => return Err(invalid("\"caption\" is text.")),
+                };
+                Ok(SendInput::Media {
+                    media_id: media_id.to_string(),
+                    caption,
+                })
+            }
+            "interactive" => {
+                let text = body
+                    .get("text")
+                    .and_then(|t| t.as_str())
+                    .filter(|t| !t.trim().is_empty())
+                    .ok_or_else(|| invalid("An interactive message needs \"text\"."))?;
+                if text.chars().count() > 1024 {
+                    return Err(invalid(
+                        "An interactive message's text is at most 1,024 characters.",
+                    ));
+                }
+                let buttons = body
+                    .get("buttons")
+                    .and_then(|b| b.as_array())
+                    .ok_or_else(|| invalid("An interactive message needs \"buttons\": 1 to 3 of {\"id\",\"title\"}."))?
+                    .iter()
+                    .map(|b| {
+                        let id = b.get("id").and_then(|v| v.as_str()).map(str::trim).unwrap_or_default();
+                        let title = b.get("title").and_then(|v| v.as_str()).map(str::trim).unwrap_or_default();
+                        if id.is_empty() || id.len() > 256 || title.is_empty() || title.chars().count() > 20 {
+                            return Err(invalid("A button has an id (at most 256 characters) and a title (at most 20)."));
+                        }
+                        Ok((id.to_string(), title.to_string()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let distinct: BTreeSet<&str> = buttons.iter().map(|(id, _)| id.as_str()).collect();
+                if buttons.is_empty() || buttons.len() > 3 || distinct.len() != buttons.len() {
+                    return Err(invalid(
+                        "An interactive message has 1 to 3 buttons with different ids.",
+                    ));
+                }
+                Ok(SendInput::Interactive {
+                    text: text.to_string(),
+                    buttons,
+                })
+            }
+            "reaction" => {
+                let message_id = body
+                    .get("message_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| {
+                        invalid("A reaction needs \"message_id\" (the message reacted to).")
+                    })?;
+                let emoji = match body.get("emoji") {
+                    None | Some(serde_json::Value::Null) => String::new(),
+                    Some(serde_json::Value::String(e)) if e.chars().count() <= 8 => e.clone(),
+                    Some(_) => {
+                        return Err(invalid(
+                            "\"emoji\" is one emoji (empty removes the reaction).",
+                        ));
+                    }
+                };
+                Ok(SendInput::Reaction {
+                    message_id: message_id.to_string(),
+                    emoji,
+                    target_wamid: None,
+                })
+            }
             other => Err(invalid(format!(
                 "{other:?} is not a message type (text, template, media)."
             ))),
@@ -106,6 +220,9 @@ impl SendInput {
     pub(crate) fn content(&self) -> Content<'_> {
         match self {
             SendInput::Text { .. } => Content::Text,
+            SendInput::Media { .. } => Content::Media,
+            SendInput::Interactive { .. } => Content::Interactive,
+            SendInput::Reaction { .. } => Content::Reaction,
             SendInput::Template {
                 name,
                 language,
@@ -122,12 +239,27 @@ impl SendInput {
         match self {
             SendInput::Text { .. } => "text",
             SendInput::Template { .. } => "template",
+            SendInput::Media { .. } => "media",
+            SendInput::Interactive { .. } => "interactive",
+            SendInput::Reaction { .. } => "reaction",
         }
     }
 
     fn body(&self) -> serde_json::Value {
         match self {
             SendInput::Text { text } => json!({ "text": text }),
+            SendInput::Media { media_id, caption } => {
+                json!({ "media_id": media_id, "caption": caption })
+            }
+            SendInput::Interactive { text, buttons } => json!({
+                "text": text,
+                "buttons": buttons.iter().map(|(id, title)| json!({"id": id, "title": title})).collect::<Vec<_>>(),
+            }),
+            SendInput::Reaction {
+                message_id,
+                emoji,
+                target_wamid,
+            } => json!({ "message_id": message_id, "emoji": emoji, "target_wamid": target_wamid }),
             SendInput::Template {
                 name,
                 language,
@@ -141,6 +273,28 @@ impl SendInput {
         match kind {
             "text" => Some(SendInput::Text {
                 text: body["text"].as_str()?.to_string(),
+            }),
+            "interactive" => Some(SendInput::Interactive {
+                text: body["text"].as_str()?.to_string(),
+                buttons: body["buttons"]
+                    .as_array()?
+                    .iter()
+                    .map(|b| {
+                        Some((
+                            b["id"].as_str()?.to_string(),
+                            b["title"].as_str()?.to_string(),
+                        ))
+                    })
+                    .collect::<Option<_>>()?,
+            }),
+            "reaction" => Some(SendInput::Reaction {
+                message_id: body["message_id"].as_str()?.to_string(),
+                emoji: body["emoji"].as_str()?.to_string(),
+                target_wamid: body["target_wamid"].as_str().map(str::to_string),
+            }),
+            "media" => Some(SendInput::Media {
+                media_id: body["media_id"].as_str()?.to_string(),
+                caption: body["caption"].as_str().map(str::to_string),
             }),
             "template" => Some(SendInput::Template {
                 name: body["template"].as_str()?.to_string(),
@@ -273,7 +427,55 @@ impl App {
         let mut s = self.store.scope(p.tenant).await?;
         // Not the tenant's conversation: not found, before the body is looked at.
         let c = s.inbox().conversation(conversation).await?;
-        let input = SendInput::from_json(body)?;
+        let mut input = SendInput::from_json(body)?;
+        let now = self.clock.now_micros();
+        // A reaction names a message of this conversation that reached WhatsApp, at most 30
+        // days old; a quoted reply, any message of it that did.
+        if let SendInput::Reaction {
+            message_id,
+            target_wamid,
+            ..
+        } = &mut input
+        {
+            let target = referenced(&mut s, conversation, message_id, "reacted to").await?;
+            if target.created_at < now - REACTION_MAX_AGE_MICROS {
+                return Err(invalid(
+                    "WhatsApp takes reactions to messages up to 30 days old.",
+                ));
+            }
+            *target_wamid = target.wamid;
+        }
+        let quote = match body.get("reply_to") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(id)) if !matches!(input, SendInput::Reaction { .. }) => {
+                let target = referenced(&mut s, conversation, id, "quoted").await?;
+                Some(Quote {
+                    message_id: id.clone(),
+                    wamid: target.wamid.unwrap_or_default(),
+                })
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "\"reply_to\" is the id of a message of this conversation (not for reactions).",
+                ));
+            }
+        };
+        // A media message names one of the tenant's uploaded files.
+        if let SendInput::Media { media_id, .. } = &input {
+            let known = match media_id.parse() {
+                Ok(id) => match s.media_objects().get(id).await {
+                    Ok(_) => true,
+                    Err(StoreError::NotFound) => false,
+                    Err(e) => return Err(e.into()),
+                },
+                Err(_) => false,
+            };
+            if !known {
+                return Err(invalid(
+                    "media_id names no uploaded file of this account (upload it with POST /api/v1/media).",
+                ));
+            }
+        }
         if let Some(k) = idempotency_key
             && (k.is_empty() || k.len() > IDEMPOTENCY_KEY_MAX)
         {
@@ -286,7 +488,6 @@ impl App {
             crate::principal::PrincipalKind::ApiKey { .. } => SendPath::Api,
             _ => SendPath::AgentReply,
         };
-        let now = self.clock.now_micros();
         let decision = gate(&mut s, &c, path, input.content(), &p.permissions, now).await?;
         let permit = match decision {
             Ok(permit) => permit,
@@ -297,7 +498,15 @@ impl App {
                 return Err(refusal_error(&refusal));
             }
         };
-        let queued = enqueue(&mut s, &permit, &input, idempotency_key, None).await?;
+        let queued = enqueue(
+            &mut s,
+            &permit,
+            &input,
+            quote.as_ref(),
+            idempotency_key,
+            None,
+        )
+        .await?;
         if let Enqueued::New(m) = &queued {
             let event = AuditEvent::new(p.actor(), "message.queued", format!("message:{}", m.id))
                 .with_details(json!({
@@ -328,6 +537,7 @@ pub(crate) async fn enqueue(
     s: &mut Scope<'_>,
     permit: &Permit,
     input: &SendInput,
+    quote: Option<&Quote>,
     idempotency_key: Option<&str>,
     broadcast: Option<confide_core::ids::BroadcastId>,
 ) -> Result<Enqueued, AppError> {
@@ -345,7 +555,13 @@ pub(crate) async fn enqueue(
             _ => PRIORITY_REPLY,
         },
         kind: input.kind().to_string(),
-        body: input.body(),
+        body: {
+            let mut body = input.body();
+            if let Some(q) = quote {
+                body["context"] = json!({ "message_id": q.message_id, "wamid": q.wamid });
+            }
+            body
+        },
         broadcast,
     };
     match s.outbox().enqueue(new, idempotency_key).await {
@@ -355,6 +571,26 @@ pub(crate) async fn enqueue(
             Code::Conflict,
             "A send with this Idempotency-Key is being queued; retry to get its message.",
         )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A message of the conversation that a send refers to, which must have reached WhatsApp.
+async fn referenced(
+    s: &mut Scope<'_>,
+    conversation: ConversationId,
+    id: &str,
+    what: &str,
+) -> Result<Message, AppError> {
+    let not_there = || {
+        invalid(format!(
+            "The message {what} is not a message of this conversation that reached WhatsApp."
+        ))
+    };
+    let id: MessageId = id.parse().map_err(|_| not_there())?;
+    match s.inbox().message(conversation, id).await {
+        Ok(m) if m.wamid.is_some() => Ok(m),
+        Ok(_) | Err(StoreError::NotFound) => Err(not_there()),
         Err(e) => Err(e.into()),
     }
 }

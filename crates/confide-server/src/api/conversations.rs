@@ -56,7 +56,7 @@ fn message_json(m: &InboxMessage) -> Value {
     v["media"] = json!(
         m.media
             .as_ref()
-            .map(|f| json!({"status": f.status, "attempts": f.attempts}))
+            .map(|f| json!({"status": f.status, "attempts": f.attempts, "error": f.error, "media_id": f.media_id}))
     );
     v
 }
@@ -185,16 +185,32 @@ pub async fn messages(
     })))
 }
 
-/// What to send: `{"type":"text","text":"..."}` or
-/// `{"type":"template","template":"name","language":"en_US","params":[...]}` (media follows).
+/// What to send: `{"type":"text","text":"..."}`,
+/// `{"type":"template","template":"name","language":"en_US","params":[...]}`,
+/// `{"type":"media","media_id":"...","caption":"..."}`,
+/// `{"type":"interactive","text":"...","buttons":[{"id","title"}]}` or
+/// `{"type":"reaction","message_id":"...","emoji":"👍"}`; any but a reaction may quote a message of
+/// the conversation with `reply_to`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = MessageSend)]
 pub struct SendBody {
-    /// `text` (the default) or `template`.
+    /// `text` (the default), `template`, `media`, `interactive` or `reaction`.
     #[serde(rename = "type")]
     pub kind: Option<String>,
-    /// The text of a `text` message (at most 4,096 characters).
+    /// The text of a `text` message (at most 4,096 characters) or an `interactive` one (1,024).
     pub text: Option<String>,
+    /// A `media` message: the id `POST /api/v1/media` returned.
+    pub media_id: Option<String>,
+    /// A `media` message: its caption (images, videos and documents; at most 1,024 characters).
+    pub caption: Option<String>,
+    /// An `interactive` message: 1 to 3 reply buttons `{"id","title"}` (title at most 20).
+    pub buttons: Option<Vec<serde_json::Value>>,
+    /// A `reaction`: the id of the message of this conversation reacted to (at most 30 days old).
+    pub message_id: Option<String>,
+    /// A `reaction`: the emoji (empty removes the reaction).
+    pub emoji: Option<String>,
+    /// A quoted reply: the id of the message of this conversation it answers.
+    pub reply_to: Option<String>,
     /// A `template` message: the template's name.
     pub template: Option<String>,
     /// A `template` message: its language code, e.g. `en_US`.

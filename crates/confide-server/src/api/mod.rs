@@ -11,6 +11,7 @@ pub mod health;
 pub mod json;
 pub mod keys;
 pub mod me;
+pub mod media;
 pub mod notes;
 pub mod openapi;
 pub mod platform;
@@ -339,6 +340,22 @@ pub fn table() -> RouteTable {
             Perm(P::SecurityManage),
             security::revoke_grant,
         )
+        // media
+        .route_with_body_limit(
+            Post,
+            "/api/v1/media",
+            Perm(P::MediaUpload),
+            media::UPLOAD_BODY_LIMIT,
+            media::upload,
+        )
+        .route(
+            Get,
+            "/api/v1/media/usage",
+            Perm(P::MediaUpload),
+            media::usage,
+        )
+        .route(Get, "/api/v1/media/{id}", Authenticated, media::get)
+        .route(Get, "/api/v1/media/{id}/link", Authenticated, media::link)
         // the audit log
         .route(Get, "/api/v1/audit", Perm(P::AuditRead), audit::list)
         .route(
@@ -405,6 +422,10 @@ pub fn public_routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        // Signed media links: the token is the credential.
+        // Any method reaches the check, so a link used with another method is refused (403) as
+        // a bad link rather than told apart (405).
+        .route("/m/{token}", axum::routing::any(media::serve))
         .merge(table().into_router())
 }
 

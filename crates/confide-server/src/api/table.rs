@@ -56,18 +56,36 @@ impl RouteTable {
     }
 
     /// Adds a route with its access; the guard for `access` runs before `handler`.
-    pub fn route<H, T>(mut self, verb: Verb, path: &'static str, access: Access, handler: H) -> Self
+    pub fn route<H, T>(self, verb: Verb, path: &'static str, access: Access, handler: H) -> Self
     where
         H: Handler<T, AppState>,
         T: 'static,
     {
-        let method_router: MethodRouter<AppState> = match verb {
+        self.add(verb, path, access, None, handler)
+    }
+
+    fn add<H, T>(
+        mut self,
+        verb: Verb,
+        path: &'static str,
+        access: Access,
+        body_limit: Option<usize>,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let mut method_router: MethodRouter<AppState> = match verb {
             Verb::Get => get(handler),
             Verb::Post => post(handler),
             Verb::Put => put(handler),
             Verb::Patch => patch(handler),
             Verb::Delete => delete(handler),
         };
+        if let Some(limit) = body_limit {
+            method_router = method_router.layer(axum::extract::DefaultBodyLimit::max(limit));
+        }
         let guarded = method_router.layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| {
                 guard::check(access, req, next)
@@ -80,6 +98,22 @@ impl RouteTable {
             access,
         });
         self
+    }
+
+    /// [`route`](Self::route) with its own body limit (uploads).
+    pub fn route_with_body_limit<H, T>(
+        self,
+        verb: Verb,
+        path: &'static str,
+        access: Access,
+        limit: usize,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add(verb, path, access, Some(limit), handler)
     }
 
     pub fn specs(&self) -> &[RouteSpec] {

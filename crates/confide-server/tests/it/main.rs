@@ -9,6 +9,7 @@ mod edge;
 mod harness;
 mod inbox;
 mod layers;
+mod media;
 mod openapi;
 mod sending;
 mod team_tools;

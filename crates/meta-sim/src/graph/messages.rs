@@ -309,16 +309,24 @@ fn send_message(
     });
 
     let out = Outcome {
-        meta: &meta,
-        wamid: &wamid,
+        meta: meta.clone(),
+        wamid: wamid.clone(),
         user,
-        recipient: &send.recipient,
+        recipient: send.recipient.clone(),
         failure,
         pricing,
         biz_opaque: send.biz_opaque.clone(),
         reaction: send.kind == "reaction",
     };
-    emit_statuses(shared, st, &out, now);
+    match (&send.media_link, failure) {
+        // Meta fetches a media link before it can deliver: the statuses follow the fetch
+        // ([`fetch_pending_links`]).
+        (Some(url), None) => st.pending_links.push(PendingLink {
+            url: url.clone(),
+            outcome: out,
+        }),
+        _ => emit_statuses(shared, st, &out, now),
+    }
 
     let contact = match &send.recipient {
         Recipient::Phone { input, digits } => Node::obj()
@@ -338,11 +346,57 @@ fn send_message(
     Ok(ok_json(&resp))
 }
 
-struct Outcome<'a> {
-    meta: &'a NumberMeta,
-    wamid: &'a str,
+/// A media message accepted with a `link`, waiting for its fetch.
+#[derive(Debug)]
+pub(crate) struct PendingLink {
+    url: String,
+    outcome: Outcome,
+}
+
+/// Fetches the links of media messages just accepted, as Meta does (once, without credentials),
+/// records each fetch, then sends the message's statuses: `sent`... when the bytes came, one
+/// `failed` (131053) when they did not.
+pub(crate) fn fetch_pending_links(shared: &std::sync::Arc<Shared>) {
+    let pending: Vec<PendingLink> = std::mem::take(&mut shared.lock().pending_links);
+    for p in pending {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let fetched = async {
+                let r = shared.http.get(&p.url).send().await?;
+                let status = r.status().as_u16();
+                let bytes = r.bytes().await?;
+                Ok::<_, reqwest::Error>((status, bytes.to_vec()))
+            }
+            .await;
+            let (http_status, bytes) = fetched.unwrap_or((0, Vec::new()));
+            let now = shared.now();
+            let mut guard = shared.lock();
+            let st = &mut *guard;
+            let limit = st.log_limit;
+            crate::state::keep_newest(&mut st.link_fetches, limit);
+            let ok = http_status == 200;
+            st.link_fetches.push(crate::records::LinkFetch {
+                url: p.url.clone(),
+                wamid: p.outcome.wamid.clone(),
+                http_status,
+                bytes,
+                at: now,
+            });
+            let mut outcome = p.outcome;
+            if !ok {
+                outcome.failure = Some(FAIL_MEDIA);
+            }
+            emit_statuses(&shared, st, &outcome, now);
+        });
+    }
+}
+
+#[derive(Debug)]
+struct Outcome {
+    meta: NumberMeta,
+    wamid: String,
     user: Option<usize>,
-    recipient: &'a Recipient,
+    recipient: Recipient,
     failure: Option<Failure>,
     pricing: Option<Pricing>,
     biz_opaque: Option<String>,
@@ -350,12 +404,12 @@ struct Outcome<'a> {
 }
 
 /// `sent`, then `delivered`/`read` (seeded variations), or one `failed`.
-fn emit_statuses(shared: &Shared, st: &mut State, o: &Outcome<'_>, now: OffsetDateTime) {
+fn emit_statuses(shared: &Shared, st: &mut State, o: &Outcome, now: OffsetDateTime) {
     let ts = now.unix_timestamp();
     let pnid = o.meta.phone_number_id.as_str();
     let (Some(user), None) = (o.user, o.failure) else {
         let (code, title, details) = o.failure.unwrap_or(FAIL_UNDELIVERABLE);
-        let (recipient_id, recipient_user_id) = match o.recipient {
+        let (recipient_id, recipient_user_id) = match &o.recipient {
             Recipient::Phone { digits, .. } => (Some(digits.clone()), None),
             Recipient::Bsuid { input } => (None, Some(input.clone())),
         };
@@ -370,7 +424,7 @@ fn emit_statuses(shared: &Shared, st: &mut State, o: &Outcome<'_>, now: OffsetDa
             pricing: None,
             error: Some((code, title.to_owned(), details.to_owned())),
         };
-        let change = wire::status_change(o.meta, &s, None);
+        let change = wire::status_change(&o.meta, &s, None);
         shared.emit(st, pnid, &change, None);
         return;
     };
@@ -409,7 +463,7 @@ fn emit_statuses(shared: &Shared, st: &mut State, o: &Outcome<'_>, now: OffsetDa
             pricing: if priced { o.pricing.clone() } else { None },
             error: None,
         };
-        let change = wire::status_change(o.meta, &s, Some(&who));
+        let change = wire::status_change(&o.meta, &s, Some(&who));
         shared.emit(st, pnid, &change, None);
     }
 }

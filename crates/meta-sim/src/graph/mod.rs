@@ -5,7 +5,7 @@
 mod auth;
 pub mod error;
 mod media;
-mod messages;
+pub(crate) mod messages;
 mod request;
 mod templates;
 mod validate;
@@ -77,7 +77,11 @@ async fn dispatch(
         segs.remove(0);
     }
     let result = match (method.clone(), segs.as_slice()) {
-        (Method::POST, [id, "messages"]) => messages::post(&shared, id, &req),
+        (Method::POST, [id, "messages"]) => {
+            let r = messages::post(&shared, id, &req);
+            messages::fetch_pending_links(&shared);
+            r
+        }
         (Method::POST, [id, "media"]) => media::upload(&shared, id, &req),
         (Method::GET, ["whatsapp_business", "attachments"]) => media::download(&shared, &req),
         (Method::GET, [id, "message_templates"]) => templates::list(&shared, id, &req),

@@ -30,6 +30,8 @@ pub(super) struct SendReq {
     pub(super) kind: String,
     pub(super) template: Option<TemplateReq>,
     pub(super) media_id: Option<String>,
+    /// A media `link` Meta fetches (once) before it delivers the message.
+    pub(super) media_link: Option<String>,
     pub(super) biz_opaque: Option<String>,
 }
 
@@ -96,7 +98,8 @@ fn recipient(v: &Value) -> Result<Recipient, GraphError> {
     }
 }
 
-fn check_media(kind: &str, obj: &Value) -> Result<Option<String>, GraphError> {
+/// The media id, or the link, a media message names.
+fn check_media(kind: &str, obj: &Value) -> Result<(Option<String>, Option<String>), GraphError> {
     let id = str_field(obj, "id");
     let link = str_field(obj, "link");
     let media_id = match (id, link) {
@@ -130,7 +133,7 @@ fn check_media(kind: &str, obj: &Value) -> Result<Option<String>, GraphError> {
             )));
         }
     }
-    Ok(media_id)
+    Ok((media_id, link.map(str::to_owned)))
 }
 
 fn invalid_interactive(details: impl Into<String>) -> GraphError {
@@ -348,6 +351,7 @@ pub(super) fn validate(v: &Value) -> Result<SendReq, GraphError> {
         .ok_or_else(|| GraphError::param(format!("The parameter {kind} is required.")))?;
     let mut template = None;
     let mut media_id = None;
+    let mut media_link = None;
     match kind.as_str() {
         "text" => {
             let body = required(obj, "body", "text['body']")?;
@@ -358,7 +362,7 @@ pub(super) fn validate(v: &Value) -> Result<SendReq, GraphError> {
             }
         }
         "image" | "video" | "audio" | "document" | "sticker" => {
-            media_id = check_media(&kind, obj)?;
+            (media_id, media_link) = check_media(&kind, obj)?;
         }
         "location" => {
             for k in ["latitude", "longitude"] {
@@ -425,6 +429,7 @@ pub(super) fn validate(v: &Value) -> Result<SendReq, GraphError> {
         kind,
         template,
         media_id,
+        media_link,
         biz_opaque,
     })
 }

@@ -109,6 +109,11 @@ impl SimHandle {
         self.shared.lock().outbound.clone()
     }
 
+    /// Media links fetched for media messages sent with `link`, oldest first.
+    pub fn link_fetches(&self) -> Vec<crate::records::LinkFetch> {
+        self.shared.lock().link_fetches.clone()
+    }
+
     /// Requests the Graph API refused, with their codes.
     pub fn rejected_requests(&self) -> Vec<RejectedRequest> {
         self.shared.lock().rejected.clone()

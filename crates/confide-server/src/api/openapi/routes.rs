@@ -409,6 +409,18 @@ pub(super) fn table_ops() -> Vec<Op> {
             .body::<ConsentInput>()
             .created("The appended event.")
             .errors(&[C::InvalidPurpose, C::InvalidStatus, C::InvalidSource, C::InvalidEvidence]),
+        // media
+        op(Post, "/api/v1/media", "media_upload", "media", "Upload a file to send")
+            .doc("`multipart/form-data` with one part named `file`, streamed and sealed (AES-256-GCM in 64 KiB chunks with the tenant's key) into private storage. The type is decided by the content's first bytes, never by the name or declared type: JPEG/PNG images (5 MB), MP4/3GP video, AAC/AMR/MP3/M4A/Ogg audio (16 MB), PDF, text and Office documents (100 MB), WebP stickers (100 KB, 500 KB animated). A name or declared type that says otherwise is refused. The file name is kept sealed.")
+            .created("`{\"id\",\"kind\",\"content_type\",\"byte_size\",\"file_name\",\"created_at\"}`.")
+            .errors(&[C::InvalidUpload, C::EmptyMedia, C::UnsupportedMedia, C::MediaTypeMismatch, C::MediaTooLarge, C::Unavailable]),
+        op(Get, "/api/v1/media/usage", "media_usage", "media", "The account's media usage")
+            .ok("`{\"objects\",\"bytes\"}`: what the account stores (sealed), uploads and inbound media together."),
+        op(Get, "/api/v1/media/{id}", "media_get", "media", "Read a media object's type, size and name")
+            .ok("`{\"id\",\"kind\",\"content_type\",\"byte_size\",\"file_name\",\"created_at\"}`."),
+        op(Get, "/api/v1/media/{id}/link", "media_link", "media", "A short-lived signed link to a media object")
+            .doc("`GET` of the `url` serves the bytes until `expires_at` (5 minutes by default): `Cache-Control: private, no-store`, `nosniff`, `Content-Disposition: attachment` (inline for images), ranges for audio and video. Tampered, expired or other links get 403 and no bytes. Needs `inbox.read` or `media.upload`.")
+            .ok("`{\"url\",\"expires_at\"}`."),
         // tenant security
         op(Get, "/api/v1/security", "security_get", "security", "Read the security settings")
             .ok("`{\"require_2fa\"}`."),
@@ -498,6 +510,11 @@ pub(super) fn extra_ops() -> Vec<Op> {
             .answer(200, "The challenge, as `text/plain`.", Content::Text)
             .answer(403, "Refused: the text `forbidden`.", Content::Text)
             .errors(&[C::Internal, C::Unavailable]),
+        op(Get, "/m/{token}", "media_serve", "media", "A signed media link")
+            .doc("The object's bytes if the token's signature is valid, it has not expired and (links handed to Meta) it was not used before. Every refusal is 403 with no bytes. `Range: bytes=a-b` gives 206 for audio and video players.")
+            .answer(200, "The bytes, with the stored content type.", Content::Text)
+            .answer(206, "The requested range.", Content::Text)
+            .errors(&[C::Forbidden, C::NotFound, C::Unavailable]),
         op(Post, "/webhooks/whatsapp/{channel_id}", "webhook_receive", "webhooks", "Signed webhook delivery")
             .doc("Meta's delivery, signed with the channel's app secret. The body is at most 3 MB. 200 only once the delivery is committed; 503 `busy` asks Meta to retry.")
             .param(ParameterIn::Header, "X-Hub-Signature-256", true, "`sha256=` and the hex HMAC-SHA256 of the body with the channel's app secret.")
@@ -528,6 +545,7 @@ pub(super) const TAGS: &[(&str, &str)] = &[
     ("contacts", "The contact book and consent ledgers."),
     ("security", "Tenant security settings and support access."),
     ("audit", "The tenant's audit log."),
+    ("media", "Files to send, and signed links to stored media."),
     ("platform", "The platform operator (separate identity)."),
     ("meta", "This document."),
     ("health", "Liveness and readiness (no authentication)."),

@@ -23,6 +23,7 @@ struct Ids {
     contact: String,
     canned: String,
     broadcast: String,
+    media: String,
 }
 
 /// The id of tenant B's object for a route template, or a panic naming the route, so a new
@@ -44,7 +45,8 @@ fn id_of(path: &str, ids: &Ids) -> String {
         "contacts" => ids.contact.clone(),
         "canned-responses" => ids.canned.clone(),
         "broadcasts" => ids.broadcast.clone(),
-        // later: "media", "exports", ...
+        "media" => ids.media.clone(),
+        // later: "exports", ...
         other => {
             panic!("route {path} takes an id of kind {other:?}: add it to cross_tenant::id_of")
         }
@@ -313,7 +315,12 @@ async fn run(app: &TestApp) {
         )
     };
     let (channel, conversation, b_contact, canned, broadcast) = channel;
+    let (_, b_media_key) = app.api_key(&b, "agent").await;
+    let (status, uploaded) =
+        crate::media::upload(app, &b_media_key, "b.png", None, &crate::media::png(64)).await;
+    assert_eq!(status, StatusCode::CREATED, "{uploaded}");
     let ids = Ids {
+        media: uploaded["id"].as_str().unwrap().to_string(),
         channel,
         conversation,
         contact: b_contact.clone(),

@@ -337,6 +337,30 @@ impl TestApp {
         send_to(&self.router, ip, req).await
     }
 
+    /// The local media directory (for scans of what is stored).
+    pub fn media_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("media")
+    }
+
+    /// Serves the public router on a loopback port (for callers that need a real address, such
+    /// as meta-sim fetching a media link); media links point there from now on.
+    pub async fn serve_http(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = self.router.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
+        });
+        self.state
+            .media_links
+            .set_public_origin(format!("http://{addr}"));
+        addr
+    }
+
     /// Another server instance on the same database, with the same keyring and clock (as a
     /// second node behind a load balancer): its router and state (close its store when done).
     pub async fn second_instance(&self) -> (axum::Router, AppState) {

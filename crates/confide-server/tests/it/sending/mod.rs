@@ -74,7 +74,7 @@ async fn send(app: &TestApp, auth: &Auth, conversation: &str, body: Value) -> cr
 
 /// The dispatcher, as the server runs it in the background (the test harness drops the server's
 /// workers, so tests run its passes themselves, as the media tests do with the fetcher).
-fn dispatcher(app: &TestApp) -> confide_app::outbound::dispatcher::Dispatcher {
+pub(crate) fn dispatcher(app: &TestApp) -> confide_app::outbound::dispatcher::Dispatcher {
     confide_app::outbound::dispatcher::Dispatcher::new(
         app.state.operator_store().clone(),
         app.state.channels.clone(),
@@ -84,6 +84,7 @@ fn dispatcher(app: &TestApp) -> confide_app::outbound::dispatcher::Dispatcher {
         app.state.health.clone(),
         Arc::new(tokio::sync::Notify::new()),
     )
+    .with_media(app.state.media.clone(), app.state.media_links.clone())
 }
 
 /// One dispatcher pass over what is due.
@@ -620,4 +621,160 @@ async fn opening_a_conversation_marks_the_customers_messages_read_on_whatsapp() 
 
 mod broadcasts;
 mod consent;
+mod media;
 mod templates;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quoted_replies_buttons_and_reactions_reach_graph_as_meta_expects() {
+    let sim = sim().await;
+    let app = TestApp::new().await;
+    let (t, _ch, conversation) = sheena_wrote(&app, &sim, HOUR).await;
+    let agent = &t.members["agent"].auth;
+    let page = app
+        .get_ok(
+            agent,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+        )
+        .await;
+    let hers = page["messages"][0].clone();
+    assert_eq!(hers["direction"], "inbound");
+    let her_id = hers["id"].as_str().unwrap();
+    let her_wamid = hers["wamid"].as_str().unwrap();
+
+    // A quoted reply, reply buttons, a reaction.
+    for body in [
+        json!({"type": "text", "text": "Yes, it left today.", "reply_to": her_id}),
+        json!({"type": "interactive", "text": "Was this helpful?", "buttons": [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}]}),
+        json!({"type": "reaction", "message_id": her_id, "emoji": "👍"}),
+    ] {
+        let r = send(&app, agent, &conversation, body.clone()).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{body}: {}", r.body);
+    }
+    assert_eq!(dispatch(&app).await.sent, 3);
+    let sent = sim.sent_messages();
+    let by_kind = |k: &str| sent.iter().find(|r| r.kind == k).unwrap().body.clone();
+    assert_eq!(by_kind("text")["context"]["message_id"], her_wamid);
+    let i = by_kind("interactive");
+    assert_eq!(i["interactive"]["type"], "button");
+    assert_eq!(i["interactive"]["body"]["text"], "Was this helpful?");
+    assert_eq!(
+        i["interactive"]["action"]["buttons"][1]["reply"]["title"],
+        "No"
+    );
+    let r = by_kind("reaction");
+    assert_eq!(
+        (
+            r["reaction"]["message_id"].as_str(),
+            r["reaction"]["emoji"].as_str()
+        ),
+        (Some(her_wamid), Some("👍"))
+    );
+
+    // What cannot be sent is refused before anything is queued.
+    for (body, why) in [
+        (
+            json!({"type": "reaction", "message_id": "0190a7a4-0000-7000-8000-000000000000", "emoji": "👍"}),
+            "unknown target",
+        ),
+        (
+            json!({"type": "text", "text": "x", "reply_to": "not-an-id"}),
+            "unknown quote",
+        ),
+        (
+            json!({"type": "interactive", "text": "Pick", "buttons": []}),
+            "no buttons",
+        ),
+        (
+            json!({"type": "interactive", "text": "Pick", "buttons": [{"id": "a", "title": "A title longer than twenty"}]}),
+            "long title",
+        ),
+        (
+            json!({"type": "interactive", "text": "Pick", "buttons": [{"id": "a", "title": "A"}, {"id": "a", "title": "B"}]}),
+            "same ids",
+        ),
+    ] {
+        let r = send(&app, agent, &conversation, body).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_message"),
+            "{why}: {}",
+            r.body
+        );
+    }
+    // A reaction to a message older than 30 days is refused.
+    app.clock.advance(time::Duration::days(31));
+    let r = send(
+        &app,
+        agent,
+        &conversation,
+        json!({"type": "reaction", "message_id": her_id, "emoji": "👍"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_retried_after_a_transient_error_is_not_sent_once_the_contact_opts_out() {
+    let sim = sim().await;
+    let app = TestApp::new().await;
+    let (t, _ch, conversation) = sheena_wrote(&app, &sim, HOUR).await;
+    let agent = &t.members["agent"].auth;
+    // Meta allows one message a second on this number: the second send meets 130429.
+    sim.set_throughput(FIXTURE_PHONE_NUMBER_ID, 1).unwrap();
+    for text in ["First", "Second"] {
+        let r = send(
+            &app,
+            agent,
+            &conversation,
+            json!({"type": "text", "text": text}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    }
+    let pass = dispatch(&app).await;
+    assert_eq!((pass.sent, pass.retried), (1, 1), "{pass:?}");
+    assert_eq!(sim.sent_messages().len(), 1);
+
+    // Before the retry, the customer opts out.
+    let c = app
+        .get_ok(agent, &format!("/api/v1/conversations/{conversation}"))
+        .await;
+    let r = app
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v1/contacts/{}/consent",
+                c["contact_id"].as_str().unwrap()
+            ),
+            &t.owner.auth,
+            Some(json!({"purpose": "service", "status": "opted_out", "source": "phone call"})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    app.clock.advance(time::Duration::minutes(10));
+    let pass = dispatch(&app).await;
+    assert_eq!((pass.sent, pass.refused), (0, 1), "{pass:?}");
+    assert_eq!(
+        sim.sent_messages().len(),
+        1,
+        "the retry never reached Graph"
+    );
+    let page = app
+        .get_ok(
+            agent,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+        )
+        .await;
+    let second = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["body"]["text"] == "Second")
+        .unwrap()
+        .clone();
+    assert_eq!(second["status"], "failed", "{second}");
+    assert!(
+        second["error"].as_str().unwrap().starts_with("Not sent:"),
+        "{second}"
+    );
+}

@@ -5,7 +5,6 @@ use super::deliver_ok;
 use crate::harness::{FIXTURE_PHONE_NUMBER_ID, TestApp, TestChannel, fixture};
 use base64::Engine;
 use confide_app::media::fetcher::MediaFetcher;
-use confide_app::media::vault::MediaVault;
 use confide_core::clock::SystemClock;
 use meta_sim::{NumberConfig, Sim, SimConfig};
 use sha2::{Digest, Sha256};
@@ -44,8 +43,9 @@ fn fetcher(app: &TestApp) -> MediaFetcher {
     MediaFetcher::new(
         app.state.operator_store().clone(),
         app.state.channels.clone(),
-        app.state.vault.clone(),
+        app.state.media.clone(),
         app.state.clock.clone(),
+        app.state.entropy.clone(),
         Arc::new(tokio::sync::Notify::new()),
         app.state.egress.clone(),
         app.state.health.clone(),
@@ -93,20 +93,46 @@ async fn inbound_media_is_fetched_verified_sealed_and_stored_privately() {
     assert_eq!(message.body["media"]["caption"], "the broken part");
     let state = s.media_state(message.id).await.unwrap().unwrap();
     assert_eq!(state.status, "stored");
+    let object = s
+        .media_objects()
+        .for_message(message.id)
+        .await
+        .unwrap()
+        .expect("a media object for the message");
     assert_eq!(
         state.object_key.as_deref(),
-        Some(MediaVault::key(ch.tenant, message.id).as_str())
-    );
-
-    let sealed = app.state.vault.get(ch.tenant, message.id).unwrap();
-    assert!(
-        !sealed.windows(8).any(|w| w == &bytes[..8]),
-        "stored sealed, not in clear"
+        Some(object.storage_key.as_str())
     );
     assert_eq!(
-        s.open_media(message.id, &sealed).unwrap().as_slice(),
-        bytes.as_slice()
+        (
+            object.kind.as_str(),
+            object.content_type.as_str(),
+            object.origin.as_str()
+        ),
+        ("image", "image/png", "inbound")
     );
+    assert_eq!(object.byte_size, bytes.len() as i64);
+    drop(s);
+
+    // Sealed in storage, and opened again to the exact bytes.
+    let on_disk = std::fs::read(app.media_dir().join(&object.storage_key)).unwrap();
+    assert!(
+        !on_disk.windows(8).any(|w| w == &bytes[..8]),
+        "stored sealed, not in clear"
+    );
+    let keys = app
+        .state
+        .operator_store()
+        .media_keys(ch.tenant)
+        .await
+        .unwrap();
+    let opened = app
+        .state
+        .media
+        .read_all(&object.storage_key, &keys, object.id, bytes.len() as u64)
+        .await
+        .unwrap();
+    assert_eq!(opened, bytes);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,4 +270,69 @@ async fn an_expired_token_met_during_use_stops_the_channel_until_it_is_replaced(
     app.clock.advance(time::Duration::minutes(10));
     let pass = fetcher(&app).run_once().await.unwrap();
     assert_eq!((pass.stored, pass.failed), (1, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_meta_no_longer_has_is_given_up_and_the_message_says_so() {
+    let sim = sim().await;
+    let app = TestApp::new().await;
+    let ch = app
+        .tenant_with_channel_at("Acme", FIXTURE_PHONE_NUMBER_ID, sim.base_url())
+        .await;
+    deliver_ok(&app, &ch, "image", &image_delivery("404404404", "AAAA")).await;
+    // Retried with backoff for as long as Meta could still have it, then given up.
+    let mut passes = 0;
+    loop {
+        let mut s = app
+            .state
+            .operator_store()
+            .read_scope(ch.tenant)
+            .await
+            .unwrap();
+        let message = newest_from_sheena(&mut s, &ch).await;
+        let state = s.media_state(message.id).await.unwrap().unwrap();
+        drop(s);
+        if state.status == "failed" {
+            assert!(
+                state.attempts >= 10,
+                "not given up early: {}",
+                state.attempts
+            );
+            break;
+        }
+        assert!(passes < 100, "never given up");
+        app.clock.advance(time::Duration::hours(2));
+        fetcher(&app).run_once().await.unwrap();
+        passes += 1;
+    }
+    // The message is kept, and says why its media is missing, in plain words.
+    let mut s = app
+        .state
+        .operator_store()
+        .read_scope(ch.tenant)
+        .await
+        .unwrap();
+    let message = newest_from_sheena(&mut s, &ch).await;
+    let page = s
+        .inbox()
+        .messages_page(message.conversation_id, None, 10)
+        .await
+        .unwrap();
+    let m = page
+        .items
+        .iter()
+        .find(|m| m.message.id == message.id)
+        .unwrap();
+    let media = m.media.as_ref().unwrap();
+    assert_eq!(media.status, "failed");
+    assert!(
+        media
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("Meta no longer has this media"),
+        "{:?}",
+        media.error
+    );
+    assert_eq!(media.media_id, None);
 }
