@@ -47,7 +47,130 @@ pub struct Config {
     pub auth: AuthConfig,
     pub log: LogConfig,
     pub outbound: OutboundConfig,
+    /// Built-in TLS on the public listener.
+    pub tls: TlsConfig,
+    /// Timeouts, connection caps and body limits of the public listener.
+    pub limits: LimitsConfig,
+    /// Requests per minute per client address and per tenant, by route class.
+    pub rate_limits: RateLimitsConfig,
+    /// Automatic temporary bans of addresses that keep failing.
+    pub bans: BansConfig,
+    /// Global CIDR allow and deny lists of the public listener.
+    pub access: AccessConfig,
+    /// What `/.well-known/security.txt` says (RFC 9116).
+    pub security_txt: SecurityTxtConfig,
     pub media: crate::media::config::MediaConfig,
+    /// Set by `confide serve --demo` (not a setting): plain HTTP is allowed on any address.
+    #[serde(skip)]
+    pub demo: bool,
+}
+
+/// Built-in TLS (rustls: TLS 1.2 and 1.3 only). Both `cert` and `key`, or neither.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM file of the certificate chain (leaf first).
+    pub cert: Option<PathBuf>,
+    /// PEM file of the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+    /// A plain-HTTP listener that only redirects to HTTPS (e.g. `0.0.0.0:80`); none by default.
+    pub redirect_listen: Option<SocketAddr>,
+    /// How often the files are checked for a new certificate (seconds; default 30).
+    pub reload_interval_secs: u64,
+}
+
+/// Slow-client protection and size limits of the public listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// A request's headers must arrive within this (seconds; default 10).
+    pub header_read_timeout_secs: u64,
+    /// A request's body must arrive within this (seconds; default 30).
+    pub body_read_timeout_secs: u64,
+    /// A request must be answered within this (seconds; default 60; event streams count until
+    /// their headers are sent).
+    pub request_timeout_secs: u64,
+    /// Open connections to the public listener, in all (default 10,000).
+    pub max_connections: usize,
+    /// Open connections from one address (default 64; trusted proxies are not capped).
+    pub max_connections_per_address: usize,
+    /// Requests other than webhooks being answered at once; more are shed with 503 `busy`
+    /// (default 1,024; webhooks are never shed).
+    pub max_in_flight: usize,
+    /// Sign-ins being answered or waiting for a password hash at once; more are shed with 503
+    /// `busy` (0, the default: four per core).
+    pub sign_in_in_flight: usize,
+    /// Largest API body (bytes; default 1 MiB).
+    pub api_body_bytes: usize,
+    /// Largest webhook body (bytes; default 3 MiB, Meta's maximum).
+    pub webhook_body_bytes: usize,
+}
+
+/// Requests per minute by route class; per client address and, once authenticated, per tenant.
+/// 0 turns a limit off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitsConfig {
+    pub sign_in_per_address: u32,
+    pub api_per_address: u32,
+    pub api_per_tenant: u32,
+    pub webhooks_per_address: u32,
+    pub media_per_address: u32,
+    pub exports_per_address: u32,
+    pub exports_per_tenant: u32,
+}
+
+/// An address that fails `threshold` times within `window_secs` (bad webhook signatures, failed
+/// sign-ins, refused authorizations) is refused everything for `duration_secs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BansConfig {
+    /// Failures that ban (0 turns bans off).
+    pub threshold: u32,
+    pub window_secs: u64,
+    pub duration_secs: u64,
+}
+
+/// Global CIDR lists of the public listener. A denied address gets nothing (its connection is
+/// closed unread); with an allow list, only listed addresses are served.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    #[serde(deserialize_with = "list::deserialize")]
+    pub allow: Vec<String>,
+    #[serde(deserialize_with = "list::deserialize")]
+    pub deny: Vec<String>,
+}
+
+/// `/.well-known/security.txt` (RFC 9116).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityTxtConfig {
+    /// `mailto:` or `https:` URIs, first preferred.
+    #[serde(deserialize_with = "list::deserialize")]
+    pub contact: Vec<String>,
+    /// The disclosure policy's URL.
+    pub policy: String,
+    /// Languages reports may be written in (`en, pt`).
+    pub preferred_languages: String,
+    /// The file's own canonical URL(s), when published at a fixed address.
+    #[serde(deserialize_with = "list::deserialize")]
+    pub canonical: Vec<String>,
+    /// A key to encrypt reports with (an `https:` or `openpgp4fpr:` URI), if any.
+    pub encryption: Option<String>,
+    /// Days the file stays valid (`Expires` is that far from now; at most 365).
+    pub expires_days: u32,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            cert: None,
+            key: None,
+            redirect_listen: None,
+            reload_interval_secs: 30,
+        }
+    }
 }
 
 /// Sessions and login (see docs/security/auth.md for why these values).
@@ -135,7 +258,83 @@ impl Default for Config {
             auth: AuthConfig::default(),
             log: LogConfig::default(),
             outbound: OutboundConfig::default(),
+            tls: TlsConfig::default(),
+            limits: LimitsConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
+            bans: BansConfig::default(),
+            access: AccessConfig::default(),
+            security_txt: SecurityTxtConfig::default(),
             media: crate::media::config::MediaConfig::default(),
+            demo: false,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            request_timeout_secs: 60,
+            max_connections: 10_000,
+            max_connections_per_address: 64,
+            max_in_flight: 1_024,
+            sign_in_in_flight: 0,
+            api_body_bytes: 1024 * 1024,
+            webhook_body_bytes: 3 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        RateLimitsConfig {
+            sign_in_per_address: 60,
+            api_per_address: 1_200,
+            api_per_tenant: 6_000,
+            // Meta delivers from few addresses; signatures and bans guard this route.
+            webhooks_per_address: 0,
+            media_per_address: 600,
+            exports_per_address: 30,
+            exports_per_tenant: 10,
+        }
+    }
+}
+
+impl RateLimitsConfig {
+    /// Every limit off (tests that are not about limits; a load test).
+    pub fn off() -> Self {
+        RateLimitsConfig {
+            sign_in_per_address: 0,
+            api_per_address: 0,
+            api_per_tenant: 0,
+            webhooks_per_address: 0,
+            media_per_address: 0,
+            exports_per_address: 0,
+            exports_per_tenant: 0,
+        }
+    }
+}
+
+impl Default for BansConfig {
+    fn default() -> Self {
+        BansConfig {
+            threshold: 50,
+            window_secs: 10 * 60,
+            duration_secs: 15 * 60,
+        }
+    }
+}
+
+impl Default for SecurityTxtConfig {
+    fn default() -> Self {
+        SecurityTxtConfig {
+            contact: vec!["mailto:security@confide.example".to_string()],
+            policy: "https://confide.example/security-policy".to_string(),
+            preferred_languages: "en, pt".to_string(),
+            canonical: Vec::new(),
+            encryption: None,
+            expires_days: 180,
         }
     }
 }
@@ -300,6 +499,15 @@ impl Config {
         for proxy in &self.trusted_proxies {
             parse_cidr(proxy).map_err(|e| ConfigError(format!("trusted_proxies: {e}")))?;
         }
+        for (name, list) in [
+            ("access.allow", &self.access.allow),
+            ("access.deny", &self.access.deny),
+        ] {
+            for cidr in list {
+                parse_cidr(cidr).map_err(|e| ConfigError(format!("{name}: {e}")))?;
+            }
+        }
+        self.validate_edge()?;
         if !["full", "normal"].contains(&self.database.sqlite_synchronous.as_str()) {
             return Err(ConfigError(
                 "database.sqlite_synchronous: must be full or normal".into(),
@@ -325,6 +533,96 @@ impl Config {
         Ok(())
     }
 
+    /// The edge's settings: TLS files in pairs, limits above zero, security.txt fields usable.
+    fn validate_edge(&self) -> Result<(), ConfigError> {
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(ConfigError(
+                "tls: set both tls.cert and tls.key, or neither".into(),
+            ));
+        }
+        if self.tls.redirect_listen.is_some() && self.tls.cert.is_none() {
+            return Err(ConfigError(
+                "tls.redirect_listen: needs tls.cert and tls.key (it redirects to HTTPS)".into(),
+            ));
+        }
+        if self.tls.reload_interval_secs == 0 {
+            return Err(ConfigError(
+                "tls.reload_interval_secs: must be at least 1".into(),
+            ));
+        }
+        let l = &self.limits;
+        if l.header_read_timeout_secs == 0
+            || l.body_read_timeout_secs == 0
+            || l.request_timeout_secs == 0
+        {
+            return Err(ConfigError(
+                "limits: timeouts must be at least 1 second".into(),
+            ));
+        }
+        if l.max_connections == 0 || l.max_connections_per_address == 0 || l.max_in_flight == 0 {
+            return Err(ConfigError(
+                "limits: max_connections, max_connections_per_address and max_in_flight must be at least 1".into(),
+            ));
+        }
+        if l.api_body_bytes < 1024 || l.webhook_body_bytes < 1024 {
+            return Err(ConfigError(
+                "limits: api_body_bytes and webhook_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.bans.threshold > 0 && (self.bans.window_secs == 0 || self.bans.duration_secs == 0) {
+            return Err(ConfigError(
+                "bans: window_secs and duration_secs must be at least 1".into(),
+            ));
+        }
+        let t = &self.security_txt;
+        if t.contact.is_empty() {
+            return Err(ConfigError(
+                "security_txt.contact: at least one mailto: or https: URI".into(),
+            ));
+        }
+        for c in &t.contact {
+            if !(c.starts_with("mailto:") || c.starts_with("https://") || c.starts_with("tel:"))
+                || c.contains(['\r', '\n'])
+            {
+                return Err(ConfigError(format!(
+                    "security_txt.contact: {c:?} is not a mailto:, https: or tel: URI"
+                )));
+            }
+        }
+        let https = |name: &str, v: &str| {
+            if v.starts_with("https://") && !v.contains(['\r', '\n', ' ']) {
+                Ok(())
+            } else {
+                Err(ConfigError(format!("{name}: {v:?} is not an https:// URL")))
+            }
+        };
+        https("security_txt.policy", &t.policy)?;
+        for c in &t.canonical {
+            https("security_txt.canonical", c)?;
+        }
+        if let Some(e) = &t.encryption
+            && !(e.starts_with("https://")
+                || e.starts_with("openpgp4fpr:")
+                || e.starts_with("dns:"))
+        {
+            return Err(ConfigError(format!(
+                "security_txt.encryption: {e:?} is not an https:, openpgp4fpr: or dns: URI"
+            )));
+        }
+        if t.preferred_languages.contains(['\r', '\n']) || t.preferred_languages.trim().is_empty() {
+            return Err(ConfigError(
+                "security_txt.preferred_languages: a list like \"en, pt\"".into(),
+            ));
+        }
+        if !(1..=365).contains(&t.expires_days) {
+            return Err(ConfigError(
+                "security_txt.expires_days: must be 1 to 365 (RFC 9116 advises under a year)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Where things are, for the one start-up log line (no secrets: passwords in URLs are masked).
     pub fn describe(&self) -> String {
         let keyring = if self.keyring.is_some() {
@@ -333,10 +631,15 @@ impl Config {
             self.keyring_path.display().to_string()
         };
         format!(
-            "database {}, media {}, keyring {}, public http://{}, admin http://{}",
+            "database {}, media {}, keyring {}, public {}://{}, admin http://{}",
             redact_url(&self.database_url),
             self.media_url,
             keyring,
+            if self.tls.cert.is_some() {
+                "https"
+            } else {
+                "http"
+            },
             self.listen,
             self.admin_listen
         )

@@ -150,6 +150,8 @@ codes! {
     NoAddress = "no_address", Unprocessable, "The contact has neither a phone number nor a WhatsApp user id to send to.";
     // 429
     TooManyAttempts = "too_many_attempts", TooManyRequests, "Too many failed attempts; wait before trying again.";
+    RateLimited = "rate_limited", TooManyRequests, "Too many requests from this address or account; wait Retry-After seconds.";
+    AddressBanned = "address_banned", TooManyRequests, "This address failed too often and is refused for a while; wait Retry-After seconds.";
     // 500
     Internal = "internal", Internal, "Something went wrong on our side; it has been logged.";
     // 503

@@ -54,13 +54,13 @@ pub struct Args {
     server_bin: Option<PathBuf>,
 }
 
-struct Server {
-    child: Child,
-    addr: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
 }
 
 impl Server {
-    fn spawn(mut cmd: Command) -> Result<Server, String> {
+    pub(crate) fn spawn(mut cmd: Command) -> Result<Server, String> {
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -104,7 +104,7 @@ impl Server {
         }
     }
 
-    fn stop(mut self) -> Result<(), String> {
+    pub(crate) fn stop(mut self) -> Result<(), String> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();

@@ -6,9 +6,11 @@
 //! target/release/confide-bench ingest --shape realistic     # mostly one change per delivery
 //! target/release/confide-bench ingest --postgres postgres://postgres@127.0.0.1:5432/postgres
 //! target/release/confide-bench gate                         # send gate decisions
+//! target/release/confide-bench flood                        # webhooks under a sign-in and API flood
 //! ```
 
 mod bare;
+mod flood;
 mod gate;
 mod ingest;
 mod load;
@@ -33,6 +35,9 @@ enum Command {
     /// The send gate: decisions per second and per-decision latency over a realistic mix of
     /// ledgers, windows, templates and free-form sends (no I/O).
     Gate(gate::Args),
+    /// Webhooks first: single-message webhooks while a sign-in flood and API load hit the same
+    /// `confide serve` process; the webhooks' latency and refusals.
+    Flood(flood::Args),
     /// The bare endpoint (started by `ingest` as a separate process).
     #[command(hide = true)]
     BareServer,
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Ingest(args) => ingest::run(args).await,
             Command::Gate(args) => gate::run(args),
+            Command::Flood(args) => flood::run(args).await,
             Command::BareServer => bare::serve().await,
         }
     });

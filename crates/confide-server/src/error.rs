@@ -7,6 +7,11 @@ use axum::response::{IntoResponse, Response};
 use confide_app::{AppError, Code, Kind};
 use serde::Serialize;
 
+/// The error code of an error response, kept in the response's extensions for the edge (which
+/// counts failures for bans without reading bodies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode(pub &'static str);
+
 /// An error a handler returns.
 #[derive(Debug)]
 pub struct ApiError {
@@ -102,6 +107,7 @@ impl IntoResponse for ApiError {
             },
         };
         let mut resp = (self.status, Json(body)).into_response();
+        resp.extensions_mut().insert(ErrorCode(self.code));
         if let Some(secs) = self.retry_after
             && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
         {

@@ -11,6 +11,8 @@ pub struct AppState {
     pub app: App,
     /// `trusted_proxies`, parsed: whose `X-Forwarded-For` names the client.
     pub proxies: Arc<crate::auth::client::TrustedProxies>,
+    /// The edge's lists, bans, rate-limit buckets and connection counts.
+    pub edge: Arc<crate::edge::Edge>,
 }
 
 impl std::ops::Deref for AppState {

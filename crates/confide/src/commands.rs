@@ -11,7 +11,9 @@ use confide_store::audit::Verification;
 use confide_store::{Backend, Store};
 use serde_json::json;
 
-pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
+pub async fn serve(mut config: Config, demo: bool) -> Result<(), Failure> {
+    // The demo may listen in plain HTTP anywhere (it holds no real data).
+    config.demo = demo;
     let started = std::time::Instant::now();
     let where_ = config.describe();
     let deps = Deps::default();

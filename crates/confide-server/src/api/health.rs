@@ -26,3 +26,17 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.metrics.render(),
     )
 }
+
+/// The addresses banned now (admin listener only): `{"bans":[{address, reason, failures, since,
+/// until}]}`.
+pub async fn bans(State(state): State<AppState>) -> impl IntoResponse {
+    let now = state.clock.now();
+    let bans: Vec<serde_json::Value> = state
+        .edge
+        .bans
+        .list(now)
+        .iter()
+        .map(|b| b.to_json())
+        .collect();
+    axum::Json(serde_json::json!({ "bans": bans }))
+}

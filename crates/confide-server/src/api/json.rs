@@ -24,6 +24,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         };
         let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
             Ok(axum::Json(v)) => v,
+            // A body over the route's limit is 413, not a JSON problem.
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::from(confide_app::Code::PayloadTooLarge));
+            }
             Err(e) => return Err(invalid(e.body_text())),
         };
         if !value.is_object() {

@@ -458,4 +458,5 @@ pub fn admin_routes() -> Router<AppState> {
     Router::new()
         .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::healthz))
+        .route("/bans", get(health::bans))
 }

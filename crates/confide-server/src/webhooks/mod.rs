@@ -1,5 +1,6 @@
 //! `GET/POST /webhooks/whatsapp/{channel_id}`: Meta's verification handshake and signed
-//! deliveries. The body is limited to 3 MB (else 413) before anything else; the rest (channel,
+//! deliveries. The body is limited (`limits.webhook_body_bytes`, 3 MiB by default: Meta's
+//! maximum; else 413) before anything else; the rest (channel,
 //! signature, parse, store, 200 only after the commit) is the ingest use case,
 //! `confide_app::ingest`.
 
@@ -15,15 +16,16 @@ use axum::routing::get;
 use confide_whatsapp::signature::SIGNATURE_HEADER;
 use serde::Deserialize;
 
-/// Meta sends at most 3 MB per delivery.
+/// Meta sends at most 3 MB per delivery (the default of `limits.webhook_body_bytes`).
 pub const WEBHOOK_BODY_LIMIT: usize = 3 * 1024 * 1024;
 
-pub fn routes() -> Router<AppState> {
+/// The webhook routes, with bodies limited to `body_limit` bytes.
+pub fn routes(body_limit: usize) -> Router<AppState> {
     Router::new().route(
         "/webhooks/whatsapp/{channel_id}",
         get(verify)
             .post(receive)
-            .layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
+            .layer(DefaultBodyLimit::max(body_limit)),
     )
 }
 
@@ -74,7 +76,7 @@ async fn receive(
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                "The body is larger than 3 MB.",
+                "The body is larger than this server accepts for a webhook.",
             )
         } else {
             ApiError::new(

@@ -1,6 +1,15 @@
 //! The edge: request ids are the server's own. A client's `X-Request-Id` never becomes the
 //! request id (in the response, logs or audit entries); it is kept, sanitised, as the
-//! correlation id only.
+//! correlation id only. The submodules test the rest of the edge: disclosure, headers, TLS,
+//! slow clients, limits and bans.
+
+mod bans;
+mod isolation;
+mod limits;
+mod observatory;
+mod security_txt;
+mod slow_clients;
+mod tls;
 
 use crate::harness::{HOST, ORIGIN, Resp, TestApp};
 use axum::http::{Method, Request, StatusCode, header};

@@ -131,6 +131,35 @@ impl TestApp {
     /// Like [`TestApp::with`], with the configuration changed by `edit` before the server is
     /// built (e.g. `trusted_proxies`).
     pub async fn with_config(opts: Options, edit: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        Self::build(opts, edit).await.map(|(_, app)| app)
+    }
+
+    /// A server listening on loopback for real connections (TLS, timeouts, connection caps), with
+    /// the configuration changed by `edit`: the test app handle and the running server.
+    pub async fn running(edit: impl FnOnce(&mut Config)) -> (TestApp, Running) {
+        let (server, app) = Self::build(Options::default(), edit).await.unwrap();
+        let public = server.public_addr();
+        let redirect = server.redirect_addr();
+        let reloads = server.tls_reloads();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run_until(async move {
+            let _ = stopped.await;
+        }));
+        (
+            app,
+            Running {
+                public,
+                redirect,
+                reloads,
+                stop: Some(stop),
+            },
+        )
+    }
+
+    async fn build(
+        opts: Options,
+        edit: impl FnOnce(&mut Config),
+    ) -> Option<(Application, TestApp)> {
         let dir = tempfile::tempdir().unwrap();
         let db = if opts.postgres {
             Database::postgres().await?
@@ -156,6 +185,11 @@ impl TestApp {
         config.database.sqlite_synchronous = "normal".into();
         config.password.m_cost_kib = opts.m_cost_kib;
         config.password.t_cost = opts.t_cost;
+        // The edge's limits and bans are for the tests about them (which turn them on): the
+        // other suites send hundreds of requests from one address at a clock that stands still.
+        config.rate_limits = confide_app::config::RateLimitsConfig::off();
+        config.bans.threshold = 0;
+        config.limits.sign_in_in_flight = 1_024;
         edit(&mut config);
         let deps = Deps {
             clock: clock.clone(),
@@ -164,15 +198,18 @@ impl TestApp {
         let app = Application::build(config, deps).await.unwrap();
         let state = app.state().clone();
         let router = Application::public_router(state.clone());
-        Some(TestApp {
-            state,
-            router,
-            clock,
-            ip: "203.0.113.10".parse().unwrap(),
-            counter: AtomicU32::new(0),
-            db,
-            _dir: dir,
-        })
+        Some((
+            app,
+            TestApp {
+                state,
+                router,
+                clock,
+                ip: "203.0.113.10".parse().unwrap(),
+                counter: AtomicU32::new(0),
+                db,
+                _dir: dir,
+            },
+        ))
     }
 
     /// Closes the database (and drops a PostgreSQL test database).
@@ -327,7 +364,17 @@ impl TestApp {
     /// Another server instance on the same database, with the same keyring and clock (as a
     /// second node behind a load balancer): its router and state (close its store when done).
     pub async fn second_instance(&self) -> (axum::Router, AppState) {
-        let config = (*self.state.config).clone();
+        self.second_instance_with(|_| {}).await
+    }
+
+    /// [`TestApp::second_instance`] with its configuration changed by `edit` (e.g. tighter
+    /// limits once a test's tenants are set up).
+    pub async fn second_instance_with(
+        &self,
+        edit: impl FnOnce(&mut Config),
+    ) -> (axum::Router, AppState) {
+        let mut config = (*self.state.config).clone();
+        edit(&mut config);
         let deps = Deps {
             clock: self.clock.clone(),
             entropy: Arc::new(OsEntropy),
@@ -335,6 +382,24 @@ impl TestApp {
         let app = Application::build(config, deps).await.unwrap();
         let state = app.state().clone();
         (Application::public_router(state.clone()), state)
+    }
+}
+
+/// A server running on loopback ([`TestApp::running`]); told to stop when dropped (it finishes
+/// once the test's [`TestApp`], which holds the application's queues, is gone too).
+pub struct Running {
+    pub public: SocketAddr,
+    pub redirect: Option<SocketAddr>,
+    /// The count of certificate reloads (TLS only).
+    pub reloads: Option<tokio::sync::watch::Receiver<u64>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
     }
 }
 
