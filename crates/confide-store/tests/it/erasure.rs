@@ -157,7 +157,10 @@ pub async fn erasing_a_contact_leaves_no_trace_and_keeps_its_opt_out(db: &TestDb
     let media_key = format!("{t}/inbound-object");
     s.media_objects()
         .insert(&confide_store::media_objects::NewMediaObject {
-            id: confide_core::ids::MediaId::new(&confide_core::clock::SystemClock, &confide_core::entropy::OsEntropy),
+            id: confide_core::ids::MediaId::new(
+                &confide_core::clock::SystemClock,
+                &confide_core::entropy::OsEntropy,
+            ),
             kind: "image".into(),
             content_type: "image/jpeg".into(),
             byte_size: 3,
@@ -226,7 +229,11 @@ pub async fn erasing_a_contact_leaves_no_trace_and_keeps_its_opt_out(db: &TestDb
         ),
         (1, 1, 1, 2)
     );
-    assert_eq!(erased.media, vec![media_key], "its media object is to be deleted");
+    assert_eq!(
+        erased.media,
+        vec![media_key],
+        "its media object is to be deleted"
+    );
     assert_eq!(erased.tombstoned_purposes, vec!["service".to_string()]);
 
     // Nothing refers to the person any more.
