@@ -260,12 +260,8 @@ fn text(head: &[u8], whole: bool) -> Result<Detected, AppError> {
     {
         return Err(unsupported("binary data of an unknown type"));
     }
-    let start = valid
-        .trim_start_matches('\u{feff}')
-        .trim_start()
-        .get(..64)
-        .unwrap_or(valid.trim_start())
-        .to_ascii_lowercase();
+    let trimmed = valid.trim_start_matches('\u{feff}').trim_start();
+    let start = trimmed.get(..64).unwrap_or(trimmed).to_ascii_lowercase();
     let markup = [
         "<!doctype",
         "<html",

@@ -36,6 +36,11 @@ impl Shedder {
         }
     }
 
+    /// Sign-ins that could still start now (for operators' metrics and tests).
+    pub fn sign_in_places_left(&self) -> usize {
+        self.sign_ins.available_permits()
+    }
+
     /// A place for a request of `class` (`None`: never limited), or `None` when it is shed.
     pub fn admit(&self, class: Option<Class>) -> Option<Admitted> {
         match class {

@@ -213,7 +213,19 @@ async fn under_load_sign_ins_and_api_calls_are_shed_while_webhooks_go_through() 
     // Two sign-ins in flight fill both places.
     let (tx1, held1) = held_sign_in(&app, "198.51.100.30");
     let (tx2, held2) = held_sign_in(&app, "198.51.100.32");
-    // Once both are inside, the next sign-in is shed (at once, not queued).
+    // Wait until both are inside (a probe sent earlier would itself take a place and race them).
+    for _ in 0..2_000 {
+        if app.state.edge.shed.sign_in_places_left() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    assert_eq!(
+        app.state.edge.shed.sign_in_places_left(),
+        0,
+        "both held sign-ins are in"
+    );
+    // Now the next sign-in is shed (at once, not queued).
     let mut shed = None;
     for _ in 0..500 {
         let r = login("198.51.100.31").await;
