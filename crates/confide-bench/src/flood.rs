@@ -8,15 +8,10 @@
 
 use crate::ingest::Server;
 use crate::load;
-use confide_core::audit::Actor;
 use confide_core::clock::SystemClock;
-use confide_core::email::Email;
 use confide_core::entropy::OsEntropy;
 use confide_crypto::keyring::Keyring;
-use confide_store::channels::NewChannel;
-use confide_store::{Store, StoreOptions};
 use meta_sim::payloads::{PayloadSpec, generate};
-use secrecy::SecretString;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -124,38 +119,8 @@ pub async fn run(args: Args) -> Result<(), String> {
         max_batch: 1,
         ..PayloadSpec::default()
     };
-    let store = Store::open(
-        &StoreOptions::new(url.clone()),
-        keyring,
-        None,
-        Arc::new(SystemClock),
-        Arc::new(OsEntropy),
-    )
-    .await
-    .map_err(|e| format!("database: {e}"))?;
-    let email = Email::parse("flood@example.com").map_err(|e| e.to_string())?;
-    let tenant = store
-        .create_tenant("Flood", &email, "$argon2id$unused", Actor::Cli)
-        .await
-        .map_err(|e| e.to_string())?
-        .tenant_id;
-    let mut scope = store.scope(tenant).await.map_err(|e| e.to_string())?;
-    let channel = scope
-        .create_channel(
-            NewChannel {
-                phone_number_id: spec.phone_number_id.clone(),
-                waba_id: spec.waba_id.clone(),
-                display_phone_number: spec.display_phone_number.clone(),
-                access_token: SecretString::from("bench-token"),
-                app_secret: SecretString::from(spec.app_secret.clone()),
-                verify_token: SecretString::from("bench-verify"),
-                graph_base_url: "http://127.0.0.1:9".into(),
-            },
-            Actor::Cli,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    scope.commit().await.map_err(|e| e.to_string())?;
+    let (store, _tenant, channel) =
+        crate::ingest::seed_channel(&url, keyring, "Flood", "flood@example.com", &spec).await?;
     store.close().await;
     let payloads = Arc::new(generate(spec));
 

@@ -264,39 +264,8 @@ pub async fn run(args: Args) -> Result<(), String> {
     };
 
     // The tenant and channel the payloads are addressed to.
-    let clock = Arc::new(SystemClock);
-    let store = Store::open(
-        &StoreOptions::new(url.clone()),
-        keyring,
-        None,
-        clock,
-        Arc::new(OsEntropy),
-    )
-    .await
-    .map_err(|e| format!("database: {e}"))?;
-    let email = Email::parse("bench@example.com").map_err(|e| e.to_string())?;
-    let tenant = store
-        .create_tenant("Bench", &email, "$argon2id$unused", Actor::Cli)
-        .await
-        .map_err(|e| e.to_string())?
-        .tenant_id;
-    let mut scope = store.scope(tenant).await.map_err(|e| e.to_string())?;
-    let channel = scope
-        .create_channel(
-            NewChannel {
-                phone_number_id: spec.phone_number_id.clone(),
-                waba_id: spec.waba_id.clone(),
-                display_phone_number: spec.display_phone_number.clone(),
-                access_token: SecretString::from("bench-token"),
-                app_secret: SecretString::from(spec.app_secret.clone()),
-                verify_token: SecretString::from("bench-verify"),
-                graph_base_url: "http://127.0.0.1:9".into(),
-            },
-            Actor::Cli,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    scope.commit().await.map_err(|e| e.to_string())?;
+    let (store, tenant, channel) =
+        seed_channel(&url, keyring, "Bench", "bench@example.com", &spec).await?;
 
     match args.shape {
         Shape::Batches => eprintln!(
@@ -440,4 +409,55 @@ pub async fn run(args: Args) -> Result<(), String> {
         return Err("stored rows do not match what was acknowledged".into());
     }
     Ok(())
+}
+
+/// Opens the store at `url` and creates one tenant with one channel, the one the payloads of
+/// `spec` are addressed to (signed with its app secret).
+pub(crate) async fn seed_channel(
+    url: &str,
+    keyring: Keyring,
+    tenant_name: &str,
+    owner_email: &str,
+    spec: &PayloadSpec,
+) -> Result<
+    (
+        Store,
+        confide_core::ids::TenantId,
+        confide_store::channels::Channel,
+    ),
+    String,
+> {
+    let store = Store::open(
+        &StoreOptions::new(url.to_string()),
+        keyring,
+        None,
+        Arc::new(SystemClock),
+        Arc::new(OsEntropy),
+    )
+    .await
+    .map_err(|e| format!("database: {e}"))?;
+    let email = Email::parse(owner_email).map_err(|e| e.to_string())?;
+    let tenant = store
+        .create_tenant(tenant_name, &email, "$argon2id$unused", Actor::Cli)
+        .await
+        .map_err(|e| e.to_string())?
+        .tenant_id;
+    let mut scope = store.scope(tenant).await.map_err(|e| e.to_string())?;
+    let channel = scope
+        .create_channel(
+            NewChannel {
+                phone_number_id: spec.phone_number_id.clone(),
+                waba_id: spec.waba_id.clone(),
+                display_phone_number: spec.display_phone_number.clone(),
+                access_token: SecretString::from("bench-token"),
+                app_secret: SecretString::from(spec.app_secret.clone()),
+                verify_token: SecretString::from("bench-verify"),
+                graph_base_url: "http://127.0.0.1:9".into(),
+            },
+            Actor::Cli,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    scope.commit().await.map_err(|e| e.to_string())?;
+    Ok((store, tenant, channel))
 }
