@@ -81,13 +81,7 @@ impl MediaKeys {
 impl Store {
     /// The tenant's media keys (read once, then used without a transaction).
     pub async fn media_keys(&self, tenant: TenantId) -> Result<MediaKeys, StoreError> {
-        let s = self.read_scope(tenant).await?;
-        let keys = s.tenant_keys();
-        drop(s);
-        Ok(MediaKeys {
-            keys,
-            store: self.clone(),
-        })
+        Ok(self.read_scope(tenant).await?.media_keys())
     }
 
     /// Signs a media link with the keyring's primary key.
@@ -110,6 +104,14 @@ impl Store {
 const COLUMNS: &str = "media_id, kind, content_type, byte_size, file_name, storage_key, origin, message_id, created_at";
 
 impl<'s> Scope<'s> {
+    /// The tenant's media keys, usable after this transaction ends.
+    pub fn media_keys(&self) -> MediaKeys {
+        MediaKeys {
+            keys: self.tenant_keys(),
+            store: self.store.clone(),
+        }
+    }
+
     /// The tenant's media objects.
     pub fn media_objects(&mut self) -> MediaObjects<'_, 's> {
         MediaObjects { scope: self }

@@ -176,7 +176,14 @@ impl App {
             tracing::error!(code = %e.code, "media link could not be served");
             LinkRefused::Unavailable
         };
-        let mut s = match self.store.scope(tenant).await {
+        // Only a single-use link writes (its consumption); the others read, and so do not
+        // queue for SQLite's one writer behind ingest.
+        let opened = if claims.single_use {
+            self.store.scope(tenant).await
+        } else {
+            self.store.read_scope(tenant).await
+        };
+        let mut s = match opened {
             Ok(s) => s,
             // A signed link whose tenant is gone (erased).
             Err(confide_store::StoreError::NotFound) => return Err(LinkRefused::Gone),
@@ -198,17 +205,13 @@ impl App {
                 Err(e) => return Err(unavailable(e.into())),
             }
         }
+        let keys = s.media_keys();
         s.commit().await.map_err(|e| unavailable(e.into()))?;
         let total = u64::try_from(object.byte_size).unwrap_or(0);
         // Ranges for audio and video (players seek); a single-use fetch is always whole.
         let range = range
             .filter(|_| !claims.single_use)
             .and_then(|r| resolve_range(r, total));
-        let keys = self
-            .store
-            .media_keys(tenant)
-            .await
-            .map_err(|e| unavailable(e.into()))?;
         let body = match self
             .media
             .read(
