@@ -5,13 +5,12 @@
 //! database (a primary key, so also across instances) and every later fetch is refused.
 
 use super::store::MediaStoreError;
-use super::upload::storage_error;
+use super::upload::{may_see_media, storage_error};
 use crate::error::AppError;
 use crate::principal::Principal;
 use crate::runtime::App;
 use bytes::Bytes;
 use confide_core::ids::{MediaId, TenantId};
-use confide_core::permissions::Permission;
 use confide_crypto::media_link::{LinkClaims, PATH_PREFIX};
 use futures_util::stream::BoxStream;
 use time::format_description::well_known::Rfc3339;
@@ -137,11 +136,7 @@ impl App {
     /// A short-lived link to one of the tenant's media objects, for the person asking (images
     /// are shown inline, everything else downloads).
     pub async fn media_link(&self, p: &Principal, id: &str) -> Result<MediaLink, AppError> {
-        if !(p.permissions.contains(&Permission::MediaUpload)
-            || p.permissions.contains(&Permission::InboxRead))
-        {
-            return Err(AppError::forbidden());
-        }
+        may_see_media(p)?;
         let id: MediaId = id.parse().map_err(|_| AppError::not_found())?;
         let mut s = self.store.read_scope(p.tenant).await?;
         let o = s.media_objects().get(id).await?;

@@ -162,6 +162,14 @@ const ALL: &[Detected] = &[
     AMR,
 ];
 
+/// The usual file name extension of an accepted content type (`bin` for anything else).
+pub fn extension_for(content_type: &str) -> &'static str {
+    ALL.iter()
+        .find(|d| d.content_type == content_type)
+        .and_then(|d| d.extensions.first().copied())
+        .unwrap_or("bin")
+}
+
 fn unsupported(what: &str) -> AppError {
     AppError::new(
         Code::UnsupportedMedia,

@@ -158,15 +158,22 @@ impl App {
 
     /// A media object of the caller's tenant.
     pub async fn media_object(&self, p: &Principal, id: &str) -> Result<MediaView, AppError> {
-        if !(p.permissions.contains(&Permission::MediaUpload)
-            || p.permissions.contains(&Permission::InboxRead))
-        {
-            return Err(AppError::forbidden());
-        }
+        may_see_media(p)?;
         let id: MediaId = id.parse().map_err(|_| AppError::not_found())?;
         let mut s = self.store.read_scope(p.tenant).await?;
         let o = s.media_objects().get(id).await?;
         Ok(MediaView::from(&o))
+    }
+}
+
+/// Who may see stored media: those who upload it, and those who read the inbox it came in.
+pub(crate) fn may_see_media(p: &Principal) -> Result<(), AppError> {
+    if p.permissions.contains(&Permission::MediaUpload)
+        || p.permissions.contains(&Permission::InboxRead)
+    {
+        Ok(())
+    } else {
+        Err(AppError::forbidden())
     }
 }
 

@@ -523,10 +523,13 @@ impl Dispatcher {
                         "The file to send could not be read from storage.".into(),
                     )
                 })?;
-            let name = object
-                .file_name
-                .clone()
-                .unwrap_or_else(|| format!("{}.{}", object.kind, extension(&object.content_type)));
+            let name = object.file_name.clone().unwrap_or_else(|| {
+                format!(
+                    "{}.{}",
+                    object.kind,
+                    crate::media::sniff::extension_for(&object.content_type)
+                )
+            });
             let id = client
                 .upload_media(phone_number_id, bytes, &object.content_type, &name)
                 .await
@@ -537,25 +540,6 @@ impl Dispatcher {
             .sign(d.tenant, object.id, true, false)
             .map_err(|e| MediaSourceError::Other(e.message.into_owned()))?;
         Ok(MediaSource::Link(link.url))
-    }
-}
-
-/// A file name extension for an upload without a name.
-fn extension(content_type: &str) -> &'static str {
-    match content_type {
-        "image/jpeg" => "jpg",
-        "image/png" => "png",
-        "image/webp" => "webp",
-        "application/pdf" => "pdf",
-        "text/plain" => "txt",
-        "video/mp4" => "mp4",
-        "video/3gpp" => "3gp",
-        "audio/ogg" => "ogg",
-        "audio/mpeg" => "mp3",
-        "audio/aac" => "aac",
-        "audio/amr" => "amr",
-        "audio/mp4" => "m4a",
-        _ => "bin",
     }
 }
 
