@@ -190,6 +190,9 @@ impl TestApp {
         config.rate_limits = confide_app::config::RateLimitsConfig::off();
         config.bans.threshold = 0;
         config.limits.sign_in_in_flight = 1_024;
+        // Debug builds on a loaded machine: a 100,000-row import may take longer than the
+        // production minute.
+        config.limits.request_timeout_secs = 600;
         edit(&mut config);
         let deps = Deps {
             clock: clock.clone(),
