@@ -96,7 +96,7 @@ impl Application {
             admin,
             redirect,
             tls,
-            state: AppState { app, proxies, edge },
+            state: AppState::new(app, proxies, edge),
             workers,
         })
     }
