@@ -88,7 +88,12 @@ impl Application {
                 .map_err(StartupError)?,
         );
         let edge = Arc::new(
-            edge::Edge::new(&app.config, proxies.clone(), app.clock.clone())
+            edge::Edge::new(
+                &app.config,
+                proxies.clone(),
+                app.clock.clone(),
+                app.shares_bans(),
+            )
                 .map_err(StartupError)?,
         );
         Ok(Application {
