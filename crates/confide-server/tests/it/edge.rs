@@ -8,6 +8,9 @@ mod isolation;
 mod limits;
 mod observatory;
 mod security_txt;
+mod shared_bans;
+mod tenant_access;
+mod timeouts;
 mod slow_clients;
 mod tls;
 
