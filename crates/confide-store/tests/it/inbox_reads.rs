@@ -98,7 +98,11 @@ async fn walk(
     let mut after = None;
     let mut pages = 0;
     loop {
-        let page = s.inbox().conversations(filter, after, limit).await.unwrap();
+        let page = s
+            .inbox()
+            .conversations(filter.clone(), after, limit)
+            .await
+            .unwrap();
         pages += 1;
         assert!(page.items.len() <= usize::try_from(limit).unwrap());
         all.extend(page.items);
@@ -203,7 +207,7 @@ pub async fn inbox_filters_select_by_status_and_assignee(db: &TestDb) {
     let f = |status, assignee| ConversationFilter {
         status,
         assignee,
-        contact: None,
+        ..ConversationFilter::default()
     };
     let cases: Vec<(ConversationFilter, Vec<usize>)> = vec![
         (f(None, None), (0..9).collect()),
@@ -231,7 +235,7 @@ pub async fn inbox_filters_select_by_status_and_assignee(db: &TestDb) {
     ];
     for (filter, want) in cases {
         for limit in [1, 2, 50] {
-            let (list, _) = walk(db, t, filter, limit).await;
+            let (list, _) = walk(db, t, filter.clone(), limit).await;
             assert!(is_inbox_order(&list), "{filter:?}");
             assert_eq!(ids(list), want, "{filter:?} limit {limit}");
         }
