@@ -358,7 +358,7 @@ async fn openapi_describes_request_bodies_and_query_parameters() {
         ("/api/v1/contacts", &["q", "label", "cursor", "limit"][..]),
         (
             "/api/v1/conversations",
-            &["status", "assignee", "cursor", "limit"][..],
+            &["status", "assignee", "label", "q", "cursor", "limit"][..],
         ),
         (
             "/api/v1/conversations/{id}/messages",
