@@ -91,7 +91,11 @@ impl App {
     }
 
     /// Ends the ban of `ip` early (an operator's decision); whether there was one.
-    pub async fn lift_address_ban(&self, ip: IpAddr, now: OffsetDateTime) -> Result<bool, AppError> {
+    pub async fn lift_address_ban(
+        &self,
+        ip: IpAddr,
+        now: OffsetDateTime,
+    ) -> Result<bool, AppError> {
         Ok(self
             .store
             .lift_address_ban(&ip.to_canonical().to_string(), micros(now))

@@ -14,8 +14,8 @@ use confide_core::audit::AuditEvent;
 use confide_core::ids::{BroadcastId, ChannelId, ContactId};
 use confide_core::permissions::Permission;
 use confide_core::send_gate::{Refusal, SendPath};
-use confide_store::{Scope, StoreError};
 use confide_store::broadcasts::NewBroadcast;
+use confide_store::{Scope, StoreError};
 use serde_json::{Value, json};
 
 pub use confide_store::broadcasts::Broadcast;

@@ -94,7 +94,7 @@ impl Application {
                 app.clock.clone(),
                 app.shares_bans(),
             )
-                .map_err(StartupError)?,
+            .map_err(StartupError)?,
         );
         Ok(Application {
             public,

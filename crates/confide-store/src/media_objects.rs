@@ -178,11 +178,7 @@ impl MediaObjects<'_, '_> {
     }
 
     /// The tenant's objects of `origin` (`upload` or `inbound`), newest first, at most `limit`.
-    pub async fn list(
-        &mut self,
-        origin: &str,
-        limit: i64,
-    ) -> Result<Vec<MediaObject>, StoreError> {
+    pub async fn list(&mut self, origin: &str, limit: i64) -> Result<Vec<MediaObject>, StoreError> {
         let t = self.scope.tenant_str().to_string();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM media_objects WHERE tenant_id = $1 AND origin = $2 \

@@ -11,9 +11,7 @@ use crate::outbound::send::{SendInput, refusal_error};
 use crate::principal::Principal;
 use crate::runtime::App;
 use confide_core::permissions::Permission;
-use confide_core::send_gate::{
-    ConsentLedger, Refusal, SendFacts, SendPath, SendRequest, decide,
-};
+use confide_core::send_gate::{ConsentLedger, Refusal, SendFacts, SendPath, SendRequest, decide};
 use confide_store::StoreError;
 use confide_store::inbox::{ConversationFilter, ConversationStatus};
 use serde_json::Value;

@@ -253,7 +253,9 @@ pub async fn refresh(state: &AppState) {
     let now = state.clock.now();
     match state.address_bans(now).await {
         Ok(list) => bans.replace(list.into_iter().map(Ban::of).collect()),
-        Err(e) => tracing::warn!(error = %e, "could not read the shared bans; keeping the last ones"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the shared bans; keeping the last ones")
+        }
     }
     let purge_due = bans
         .synced
@@ -278,10 +280,7 @@ pub async fn record(state: &AppState, ip: IpAddr, failure: Failure) {
     let now = state.clock.now();
     let bans = &state.edge.bans;
     let ban = if bans.shared {
-        match state
-            .count_address_failure(ip, failure.as_str(), now)
-            .await
-        {
+        match state.count_address_failure(ip, failure.as_str(), now).await {
             Ok(Some(b)) => {
                 let ban = Ban::of(b);
                 bans.insert(ban.clone());
@@ -339,12 +338,15 @@ mod tests {
 
     #[test]
     fn failures_in_a_window_ban_and_bans_end() {
-        let bans = Bans::new(&BansConfig {
-            threshold: 3,
-            window_secs: 60,
-            duration_secs: 600,
-            shared_refresh_ms: 1_000,
-        }, false);
+        let bans = Bans::new(
+            &BansConfig {
+                threshold: 3,
+                window_secs: 60,
+                duration_secs: 600,
+                shared_refresh_ms: 1_000,
+            },
+            false,
+        );
         let ip: IpAddr = "198.51.100.9".parse().unwrap();
         let t0 = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
         assert!(bans.record(ip, Failure::SignIn, t0).is_none());

@@ -226,7 +226,12 @@ impl BroadcastForm {
 
 /// A refused form: the page again with the reason (a server error or a missing permission is
 /// a plain error page).
-async fn refused(state: &AppState, v: &Viewer, f: BroadcastForm, e: confide_app::AppError) -> Response {
+async fn refused(
+    state: &AppState,
+    v: &Viewer,
+    f: BroadcastForm,
+    e: confide_app::AppError,
+) -> Response {
     let api = crate::error::ApiError::from(e);
     if api.status.is_server_error() || api.status == StatusCode::FORBIDDEN {
         return page::plain_error(api.status, &api.message);

@@ -110,7 +110,8 @@ pub async fn upload(State(state): State<AppState>, v: Viewer, req: Request) -> R
         inner: body.into_data_stream(),
         yielded: false,
     });
-    let Ok(mut multipart) = Multipart::from_request(Request::from_parts(parts, paced), &state).await
+    let Ok(mut multipart) =
+        Multipart::from_request(Request::from_parts(parts, paced), &state).await
     else {
         return cross_site();
     };
@@ -121,11 +122,25 @@ pub async fn upload(State(state): State<AppState>, v: Viewer, req: Request) -> R
             Ok(None) | Err(_) if !csrf_ok => return cross_site(),
             Ok(None) => {
                 let msg = "Choose a file to upload.".to_string();
-                return media(&state, &v, StatusCode::UNPROCESSABLE_ENTITY, Some(msg), None).await;
+                return media(
+                    &state,
+                    &v,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(msg),
+                    None,
+                )
+                .await;
             }
             Err(_) => {
                 let msg = "The upload was cut off; try again.".to_string();
-                return media(&state, &v, StatusCode::UNPROCESSABLE_ENTITY, Some(msg), None).await;
+                return media(
+                    &state,
+                    &v,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(msg),
+                    None,
+                )
+                .await;
             }
         };
         match field.name() {
@@ -143,7 +158,10 @@ pub async fn upload(State(state): State<AppState>, v: Viewer, req: Request) -> R
                     file_name: field.file_name().map(str::to_string),
                     declared_type: field.content_type().map(str::to_string),
                 };
-                return match state.upload_media(&v.principal, meta, Box::pin(field)).await {
+                return match state
+                    .upload_media(&v.principal, meta, Box::pin(field))
+                    .await
+                {
                     Ok(m) => {
                         let name = m.file_name.unwrap_or_else(|| "The file".into());
                         media(&state, &v, StatusCode::OK, None, Some(name)).await

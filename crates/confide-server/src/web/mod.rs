@@ -172,12 +172,7 @@ impl Chrome {
                 "file",
                 Some(Permission::InboxRead),
             ),
-            (
-                "/media",
-                "Media",
-                "image",
-                Some(Permission::MediaUpload),
-            ),
+            ("/media", "Media", "image", Some(Permission::MediaUpload)),
             (
                 "/channels",
                 "Channels",

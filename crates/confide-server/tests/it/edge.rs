@@ -9,9 +9,9 @@ mod limits;
 mod observatory;
 mod security_txt;
 mod shared_bans;
+mod slow_clients;
 mod tenant_access;
 mod timeouts;
-mod slow_clients;
 mod tls;
 
 use crate::harness::{HOST, ORIGIN, Resp, TestApp};

@@ -324,15 +324,18 @@ pub async fn message_pages_walk_newest_first_exactly_once(db: &TestDb) {
 pub async fn inbox_filters_select_by_label_and_contacts(db: &TestDb) {
     let (t, owner) = tenant_and_owner(&db.store, "Acme").await;
     let mut s = db.store.scope(t).await.unwrap();
-    let ch = s
-        .create_channel(channel("111"), Actor::Cli)
-        .await
-        .unwrap();
+    let ch = s.create_channel(channel("111"), Actor::Cli).await.unwrap();
     let mut convs = Vec::new();
     let mut contacts = Vec::new();
-    for (i, labels) in [vec!["vip"], vec![], vec!["vip", "wholesale"], vec!["wholesale"], vec!["vip"]]
-        .into_iter()
-        .enumerate()
+    for (i, labels) in [
+        vec!["vip"],
+        vec![],
+        vec!["vip", "wholesale"],
+        vec!["wholesale"],
+        vec!["vip"],
+    ]
+    .into_iter()
+    .enumerate()
     {
         let c = s
             .contacts()
@@ -380,7 +383,7 @@ pub async fn inbox_filters_select_by_label_and_contacts(db: &TestDb) {
     let cases: Vec<(ConversationFilter, Vec<usize>)> = vec![
         (label("vip"), vec![0, 2, 4]),
         (label("wholesale"), vec![2, 3]),
-        (label("VIP"), vec![], ),
+        (label("VIP"), vec![]),
         (label("nobody"), vec![]),
         (
             ConversationFilter {

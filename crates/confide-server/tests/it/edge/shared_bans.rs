@@ -64,7 +64,9 @@ async fn postgres_failures_on_one_instance_ban_the_address_on_another() {
     let attacker: IpAddr = "198.51.100.80".parse().unwrap();
     // Both instances serve the address (and have read the bans in force: none).
     assert_eq!(
-        get_on(&a.router, attacker, "/api/v1/openapi.json").await.status,
+        get_on(&a.router, attacker, "/api/v1/openapi.json")
+            .await
+            .status,
         StatusCode::OK
     );
     assert_eq!(
@@ -73,7 +75,13 @@ async fn postgres_failures_on_one_instance_ban_the_address_on_another() {
     );
     // Two failed sign-ins on A, one on B: the counters are shared, so the third bans, on B.
     for _ in 0..2 {
-        let r = sign_in_on(&a.router, attacker, &t.owner.email, "not the password at all").await;
+        let r = sign_in_on(
+            &a.router,
+            attacker,
+            &t.owner.email,
+            "not the password at all",
+        )
+        .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
     }
     let r = sign_in_on(&b, attacker, &t.owner.email, "not the password at all").await;
@@ -113,7 +121,9 @@ async fn postgres_failures_on_one_instance_ban_the_address_on_another() {
     a.clock.advance(Duration::seconds(299));
     tokio::time::sleep(std::time::Duration::from_millis(120)).await;
     assert_eq!(
-        get_on(&a.router, attacker, "/api/v1/openapi.json").await.code(),
+        get_on(&a.router, attacker, "/api/v1/openapi.json")
+            .await
+            .code(),
         "address_banned"
     );
     assert_eq!(

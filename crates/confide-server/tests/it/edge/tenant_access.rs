@@ -126,10 +126,19 @@ async fn a_tenants_lists_refuse_its_sessions_and_keys_from_other_addresses_only(
     assert_eq!(page(office, agent).await.status, StatusCode::OK);
     // Another tenant is not affected, from the very same address.
     let r = app
-        .call_from(outside, Method::GET, "/api/v1/conversations", &other.owner.auth, None)
+        .call_from(
+            outside,
+            Method::GET,
+            "/api/v1/conversations",
+            &other.owner.auth,
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(page(outside, &other.owner.auth).await.status, StatusCode::OK);
+    assert_eq!(
+        page(outside, &other.owner.auth).await.status,
+        StatusCode::OK
+    );
     // Webhooks are not subject to the tenant's UI/API lists.
     let r = send_to(
         &app.router,
@@ -155,7 +164,13 @@ async fn a_tenants_lists_refuse_its_sessions_and_keys_from_other_addresses_only(
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["access"], json!({"allow": [], "deny": []}));
     let r = app
-        .call_from(outside, Method::GET, "/api/v1/conversations", &key_auth, None)
+        .call_from(
+            outside,
+            Method::GET,
+            "/api/v1/conversations",
+            &key_auth,
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }

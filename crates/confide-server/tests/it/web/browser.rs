@@ -708,14 +708,23 @@ async fn browser_xss_payloads_are_shown_as_text() {
         .unwrap()
         .replace("invoice-2026-11.pdf", FILE)
         .replace("wamid.DOC0001", "wamid.XSSDOC");
-    assert_eq!(i.app.deliver(&i.ch, doc.as_bytes()).await.status, StatusCode::OK);
+    assert_eq!(
+        i.app.deliver(&i.ch, doc.as_bytes()).await.status,
+        StatusCode::OK
+    );
     b.wait_text("#thread", &format!("[document] {FILE}")).await;
     b.assert_no_script_ran().await;
     assert_eq!(b.js(injected).await, true);
     // ...and a file the team uploads, on the media page.
     let (_, key) = i.app.api_key(&i.t, "agent").await;
-    let (status, v) =
-        crate::media::upload(&i.app, &key, FILE, Some("image/png"), &crate::media::png(500)).await;
+    let (status, v) = crate::media::upload(
+        &i.app,
+        &key,
+        FILE,
+        Some("image/png"),
+        &crate::media::png(500),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     let back = b.path().await;
     b.goto("/media").await;

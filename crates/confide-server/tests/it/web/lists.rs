@@ -39,7 +39,12 @@ async fn web_the_inbox_list_filters_by_label_and_searches_by_phone() {
     let app = TestApp::new().await;
     let t = app.tenant("Acme").await;
     let ch = app
-        .channel_for(t.id, FIXTURE_PHONE_NUMBER_ID, "lists-secret", "http://127.0.0.1:9")
+        .channel_for(
+            t.id,
+            FIXTURE_PHONE_NUMBER_ID,
+            "lists-secret",
+            "http://127.0.0.1:9",
+        )
         .await;
     let owner = &t.owner.auth;
     let now = app.clock.now_micros() / 1_000_000;
@@ -70,9 +75,7 @@ async fn web_the_inbox_list_filters_by_label_and_searches_by_phone() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // The API: the same filters.
-    let by_label = app
-        .get_ok(owner, "/api/v1/conversations?label=vip")
-        .await;
+    let by_label = app.get_ok(owner, "/api/v1/conversations?label=vip").await;
     assert_eq!(by_label["conversations"].as_array().unwrap().len(), 1);
     let by_phone = app
         .get_ok(owner, "/api/v1/conversations?q=%2B14155550177")
@@ -105,8 +108,15 @@ async fn web_the_inbox_list_filters_by_label_and_searches_by_phone() {
     // A search for something that cannot be looked up is explained next to the box.
     let bad = page(&app, owner, "/inbox?view=all&q=%3Cb%3Ebold").await;
     assert_eq!(bad.status, StatusCode::OK);
-    assert!(html(&bad).contains(r#"id="inbox-q-error""#), "{}", html(&bad));
-    assert!(html(&bad).contains("&#60;b&#62;bold"), "the search text escaped");
+    assert!(
+        html(&bad).contains(r#"id="inbox-q-error""#),
+        "{}",
+        html(&bad)
+    );
+    assert!(
+        html(&bad).contains("&#60;b&#62;bold"),
+        "the search text escaped"
+    );
     assert!(!html(&bad).contains("<b>bold"));
 }
 
@@ -185,12 +195,24 @@ async fn web_a_broadcast_shows_its_audience_after_consent_before_it_starts() {
     let r = post("/broadcasts/audience").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let h = html(&r);
-    assert!(h.contains(r#"<strong id="audience-recipients">4</strong>"#), "{h}");
-    assert!(h.contains(r#"<strong id="audience-permitted">2</strong>"#), "{h}");
-    assert!(h.contains(r#"<strong id="audience-refused">2</strong>"#), "{h}");
+    assert!(
+        h.contains(r#"<strong id="audience-recipients">4</strong>"#),
+        "{h}"
+    );
+    assert!(
+        h.contains(r#"<strong id="audience-permitted">2</strong>"#),
+        "{h}"
+    );
+    assert!(
+        h.contains(r#"<strong id="audience-refused">2</strong>"#),
+        "{h}"
+    );
     assert!(h.contains(r#"id="start-broadcast""#) && h.contains("Start broadcast to 2"));
     // The form keeps what was chosen.
-    assert!(h.contains(r#"<option value="spring_sale|en_US" selected>"#), "{h}");
+    assert!(
+        h.contains(r#"<option value="spring_sale|en_US" selected>"#),
+        "{h}"
+    );
     // Nothing was written: no broadcast, no conversation opened.
     let list = app.get_ok(owner, "/api/v1/broadcasts").await;
     assert!(list["broadcasts"].as_array().unwrap().is_empty());
@@ -302,7 +324,10 @@ async fn web_the_media_page_uploads_lists_and_opens_files_and_shows_names_as_tex
     assert!(!h.contains("<img src=x"), "the name is never markup");
     let list = page(&app, agent, "/media").await;
     let h = html(&list);
-    assert!(h.contains(escaped) && h.contains("image/png") && h.contains("KB"), "{h}");
+    assert!(
+        h.contains(escaped) && h.contains("image/png") && h.contains("KB"),
+        "{h}"
+    );
     // The link opens the bytes (a short-lived signed link on this origin).
     let id = h
         .split("/media/")
