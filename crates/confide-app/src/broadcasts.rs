@@ -4,6 +4,8 @@
 //! outbox behind conversation replies. A broadcast can be paused, resumed and cancelled, and
 //! survives a restart (its state is the outbox's).
 
+pub mod audience;
+
 use crate::error::{AppError, Code};
 use crate::outbound::send::{SendInput, audit_refusal, enqueue, gate};
 use crate::principal::Principal;
@@ -12,8 +14,8 @@ use confide_core::audit::AuditEvent;
 use confide_core::ids::{BroadcastId, ChannelId, ContactId};
 use confide_core::permissions::Permission;
 use confide_core::send_gate::{Refusal, SendPath};
-use confide_store::StoreError;
 use confide_store::broadcasts::NewBroadcast;
+use confide_store::{Scope, StoreError};
 use serde_json::{Value, json};
 
 pub use confide_store::broadcasts::Broadcast;
@@ -73,6 +75,104 @@ fn audience_of(body: &Value) -> Result<Audience, AppError> {
     ))
 }
 
+/// A broadcast as its body asks for it.
+pub(crate) struct Request {
+    pub channel: ChannelId,
+    pub input: SendInput,
+    pub purpose: String,
+    pub audience: Audience,
+}
+
+/// Reads `{"channel_id","template","language","params","audience","purpose"}`.
+pub(crate) fn request_of(body: &Value) -> Result<Request, AppError> {
+    let channel: ChannelId = text_field(body, "channel_id")
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| {
+            invalid(
+                Code::InvalidChannel,
+                "channel_id names no channel of this account.",
+            )
+        })?;
+    let input = SendInput::from_json(&json!({
+        "type": "template",
+        "template": body.get("template"),
+        "language": body.get("language"),
+        "params": body.get("params"),
+    }))?;
+    let purpose = text_field(body, "purpose").unwrap_or_else(|| "marketing".into());
+    if !["marketing", "utility"].contains(&purpose.as_str()) {
+        return Err(invalid(
+            Code::InvalidPurpose,
+            "A broadcast's purpose is marketing or utility.",
+        ));
+    }
+    let audience = audience_of(body)?;
+    Ok(Request {
+        channel,
+        input,
+        purpose,
+        audience,
+    })
+}
+
+/// The tenant's channel `channel` (422 `invalid_channel` for any other id).
+pub(crate) async fn known_channel(
+    s: &mut Scope<'_>,
+    channel: ChannelId,
+) -> Result<confide_store::channels::Channel, AppError> {
+    match s.get_channel(channel).await {
+        Ok(c) => Ok(c),
+        Err(StoreError::NotFound) => Err(invalid(
+            Code::InvalidChannel,
+            "channel_id names no channel of this account.",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The contacts an audience names (all of the tenant's; at most [`MAX_RECIPIENTS`]).
+pub(crate) async fn recipients_of(
+    s: &mut Scope<'_>,
+    audience: &Audience,
+) -> Result<Vec<ContactId>, AppError> {
+    Ok(match audience {
+        Audience::Contacts(ids) => {
+            for id in ids {
+                match s.contacts().get(*id).await {
+                    Ok(_) => {}
+                    Err(StoreError::NotFound) => {
+                        return Err(invalid(
+                            Code::InvalidContact,
+                            "A contact id names no contact of this account.",
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            ids.clone()
+        }
+        Audience::Label(label) => {
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let page = s.contacts().list(Some(label), after, 200).await?;
+                all.extend(page.items.iter().map(|c| c.id));
+                if all.len() > MAX_RECIPIENTS {
+                    return Err(invalid(
+                        Code::InvalidBroadcast,
+                        "The label has more than 100,000 contacts.",
+                    ));
+                }
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            all
+        }
+    })
+}
+
 fn broadcast_id(id: &str) -> Result<BroadcastId, AppError> {
     id.parse().map_err(|_| AppError::not_found())
 }
@@ -87,28 +187,12 @@ impl App {
         body: &Value,
     ) -> Result<Broadcast, AppError> {
         p.require(Permission::BroadcastsSend)?;
-        let channel: ChannelId = text_field(body, "channel_id")
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| {
-                invalid(
-                    Code::InvalidChannel,
-                    "channel_id names no channel of this account.",
-                )
-            })?;
-        let input = SendInput::from_json(&json!({
-            "type": "template",
-            "template": body.get("template"),
-            "language": body.get("language"),
-            "params": body.get("params"),
-        }))?;
-        let purpose = text_field(body, "purpose").unwrap_or_else(|| "marketing".into());
-        if !["marketing", "utility"].contains(&purpose.as_str()) {
-            return Err(invalid(
-                Code::InvalidPurpose,
-                "A broadcast's purpose is marketing or utility.",
-            ));
-        }
-        let audience = audience_of(body)?;
+        let Request {
+            channel,
+            input,
+            purpose,
+            audience,
+        } = request_of(body)?;
         let SendInput::Template {
             name,
             language,
@@ -119,52 +203,8 @@ impl App {
         };
         let now = self.clock.now_micros();
         let mut s = self.store.scope(p.tenant).await?;
-        match s.get_channel(channel).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => {
-                return Err(invalid(
-                    Code::InvalidChannel,
-                    "channel_id names no channel of this account.",
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let recipients: Vec<ContactId> = match &audience {
-            Audience::Contacts(ids) => {
-                for id in ids {
-                    match s.contacts().get(*id).await {
-                        Ok(_) => {}
-                        Err(StoreError::NotFound) => {
-                            return Err(invalid(
-                                Code::InvalidContact,
-                                "A contact id names no contact of this account.",
-                            ));
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                ids.clone()
-            }
-            Audience::Label(label) => {
-                let mut all = Vec::new();
-                let mut after = None;
-                loop {
-                    let page = s.contacts().list(Some(label), after, 200).await?;
-                    all.extend(page.items.iter().map(|c| c.id));
-                    if all.len() > MAX_RECIPIENTS {
-                        return Err(invalid(
-                            Code::InvalidBroadcast,
-                            "The label has more than 100,000 contacts.",
-                        ));
-                    }
-                    match page.next {
-                        Some(next) => after = Some(next),
-                        None => break,
-                    }
-                }
-                all
-            }
-        };
+        known_channel(&mut s, channel).await?;
+        let recipients = recipients_of(&mut s, &audience).await?;
         let id = s.broadcasts().new_id();
         let (mut refused_no_consent, mut refused_other) = (0i64, 0i64);
         for contact in &recipients {

@@ -90,6 +90,12 @@ pub struct LimitsConfig {
     /// A request must be answered within this (seconds; default 60; event streams count until
     /// their headers are sent).
     pub request_timeout_secs: u64,
+    /// Instead of `request_timeout_secs`, for contact imports (`POST /api/v1/contacts/import`),
+    /// body included (seconds; default 1,800).
+    pub import_timeout_secs: u64,
+    /// Instead of `request_timeout_secs`, for exports (`GET /api/v1/contacts/export` and
+    /// `/api/v1/exports...`) (seconds; default 1,800).
+    pub export_timeout_secs: u64,
     /// Open connections to the public listener, in all (default 10,000).
     pub max_connections: usize,
     /// Open connections from one address (default 64; trusted proxies are not capped).
@@ -129,6 +135,10 @@ pub struct BansConfig {
     pub threshold: u32,
     pub window_secs: u64,
     pub duration_secs: u64,
+    /// On PostgreSQL, bans and counters are shared by every instance; each instance reads the
+    /// bans in force again when its copy is older than this (milliseconds; default 1,000): a ban
+    /// made elsewhere holds here within this time.
+    pub shared_refresh_ms: u64,
 }
 
 /// Global CIDR lists of the public listener. A denied address gets nothing (its connection is
@@ -276,6 +286,8 @@ impl Default for LimitsConfig {
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
             request_timeout_secs: 60,
+            import_timeout_secs: 30 * 60,
+            export_timeout_secs: 30 * 60,
             max_connections: 10_000,
             max_connections_per_address: 64,
             max_in_flight: 1_024,
@@ -322,6 +334,7 @@ impl Default for BansConfig {
             threshold: 50,
             window_secs: 10 * 60,
             duration_secs: 15 * 60,
+            shared_refresh_ms: 1_000,
         }
     }
 }
@@ -554,6 +567,8 @@ impl Config {
         if l.header_read_timeout_secs == 0
             || l.body_read_timeout_secs == 0
             || l.request_timeout_secs == 0
+            || l.import_timeout_secs == 0
+            || l.export_timeout_secs == 0
         {
             return Err(ConfigError(
                 "limits: timeouts must be at least 1 second".into(),
@@ -572,6 +587,11 @@ impl Config {
         if self.bans.threshold > 0 && (self.bans.window_secs == 0 || self.bans.duration_secs == 0) {
             return Err(ConfigError(
                 "bans: window_secs and duration_secs must be at least 1".into(),
+            ));
+        }
+        if !(1..=60_000).contains(&self.bans.shared_refresh_ms) {
+            return Err(ConfigError(
+                "bans.shared_refresh_ms: must be 1 to 60000".into(),
             ));
         }
         let t = &self.security_txt;

@@ -118,6 +118,19 @@ fn lookup(q: &str) -> Result<Lookup, AppError> {
     ))
 }
 
+/// The ids of the contacts a search text finds, as `q` of the contact list does (the inbox's
+/// search uses it, so both find the same people).
+pub(crate) async fn search_ids(
+    s: &mut confide_store::Scope<'_>,
+    text: &str,
+) -> Result<Vec<ContactId>, AppError> {
+    let found = match lookup(text)? {
+        Lookup::Phone(p) => s.contacts().find_by_phone(&p).await?,
+        Lookup::WaUser(w) => s.contacts().find_by_wa_user(&w).await?,
+    };
+    Ok(found.into_iter().map(|c| c.id).collect())
+}
+
 fn contact_id(id: &str) -> Result<ContactId, AppError> {
     id.parse().map_err(|_| AppError::not_found())
 }

@@ -26,6 +26,11 @@ pub struct ConversationQuery {
     pub status: Option<String>,
     /// A user id, or `none` for unassigned ones.
     pub assignee: Option<String>,
+    /// Only conversations whose contact carries exactly this label.
+    pub label: Option<String>,
+    /// Only conversations of the contacts this search finds (as `GET /api/v1/contacts?q=`
+    /// does: a phone number or a WhatsApp user id).
+    pub q: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
@@ -89,14 +94,27 @@ impl App {
                 last_message_at,
                 id,
             });
+        let label = q
+            .label
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string);
+        let search = q.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
         let mut s = self.store.read_scope(p.tenant).await?;
+        let contacts = match search {
+            Some(text) => Some(crate::contacts::search_ids(&mut s, text).await?),
+            None => None,
+        };
         let page = s
             .inbox()
             .conversations(
                 ConversationFilter {
                     status,
                     assignee,
-                    contact: None,
+                    label,
+                    contacts,
+                    ..ConversationFilter::default()
                 },
                 after,
                 limit,

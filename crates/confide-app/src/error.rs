@@ -94,6 +94,7 @@ codes! {
     TwoFactorRequired = "two_factor_required", Forbidden, "The tenant requires two-factor authentication: enrol first.";
     ReauthenticationRequired = "reauthentication_required", Forbidden, "Sign in again (within 15 minutes) to do this.";
     WrongPassword = "wrong_password", Forbidden, "The current password is wrong.";
+    AddressNotAllowed = "address_not_allowed", Forbidden, "The account's security settings do not let its UI and API be used from this address.";
     // 404
     NotFound = "not_found", NotFound, "No such resource.";
     // 409
@@ -148,6 +149,8 @@ codes! {
     EmptyMedia = "empty_media", Unprocessable, "The file is empty.";
     InvalidUpload = "invalid_upload", Unprocessable, "The upload is not multipart/form-data with one \"file\" part.";
     NoAddress = "no_address", Unprocessable, "The contact has neither a phone number nor a WhatsApp user id to send to.";
+    InvalidNetwork = "invalid_network", Unprocessable, "A network is not a CIDR (10.0.0.0/8) or an address, or a list is longer than 100.";
+    WouldLockOut = "would_lock_out", Unprocessable, "The lists would refuse the address this change is made from.";
     // 429
     TooManyAttempts = "too_many_attempts", TooManyRequests, "Too many failed attempts; wait before trying again.";
     RateLimited = "rate_limited", TooManyRequests, "Too many requests from this address or account; wait Retry-After seconds.";

@@ -15,6 +15,7 @@
 //! - [`metrics`]: counters and security events.
 
 pub mod audit;
+pub mod bans;
 pub mod broadcasts;
 pub mod channels;
 pub mod charges;

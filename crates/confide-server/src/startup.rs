@@ -88,8 +88,13 @@ impl Application {
                 .map_err(StartupError)?,
         );
         let edge = Arc::new(
-            edge::Edge::new(&app.config, proxies.clone(), app.clock.clone())
-                .map_err(StartupError)?,
+            edge::Edge::new(
+                &app.config,
+                proxies.clone(),
+                app.clock.clone(),
+                app.shares_bans(),
+            )
+            .map_err(StartupError)?,
         );
         Ok(Application {
             public,

@@ -47,12 +47,16 @@ pub enum AssigneeFilter {
 }
 
 /// Which conversations to list (`None`: no restriction).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConversationFilter {
     pub status: Option<ConversationStatus>,
     pub assignee: Option<AssigneeFilter>,
     /// Only this contact's conversations.
     pub contact: Option<ContactId>,
+    /// Only conversations whose contact carries exactly this label (through its blind index).
+    pub label: Option<String>,
+    /// Only conversations of these contacts (a search's matches; empty: none).
+    pub contacts: Option<Vec<ContactId>>,
 }
 
 /// Where a page of conversations ends: its last row's `last_message_at` and id.
@@ -182,6 +186,15 @@ impl Inbox<'_, '_> {
             sql.push_str(&format!(" AND c.contact_id = {}", next_ph()));
             texts.push(contact.to_string());
         }
+        if let Some(contacts) = &filter.contacts {
+            if contacts.is_empty() {
+                sql.push_str(" AND 1 = 0");
+            } else {
+                let phs: Vec<String> = contacts.iter().map(|_| next_ph()).collect();
+                sql.push_str(&format!(" AND c.contact_id IN ({})", phs.join(", ")));
+                texts.extend(contacts.iter().map(ToString::to_string));
+            }
+        }
         match filter.assignee {
             None => {}
             Some(AssigneeFilter::Nobody) => sql.push_str(" AND c.assignee_user_id IS NULL"),
@@ -189,6 +202,16 @@ impl Inbox<'_, '_> {
                 sql.push_str(&format!(" AND c.assignee_user_id = {}", next_ph()));
                 texts.push(u.to_string());
             }
+        }
+        let label_bidx = filter.label.as_deref().map(|l| {
+            self.scope
+                .blind_index(crate::contacts::LABEL_INDEX, l.as_bytes())
+        });
+        let label_ph = label_bidx.as_ref().map(|_| next_ph());
+        if let Some(ph) = &label_ph {
+            sql.push_str(&format!(
+                " AND c.contact_id IN (SELECT contact_id FROM contact_labels WHERE tenant_id = $1 AND label_bidx = {ph})"
+            ));
         }
         let cursor = after.map(|c| (c.last_message_at, c.id.to_string()));
         if cursor.is_some() {
@@ -201,9 +224,13 @@ impl Inbox<'_, '_> {
             " ORDER BY c.last_message_at DESC, c.conversation_id DESC LIMIT {}",
             next_ph()
         ));
+        // The text filters in their placeholders' order, then the label's index, then the cursor.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(self.scope.tenant_str().to_string());
         for t in texts {
             q = q.bind(t);
+        }
+        if let Some(b) = label_bidx {
+            q = q.bind(b);
         }
         if let Some((at, id)) = cursor {
             q = q.bind(at).bind(id);

@@ -23,6 +23,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod backend;
+pub mod bans;
 pub mod broadcasts;
 pub mod channels;
 pub mod charges;

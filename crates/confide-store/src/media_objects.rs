@@ -177,6 +177,21 @@ impl MediaObjects<'_, '_> {
         self.opened(&row)
     }
 
+    /// The tenant's objects of `origin` (`upload` or `inbound`), newest first, at most `limit`.
+    pub async fn list(&mut self, origin: &str, limit: i64) -> Result<Vec<MediaObject>, StoreError> {
+        let t = self.scope.tenant_str().to_string();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM media_objects WHERE tenant_id = $1 AND origin = $2 \
+             ORDER BY created_at DESC, media_id DESC LIMIT $3"
+        )))
+        .bind(t)
+        .bind(origin.to_string())
+        .bind(limit)
+        .fetch_all(self.scope.conn())
+        .await?;
+        rows.iter().map(|r| self.opened(r)).collect()
+    }
+
     /// The object that came with an inbound message, if it was stored.
     pub async fn for_message(
         &mut self,

@@ -108,6 +108,13 @@ const MIGRATIONS: &[Source] = &[
         postgres: include_str!("../migrations/postgres/0014_data_rights.sql"),
         sqlite_own_transaction: false,
     },
+    Source {
+        version: 15,
+        description: "edge shared",
+        sqlite: include_str!("../migrations/sqlite/0015_edge_shared.sql"),
+        postgres: include_str!("../migrations/postgres/0015_edge_shared.sql"),
+        sqlite_own_transaction: false,
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -195,6 +195,19 @@ impl Store {
         Ok((row.try_get(0)?, row.try_get::<i64, _>(1)? != 0))
     }
 
+    /// A tenant's CIDR allow and deny lists for its UI and API (comma-separated; empty: none).
+    pub async fn tenant_access_lists(
+        &self,
+        tenant: TenantId,
+    ) -> Result<(String, String), StoreError> {
+        let row = sqlx::query("SELECT access_allow, access_deny FROM tenants WHERE tenant_id = $1")
+            .bind(tenant.to_string())
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
     /// Enables or disables a tenant (platform operator), recorded in the tenant's audit log.
     pub async fn set_tenant_status(
         &self,
@@ -233,6 +246,29 @@ impl Scope<'_> {
         self.audit(
             &AuditEvent::new(actor, "security.require_2fa", format!("tenant:{t}"))
                 .with_details(serde_json::json!({"required": on})),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Sets the tenant's CIDR allow and deny lists for its UI and API (comma-separated,
+    /// normalised), audited with the lists.
+    pub async fn set_access_lists(
+        &mut self,
+        allow: &[String],
+        deny: &[String],
+        actor: Actor,
+    ) -> Result<(), StoreError> {
+        let t = self.tenant_str().to_string();
+        sqlx::query("UPDATE tenants SET access_allow = $1, access_deny = $2 WHERE tenant_id = $3")
+            .bind(allow.join(","))
+            .bind(deny.join(","))
+            .bind(t.clone())
+            .execute(self.conn())
+            .await?;
+        self.audit(
+            &AuditEvent::new(actor, "security.access_lists", format!("tenant:{t}"))
+                .with_details(serde_json::json!({"allow": allow, "deny": deny})),
         )
         .await?;
         Ok(())

@@ -166,6 +166,21 @@ impl App {
     }
 }
 
+/// Uploads a media page lists at most.
+pub const LIST_MAX: i64 = 200;
+
+impl App {
+    /// The tenant's uploaded files (what the team can send), newest first, at most
+    /// [`LIST_MAX`].
+    pub async fn list_uploads(&self, p: &Principal) -> Result<Vec<MediaView>, AppError> {
+        may_see_media(p)?;
+        let mut s = self.store.read_scope(p.tenant).await?;
+        let list = s.media_objects().list("upload", LIST_MAX).await?;
+        s.commit().await?;
+        Ok(list.iter().map(MediaView::from).collect())
+    }
+}
+
 /// Who may see stored media: those who upload it, and those who read the inbox it came in.
 pub(crate) fn may_see_media(p: &Principal) -> Result<(), AppError> {
     if p.permissions.contains(&Permission::MediaUpload)

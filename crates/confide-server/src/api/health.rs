@@ -27,14 +27,11 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// The addresses banned now (admin listener only): `{"bans":[{address, reason, failures, since,
-/// until}]}`.
+/// The addresses banned now (admin listener only; on PostgreSQL every instance's):
+/// `{"bans":[{address, reason, failures, since, until}]}`.
 pub async fn bans(State(state): State<AppState>) -> impl IntoResponse {
-    let now = state.clock.now();
-    let bans: Vec<serde_json::Value> = state
-        .edge
-        .bans
-        .list(now)
+    let bans: Vec<serde_json::Value> = crate::edge::bans::list(&state)
+        .await
         .iter()
         .map(|b| b.to_json())
         .collect();

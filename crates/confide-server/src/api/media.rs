@@ -29,9 +29,9 @@ fn invalid_upload(message: &'static str) -> ApiError {
 /// source has ready into its own buffer before it hands out a byte; from a fast client that would
 /// be the whole file in memory. Yielding after each chunk keeps the parser's buffer at about one
 /// chunk, so an upload streams at the pace its consumer (sealing, storage) sets.
-struct OneChunkPerPoll<S> {
-    inner: S,
-    yielded: bool,
+pub(crate) struct OneChunkPerPoll<S> {
+    pub(crate) inner: S,
+    pub(crate) yielded: bool,
 }
 
 impl<S> futures_util::Stream for OneChunkPerPoll<S>

@@ -1,42 +1,73 @@
-//! Tenant security settings (`GET/PUT /api/v1/security`: require 2FA for everyone) and support
+//! Tenant security settings (`GET/PUT /api/v1/security`: require 2FA for everyone, the CIDR
+//! lists of the tenant's UI and API) and support
 //! access grants (`GET/POST /api/v1/support-grants`, `DELETE /api/v1/support-grants/{id}`). The
 //! use cases are `confide_app::security`.
 
 use super::json::{JsonBody, ts, ts_opt};
-use crate::auth::Caller;
+use crate::auth::{Caller, RequestOrigin};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use confide_app::security::{NewGrant, SupportGrant};
+use confide_app::security::{NewGrant, SecuritySettings, SupportGrant};
 use serde::Deserialize;
 use serde_json::json;
+
+fn settings_json(s: &SecuritySettings) -> serde_json::Value {
+    let (allow, deny) = s.networks.to_strings();
+    json!({"require_2fa": s.require_2fa, "access": {"allow": allow, "deny": deny}})
+}
 
 pub async fn get_settings(
     State(state): State<AppState>,
     Caller(principal): Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let require_2fa = state.require_2fa_setting(&principal).await?;
-    Ok(Json(json!({"require_2fa": require_2fa})))
+    let settings = state.security_settings(&principal).await?;
+    Ok(Json(settings_json(&settings)))
 }
 
-/// The tenant's security settings.
+/// The tenant's security settings; each field is optional (absent: unchanged).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = SecuritySettings)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Whether every member must use two-factor authentication.
-    pub require_2fa: bool,
+    pub require_2fa: Option<bool>,
+    /// The CIDR lists of the tenant's UI and API (replaced whole).
+    pub access: Option<AccessLists>,
+}
+
+/// A tenant's CIDR lists: `10.0.0.0/8`, `2001:db8::/32` or single addresses, up to 100 each.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLists {
+    /// When not empty, only these addresses may use the tenant's sessions and API keys.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// These addresses never may (deny wins over allow).
+    #[serde(default)]
+    pub deny: Vec<String>,
 }
 
 pub async fn put_settings(
     State(state): State<AppState>,
     Caller(principal): Caller,
+    RequestOrigin(origin): RequestOrigin,
     JsonBody(body): JsonBody<Settings>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let on = state.set_require_2fa(&principal, body.require_2fa).await?;
-    Ok(Json(json!({"require_2fa": on})))
+    if let Some(access) = &body.access {
+        state
+            .set_network_lists(&principal, origin.ip, &access.allow, &access.deny)
+            .await?;
+        state.edge.tenants.forget(principal.tenant);
+    }
+    if let Some(on) = body.require_2fa {
+        state.set_require_2fa(&principal, on).await?;
+    }
+    let settings = state.security_settings(&principal).await?;
+    Ok(Json(settings_json(&settings)))
 }
 
 fn grant_json(g: &SupportGrant) -> serde_json::Value {

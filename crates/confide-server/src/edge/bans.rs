@@ -4,12 +4,19 @@
 //! (`address_banned`) and is listed for operators on the admin listener (`GET /bans`). Time comes
 //! from the injected clock.
 //!
-//! Counters and bans live in this process: behind a load balancer each instance bans on its own
-//! evidence (an attacker spread over N instances gets at most N times the threshold).
+//! On SQLite (one process) counters and bans live in this process. On PostgreSQL they live in
+//! the database (`confide_app::bans`), shared by every instance: a failure is counted there, and
+//! each instance keeps a copy of the bans in force that the hot path reads without a query,
+//! read again by the first request that finds it older than `bans.shared_refresh_ms` (the
+//! others wait for that one read). So a ban made on one instance holds on another within
+//! `bans.shared_refresh_ms` (default one second) plus one query; its own instance applies it
+//! at once. Should the database not answer, the copy is kept (bans already known still hold).
 
+use crate::state::AppState;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::time::Instant;
 use time::{Duration, OffsetDateTime};
 
 /// What an address failed at.
@@ -31,6 +38,15 @@ impl Failure {
             "invalid_credentials" | "invalid_code" => Some(Failure::SignIn),
             "forbidden" | "csrf" => Some(Failure::Authorization),
             _ => None,
+        }
+    }
+
+    /// The failure a stored reason names.
+    pub fn parse(s: &str) -> Failure {
+        match s {
+            "signature" => Failure::Signature,
+            "sign_in" => Failure::SignIn,
+            _ => Failure::Authorization,
         }
     }
 
@@ -68,19 +84,63 @@ pub struct Bans {
     window: Duration,
     duration: Duration,
     inner: Mutex<Inner>,
+    /// Kept in the database for every instance (PostgreSQL); `inner.bans` is then a copy.
+    shared: bool,
+    refresh: std::time::Duration,
+    /// When the copy was last read, and when ended records were last purged.
+    synced: Mutex<Option<(Instant, Instant)>>,
+    /// One refresh at a time.
+    refreshing: tokio::sync::Mutex<()>,
 }
+
+/// How often an instance purges ended bans and counters from the database.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Counters kept at most (older windows are dropped first when full).
 const MAX_TRACKED: usize = 100_000;
 
 impl Bans {
-    pub fn new(c: &confide_app::config::BansConfig) -> Bans {
+    /// Bans by `c`; `shared`: kept in the database (see the module's notes).
+    pub fn new(c: &confide_app::config::BansConfig, shared: bool) -> Bans {
         let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1_000));
         Bans {
             threshold: c.threshold,
             window: secs(c.window_secs),
             duration: secs(c.duration_secs),
             inner: Mutex::new(Inner::default()),
+            shared: shared && c.threshold > 0,
+            refresh: std::time::Duration::from_millis(c.shared_refresh_ms),
+            synced: Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Whether bans are shared through the database.
+    pub fn shared(&self) -> bool {
+        self.shared
+    }
+
+    /// Whether the copy of shared bans is older than `bans.shared_refresh_ms`.
+    fn stale(&self) -> bool {
+        self.shared
+            && self
+                .synced
+                .lock()
+                .map(|s| s.is_none_or(|(at, _)| at.elapsed() >= self.refresh))
+                .unwrap_or(false)
+    }
+
+    /// Replaces the copy of shared bans with those in force.
+    fn replace(&self, bans: Vec<Ban>) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.bans = bans.into_iter().map(|b| (b.address, b)).collect();
+        }
+    }
+
+    /// Adds a ban to this instance's bans (one just made).
+    fn insert(&self, ban: Ban) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.bans.insert(ban.address, ban);
         }
     }
 
@@ -153,6 +213,16 @@ impl Bans {
 }
 
 impl Ban {
+    fn of(b: confide_app::bans::AddressBan) -> Ban {
+        Ban {
+            address: b.address,
+            reason: Failure::parse(&b.reason),
+            failures: b.failures,
+            since: b.since,
+            until: b.until,
+        }
+    }
+
     /// The ban as JSON for operators.
     pub fn to_json(&self) -> serde_json::Value {
         let at = |t: OffsetDateTime| {
@@ -167,6 +237,80 @@ impl Ban {
             "until": at(self.until),
         })
     }
+}
+
+/// Reads the shared bans in force again when this instance's copy is stale (PostgreSQL); the
+/// first request to find it stale reads, the others wait for that read.
+pub async fn refresh(state: &AppState) {
+    let bans = &state.edge.bans;
+    if !bans.stale() {
+        return;
+    }
+    let _one = bans.refreshing.lock().await;
+    if !bans.stale() {
+        return;
+    }
+    let now = state.clock.now();
+    match state.address_bans(now).await {
+        Ok(list) => bans.replace(list.into_iter().map(Ban::of).collect()),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the shared bans; keeping the last ones")
+        }
+    }
+    let purge_due = bans
+        .synced
+        .lock()
+        .map(|s| s.is_none_or(|(_, purged)| purged.elapsed() >= PURGE_EVERY))
+        .unwrap_or(false);
+    if purge_due && let Err(e) = state.purge_address_records(now).await {
+        tracing::warn!(error = %e, "could not purge ended bans");
+    }
+    if let Ok(mut s) = bans.synced.lock() {
+        let purged = match *s {
+            Some((_, purged)) if !purge_due => purged,
+            _ => Instant::now(),
+        };
+        *s = Some((Instant::now(), purged));
+    }
+}
+
+/// Counts a failure of `ip` (in the database when shared); raises the security event of the ban
+/// it made, if any.
+pub async fn record(state: &AppState, ip: IpAddr, failure: Failure) {
+    let now = state.clock.now();
+    let bans = &state.edge.bans;
+    let ban = if bans.shared {
+        match state.count_address_failure(ip, failure.as_str(), now).await {
+            Ok(Some(b)) => {
+                let ban = Ban::of(b);
+                bans.insert(ban.clone());
+                Some(ban)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not count a failure for bans");
+                None
+            }
+        }
+    } else {
+        bans.record(ip, failure, now)
+    };
+    if let Some(ban) = ban {
+        raise(&state.metrics, &ban);
+    }
+}
+
+/// The bans in force for operators: every instance's when shared.
+pub async fn list(state: &AppState) -> Vec<Ban> {
+    let now = state.clock.now();
+    let bans = &state.edge.bans;
+    if bans.shared {
+        match state.address_bans(now).await {
+            Ok(list) => return list.into_iter().map(Ban::of).collect(),
+            Err(e) => tracing::warn!(error = %e, "could not read the shared bans"),
+        }
+    }
+    bans.list(now)
 }
 
 /// The security event of a new ban (the address is what an operator acts on).
@@ -194,11 +338,15 @@ mod tests {
 
     #[test]
     fn failures_in_a_window_ban_and_bans_end() {
-        let bans = Bans::new(&BansConfig {
-            threshold: 3,
-            window_secs: 60,
-            duration_secs: 600,
-        });
+        let bans = Bans::new(
+            &BansConfig {
+                threshold: 3,
+                window_secs: 60,
+                duration_secs: 600,
+                shared_refresh_ms: 1_000,
+            },
+            false,
+        );
         let ip: IpAddr = "198.51.100.9".parse().unwrap();
         let t0 = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
         assert!(bans.record(ip, Failure::SignIn, t0).is_none());

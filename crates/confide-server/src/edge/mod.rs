@@ -12,6 +12,7 @@ pub mod request_id;
 pub mod security_txt;
 pub mod shed;
 pub mod shield;
+pub mod tenant_access;
 pub mod tls;
 
 use crate::auth::client::TrustedProxies;
@@ -27,25 +28,30 @@ pub struct Edge {
     pub limiter: rate::Limiter,
     pub connections: Arc<listener::Connections>,
     pub shed: shed::Shedder,
+    /// Each tenant's own CIDR lists, cached briefly.
+    pub tenants: tenant_access::TenantNetworks,
     pub proxies: Arc<TrustedProxies>,
     clock: SharedClock,
 }
 
 impl Edge {
+    /// `shared_bans`: bans and their counters are kept in the database for every instance.
     pub fn new(
         config: &Config,
         proxies: Arc<TrustedProxies>,
         clock: SharedClock,
+        shared_bans: bool,
     ) -> Result<Edge, String> {
         Ok(Edge {
             filter: filter::Filter::parse(&config.access.allow, &config.access.deny)?,
-            bans: bans::Bans::new(&config.bans),
+            bans: bans::Bans::new(&config.bans, shared_bans),
             limiter: rate::Limiter::default(),
             connections: listener::Connections::new(
                 config.limits.max_connections,
                 config.limits.max_connections_per_address,
             ),
             shed: shed::Shedder::new(&config.limits),
+            tenants: tenant_access::TenantNetworks::default(),
             proxies,
             clock,
         })

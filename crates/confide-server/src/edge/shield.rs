@@ -1,6 +1,6 @@
 //! The edge's refusals, before any handler: the CIDR lists, bans, per-address rate limits, load
-//! shedding and the whole-request timeout ([`admit`]); per-tenant rate limits once the caller is known
-//! ([`per_tenant`]). [`admit`] also counts the failures that lead to bans, from the error code of
+//! shedding and the whole-request timeout ([`admit`]); the tenant's own CIDR lists and its rate
+//! limits once the caller is known ([`per_tenant`]). [`admit`] also counts the failures that lead to bans, from the error code of
 //! each response.
 
 use super::bans::{self, Failure};
@@ -35,6 +35,27 @@ fn limited(retry_after: u64) -> Response {
     .into_response()
 }
 
+/// The whole-request timeout of a route: imports and exports move whole contact books and
+/// tenants, so they have their own, longer ones (`limits.import_timeout_secs`,
+/// `limits.export_timeout_secs`); everything else has `limits.request_timeout_secs`.
+pub fn request_timeout(
+    limits: &confide_app::config::LimitsConfig,
+    method: &axum::http::Method,
+    path: &str,
+) -> Duration {
+    let secs = if *method == axum::http::Method::POST && path == "/api/v1/contacts/import" {
+        limits.import_timeout_secs
+    } else if path == "/api/v1/contacts/export"
+        || path == "/api/v1/exports"
+        || path.starts_with("/api/v1/exports/")
+    {
+        limits.export_timeout_secs
+    } else {
+        limits.request_timeout_secs
+    };
+    Duration::from_secs(secs)
+}
+
 /// Lists, bans, per-address limits, the request timeout; then counts the response's failure.
 pub async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let ip = client_of(&state, &req);
@@ -42,6 +63,7 @@ pub async fn admit(State(state): State<AppState>, req: Request, next: Next) -> R
     if !edge.filter.admits(ip) {
         return ApiError::from(Code::Forbidden).into_response();
     }
+    bans::refresh(&state).await;
     let now = state.clock.now();
     if let Some(left) = edge.bans.banned_for(ip, now) {
         return ApiError::from(
@@ -67,7 +89,7 @@ pub async fn admit(State(state): State<AppState>, req: Request, next: Next) -> R
         )
         .into_response();
     };
-    let timeout = Duration::from_secs(state.config.limits.request_timeout_secs);
+    let timeout = request_timeout(&state.config.limits, req.method(), req.uri().path());
     let res = match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(res) => res,
         Err(_) => {
@@ -80,20 +102,27 @@ pub async fn admit(State(state): State<AppState>, req: Request, next: Next) -> R
         .get::<ErrorCode>()
         .and_then(|c| Failure::of_code(c.0))
         && !state.proxies.trusts(ip)
-        && let Some(ban) = edge.bans.record(ip, failure, state.clock.now())
     {
-        bans::raise(&state.metrics, &ban);
+        bans::record(&state, ip, failure).await;
     }
     res
 }
 
-/// Per-tenant limits, after authentication (runs inside `authenticate`).
+/// After authentication (runs inside `authenticate`): the tenant's own CIDR lists, then its
+/// rate limits.
 pub async fn per_tenant(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let tenant = req
         .extensions()
         .get::<AuthContext>()
         .and_then(|c| c.principal.as_ref())
-        .map(|p| p.tenant.to_string());
+        .map(|p| p.tenant);
+    if let Some(tenant) = tenant
+        && let Some(refused) =
+            super::tenant_access::check(&state, tenant, client_of(&state, &req)).await
+    {
+        return refused;
+    }
+    let tenant = tenant.map(|t| t.to_string());
     if let (Some(tenant), Some(class)) = (tenant, rate::class_of(req.method(), req.uri().path())) {
         let limit = class.per_tenant(&state.config.rate_limits);
         if let Err(wait) =

@@ -36,6 +36,27 @@ pub struct BroadcastRow {
 pub struct Choice {
     value: String,
     label: String,
+    selected: bool,
+}
+
+/// The audience size after consent of the broadcast being composed (`broadcast_audience`).
+pub struct AudienceView {
+    recipients: u64,
+    permitted: u64,
+    refused_no_consent: u64,
+    refused_other: u64,
+}
+
+/// What the compose form holds (kept when it is shown again: refused, or reviewed).
+#[derive(Default)]
+struct Compose {
+    error: Option<String>,
+    channel_id: String,
+    template: String,
+    label: String,
+    params: String,
+    purpose: String,
+    audience: Option<AudienceView>,
 }
 
 #[derive(Template)]
@@ -49,6 +70,8 @@ struct BroadcastsPage {
     error: Option<String>,
     label: String,
     params: String,
+    marketing: bool,
+    audience: Option<AudienceView>,
 }
 
 fn audience_text(a: &Value) -> String {
@@ -80,13 +103,7 @@ fn row(b: &Broadcast, now: i64) -> BroadcastRow {
     }
 }
 
-async fn broadcasts(
-    state: &AppState,
-    v: &Viewer,
-    error: Option<String>,
-    label: String,
-    params: String,
-) -> Response {
+async fn broadcasts(state: &AppState, v: &Viewer, form: Compose) -> Response {
     let list = match state.list_broadcasts(&v.principal).await {
         Ok(l) => l,
         Err(e) => return page::app_error(e),
@@ -107,12 +124,14 @@ async fn broadcasts(
                 .map(|c| Choice {
                     value: c.id.to_string(),
                     label: c.display_phone_number.clone(),
+                    selected: c.id.to_string() == form.channel_id,
                 })
                 .collect(),
             templates
                 .iter()
                 .filter(|t| t.def.status == "APPROVED")
                 .map(|t| Choice {
+                    selected: format!("{}|{}", t.def.name, t.def.language) == form.template,
                     value: format!("{}|{}", t.def.name, t.def.language),
                     label: format!(
                         "{} ({}, {}, {} parameters)",
@@ -128,7 +147,7 @@ async fn broadcasts(
         (vec![], vec![])
     };
     let now = state.clock.now_micros();
-    let status = if error.is_some() {
+    let status = if form.error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
@@ -141,16 +160,18 @@ async fn broadcasts(
             can_send,
             channels,
             templates,
-            error,
-            label,
-            params,
+            error: form.error,
+            label: form.label,
+            params: form.params,
+            marketing: form.purpose != "utility",
+            audience: form.audience,
         },
     )
 }
 
 /// `GET /broadcasts`.
 pub async fn broadcasts_page(State(state): State<AppState>, v: Viewer) -> Response {
-    broadcasts(&state, &v, None, String::new(), String::new()).await
+    broadcasts(&state, &v, Compose::default()).await
 }
 
 #[derive(Deserialize)]
@@ -167,36 +188,87 @@ pub struct BroadcastForm {
     purpose: String,
 }
 
+impl BroadcastForm {
+    /// The body of `POST /api/v1/broadcasts` this form stands for.
+    fn body(&self) -> Value {
+        let (name, language) = self
+            .template
+            .split_once('|')
+            .unwrap_or((&self.template, ""));
+        let params: Vec<&str> = self
+            .params
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        json!({
+            "channel_id": self.channel_id,
+            "template": name,
+            "language": language,
+            "params": params,
+            "audience": {"label": self.label.trim()},
+            "purpose": self.purpose,
+        })
+    }
+
+    fn compose(self, error: Option<String>, audience: Option<AudienceView>) -> Compose {
+        Compose {
+            error,
+            channel_id: self.channel_id,
+            template: self.template,
+            label: self.label,
+            params: self.params,
+            purpose: self.purpose,
+            audience,
+        }
+    }
+}
+
+/// A refused form: the page again with the reason (a server error or a missing permission is
+/// a plain error page).
+async fn refused(
+    state: &AppState,
+    v: &Viewer,
+    f: BroadcastForm,
+    e: confide_app::AppError,
+) -> Response {
+    let api = crate::error::ApiError::from(e);
+    if api.status.is_server_error() || api.status == StatusCode::FORBIDDEN {
+        return page::plain_error(api.status, &api.message);
+    }
+    broadcasts(state, v, f.compose(Some(api.message.to_string()), None)).await
+}
+
+/// `POST /broadcasts/audience`: the compose form again, with the audience size after consent
+/// (`broadcast_audience`) and the button that starts it. Nothing is written.
+pub async fn review_broadcast(
+    State(state): State<AppState>,
+    v: Viewer,
+    Form(f): Form<BroadcastForm>,
+) -> Response {
+    match state.broadcast_audience(&v.principal, &f.body()).await {
+        Ok(size) => {
+            let audience = AudienceView {
+                recipients: size.recipients,
+                permitted: size.permitted,
+                refused_no_consent: size.refused_no_consent,
+                refused_other: size.refused_other,
+            };
+            broadcasts(&state, &v, f.compose(None, Some(audience))).await
+        }
+        Err(e) => refused(&state, &v, f, e).await,
+    }
+}
+
 /// `POST /broadcasts`: `create_broadcast` (the same body as `POST /api/v1/broadcasts`).
 pub async fn create_broadcast(
     State(state): State<AppState>,
     v: Viewer,
     Form(f): Form<BroadcastForm>,
 ) -> Response {
-    let (name, language) = f.template.split_once('|').unwrap_or((&f.template, ""));
-    let params: Vec<&str> = f
-        .params
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    let body = json!({
-        "channel_id": f.channel_id,
-        "template": name,
-        "language": language,
-        "params": params,
-        "audience": {"label": f.label.trim()},
-        "purpose": f.purpose,
-    });
-    match state.create_broadcast(&v.principal, &body).await {
+    match state.create_broadcast(&v.principal, &f.body()).await {
         Ok(b) => see_other(&format!("/broadcasts/{}", b.id)),
-        Err(e) => {
-            let api = crate::error::ApiError::from(e);
-            if api.status.is_server_error() || api.status == StatusCode::FORBIDDEN {
-                return page::plain_error(api.status, &api.message);
-            }
-            broadcasts(&state, &v, Some(api.message), f.label, f.params).await
-        }
+        Err(e) => refused(&state, &v, f, e).await,
     }
 }
 
@@ -739,6 +811,7 @@ async fn keys(
                 .map(|r| Choice {
                     value: r.id.to_string(),
                     label: r.name.clone(),
+                    selected: false,
                 })
                 .collect(),
             created,

@@ -1,4 +1,5 @@
-//! The inbox: the conversation list (open, mine, unassigned, resolved, all), a conversation
+//! The inbox: the conversation list (open, mine, unassigned, resolved, all; by label; a search
+//! by phone number or WhatsApp user id, as the API's `label` and `q`), a conversation
 //! (messages with their statuses and failure reasons, quoted replies, notes, assignment, the
 //! 24-hour window), and the composer, which offers approved templates with their parameters
 //! once the window has closed and says why. The use cases are `confide_app::conversations`,
@@ -123,6 +124,13 @@ pub struct ConvoView {
 struct InboxPage {
     chrome: Chrome,
     view: &'static str,
+    /// The label and search the list is filtered by (empty: none).
+    label: String,
+    search: String,
+    /// `&label=…&q=…` for links that keep the filters (URL-encoded; escaped by the template).
+    filter_qs: String,
+    /// Why the search found nothing it could look for, in plain words.
+    search_error: Option<String>,
     tabs: Vec<ViewTab>,
     rows: Vec<ConvRow>,
     next_cursor: Option<String>,
@@ -135,6 +143,10 @@ pub struct InboxQuery {
     view: Option<String>,
     #[serde(default)]
     cursor: Option<String>,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    q: Option<String>,
     #[serde(default)]
     template: Option<String>,
     #[serde(default)]
@@ -172,15 +184,50 @@ fn my_id(v: &Viewer) -> Option<String> {
     }
 }
 
+/// The list's label and search filters, as the page was asked for them.
+struct Filters {
+    label: String,
+    search: String,
+}
+
+impl Filters {
+    fn of(q: &InboxQuery) -> Filters {
+        let clean = |v: &Option<String>| v.as_deref().unwrap_or("").trim().to_string();
+        Filters {
+            label: clean(&q.label),
+            search: clean(&q.q),
+        }
+    }
+
+    /// `&label=…&q=…` (only those set), URL-encoded.
+    fn qs(&self) -> String {
+        let mut pairs = Vec::new();
+        if !self.label.is_empty() {
+            pairs.push(("label", self.label.as_str()));
+        }
+        if !self.search.is_empty() {
+            pairs.push(("q", self.search.as_str()));
+        }
+        match serde_urlencoded::to_string(&pairs) {
+            Ok(s) if !s.is_empty() => format!("&{s}"),
+            _ => String::new(),
+        }
+    }
+}
+
 async fn rows(
     state: &AppState,
     v: &Viewer,
     view: &'static str,
     cursor: Option<String>,
     selected: Option<&str>,
+    filters: &Filters,
 ) -> Result<(Vec<ConvRow>, Option<String>), AppError> {
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
     let mut q = ConversationQuery {
         cursor,
+        label: non_empty(&filters.label),
+        q: non_empty(&filters.search),
         ..ConversationQuery::default()
     };
     match view {
@@ -252,8 +299,15 @@ pub async fn list_page(
     Query(q): Query<InboxQuery>,
 ) -> Response {
     let view = view_key(q.view.as_deref());
-    let (rows, next_cursor) = match rows(&state, &v, view, q.cursor, None).await {
+    let filters = Filters::of(&q);
+    let mut search_error = None;
+    let (rows, next_cursor) = match rows(&state, &v, view, q.cursor, None, &filters).await {
         Ok(r) => r,
+        // A search the contact list could not run either: said next to the search box.
+        Err(e) if e.code == confide_app::Code::UnsearchableQuery => {
+            search_error = Some(e.message.to_string());
+            (Vec::new(), None)
+        }
         Err(e) => return page::app_error(e),
     };
     render(
@@ -261,6 +315,10 @@ pub async fn list_page(
         &InboxPage {
             chrome: Chrome::new(&v, "/inbox", "Inbox"),
             view,
+            filter_qs: filters.qs(),
+            label: filters.label,
+            search: filters.search,
+            search_error,
             tabs: tabs(view),
             rows,
             next_cursor,
@@ -315,7 +373,16 @@ async fn conversation(
     let view = view_key(q.view.as_deref());
     let c = state.get_conversation(&v.principal, id).await?;
     let id = c.id.to_string();
-    let (rows, next_cursor) = rows(state, v, view, q.cursor.clone(), Some(&id)).await?;
+    let filters = Filters::of(q);
+    let (rows, next_cursor) = rows(state, v, view, q.cursor.clone(), Some(&id), &filters)
+        .await
+        .or_else(|e| {
+            if e.code == confide_app::Code::UnsearchableQuery {
+                Ok((Vec::new(), None))
+            } else {
+                Err(e)
+            }
+        })?;
     let now = state.clock.now_micros();
     let me = my_id(v);
     let messages = state
@@ -542,6 +609,10 @@ async fn conversation(
     Ok(InboxPage {
         chrome: Chrome::new(v, "/inbox", convo.name.clone()),
         view,
+        filter_qs: filters.qs(),
+        label: filters.label,
+        search: filters.search,
+        search_error: None,
         tabs: tabs(view),
         rows,
         next_cursor,

@@ -13,6 +13,7 @@
 //! - [`inbox`]: the conversation list, a conversation, the composer, notes, assignment.
 //! - [`contacts`]: search, detail with consent history, edit.
 //! - [`admin`]: broadcasts, templates, channels, team, API keys, the audit log.
+//! - [`media`]: the uploaded files and the upload form.
 
 pub mod account;
 pub mod admin;
@@ -20,6 +21,7 @@ pub mod assets;
 pub mod contacts;
 pub mod format;
 pub mod inbox;
+pub mod media;
 pub mod page;
 
 use crate::state::AppState;
@@ -75,8 +77,18 @@ pub fn routes() -> Router<AppState> {
             "/broadcasts",
             get(admin::broadcasts_page).post(admin::create_broadcast),
         )
+        .route("/broadcasts/audience", post(admin::review_broadcast))
         .route("/broadcasts/{id}", get(admin::broadcast_page))
         .route("/broadcasts/{id}/change", post(admin::change_broadcast))
+        .route(
+            "/media",
+            get(media::media_page)
+                .post(media::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::api::media::UPLOAD_BODY_LIMIT,
+                )),
+        )
+        .route("/media/{id}/open", get(media::open))
         .route("/templates", get(admin::templates_page))
         .route("/templates/sync", post(admin::sync_templates))
         .route(
@@ -113,6 +125,9 @@ pub fn icon_path(name: &str) -> &'static str {
             "M21 2l-2 2m-7.6 7.6a5.5 5.5 0 1 1-7.8 7.8 5.5 5.5 0 0 1 7.8-7.8zm0 0L15.5 7.5m0 0 3 3L22 7l-3-3m-3.5 3.5L19 4"
         }
         "shield" => "M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z",
+        "image" => {
+            "M19 3H5a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h14a2 2 0 0 0 2-2V5a2 2 0 0 0-2-2zM8.5 10a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zM21 15l-5-5L5 21"
+        }
         _ => "M20 21v-2a4 4 0 0 0-4-4H8a4 4 0 0 0-4 4v2M12 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8z",
     }
 }
@@ -137,7 +152,7 @@ pub struct Chrome {
 impl Chrome {
     /// The layout for `viewer` with `section` (a nav href) highlighted.
     pub fn new(viewer: &Viewer, section: &str, title: impl Into<String>) -> Chrome {
-        let items: [(&'static str, &'static str, &'static str, Option<Permission>); 9] = [
+        let items: [(&'static str, &'static str, &'static str, Option<Permission>); 10] = [
             ("/inbox", "Inbox", "inbox", Some(Permission::InboxRead)),
             (
                 "/contacts",
@@ -157,6 +172,7 @@ impl Chrome {
                 "file",
                 Some(Permission::InboxRead),
             ),
+            ("/media", "Media", "image", Some(Permission::MediaUpload)),
             (
                 "/channels",
                 "Channels",

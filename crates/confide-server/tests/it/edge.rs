@@ -8,7 +8,10 @@ mod isolation;
 mod limits;
 mod observatory;
 mod security_txt;
+mod shared_bans;
 mod slow_clients;
+mod tenant_access;
+mod timeouts;
 mod tls;
 
 use crate::harness::{HOST, ORIGIN, Resp, TestApp};

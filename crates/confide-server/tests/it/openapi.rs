@@ -341,7 +341,11 @@ async fn openapi_describes_request_bodies_and_query_parameters() {
         (Method::POST, "/api/v1/roles", &["permissions"][..]),
         (Method::POST, "/api/v1/api-keys", &["name", "role_id"][..]),
         (Method::POST, "/api/v1/support-grants", &["hours"][..]),
-        (Method::PUT, "/api/v1/security", &["require_2fa"][..]),
+        (
+            Method::PUT,
+            "/api/v1/security",
+            &["require_2fa", "access"][..],
+        ),
         (Method::POST, "/api/v1/me/password", &["new_password"][..]),
         (
             Method::POST,
@@ -358,7 +362,7 @@ async fn openapi_describes_request_bodies_and_query_parameters() {
         ("/api/v1/contacts", &["q", "label", "cursor", "limit"][..]),
         (
             "/api/v1/conversations",
-            &["status", "assignee", "cursor", "limit"][..],
+            &["status", "assignee", "label", "q", "cursor", "limit"][..],
         ),
         (
             "/api/v1/conversations/{id}/messages",

@@ -98,7 +98,11 @@ async fn walk(
     let mut after = None;
     let mut pages = 0;
     loop {
-        let page = s.inbox().conversations(filter, after, limit).await.unwrap();
+        let page = s
+            .inbox()
+            .conversations(filter.clone(), after, limit)
+            .await
+            .unwrap();
         pages += 1;
         assert!(page.items.len() <= usize::try_from(limit).unwrap());
         all.extend(page.items);
@@ -203,7 +207,7 @@ pub async fn inbox_filters_select_by_status_and_assignee(db: &TestDb) {
     let f = |status, assignee| ConversationFilter {
         status,
         assignee,
-        contact: None,
+        ..ConversationFilter::default()
     };
     let cases: Vec<(ConversationFilter, Vec<usize>)> = vec![
         (f(None, None), (0..9).collect()),
@@ -231,7 +235,7 @@ pub async fn inbox_filters_select_by_status_and_assignee(db: &TestDb) {
     ];
     for (filter, want) in cases {
         for limit in [1, 2, 50] {
-            let (list, _) = walk(db, t, filter, limit).await;
+            let (list, _) = walk(db, t, filter.clone(), limit).await;
             assert!(is_inbox_order(&list), "{filter:?}");
             assert_eq!(ids(list), want, "{filter:?} limit {limit}");
         }
@@ -313,4 +317,112 @@ pub async fn message_pages_walk_newest_first_exactly_once(db: &TestDb) {
     }
     assert_eq!(newest_first[0].body["text"], "m8");
     s.commit().await.unwrap();
+}
+
+/// The inbox's label filter (through the labels' blind index) and its contacts filter (a
+/// search's matches), alone and with the others, on every page size.
+pub async fn inbox_filters_select_by_label_and_contacts(db: &TestDb) {
+    let (t, owner) = tenant_and_owner(&db.store, "Acme").await;
+    let mut s = db.store.scope(t).await.unwrap();
+    let ch = s.create_channel(channel("111"), Actor::Cli).await.unwrap();
+    let mut convs = Vec::new();
+    let mut contacts = Vec::new();
+    for (i, labels) in [
+        vec!["vip"],
+        vec![],
+        vec!["vip", "wholesale"],
+        vec!["wholesale"],
+        vec!["vip"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let c = s
+            .contacts()
+            .create(
+                NewContact {
+                    name: Some(format!("Customer {i}")),
+                    labels: labels.into_iter().map(str::to_string).collect(),
+                    ..NewContact::default()
+                },
+                Actor::Cli,
+            )
+            .await
+            .unwrap();
+        let conv = s.inbox().open(c.id, ch.id).await.unwrap();
+        s.inbox()
+            .insert_message(
+                conv,
+                NewMessage {
+                    direction: Direction::Inbound,
+                    wamid: Some(format!("wamid.label.{i}")),
+                    kind: "text".into(),
+                    body: serde_json::json!({"text": "hi"}),
+                    status: "received".into(),
+                    at_micros: db.store.clock().now_micros() + i64::try_from(i).unwrap() * 1_000,
+                },
+            )
+            .await
+            .unwrap();
+        convs.push(conv);
+        contacts.push(c.id);
+    }
+    s.commit().await.unwrap();
+    let ids = |list: Vec<InboxConversation>| {
+        let mut v: Vec<usize> = list
+            .iter()
+            .map(|c| convs.iter().position(|x| *x == c.id).unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    let label = |l: &str| ConversationFilter {
+        label: Some(l.to_string()),
+        ..ConversationFilter::default()
+    };
+    let cases: Vec<(ConversationFilter, Vec<usize>)> = vec![
+        (label("vip"), vec![0, 2, 4]),
+        (label("wholesale"), vec![2, 3]),
+        (label("VIP"), vec![]),
+        (label("nobody"), vec![]),
+        (
+            ConversationFilter {
+                contacts: Some(vec![contacts[1], contacts[2]]),
+                ..ConversationFilter::default()
+            },
+            vec![1, 2],
+        ),
+        (
+            ConversationFilter {
+                contacts: Some(vec![]),
+                ..ConversationFilter::default()
+            },
+            vec![],
+        ),
+        (
+            ConversationFilter {
+                label: Some("vip".into()),
+                contacts: Some(vec![contacts[1], contacts[2], contacts[3]]),
+                status: Some(ConversationStatus::Open),
+                assignee: Some(AssigneeFilter::Nobody),
+                ..ConversationFilter::default()
+            },
+            vec![2],
+        ),
+        (
+            ConversationFilter {
+                label: Some("vip".into()),
+                assignee: Some(AssigneeFilter::User(owner)),
+                ..ConversationFilter::default()
+            },
+            vec![],
+        ),
+    ];
+    for (filter, want) in cases {
+        for limit in [1, 2, 50] {
+            let (list, _) = walk(db, t, filter.clone(), limit).await;
+            assert!(is_inbox_order(&list), "{filter:?}");
+            assert_eq!(ids(list), want, "{filter:?} limit {limit}");
+        }
+    }
 }

@@ -60,6 +60,7 @@ conformance!(
     the_database_refuses_a_second_open_conversation,
     inbox_pages_walk_every_conversation_once_in_order,
     inbox_filters_select_by_status_and_assignee,
+    inbox_filters_select_by_label_and_contacts,
     inbox_never_returns_another_tenants_conversations,
     message_pages_walk_newest_first_exactly_once,
     inbox_changes_assign_resolve_reopen_and_are_audited,

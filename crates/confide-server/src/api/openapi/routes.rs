@@ -442,12 +442,12 @@ pub(super) fn table_ops() -> Vec<Op> {
             .ok("`{\"url\",\"expires_at\"}`."),
         // tenant security
         op(Get, "/api/v1/security", "security_get", "security", "Read the security settings")
-            .ok("`{\"require_2fa\"}`."),
+            .ok("`{\"require_2fa\",\"access\":{\"allow\":[],\"deny\":[]}}`."),
         op(Put, "/api/v1/security", "security_put", "security", "Change the security settings")
-            .doc("People only, signed in within the last 15 minutes.")
+            .doc("People only, signed in within the last 15 minutes. Each field is optional. `access` replaces the tenant's CIDR lists for its UI and API: with an allow list, this tenant's sessions and API keys work only from the addresses it lists; a denied address never (403 `address_not_allowed` on every request; webhooks and media links are not subject to them). A change that would refuse the address it is made from is refused. Audited (`security.access_lists`, with the lists).")
             .body::<security::Settings>()
-            .ok("`{\"require_2fa\"}`.")
-            .errors(&[C::ReauthenticationRequired]),
+            .ok("`{\"require_2fa\",\"access\":{\"allow\":[],\"deny\":[]}}`.")
+            .errors(&[C::ReauthenticationRequired, C::InvalidNetwork, C::WouldLockOut]),
         op(Get, "/api/v1/support-grants", "support_grants_list", "security", "List support grants")
             .ok("`{\"support_grants\":[{\"id\",\"platform_admin_id\",\"role_id\",\"created_by\",\"created_at\",\"expires_at\",\"revoked_at\"}]}`."),
         op(Post, "/api/v1/support-grants", "support_grants_create", "security", "Grant support access")

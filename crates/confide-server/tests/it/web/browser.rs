@@ -348,12 +348,24 @@ async fn main_pages(i: &Inbox, conversation: &str) -> Vec<(&'static str, String)
             .to_string();
     let owner = &i.t.owner;
     i.b.sign_in(&owner.email, &owner.password).await;
+    // A file on the media page.
+    let (_, key) = i.app.api_key(&i.t, "agent").await;
+    let (status, v) = crate::media::upload(
+        &i.app,
+        &key,
+        "spring-catalogue.png",
+        Some("image/png"),
+        &crate::media::png(48_000),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
     vec![
         ("inbox", "/inbox".to_string()),
         ("conversation", conversation.to_string()),
         ("contacts", "/contacts".to_string()),
         ("contact", contact),
         ("broadcasts", "/broadcasts".to_string()),
+        ("media", "/media".to_string()),
         ("templates", "/templates".to_string()),
         ("channels", "/channels".to_string()),
         ("team", "/team".to_string()),
@@ -633,8 +645,9 @@ async fn browser_a_contact_is_edited_with_its_labels() {
 }
 
 /// Markup in what customers and teammates write is shown as text: a contact name (from the
-/// webhook and from the edit form), a message body (on load and arriving live), a note, a label
-/// and a template parameter. No dialog opens, no marker a script would set appears, and no
+/// webhook and from the edit form), a message body (on load and arriving live), a note, a file
+/// name (a customer's document in the thread, an upload on the media page), a label and a
+/// template parameter. No dialog opens, no marker a script would set appears, and no
 /// element the markup describes is created.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_xss_payloads_are_shown_as_text() {
@@ -645,6 +658,7 @@ async fn browser_xss_payloads_are_shown_as_text() {
     const SCRIPT: &str = "<script>window.__xss=true;alert('body')</script>";
     const SVG: &str = r#""><svg onload="alert('note')" id="xss-marker"></svg>"#;
     const LABEL: &str = "<b data-xss=1>bold</b>";
+    const FILE: &str = "<img src=x onerror=alert(1)>.png";
     let injected = "return document.querySelector('img[src=\"x\"], svg#xss-marker, b[data-xss], script:not([src])') === null;";
     let i = inbox(1280, 900).await;
     let b = &i.b;
@@ -689,6 +703,36 @@ async fn browser_xss_payloads_are_shown_as_text() {
         .await;
     b.assert_no_script_ran().await;
     assert_eq!(b.js(injected).await, true);
+    // A file name with markup: a document the customer sends, arriving live in the thread...
+    let doc = String::from_utf8(crate::harness::fixture("document.json"))
+        .unwrap()
+        .replace("invoice-2026-11.pdf", FILE)
+        .replace("wamid.DOC0001", "wamid.XSSDOC");
+    assert_eq!(
+        i.app.deliver(&i.ch, doc.as_bytes()).await.status,
+        StatusCode::OK
+    );
+    b.wait_text("#thread", &format!("[document] {FILE}")).await;
+    b.assert_no_script_ran().await;
+    assert_eq!(b.js(injected).await, true);
+    // ...and a file the team uploads, on the media page.
+    let (_, key) = i.app.api_key(&i.t, "agent").await;
+    let (status, v) = crate::media::upload(
+        &i.app,
+        &key,
+        FILE,
+        Some("image/png"),
+        &crate::media::png(500),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let back = b.path().await;
+    b.goto("/media").await;
+    b.wait_text("#media-table", FILE).await;
+    b.assert_no_script_ran().await;
+    assert_eq!(b.js(injected).await, true);
+    b.goto(&back).await;
+    b.wait_css("#thread").await;
 
     // A label and a name typed into the contact form.
     b.click(".convo-title a").await;
@@ -834,6 +878,18 @@ async fn browser_a_broadcast_is_started_and_its_progress_moves_live() {
         .unwrap();
     b.fill("#label", "vip").await;
     b.fill("#params", "friend\n20%").await;
+    // The audience size after consent, before anything is sent: two labelled, one opted in.
+    b.click("#review-broadcast").await;
+    b.wait_text("#audience-recipients", "2").await;
+    b.wait_text("#audience-permitted", "1").await;
+    b.wait_text("#audience-refused", "1").await;
+    assert_eq!(
+        i.app.get_ok(&owner.auth, "/api/v1/broadcasts").await["broadcasts"]
+            .as_array()
+            .map(Vec::len),
+        Some(0),
+        "reviewing starts nothing"
+    );
     b.click("#start-broadcast").await;
     b.wait_css("#progress").await;
     assert!(b.path().await.starts_with("/broadcasts/"));

@@ -4,6 +4,7 @@
 
 mod browser;
 mod driver;
+mod lists;
 mod pages;
 
 use crate::harness::TestApp;

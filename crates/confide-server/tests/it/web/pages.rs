@@ -102,6 +102,7 @@ async fn web_pages_carry_the_page_policy_and_no_store() {
     let signed_in = [
         "/inbox".to_string(),
         "/inbox?view=mine".to_string(),
+        "/inbox?view=all&label=vip&q=%2B16505551234".to_string(),
         format!("/inbox/{conversation}"),
         "/contacts".to_string(),
         format!("/contacts/{contact}"),
@@ -109,6 +110,7 @@ async fn web_pages_carry_the_page_policy_and_no_store() {
         "/account/password".to_string(),
         "/account/2fa".to_string(),
         "/broadcasts".to_string(),
+        "/media".to_string(),
         "/templates".to_string(),
         "/channels".to_string(),
         "/team".to_string(),
