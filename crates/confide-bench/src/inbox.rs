@@ -129,17 +129,17 @@ pub async fn run(args: Args) -> Result<(), String> {
     } else {
         missing.push("conversations by label: GET /api/v1/conversations has no `label` parameter on this server".into());
     }
-    if conv_params.iter().any(|p| p == "q") {
+    if let Some(param) = conv_params.iter().find(|p| *p == "q" || *p == "search") {
         kinds.push(Kind::new(
             "conversations: search (a name)",
             names
                 .iter()
-                .map(|n| format!("{list}&q={}", encode(n)))
+                .map(|n| format!("{list}&{param}={}", encode(n)))
                 .collect(),
         ));
     } else {
         missing.push(
-            "conversations search: GET /api/v1/conversations has no `q` parameter on this server"
+            "conversations search: GET /api/v1/conversations has no `q` (or `search`) parameter on this server"
                 .into(),
         );
     }
