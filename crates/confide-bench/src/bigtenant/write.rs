@@ -83,7 +83,7 @@ pub async fn write(t: &Target<'_>, p: &Plan) -> Result<Written, String> {
                     long.push(id);
                 }
                 nth += 1;
-                if nth % every == 0 {
+                if nth.is_multiple_of(every) {
                     sample.push(id);
                 }
                 let planned = plan::messages(conv);
