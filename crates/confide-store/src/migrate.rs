@@ -115,6 +115,13 @@ const MIGRATIONS: &[Source] = &[
         postgres: include_str!("../migrations/postgres/0015_edge_shared.sql"),
         sqlite_own_transaction: false,
     },
+    Source {
+        version: 19,
+        description: "inbox indexes",
+        sqlite: include_str!("../migrations/sqlite/0019_inbox_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0019_inbox_indexes.sql"),
+        sqlite_own_transaction: false,
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {
