@@ -108,6 +108,13 @@ const MIGRATIONS: &[Source] = &[
         postgres: include_str!("../migrations/postgres/0014_data_rights.sql"),
         sqlite_own_transaction: false,
     },
+    Source {
+        version: 18,
+        description: "exports",
+        sqlite: include_str!("../migrations/sqlite/0018_exports.sql"),
+        postgres: include_str!("../migrations/postgres/0018_exports.sql"),
+        sqlite_own_transaction: false,
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {
