@@ -5,16 +5,15 @@
 //! under `media/`. Progress (rows written / rows to write) is recorded as it goes.
 
 use super::export::{contact_csv, contact_json, csv_row, rfc3339};
+use super::export_pages::Pager;
 use super::export_zip::{ZipSink, ZipSinkError};
 use crate::media::store::{MediaStore, MediaStoreError};
 use confide_core::clock::SharedClock;
 use confide_core::ids::{ExportId, MediaId, TenantId};
-use confide_store::contacts::{Contact, ContactCursor};
 use confide_store::export::{ExportMessage, Subject};
 use confide_store::exports::ExportJob;
-use confide_store::media_objects::{MediaKeys, MediaObject};
+use confide_store::media_objects::MediaObject;
 use confide_store::{Store, StoreError};
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,7 +32,7 @@ pub const MESSAGE_CSV_COLUMNS: &[&str] = &[
     "created_at",
 ];
 /// Rows read per page.
-const PAGE: i64 = 500;
+pub(super) const PAGE: i64 = 500;
 /// Rows written between two progress records.
 const PROGRESS_EVERY: i64 = 2_000;
 
@@ -480,7 +479,7 @@ impl Job<'_> {
                     &json!({
                         "seq": e.seq, "at": rfc3339(e.at_micros), "actor": e.actor,
                         "action": e.action, "target": e.target, "request_id": e.request_id,
-                        "details": details, "hash": hex::encode(&e.hash),
+                        "details": details, "hash": hex::encode(e.hash),
                     }),
                 )
                 .await?;
@@ -551,142 +550,10 @@ impl Job<'_> {
         progress.record(self).await?;
         Ok(())
     }
-
-    /// The next page of the subject's contacts (`None` after the last).
-    async fn contacts_page(
-        &self,
-        subject: Subject,
-        cursor: &mut Pager<ContactCursor>,
-    ) -> Result<Option<Vec<Contact>>, JobError> {
-        if cursor.done {
-            return Ok(None);
-        }
-        let mut s = self.store.read_scope(self.job.tenant).await?;
-        let page = match subject {
-            Subject::Contact(id) => {
-                cursor.done = true;
-                vec![s.contacts().get(id).await?]
-            }
-            Subject::Tenant => {
-                let page = s.contacts().list(None, cursor.after.take(), PAGE).await?;
-                cursor.after = page.next;
-                cursor.done = page.next.is_none();
-                page.items
-            }
-        };
-        s.commit().await?;
-        Ok(Some(page))
-    }
-
-    /// The next page of the subject's messages (`None` after the last).
-    async fn messages_page(
-        &self,
-        subject: Subject,
-        cursor: &mut Pager<String>,
-    ) -> Result<Option<Vec<ExportMessage>>, JobError> {
-        if cursor.done {
-            return Ok(None);
-        }
-        let mut s = self.store.read_scope(self.job.tenant).await?;
-        let page = s
-            .export_messages(subject, cursor.after.take(), PAGE)
-            .await?;
-        s.commit().await?;
-        cursor.done = (page.len() as i64) < PAGE;
-        cursor.after = page.last().map(|m| m.message.id.to_string());
-        Ok(Some(page))
-    }
-
-    /// The next page of the subject's media objects: a tenant's, all of them; a contact's,
-    /// those `ids` names (`None` after the last).
-    async fn media_page(
-        &self,
-        subject: Subject,
-        ids: &[String],
-        cursor: &mut Pager<String>,
-    ) -> Result<Option<Vec<MediaObject>>, JobError> {
-        if cursor.done {
-            return Ok(None);
-        }
-        let mut s = self.store.read_scope(self.job.tenant).await?;
-        let page = match subject {
-            Subject::Tenant => {
-                let page = s.export_media(cursor.after.take(), PAGE).await?;
-                cursor.done = (page.len() as i64) < PAGE;
-                cursor.after = page.last().map(|o| o.id.to_string());
-                page
-            }
-            Subject::Contact(_) => {
-                let mut page = Vec::new();
-                for id in ids.iter().skip(cursor.skipped) {
-                    cursor.skipped += 1;
-                    let Ok(id) = id.parse::<MediaId>() else {
-                        continue;
-                    };
-                    match s.media_objects().get(id).await {
-                        Ok(o) => page.push(o),
-                        Err(StoreError::NotFound) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                    if page.len() as i64 == PAGE {
-                        break;
-                    }
-                }
-                cursor.done = cursor.skipped >= ids.len();
-                page
-            }
-        };
-        s.commit().await?;
-        Ok(Some(page))
-    }
-
-    /// Writes one object's bytes, decrypted, under `media/`; false when its bytes are missing
-    /// from storage (a sweep or a crash lost them: `media.json` says so with a null path).
-    async fn media_file(
-        &self,
-        sink: &mut ZipSink,
-        keys: &MediaKeys,
-        o: &MediaObject,
-    ) -> Result<bool, JobError> {
-        let size = u64::try_from(o.byte_size).unwrap_or(0);
-        match self
-            .media
-            .read(&o.storage_key, keys, o.id, size, None)
-            .await
-        {
-            Ok(mut bytes) => {
-                sink.start(&media_path(o), false).await?;
-                while let Some(chunk) = bytes.next().await {
-                    sink.write(&chunk?).await?;
-                }
-                Ok(true)
-            }
-            Err(MediaStoreError::Missing) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-}
-
-/// Where a paged read is: after which row, and whether the last page was read.
-struct Pager<C> {
-    after: Option<C>,
-    done: bool,
-    /// Ids already looked up (a contact's media).
-    skipped: usize,
-}
-
-impl<C> Default for Pager<C> {
-    fn default() -> Self {
-        Pager {
-            after: None,
-            done: false,
-            skipped: 0,
-        }
-    }
 }
 
 /// Where an object's bytes are in the zip.
-fn media_path(o: &MediaObject) -> String {
+pub(super) fn media_path(o: &MediaObject) -> String {
     format!(
         "media/{}.{}",
         o.id,

@@ -5,6 +5,7 @@
 pub mod erasure;
 pub mod export;
 mod export_job;
+mod export_pages;
 mod export_zip;
 pub mod import;
 pub mod incident;
