@@ -1,6 +1,6 @@
 //! [`App`]: everything a use case needs, opened once from the configuration, and the background
 //! workers that run beside it (the ingest writer, the media fetcher, SQLite checkpoints, the
-//! channel-change listener).
+//! channel-change listener, the export worker).
 
 use crate::config::Config;
 use crate::error::{AppError, Code};
@@ -79,6 +79,8 @@ pub struct App {
     pub outbox_wake: Arc<Notify>,
     /// Live inbox updates (`GET /api/v1/events`).
     pub events: crate::events::Events,
+    /// Runs full exports in the background and deletes them when they expire.
+    pub exporter: crate::data::tenant_export::Exporter,
 }
 
 /// Closes the database (after [`Workers::stop`]); see [`App::closer`].
@@ -237,6 +239,15 @@ impl App {
             deps.clock.clone(),
             stop.clone(),
         )));
+        let exporter = crate::data::tenant_export::Exporter::new(
+            store.clone(),
+            media.clone(),
+            deps.clock.clone(),
+        );
+        handles.push(tokio::spawn(crate::data::tenant_export::worker(
+            exporter.clone(),
+            stop.clone(),
+        )));
         handles.push(tokio::spawn(fetcher.run(stop)));
         let auth = Arc::new(AuthRuntime::from_config(&config, &store).map_err(OpenError)?);
         let app = App {
@@ -254,6 +265,7 @@ impl App {
             health,
             outbox_wake,
             events,
+            exporter,
         };
         Ok((
             app,

@@ -91,6 +91,8 @@ id_type!(/// An API key.
     ApiKeyId);
 id_type!(/// A stored media object.
     MediaId);
+id_type!(/// A full export of a tenant's (or one contact's) data.
+    ExportId);
 
 #[cfg(test)]
 mod tests {

@@ -24,6 +24,9 @@ const VERSION: u8 = 0x01;
 const MAC_LABEL: &[u8] = b"confide-media-link-v1";
 /// Links are served under this path.
 pub const PATH_PREFIX: &str = "/m/";
+/// Download links of full exports are served under this path. The prefix is part of the MAC, so
+/// a media link is no export link and the other way round.
+pub const EXPORT_PATH_PREFIX: &str = "/x/";
 const MAC_LEN: usize = 32;
 const FLAG_SINGLE_USE: u8 = 0b01;
 const FLAG_INLINE: u8 = 0b10;
@@ -57,13 +60,13 @@ pub enum LinkError {
     Expired,
 }
 
-fn mac(key: &[u8; 32], method: &str, payload: &[u8]) -> Hmac<Sha256> {
+fn mac(key: &[u8; 32], method: &str, prefix: &str, payload: &[u8]) -> Hmac<Sha256> {
     let mut m =
         <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable_hmac());
     m.update(MAC_LABEL);
     m.update(&(method.len() as u64).to_be_bytes());
     m.update(method.as_bytes());
-    m.update(PATH_PREFIX.as_bytes());
+    m.update(prefix.as_bytes());
     m.update(payload);
     m
 }
@@ -76,6 +79,11 @@ fn unreachable_hmac() -> Hmac<Sha256> {
 
 /// Signs a link for `method` with the keyring's primary key.
 pub fn sign(keyring: &Keyring, method: &str, claims: &LinkClaims) -> String {
+    sign_for(keyring, method, PATH_PREFIX, claims)
+}
+
+/// Signs a link served under `prefix` ([`PATH_PREFIX`] or [`EXPORT_PATH_PREFIX`]).
+pub fn sign_for(keyring: &Keyring, method: &str, prefix: &str, claims: &LinkClaims) -> String {
     let kid = keyring.primary_kek_id().as_bytes();
     let kid = &kid[..kid.len().min(64)];
     let mut payload = Vec::with_capacity(2 + kid.len() + 48 + 9 + MAC_LEN);
@@ -97,7 +105,12 @@ pub fn sign(keyring: &Keyring, method: &str, claims: &LinkClaims) -> String {
     // The primary KEK always exists, so its link key does too.
     let tag = keyring
         .link_key(std::str::from_utf8(kid).unwrap_or_default())
-        .map(|key| mac(&key, method, &payload).finalize().into_bytes().to_vec())
+        .map(|key| {
+            mac(&key, method, prefix, &payload)
+                .finalize()
+                .into_bytes()
+                .to_vec()
+        })
         .unwrap_or_default();
     payload.extend_from_slice(&tag);
     URL_SAFE_NO_PAD.encode(payload)
@@ -108,6 +121,17 @@ pub fn sign(keyring: &Keyring, method: &str, claims: &LinkClaims) -> String {
 pub fn verify(
     keyring: &Keyring,
     method: &str,
+    token: &str,
+    now: i64,
+) -> Result<LinkClaims, LinkError> {
+    verify_for(keyring, method, PATH_PREFIX, token, now)
+}
+
+/// Verifies a token served under `prefix` (see [`verify`]).
+pub fn verify_for(
+    keyring: &Keyring,
+    method: &str,
+    prefix: &str,
     token: &str,
     now: i64,
 ) -> Result<LinkClaims, LinkError> {
@@ -131,7 +155,7 @@ pub fn verify(
     }
     let kid = std::str::from_utf8(&payload[2..2 + kid_len]).map_err(|_| LinkError::Malformed)?;
     let key = keyring.link_key(kid).ok_or(LinkError::UnknownKey)?;
-    mac(&key, method, payload)
+    mac(&key, method, prefix, payload)
         .verify_slice(tag)
         .map_err(|_| LinkError::BadSignature)?;
     let rest = &payload[2 + kid_len..];
@@ -207,5 +231,22 @@ mod tests {
         kr.remove(&old).unwrap();
         assert_eq!(verify(&kr, "GET", &t, 0), Err(LinkError::UnknownKey));
         assert_eq!(verify(&kr, "GET", &fresh, 0), Ok(claims()));
+    }
+
+    #[test]
+    fn a_media_link_is_no_export_link_and_the_other_way_round() {
+        let clock = ManualClock::new(time::OffsetDateTime::UNIX_EPOCH);
+        let kr = Keyring::generate(&clock, &SeededEntropy::new(1));
+        let media = sign(&kr, "GET", &claims());
+        let export = sign_for(&kr, "GET", EXPORT_PATH_PREFIX, &claims());
+        assert_eq!(
+            verify_for(&kr, "GET", EXPORT_PATH_PREFIX, &export, 0),
+            Ok(claims())
+        );
+        assert_eq!(
+            verify_for(&kr, "GET", EXPORT_PATH_PREFIX, &media, 0),
+            Err(LinkError::BadSignature)
+        );
+        assert_eq!(verify(&kr, "GET", &export, 0), Err(LinkError::BadSignature));
     }
 }

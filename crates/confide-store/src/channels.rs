@@ -47,9 +47,31 @@ pub struct Channel {
     /// How outbound media reaches Meta: `link` (a single-use signed link Meta fetches) or
     /// `upload` (sent to Graph's media endpoint first).
     pub media_delivery: String,
+    /// When an incident (`confide incident revoke`) asked for the channel's secrets to be
+    /// replaced; `None` once every one of them was.
+    pub secrets_rotation_requested_at: Option<i64>,
+    /// The secrets still to replace: `access_token`, `app_secret`, `verify_token`.
+    pub secrets_rotation_pending: Vec<String>,
 }
 
+/// Every secret of a channel, as an incident marks them for rotation.
+pub const ROTATABLE_SECRETS: &str = "access_token,app_secret,verify_token";
+
 impl Channel {
+    /// Whether an incident asked for secrets that are not replaced yet.
+    pub fn rotation_required(&self) -> bool {
+        self.secrets_rotation_requested_at.is_some()
+    }
+
+    /// Whether webhooks may still come signed with an app secret an incident exposed.
+    pub fn app_secret_compromised(&self) -> bool {
+        self.rotation_required()
+            && self
+                .secrets_rotation_pending
+                .iter()
+                .any(|s| s == "app_secret")
+    }
+
     /// Why this channel must not send, as the send gate sees it: disabled by an administrator,
     /// or stopped by a Graph error (token refused, permission lost, account blocked) until its
     /// token is replaced and checked again. `None` while it may send.
@@ -128,7 +150,8 @@ pub struct ChannelSecrets {
 }
 
 const COLUMNS: &str = "channel_id, phone_number_id, waba_id, display_phone_number, graph_base_url, status, \
-                       app_secret_next_ct IS NOT NULL AS rotating, created_at, health, health_detail, health_checked_at, health_code, media_delivery";
+                       app_secret_next_ct IS NOT NULL AS rotating, created_at, health, health_detail, health_checked_at, health_code, media_delivery, \
+                       secrets_rotation_requested_at, secrets_rotation_pending";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Channel, StoreError> {
     let id: String = r.try_get(0)?;
@@ -151,6 +174,16 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Channel, StoreError> {
         health_checked_at: r.try_get(10)?,
         health_code: r.try_get(11)?,
         media_delivery: r.try_get(12)?,
+        secrets_rotation_requested_at: r.try_get(13)?,
+        secrets_rotation_pending: r
+            .try_get::<Option<String>, _>(14)?
+            .map(|p| {
+                p.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -368,11 +401,57 @@ impl Scope<'_> {
                 .await?;
             changed.push("verify_token");
         }
-        let event = AuditEvent::new(actor, "channel.updated", format!("channel:{row}"))
+        let event = AuditEvent::new(actor.clone(), "channel.updated", format!("channel:{row}"))
             .with_details(serde_json::json!({"changed": changed}));
         self.audit(&event).await?;
+        for secret in changed
+            .iter()
+            .filter(|c| ["access_token", "verify_token"].contains(c))
+        {
+            self.secret_replaced(id, secret, actor.clone()).await?;
+        }
         self.notify_channel_changed(id).await?;
         self.get_channel(id).await
+    }
+
+    /// A secret was replaced: it is no longer pending after an incident; once none is, the
+    /// channel's rotation is done (audited `channel.secrets_rotated`).
+    async fn secret_replaced(
+        &mut self,
+        id: ChannelId,
+        secret: &str,
+        actor: Actor,
+    ) -> Result<(), StoreError> {
+        let c = self.get_channel(id).await?;
+        if !c.rotation_required() {
+            return Ok(());
+        }
+        let pending: Vec<&str> = c
+            .secrets_rotation_pending
+            .iter()
+            .map(String::as_str)
+            .filter(|s| *s != secret)
+            .collect();
+        if pending.is_empty() {
+            self.set_column(id, "secrets_rotation_pending", ColumnValue::NullText)
+                .await?;
+            self.set_column(id, "secrets_rotation_requested_at", ColumnValue::NullInt)
+                .await?;
+            self.audit(&AuditEvent::new(
+                actor,
+                "channel.secrets_rotated",
+                format!("channel:{id}"),
+            ))
+            .await?;
+        } else {
+            self.set_column(
+                id,
+                "secrets_rotation_pending",
+                ColumnValue::Text(pending.join(",")),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Starts an app-secret rotation: until it is finished, webhooks signed with either the
@@ -414,11 +493,12 @@ impl Scope<'_> {
         self.set_column(id, "app_secret_next_ct", ColumnValue::Null)
             .await?;
         self.audit(&AuditEvent::new(
-            actor,
+            actor.clone(),
             "channel.secret_rotation_finished",
             format!("channel:{row}"),
         ))
         .await?;
+        self.secret_replaced(id, "app_secret", actor).await?;
         self.notify_channel_changed(id).await?;
         self.get_channel(id).await
     }

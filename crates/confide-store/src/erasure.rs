@@ -39,6 +39,10 @@ pub struct ErasedContact {
     /// media store after the commit.
     #[serde(skip)]
     pub media: Vec<String>,
+    /// Storage keys of the tenant's export zips, deleted with it (an export may hold the
+    /// person's data).
+    #[serde(skip)]
+    pub exports: Vec<String>,
 }
 
 /// What a tenant's erasure removed.
@@ -164,6 +168,9 @@ impl Scope<'_> {
         // The person's media objects (those that came with their messages): rows now, bytes
         // once this commits.
         erased.media = self.delete_media_of(&of_messages, &c).await?;
+        // Exports made before may hold the person's data: every export of the tenant goes
+        // (rows now, zips after the commit with the media).
+        erased.exports = self.exports().delete_all().await?;
         erased.statuses = self
             .delete(
                 format!(
@@ -257,6 +264,7 @@ impl Scope<'_> {
 /// ledger goes with the contacts (the cascade: the application may not delete from it). The
 /// audit log and its head stay: they hold no personal data and must still verify.
 const TENANT_TABLES: &[&str] = &[
+    "exports",
     "media_link_uses",
     "media_objects",
     "media_fetches",

@@ -62,11 +62,24 @@ impl Store {
             )
             .await?,
             channels_to_rotate: run(
-                "UPDATE channels SET secrets_rotation_requested_at = $1 WHERE tenant_id = $2",
+                &format!(
+                    "UPDATE channels SET secrets_rotation_requested_at = $1, \
+                     secrets_rotation_pending = '{}' WHERE tenant_id = $2",
+                    crate::channels::ROTATABLE_SECRETS
+                ),
                 true,
             )
             .await?,
         };
+        // Servers drop their cached channels (secrets and rotation state) at commit
+        // (PostgreSQL; a SQLite server's cache expires within seconds).
+        if self.backend() == crate::backend::Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, channel_id) FROM channels WHERE tenant_id = $2")
+                .bind(crate::notify::CHANNEL_CHANGES)
+                .bind(t.clone())
+                .fetch_all(&mut *tx)
+                .await?;
+        }
         crate::audit::append_in(
             self,
             &mut tx,

@@ -33,6 +33,8 @@ pub mod conversations;
 pub mod durability;
 pub mod erasure;
 pub mod error;
+pub mod export;
+pub mod exports;
 pub mod import;
 pub mod inbox;
 mod inbox_messages;

@@ -89,6 +89,23 @@ impl Store {
         self.keys().read(|k| media_link::sign(k, "GET", claims))
     }
 
+    /// Signs an export's download link (served under `/x/`) with the keyring's primary key.
+    pub fn sign_export_link(&self, claims: &LinkClaims) -> Result<String, StoreError> {
+        self.keys()
+            .read(|k| media_link::sign_for(k, "GET", media_link::EXPORT_PATH_PREFIX, claims))
+    }
+
+    /// Verifies an export's download link for `method` at `now` (unix seconds).
+    pub fn verify_export_link(
+        &self,
+        method: &str,
+        token: &str,
+        now: i64,
+    ) -> Result<Result<LinkClaims, LinkError>, StoreError> {
+        self.keys()
+            .read(|k| media_link::verify_for(k, method, media_link::EXPORT_PATH_PREFIX, token, now))
+    }
+
     /// Verifies a media link token for `method` at `now` (unix seconds).
     pub fn verify_media_link(
         &self,

@@ -116,6 +116,13 @@ const MIGRATIONS: &[Source] = &[
         sqlite_own_transaction: false,
     },
     Source {
+        version: 18,
+        description: "exports",
+        sqlite: include_str!("../migrations/sqlite/0018_exports.sql"),
+        postgres: include_str!("../migrations/postgres/0018_exports.sql"),
+        sqlite_own_transaction: false,
+    },
+    Source {
         version: 19,
         description: "inbox indexes",
         sqlite: include_str!("../migrations/sqlite/0019_inbox_indexes.sql"),

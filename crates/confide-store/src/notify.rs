@@ -11,7 +11,7 @@ use crate::store::Store;
 use confide_core::ids::ChannelId;
 
 /// The PostgreSQL notification channel.
-const CHANNEL_CHANGES: &str = "confide_channel_changes";
+pub(crate) const CHANNEL_CHANGES: &str = "confide_channel_changes";
 
 impl Scope<'_> {
     /// Announces, at commit, that `id` changed (no-op on SQLite).

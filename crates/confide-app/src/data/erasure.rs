@@ -66,6 +66,7 @@ impl App {
         let erased = s.erase_contact(id, p.actor(), request_id).await?;
         s.commit().await?;
         erase_media(&self.media, &erased.media).await;
+        erase_media(&self.media, &erased.exports).await;
         fold_log(&self.store).await;
         Ok(erased)
     }

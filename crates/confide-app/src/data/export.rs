@@ -99,7 +99,7 @@ fn csv_field(out: &mut String, cell: &str) {
     }
 }
 
-fn csv_row(out: &mut String, cells: &[&str]) {
+pub(crate) fn csv_row(out: &mut String, cells: &[&str]) {
     for (i, c) in cells.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -110,13 +110,13 @@ fn csv_row(out: &mut String, cells: &[&str]) {
 }
 
 /// RFC 3339 text of a stored time.
-fn rfc3339(micros: i64) -> String {
+pub(crate) fn rfc3339(micros: i64) -> String {
     confide_core::clock::from_micros(micros)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 
-fn contact_csv(out: &mut String, c: &Contact) {
+pub(crate) fn contact_csv(out: &mut String, c: &Contact) {
     let id = c.id.to_string();
     let labels = c.labels.join(";");
     let attributes = serde_json::Value::Object(c.attributes.clone()).to_string();

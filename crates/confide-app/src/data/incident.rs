@@ -43,7 +43,8 @@ pub struct IncidentReport {
     pub actors: BTreeMap<String, BTreeMap<String, u64>>,
     /// Contacts an entry names, directly or through one of their conversations (ids).
     pub contacts_affected: Vec<String>,
-    /// Whether the whole contact book left (an export): then every contact is affected.
+    /// Whether the whole contact book left (a contact book or full tenant export): then every
+    /// contact is affected.
     pub contact_book_exported: bool,
     pub events: Vec<ReportEvent>,
 }
@@ -67,7 +68,17 @@ pub async fn report(
     let mut contacts = BTreeSet::new();
     let mut conversations = BTreeSet::new();
     let mut events = Vec::with_capacity(entries.len());
+    // A full export of the tenant (`export.requested` with scope `tenant`) takes the whole
+    // contact book too.
+    let mut book_exported = false;
     for e in &entries {
+        if e.action == "contacts.exported"
+            || (e.action == "export.requested"
+                && serde_json::from_str::<serde_json::Value>(&e.details)
+                    .is_ok_and(|d| d["scope"] == "tenant"))
+        {
+            book_exported = true;
+        }
         *actions.entry(e.action.clone()).or_default() += 1;
         *actors
             .entry(e.actor.clone())
@@ -102,7 +113,7 @@ pub async fn report(
         tenant_id: tenant.to_string(),
         since: rfc3339(since),
         until: rfc3339(until),
-        contact_book_exported: actions.contains_key("contacts.exported"),
+        contact_book_exported: book_exported,
         actions,
         actors,
         contacts_affected: contacts.into_iter().collect(),

@@ -37,6 +37,10 @@ pub struct ChannelEntry {
     pub active: bool,
     /// How Graph last found the channel (see [`crate::outbound::health`]).
     pub health: confide_store::channels::ChannelHealth,
+    /// An incident marked the app secret for rotation and it is not replaced yet: a webhook
+    /// signed with it is still accepted (no customer message is lost) but raises a security
+    /// event.
+    pub app_secret_compromised: bool,
 }
 
 impl ChannelEntry {
@@ -89,7 +93,9 @@ impl ChannelDirectory {
         };
         let secrets = scope.channel_secrets(channel).await?;
         drop(scope);
+        let app_secret_compromised = info.app_secret_compromised();
         let entry = Arc::new(ChannelEntry {
+            app_secret_compromised,
             tenant,
             channel,
             phone_number_id: info.phone_number_id,

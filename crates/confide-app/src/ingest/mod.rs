@@ -92,6 +92,23 @@ impl App {
                 "The X-Hub-Signature-256 header does not match the body.",
             ));
         }
+        // After an incident, until the owner replaces the app secret: a delivery signed with the
+        // old (exposed) secret is still taken, so no customer message is lost, but it is a
+        // security event (someone holding the secret could forge one). Signed with the next
+        // secret of a rotation in progress, it is not.
+        if entry.app_secret_compromised {
+            let by_next = entry.app_secret_next.as_ref().is_some_and(|n| {
+                verify_signature(signature, body, &[n.expose_secret().as_bytes()]).is_ok()
+            });
+            if !by_next {
+                crate::metrics::security_event(
+                    &self.metrics,
+                    "webhook_signed_with_secret_due_for_rotation",
+                    &entry.tenant.to_string(),
+                    &format!("channel:{channel}"),
+                );
+            }
+        }
         let batch = confide_whatsapp::parse_webhook(body).map_err(|e| {
             tracing::warn!(%channel, error = %e, "signed webhook with an unreadable envelope");
             AppError::new(

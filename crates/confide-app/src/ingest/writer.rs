@@ -276,6 +276,7 @@ mod tests {
             phone_number_id: "1".into(),
             app_secret: secret(),
             app_secret_next: None,
+            app_secret_compromised: false,
             verify_token: secret(),
             access_token: secret(),
             graph_base_url: String::new(),

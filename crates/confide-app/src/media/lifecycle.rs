@@ -98,11 +98,16 @@ pub(crate) async fn sweep(
         };
         let known: HashSet<String> = {
             let mut s = store.read_scope(tenant).await?;
-            s.media_objects()
+            let mut known: HashSet<String> = s
+                .media_objects()
                 .storage_keys()
                 .await?
                 .into_iter()
-                .collect()
+                .collect();
+            // Export zips (`<tenant>/exports/<id>`) have a job row instead; the export sweep
+            // deletes them when they expire.
+            known.extend(s.exports().storage_keys().await?);
+            known
         };
         for (key, written) in media.list_tenant(tenant).await? {
             if !known.contains(&key) && written < now - SWEEP_GRACE_SECS {

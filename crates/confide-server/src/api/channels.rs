@@ -25,6 +25,8 @@ fn channel_json(c: &Channel) -> serde_json::Value {
         "rotating_secret": c.rotating_secret,
         "health": c.health,
         "health_detail": c.health_detail,
+        "secrets_rotation_required": c.rotation_required(),
+        "secrets_rotation_pending": c.secrets_rotation_pending,
         "media_delivery": c.media_delivery,
         "webhook_path": format!("/webhooks/whatsapp/{}", c.id),
         "created_at": ts(c.created_at),

@@ -7,6 +7,7 @@ pub mod charges;
 pub mod contacts;
 pub mod conversations;
 pub mod events;
+pub mod exports;
 pub mod health;
 pub mod json;
 pub mod keys;
@@ -333,6 +334,19 @@ pub fn table() -> RouteTable {
             Perm(P::ConsentWrite),
             contacts::record_consent,
         )
+        // full exports (GDPR Art. 15 and 20)
+        .route(
+            Post,
+            "/api/v1/exports",
+            Perm(P::DataExport),
+            exports::create,
+        )
+        .route(
+            Get,
+            "/api/v1/exports/{id}",
+            Perm(P::DataExport),
+            exports::get,
+        )
         // tenant security and support access
         .route(
             Get,
@@ -450,6 +464,8 @@ pub fn public_routes() -> Router<AppState> {
         // Any method reaches the check, so a link used with another method is refused (403) as
         // a bad link rather than told apart (405).
         .route("/m/{token}", axum::routing::any(media::serve))
+        // Export downloads: the same kind of signed link, its own path (bound into the MAC).
+        .route("/x/{token}", axum::routing::any(exports::download))
         .merge(table().into_router())
 }
 

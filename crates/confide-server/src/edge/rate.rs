@@ -37,10 +37,13 @@ pub fn class_of(method: &Method, path: &str) -> Option<Class> {
     if path.starts_with("/webhooks/") {
         return Some(Class::Webhooks);
     }
-    if path.starts_with("/m/") {
+    // Signed links: media, and export downloads.
+    if path.starts_with("/m/") || path.starts_with("/x/") {
         return Some(Class::Media);
     }
-    if path == "/api/v1/exports" || path.starts_with("/api/v1/exports/") {
+    // Starting an export is the costly part; following one (`GET /api/v1/exports/{id}`, polled
+    // until ready) is an ordinary API read.
+    if *method == Method::POST && path == "/api/v1/exports" {
         return Some(Class::Exports);
     }
     Some(Class::Api)
@@ -175,6 +178,11 @@ mod tests {
             class_of(&Method::POST, "/api/v1/exports"),
             Some(Class::Exports)
         );
+        assert_eq!(
+            class_of(&Method::GET, "/api/v1/exports/abc"),
+            Some(Class::Api)
+        );
+        assert_eq!(class_of(&Method::GET, "/x/abc"), Some(Class::Media));
         assert_eq!(class_of(&Method::GET, "/healthz"), None);
         assert_eq!(class_of(&Method::GET, "/.well-known/security.txt"), None);
     }

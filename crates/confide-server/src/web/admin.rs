@@ -442,6 +442,8 @@ pub struct ChannelRow {
     checked: String,
     webhook_url: String,
     rotating: bool,
+    /// Secrets an incident asked to replace, not replaced yet (plain words).
+    rotation_pending: String,
 }
 
 #[derive(Template)]
@@ -500,6 +502,12 @@ async fn channels(
                 .unwrap_or_else(|| "not checked yet".into()),
             webhook_url: format!("https://{host}/webhooks/whatsapp/{}", c.id),
             rotating: c.rotating_secret,
+            rotation_pending: c
+                .secrets_rotation_pending
+                .iter()
+                .map(|s| s.replace('_', " "))
+                .collect::<Vec<_>>()
+                .join(", "),
         })
         .collect();
     let status = if error.is_some() {

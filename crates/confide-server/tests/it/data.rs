@@ -7,12 +7,12 @@ use axum::http::{Method, StatusCode};
 use confide_core::entropy::{OsEntropy, random_array};
 use serde_json::{Value, json};
 
-fn marker(tag: &str) -> String {
+pub(crate) fn marker(tag: &str) -> String {
     format!("{tag}-{}", hex::encode(random_array::<8>(&OsEntropy)))
 }
 
 /// A fixture delivery with the person's name, number, message text and wamid replaced.
-fn delivery(name: &str, person: &Person, text_or_caption: &str, wamid: &str) -> Vec<u8> {
+pub(crate) fn delivery(name: &str, person: &Person, text_or_caption: &str, wamid: &str) -> Vec<u8> {
     let raw = String::from_utf8(fixture(name)).unwrap();
     raw.replace("Sheena Nelson", &person.name)
         .replace("16505551234", &person.digits)
@@ -27,13 +27,13 @@ fn delivery(name: &str, person: &Person, text_or_caption: &str, wamid: &str) -> 
         .into_bytes()
 }
 
-struct Person {
-    name: String,
-    digits: String,
-    bsuid: String,
+pub(crate) struct Person {
+    pub(crate) name: String,
+    pub(crate) digits: String,
+    pub(crate) bsuid: String,
 }
 
-fn person() -> Person {
+pub(crate) fn person() -> Person {
     let d: String = random_array::<7>(&OsEntropy)
         .iter()
         .map(|b| char::from(b'0' + b % 10))

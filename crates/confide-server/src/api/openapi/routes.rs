@@ -428,6 +428,15 @@ pub(super) fn table_ops() -> Vec<Op> {
             .body::<ConsentInput>()
             .created("The appended event.")
             .errors(&[C::InvalidPurpose, C::InvalidStatus, C::InvalidSource, C::InvalidEvidence]),
+        // full exports
+        op(Post, "/api/v1/exports", "exports_create", "exports", "Export the account's data, or one contact's")
+            .doc("Queues a full export, run in the background: `{}` (or no body) for the whole account, `{\"contact_id\"}` for one person's data (a data-subject access request). The zip holds JSON documents described by the versioned schema `docs/privacy/export-schema.json` (contacts with labels and attributes, labels, consent ledgers, conversations, messages, notes, templates, charges, audit entries, media descriptions), `contacts.csv` and `messages.csv` (cells starting with `=`, `+`, `-`, `@`, a tab or a carriage return neutralised with `'`), and the media bytes under `media/`. Audited as `export.requested`. Exports are deleted 24 hours after they finish.")
+            .body::<confide_app::data::tenant_export::ExportRequest>()
+            .accepted("`{\"id\",\"status\":\"queued\",\"scope\":\"tenant\"|\"contact\",\"progress\":{\"done\",\"total\"},\"created_at\",\"download_url\":null}`.")
+            .errors(&[C::InvalidContact]),
+        op(Get, "/api/v1/exports/{id}", "exports_get", "exports", "An export's progress and download link")
+            .doc("`status` is `queued`, `running`, `ready` or `failed`; `progress` counts rows written. When `ready`, `download_url` is a signed path on this server (`/x/<token>`, valid for 5 minutes; ask again for a fresh one) that serves the zip.")
+            .ok("`{\"id\",\"status\",\"scope\",\"progress\":{\"done\",\"total\"},\"created_at\",\"download_url\"}`."),
         // media
         op(Post, "/api/v1/media", "media_upload", "media", "Upload a file to send")
             .doc("`multipart/form-data` with one part named `file`, streamed and sealed (AES-256-GCM in 64 KiB chunks with the tenant's key) into private storage. The type is decided by the content's first bytes, never by the name or declared type: JPEG/PNG images (5 MB), MP4/3GP video, AAC/AMR/MP3/M4A/Ogg audio (16 MB), PDF, text and Office documents (100 MB), WebP stickers (100 KB, 500 KB animated). A name or declared type that says otherwise is refused. The file name is kept sealed.")
@@ -534,6 +543,10 @@ pub(super) fn extra_ops() -> Vec<Op> {
             .answer(200, "The bytes, with the stored content type.", Content::Text)
             .answer(206, "The requested range.", Content::Text)
             .errors(&[C::Forbidden, C::NotFound, C::Unavailable]),
+        op(Get, "/x/{token}", "exports_download", "exports", "A signed export download link")
+            .doc("The export's zip (`application/zip`, `Content-Disposition: attachment`) if the token's signature is valid and it has not expired. Every refusal is 403 with no bytes; 404 once the export is deleted. Each fetch is audited as `export.downloaded`.")
+            .answer(200, "The zip.", Content::Text)
+            .errors(&[C::Forbidden, C::NotFound, C::Unavailable]),
         op(Post, "/webhooks/whatsapp/{channel_id}", "webhook_receive", "webhooks", "Signed webhook delivery")
             .doc("Meta's delivery, signed with the channel's app secret. The body is at most 3 MB. 200 only once the delivery is committed; 503 `busy` asks Meta to retry.")
             .param(ParameterIn::Header, "X-Hub-Signature-256", true, "`sha256=` and the hex HMAC-SHA256 of the body with the channel's app secret.")
@@ -562,6 +575,10 @@ pub(super) const TAGS: &[(&str, &str)] = &[
     ("channels", "WhatsApp business numbers."),
     ("inbox", "Conversations and their messages."),
     ("contacts", "The contact book and consent ledgers."),
+    (
+        "exports",
+        "Full exports of the account's data, or one contact's.",
+    ),
     ("security", "Tenant security settings and support access."),
     ("audit", "The tenant's audit log."),
     ("media", "Files to send, and signed links to stored media."),

@@ -24,6 +24,7 @@ struct Ids {
     canned: String,
     broadcast: String,
     media: String,
+    export: String,
 }
 
 /// The id of tenant B's object for a route template, or a panic naming the route, so a new
@@ -46,7 +47,7 @@ fn id_of(path: &str, ids: &Ids) -> String {
         "canned-responses" => ids.canned.clone(),
         "broadcasts" => ids.broadcast.clone(),
         "media" => ids.media.clone(),
-        // later: "exports", ...
+        "exports" => ids.export.clone(),
         other => {
             panic!("route {path} takes an id of kind {other:?}: add it to cross_tenant::id_of")
         }
@@ -319,7 +320,17 @@ async fn run(app: &TestApp) {
     let (status, uploaded) =
         crate::media::upload(app, &b_media_key, "b.png", None, &crate::media::png(64)).await;
     assert_eq!(status, StatusCode::CREATED, "{uploaded}");
+    let r_export = app
+        .call(
+            Method::POST,
+            "/api/v1/exports",
+            &b.owner.auth,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r_export.status, StatusCode::ACCEPTED, "{}", r_export.body);
     let ids = Ids {
+        export: r_export.body["id"].as_str().unwrap().to_string(),
         media: uploaded["id"].as_str().unwrap().to_string(),
         channel,
         conversation,
