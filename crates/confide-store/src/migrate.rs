@@ -108,6 +108,13 @@ const MIGRATIONS: &[Source] = &[
         postgres: include_str!("../migrations/postgres/0014_data_rights.sql"),
         sqlite_own_transaction: false,
     },
+    Source {
+        version: 17,
+        description: "dispatch leases",
+        sqlite: include_str!("../migrations/sqlite/0017_dispatch_leases.sql"),
+        postgres: include_str!("../migrations/postgres/0017_dispatch_leases.sql"),
+        sqlite_own_transaction: false,
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {
