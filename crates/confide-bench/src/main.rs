@@ -7,9 +7,12 @@
 //! target/release/confide-bench ingest --postgres postgres://postgres@127.0.0.1:5432/postgres
 //! target/release/confide-bench gate                         # send gate decisions
 //! target/release/confide-bench flood                        # webhooks under a sign-in and API flood
+//! target/release/confide-bench dispatch --throughput 80      # 10,000 template sends, paced
+//! target/release/confide-bench dispatch --throughput 1000
 //! ```
 
 mod bare;
+mod dispatch;
 mod flood;
 mod gate;
 mod ingest;
@@ -38,6 +41,10 @@ enum Command {
     /// Webhooks first: single-message webhooks while a sign-in flood and API load hit the same
     /// `confide serve` process; the webhooks' latency and refusals.
     Flood(flood::Args),
+    /// The dispatcher: a broadcast of template sends on one channel against meta-sim, at the
+    /// channel's throughput; the rate reached, meta-sim's refusals, and how soon a reply queued
+    /// meanwhile leaves.
+    Dispatch(dispatch::Args),
     /// The bare endpoint (started by `ingest` as a separate process).
     #[command(hide = true)]
     BareServer,
@@ -60,6 +67,7 @@ fn main() -> ExitCode {
             Command::Ingest(args) => ingest::run(args).await,
             Command::Gate(args) => gate::run(args),
             Command::Flood(args) => flood::run(args).await,
+            Command::Dispatch(args) => dispatch::run(args).await,
             Command::BareServer => bare::serve().await,
         }
     });
