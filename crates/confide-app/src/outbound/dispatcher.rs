@@ -64,9 +64,10 @@ const BATCH: i64 = 256;
 /// A batch holds about this much of a channel's sending time, so a reply queued meanwhile waits
 /// at most about this long for its turn.
 const BATCH_TIME: Duration = Duration::from_millis(200);
-/// How far behind its pace a channel may catch up in a burst (Meta's throughput allows a
-/// second's worth).
-const CATCH_UP: Duration = Duration::from_millis(50);
+/// How far behind its pace a channel may catch up in a burst (a pause between batches is made
+/// up, so the rate holds over a long broadcast): never more than a quarter of a second's worth,
+/// well within the second's worth Meta's throughput allows in a burst.
+const CATCH_UP: Duration = Duration::from_millis(250);
 /// How long a claimed send may stay unrecorded before it counts as interrupted: four times the
 /// Graph client's whole-request timeout.
 pub const INTERRUPTED_AFTER: Duration = Duration::from_secs(120);
