@@ -177,11 +177,12 @@ impl App {
         let store = open_store(&config, &deps, Opener::Server).await?;
         let media = MediaStore::from_config(&config.media_url, &config.media).map_err(OpenError)?;
         let media_wake = Arc::new(Notify::new());
-        let events = crate::events::Events::default();
+        let (stop_workers, stop) = watch::channel(false);
+        // Across instances on PostgreSQL (LISTEN/NOTIFY).
+        let (events, relays) = crate::events::Events::relayed(&store, &deps.entropy, stop.clone());
         let (ingest, writer) =
             IngestQueue::start(store.clone(), media_wake.clone(), events.clone());
         let channels = Arc::new(ChannelDirectory::new(deps.clock.clone()));
-        let (stop_workers, stop) = watch::channel(false);
         let metrics = Arc::new(Metrics::default());
         let health = ChannelHealthMonitor::new(
             store.clone(),
@@ -200,6 +201,7 @@ impl App {
             health.clone(),
         );
         let mut handles = vec![writer];
+        handles.extend(relays);
         // Only SQLite has a write-ahead log to fold back.
         if store.backend() == confide_store::Backend::Sqlite {
             handles.push(tokio::spawn(checkpoints(store.clone(), stop.clone())));

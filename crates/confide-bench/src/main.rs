@@ -11,10 +11,13 @@
 //! target/release/confide-bench inbox                        # inbox API queries on it
 //! target/release/confide-bench render                       # inbox pages on it
 //! target/release/confide-bench export                       # the full tenant export of it
+//! target/release/confide-bench dispatch --throughput 80      # 10,000 template sends, paced
+//! target/release/confide-bench dispatch --throughput 1000
 //! ```
 
 mod bare;
 mod bigtenant;
+mod dispatch;
 mod export;
 mod flood;
 mod gate;
@@ -59,6 +62,10 @@ enum Command {
     /// The full tenant export of the big tenant: wall time and server RSS growth (budget < 60 s,
     /// < 64 MB).
     Export(export::Args),
+    /// The dispatcher: a broadcast of template sends on one channel against meta-sim, at the
+    /// channel's throughput; the rate reached, meta-sim's refusals, and how soon a reply queued
+    /// meanwhile leaves.
+    Dispatch(dispatch::Args),
     /// The bare endpoint (started by `ingest` as a separate process).
     #[command(hide = true)]
     BareServer,
@@ -85,6 +92,7 @@ fn main() -> ExitCode {
             Command::Inbox(args) => inbox::run(args).await,
             Command::Render(args) => render::run(args).await,
             Command::Export(args) => export::run(args).await,
+            Command::Dispatch(args) => dispatch::run(args).await,
             Command::BareServer => bare::serve().await,
         }
     });

@@ -41,6 +41,7 @@ mod inbox_messages;
 pub mod incident;
 pub mod ingest;
 pub mod keys;
+pub mod leases;
 mod legacy;
 pub mod media;
 pub mod media_objects;

@@ -116,6 +116,13 @@ const MIGRATIONS: &[Source] = &[
         sqlite_own_transaction: false,
     },
     Source {
+        version: 17,
+        description: "dispatch leases",
+        sqlite: include_str!("../migrations/sqlite/0017_dispatch_leases.sql"),
+        postgres: include_str!("../migrations/postgres/0017_dispatch_leases.sql"),
+        sqlite_own_transaction: false,
+    },
+    Source {
         version: 18,
         description: "exports",
         sqlite: include_str!("../migrations/sqlite/0018_exports.sql"),

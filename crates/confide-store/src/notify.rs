@@ -2,7 +2,8 @@
 //! secrets) for a few seconds per instance; when a channel is updated, rotated or deleted, the
 //! transaction that changes it also sends a PostgreSQL notification (delivered at commit, so
 //! never for a change that rolled back), and every instance's listener drops its cached entry at
-//! once. On SQLite there is one instance, which invalidates its own cache directly.
+//! once. On SQLite there is one instance, which invalidates its own cache directly. The same
+//! mechanism carries inbox events (`GET /api/v1/events`) to the other instances.
 
 use crate::backend::Backend;
 use crate::error::StoreError;
@@ -67,5 +68,54 @@ impl Store {
         let mut listener = sqlx::postgres::PgListener::connect(url).await?;
         listener.listen(CHANNEL_CHANGES).await?;
         Ok(Some(ChannelChanges { listener }))
+    }
+}
+
+/// The PostgreSQL notification channel of inbox events (`GET /api/v1/events` across instances).
+const CHANNEL_EVENTS: &str = "confide_events";
+
+/// The largest payload PostgreSQL takes in one notification is 8,000 bytes; callers keep under
+/// this.
+pub const MAX_EVENT_PAYLOAD: usize = 7_000;
+
+/// A subscription to inbox events published by any instance (payloads as sent).
+pub struct EventNotifications {
+    listener: sqlx::postgres::PgListener,
+}
+
+impl EventNotifications {
+    /// The next payload; `None` when the connection dropped and was re-established (events may
+    /// have been missed meanwhile). An error means the connection is gone: subscribe again.
+    pub async fn recv(&mut self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .listener
+            .try_recv()
+            .await?
+            .map(|n| n.payload().to_string()))
+    }
+}
+
+impl Store {
+    /// Publishes inbox events (ids only, at most [`MAX_EVENT_PAYLOAD`] bytes) to every instance
+    /// listening; no-op on SQLite, where there is one instance.
+    pub async fn notify_events(&self, payload: &str) -> Result<(), StoreError> {
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL_EVENTS)
+                .bind(payload.to_string())
+                .execute(self.write_pool())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Subscribes to inbox events of every instance (`None` on SQLite).
+    pub async fn event_notifications(&self) -> Result<Option<EventNotifications>, StoreError> {
+        let Some(url) = self.listen_url() else {
+            return Ok(None);
+        };
+        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+        listener.listen(CHANNEL_EVENTS).await?;
+        Ok(Some(EventNotifications { listener }))
     }
 }

@@ -2,10 +2,13 @@
 //!
 //! An outbound message is a `messages` row (sealed body, `status = queued`) plus an `outbox` row
 //! (ids, path, priority, state, attempts, next attempt; nothing personal). States:
-//! `pending` → `in_flight` (claimed; being handed to Graph) → `done` (sent, or failed with a
-//! plain reason), or back to `pending` for a retry. An entry found `in_flight` when the process
-//! starts was interrupted between Graph's answer and its record: it becomes `review` and is never
-//! sent again automatically (never silently twice).
+//! `pending` → `in_flight` (claimed by a dispatcher holding the channel's lease, see
+//! [`crate::leases`]; being handed to Graph) → `done` (sent, or failed with a plain reason), or
+//! back to `pending` for a retry. An entry left `in_flight` by a dispatcher that no longer holds
+//! the channel's lease (its process died or stopped mid-send) was interrupted between the
+//! hand-over to Graph and its record: it becomes `review` (the message `needs_review`, with a
+//! plain reason) and is never sent again automatically (never silently twice). Should the
+//! holder after all record Graph's answer, that answer wins (`sent`, or back to `pending`).
 
 use crate::conversations::{Direction, Message, NewMessage, Stored};
 use crate::error::{StoreError, parse_id};
@@ -49,6 +52,7 @@ pub struct DueSend {
     pub tenant: TenantId,
     pub message: MessageId,
     pub channel: ChannelId,
+    pub contact: ContactId,
     pub priority: i64,
     pub attempts: i64,
 }
@@ -202,17 +206,21 @@ impl Outbox<'_, '_> {
         })
     }
 
-    /// Claims a pending send for one attempt (`in_flight` since now, one more attempt counted);
-    /// false when it is not pending (another dispatcher has it, or it is done).
-    pub async fn claim(&mut self, message: MessageId) -> Result<bool, StoreError> {
+    /// Claims a pending send for one attempt by `holder` (`in_flight` since now, the holder and
+    /// one more attempt recorded); false when it is not pending (another dispatcher has it, or it
+    /// is done) or when `holder` does not hold the channel's dispatch lease right now.
+    pub async fn claim(&mut self, message: MessageId, holder: &str) -> Result<bool, StoreError> {
         let t = self.scope.tenant_str().to_string();
         let now = self.scope.now();
         let n = sqlx::query(
-            "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, next_attempt_at = $3 WHERE tenant_id = $1 AND message_id = $2 AND state = 'pending'",
+            "UPDATE outbox SET state = 'in_flight', lease_holder = $4, attempts = attempts + 1, next_attempt_at = $3 \
+             WHERE tenant_id = $1 AND message_id = $2 AND state = 'pending' AND EXISTS \
+             (SELECT 1 FROM dispatch_leases l WHERE l.channel_id = outbox.channel_id AND l.holder = $4 AND l.expires_at > $3)",
         )
         .bind(t)
         .bind(message.to_string())
         .bind(now)
+        .bind(holder.to_string())
         .execute(self.scope.conn())
         .await?
         .rows_affected();
@@ -322,6 +330,15 @@ impl Outbox<'_, '_> {
         .bind(at)
         .execute(self.scope.conn())
         .await?;
+        // Held for review meanwhile (its dispatcher's lease lapsed mid-send), but Graph's answer
+        // shows it was not sent: queued again.
+        sqlx::query(
+            "UPDATE messages SET status = 'queued', error_reason = NULL WHERE tenant_id = $1 AND message_id = $2 AND status = 'needs_review'",
+        )
+        .bind(self.scope.tenant_str().to_string())
+        .bind(message.to_string())
+        .execute(self.scope.conn())
+        .await?;
         Ok(())
     }
 
@@ -374,7 +391,8 @@ impl Outbox<'_, '_> {
     }
 
     /// A send interrupted between the hand-over to Graph and its record: kept for a person to
-    /// check, never sent again automatically.
+    /// check (the message `needs_review`, with [`REVIEW_REASON`]), never sent again
+    /// automatically.
     pub async fn hold_for_review(&mut self, message: MessageId) -> Result<bool, StoreError> {
         let held = self
             .set_state(
@@ -385,7 +403,7 @@ impl Outbox<'_, '_> {
         if held {
             let t = self.scope.tenant_str().to_string();
             sqlx::query(
-                "UPDATE messages SET error_reason = $3 WHERE tenant_id = $1 AND message_id = $2",
+                "UPDATE messages SET status = 'needs_review', error_reason = $3 WHERE tenant_id = $1 AND message_id = $2 AND status = 'queued'",
             )
             .bind(t)
             .bind(message.to_string())
@@ -400,49 +418,64 @@ impl Outbox<'_, '_> {
 /// What a send held for review says.
 pub const REVIEW_REASON: &str = "Confide stopped while handing this message to WhatsApp, so it may or may not have been sent; it will not be sent again automatically. Check the conversation on WhatsApp before sending it again.";
 
+/// The message status of a send held for review.
+pub const NEEDS_REVIEW: &str = "needs_review";
+
 impl Store {
-    /// Sends that are due, replies before broadcast traffic, oldest first.
-    pub async fn due_sends(&self, now_micros: i64, limit: i64) -> Result<Vec<DueSend>, StoreError> {
-        self.sends_in_state("pending", Some(now_micros), limit)
-            .await
+    /// Sends that are due, replies before broadcast traffic, oldest first; channels whose
+    /// dispatch lease another holder than `holder` has (unexpired) are left to it.
+    pub async fn due_sends(
+        &self,
+        now_micros: i64,
+        limit: i64,
+        holder: &str,
+    ) -> Result<Vec<DueSend>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, message_id, channel_id, contact_id, priority, attempts FROM outbox \
+             WHERE state = 'pending' AND next_attempt_at <= $1 AND NOT EXISTS \
+             (SELECT 1 FROM dispatch_leases l WHERE l.channel_id = outbox.channel_id AND l.holder <> $3 AND l.expires_at > $1) \
+             ORDER BY priority, next_attempt_at LIMIT $2",
+        )
+        .bind(now_micros)
+        .bind(limit)
+        .bind(holder.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(due_send).collect()
     }
 
-    /// Sends `in_flight` since before `claimed_before` (Unix micros): a dispatcher claimed them
-    /// and never recorded Graph's answer (its process stopped mid-send).
+    /// Sends left `in_flight` by a dispatcher that no longer holds its channel's lease at `now`
+    /// (its process died or stopped mid-send; the lease expired, was released or taken over), or
+    /// claimed before `claimed_before` (a send never takes that long): interrupted between the
+    /// hand-over to Graph and its record.
     pub async fn interrupted_sends(
         &self,
         claimed_before: i64,
-        limit: i64,
-    ) -> Result<Vec<DueSend>, StoreError> {
-        self.sends_in_state("in_flight", Some(claimed_before), limit)
-            .await
-    }
-
-    async fn sends_in_state(
-        &self,
-        state: &'static str,
-        due_by: Option<i64>,
+        now: i64,
         limit: i64,
     ) -> Result<Vec<DueSend>, StoreError> {
         let rows = sqlx::query(
-            "SELECT tenant_id, message_id, channel_id, priority, attempts FROM outbox \
-             WHERE state = $1 AND next_attempt_at <= $2 ORDER BY priority, next_attempt_at LIMIT $3",
+            "SELECT tenant_id, message_id, channel_id, contact_id, priority, attempts FROM outbox o \
+             WHERE o.state = 'in_flight' AND (o.next_attempt_at <= $1 OR o.lease_holder IS NULL OR NOT EXISTS \
+             (SELECT 1 FROM dispatch_leases l WHERE l.channel_id = o.channel_id AND l.holder = o.lease_holder AND l.expires_at > $2)) \
+             ORDER BY o.next_attempt_at LIMIT $3",
         )
-        .bind(state)
-        .bind(due_by.unwrap_or(i64::MAX))
+        .bind(claimed_before)
+        .bind(now)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(DueSend {
-                    tenant: parse_id(r.try_get(0)?, "tenant")?,
-                    message: parse_id(r.try_get(1)?, "message")?,
-                    channel: parse_id(r.try_get(2)?, "channel")?,
-                    priority: r.try_get(3)?,
-                    attempts: r.try_get(4)?,
-                })
-            })
-            .collect()
+        rows.iter().map(due_send).collect()
     }
+}
+
+fn due_send(r: &sqlx::any::AnyRow) -> Result<DueSend, StoreError> {
+    Ok(DueSend {
+        tenant: parse_id(r.try_get(0)?, "tenant")?,
+        message: parse_id(r.try_get(1)?, "message")?,
+        channel: parse_id(r.try_get(2)?, "channel")?,
+        contact: parse_id(r.try_get(3)?, "contact")?,
+        priority: r.try_get(4)?,
+        attempts: r.try_get(5)?,
+    })
 }

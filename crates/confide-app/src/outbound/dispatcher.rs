@@ -13,13 +13,19 @@
 //!   message fails with a plain reason;
 //! - anything else: the message fails with Meta's code and a plain reason.
 //!
-//! Each channel is paced at `outbound.throughput_per_second` (default [`DEFAULT_THROUGHPUT`]). An entry found
-//! `in_flight` at start was interrupted between Graph's answer and its record: it is held for
-//! review, never sent twice (checked on every pass, for sends claimed more than
-//! [`INTERRUPTED_AFTER`] ago, so a live instance's send in progress is left alone).
+//! Each channel is paced at `outbound.throughput_per_second` (default [`DEFAULT_THROUGHPUT`]),
+//! with several sends in flight at once at high rates (never two for the same contact, so a
+//! conversation's messages leave in order), in small batches so a reply queued during a
+//! broadcast goes next. Each channel's queue is dispatched by one instance at a time: the one
+//! holding its lease ([`super::lease`]); a claim records the holder and succeeds only while its
+//! lease is current. An entry left `in_flight` by a holder whose lease is gone (its process died
+//! mid-send; the lease expired and was taken over) was interrupted between the hand-over to
+//! Graph and its record: it is held for review (`needs_review`), never sent twice (checked before
+//! every batch; also for sends claimed more than [`INTERRUPTED_AFTER`] ago).
 
 use super::graph::graph_client;
 use super::health::ChannelHealthMonitor;
+use super::lease::Leases;
 use super::recipient_for;
 use super::send::{SendInput, audit_refusal, gate, parse_path, refusal_sentence};
 use crate::events::{Change, Events, InboxEvent};
@@ -29,7 +35,7 @@ use crate::media::store::MediaStore;
 use confide_core::audit::{Actor, AuditEvent};
 use confide_core::clock::SharedClock;
 use confide_core::entropy::SharedEntropy;
-use confide_core::ids::ChannelId;
+use confide_core::ids::{ChannelId, ContactId};
 use confide_core::send_gate::Refusal;
 use confide_store::media_objects::MediaObject;
 use confide_store::outbox::DueSend;
@@ -43,17 +49,25 @@ use confide_whatsapp::send::{
 };
 use confide_whatsapp::webhook::StatusKind;
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
 
 /// Attempts before a retryable failure is final.
 pub const MAX_ATTEMPTS: i64 = 6;
 /// Messages per second per channel (Meta's default throughput).
 pub const DEFAULT_THROUGHPUT: u32 = 80;
-/// Entries read per pass.
+/// Entries read at most per batch.
 const BATCH: i64 = 256;
+/// A batch holds about this much of a channel's sending time, so a reply queued meanwhile waits
+/// at most about this long for its turn.
+const BATCH_TIME: Duration = Duration::from_millis(200);
+/// How far behind its pace a channel may catch up in a burst (a pause between batches is made
+/// up, so the rate holds over a long broadcast): never more than a quarter of a second's worth,
+/// well within the second's worth Meta's throughput allows in a burst.
+const CATCH_UP: Duration = Duration::from_millis(250);
 /// How long a claimed send may stay unrecorded before it counts as interrupted: four times the
 /// Graph client's whole-request timeout.
 pub const INTERRUPTED_AFTER: Duration = Duration::from_secs(120);
@@ -81,6 +95,8 @@ pub struct Dispatcher {
     events: Events,
     /// The media store and link signer, for media messages.
     media: Option<(MediaStore, MediaLinks)>,
+    /// This process's channel leases.
+    leases: Leases,
 }
 
 /// What became of one entry.
@@ -103,7 +119,9 @@ impl Dispatcher {
         health: ChannelHealthMonitor,
         wake: Arc<Notify>,
     ) -> Dispatcher {
+        let leases = Leases::new(store.clone(), clock.clone(), &entropy);
         Dispatcher {
+            leases,
             store,
             channels,
             clock,
@@ -139,26 +157,28 @@ impl Dispatcher {
         });
     }
 
+    /// Dispatches under a fixed lease holder id (dispatchers built one after another that stand
+    /// for the same process, as in tests).
+    pub fn with_holder(mut self, holder: &str) -> Dispatcher {
+        self.leases = self.leases.with_holder(holder);
+        self
+    }
+
     /// Paces each channel at `per_second` messages per second (at least 1).
     pub fn with_throughput(mut self, per_second: u32) -> Dispatcher {
         self.throughput = per_second.max(1);
         self
     }
 
-    /// Runs until `stop`: on every pass holds interrupted sends for review, then dispatches;
-    /// woken when a send is queued, and every second (retries coming due).
+    /// Runs until `stop`: dispatches what is due (holding interrupted sends for review first);
+    /// woken when a send is queued, and every second (retries coming due). Renews its channel
+    /// leases meanwhile and releases them when it stops.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        if let Err(e) = self.store.clear_stale_dispatch_leases().await {
+            tracing::error!(error = %e, "could not clear the leases of an earlier process");
+        }
+        let keeper = tokio::spawn(self.leases.clone().keep(stop.clone()));
         loop {
-            match self.hold_interrupted().await {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::warn!(
-                        held = n,
-                        "sends interrupted mid-way by a stop are held for review, not sent again"
-                    )
-                }
-                Err(e) => tracing::error!(error = %e, "could not check for interrupted sends"),
-            }
             if let Err(e) = self.run_once().await {
                 tracing::error!(error = %e, "dispatch pass failed; retrying shortly");
             }
@@ -168,18 +188,25 @@ impl Dispatcher {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
+        let _ = keeper.await;
     }
 
-    /// Sends left `in_flight` by a process that stopped mid-send: held for review. Only those
-    /// claimed more than [`INTERRUPTED_AFTER`] ago, so another live instance's send in progress
-    /// (Graph answers or times out well within it) is never taken for an interrupted one.
+    /// This dispatcher's lease holder id.
+    pub fn holder(&self) -> &str {
+        self.leases.holder()
+    }
+
+    /// Sends left in flight by a dispatcher that lost its lease (its process stopped mid-send),
+    /// or claimed more than [`INTERRUPTED_AFTER`] ago: held for review (`needs_review`), never
+    /// sent again automatically. A live holder's send in progress is left alone (its lease is
+    /// current); should a holder whose lease lapsed still record Graph's answer, that answer
+    /// wins.
     pub async fn hold_interrupted(&self) -> Result<u64, StoreError> {
         let mut held = 0;
-        let cutoff = self
-            .clock
-            .now_micros()
-            .saturating_sub(i64::try_from(INTERRUPTED_AFTER.as_micros()).unwrap_or(i64::MAX));
-        for d in self.store.interrupted_sends(cutoff, 10_000).await? {
+        let now = self.clock.now_micros();
+        let cutoff =
+            now.saturating_sub(i64::try_from(INTERRUPTED_AFTER.as_micros()).unwrap_or(i64::MAX));
+        for d in self.store.interrupted_sends(cutoff, now, 10_000).await? {
             let mut s = self.store.scope(d.tenant).await?;
             if s.outbox().hold_for_review(d.message).await? {
                 held += 1;
@@ -187,41 +214,89 @@ impl Dispatcher {
                     Actor::System,
                     "message.held_for_review",
                     format!("message:{}", d.message),
-                );
+                )
+                .with_details(json!({"channel": d.channel.to_string()}));
                 s.audit(&event).await?;
+                s.commit().await?;
+                self.status_changed(&d);
+            } else {
+                s.commit().await?;
             }
-            s.commit().await?;
+        }
+        if held > 0 {
+            tracing::warn!(
+                held,
+                "sends interrupted mid-way (a dispatcher stopped) are held for review, not sent again"
+            );
         }
         Ok(held)
     }
 
-    /// Dispatches every entry due now, each channel at its pace.
+    /// Dispatches every entry due now, each channel at its pace, in batches of about
+    /// [`BATCH_TIME`] of sending (replies first in each), holding interrupted sends for review
+    /// before each batch.
     pub async fn run_once(&self) -> Result<DispatchPass, StoreError> {
         let mut pass = DispatchPass::default();
         let mut next_slot: HashMap<ChannelId, Instant> = HashMap::new();
         let spacing = Duration::from_secs(1) / self.throughput.max(1);
+        let batch = (i64::from(self.throughput)
+            * i64::try_from(BATCH_TIME.as_millis()).unwrap_or(200)
+            / 1000)
+            .clamp(8, BATCH);
+        // Sends in flight at once: enough for the pace with Graph answering in tens of ms.
+        let parallel = usize::try_from(self.throughput / 20)
+            .unwrap_or(1)
+            .clamp(1, 64);
         loop {
-            let due = self.store.due_sends(self.clock.now_micros(), BATCH).await?;
+            if let Err(e) = self.hold_interrupted().await {
+                tracing::error!(error = %e, "could not check for interrupted sends");
+            }
+            let due = self
+                .store
+                .due_sends(self.clock.now_micros(), batch, self.leases.holder())
+                .await?;
             if due.is_empty() {
                 return Ok(pass);
             }
             let mut progressed = false;
+            let mut busy: HashSet<ContactId> = HashSet::new();
+            let mut refused_channels: HashSet<ChannelId> = HashSet::new();
+            let mut tasks: JoinSet<(DueSend, Result<Outcome, StoreError>)> = JoinSet::new();
             for d in due {
-                let slot = next_slot.entry(d.channel).or_insert_with(Instant::now);
-                tokio::time::sleep_until((*slot).into()).await;
-                *slot = Instant::now().max(*slot) + spacing;
-                match self.dispatch(&d).await {
-                    Ok(Outcome::Sent) => pass.sent += 1,
-                    Ok(Outcome::Retried) => pass.retried += 1,
-                    Ok(Outcome::Failed) => pass.failed += 1,
-                    Ok(Outcome::Refused) => pass.refused += 1,
-                    Ok(Outcome::Skipped) => continue,
+                if refused_channels.contains(&d.channel) || !busy.insert(d.contact) {
+                    // Another instance has the channel, or this contact's previous message is
+                    // still on its way (the next batch takes it, in order).
+                    continue;
+                }
+                match self.leases.ensure(d.channel).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        refused_channels.insert(d.channel);
+                        continue;
+                    }
                     Err(e) => {
-                        tracing::error!(error = %e, message = %d.message, "dispatch failed; the send stays queued");
+                        tracing::error!(error = %e, "could not take a channel's dispatch lease");
+                        refused_channels.insert(d.channel);
                         continue;
                     }
                 }
-                progressed = true;
+                while tasks.len() >= parallel {
+                    if let Some(done) = tasks.join_next().await {
+                        progressed |= tally(&mut pass, done);
+                    }
+                }
+                let slot = next_slot.entry(d.channel).or_insert_with(Instant::now);
+                tokio::time::sleep_until((*slot).into()).await;
+                let now = Instant::now();
+                *slot = (*slot).max(now.checked_sub(CATCH_UP).unwrap_or(now)) + spacing;
+                let this = self.clone();
+                tasks.spawn(async move {
+                    let r = this.dispatch(&d).await;
+                    (d, r)
+                });
+            }
+            while let Some(done) = tasks.join_next().await {
+                progressed |= tally(&mut pass, done);
             }
             if !progressed {
                 return Ok(pass);
@@ -311,7 +386,7 @@ impl Dispatcher {
             Err(e) => return self.fail_in(s, d, None, &e.to_string()).await,
         };
         // In flight, durably, before Graph sees it: a crash from here on holds it for review.
-        if !s.outbox().claim(d.message).await? {
+        if !s.outbox().claim(d.message, self.leases.holder()).await? {
             return Ok(Outcome::Skipped);
         }
         s.commit().await?;
@@ -603,6 +678,32 @@ fn build(
             OutboundMessage::template(to, t).map_err(|e| e.to_string())
         }
     }
+}
+
+/// Counts one finished dispatch into `pass`; whether it moved anything.
+fn tally(
+    pass: &mut DispatchPass,
+    done: Result<(DueSend, Result<Outcome, StoreError>), tokio::task::JoinError>,
+) -> bool {
+    let (d, outcome) = match done {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::error!(error = %e, "a dispatch task failed");
+            return false;
+        }
+    };
+    match outcome {
+        Ok(Outcome::Sent) => pass.sent += 1,
+        Ok(Outcome::Retried) => pass.retried += 1,
+        Ok(Outcome::Failed) => pass.failed += 1,
+        Ok(Outcome::Refused) => pass.refused += 1,
+        Ok(Outcome::Skipped) => return false,
+        Err(e) => {
+            tracing::error!(error = %e, message = %d.message, "dispatch failed; the send stays queued");
+            return false;
+        }
+    }
+    true
 }
 
 /// Why a queued message was refused at dispatch, for the message itself.

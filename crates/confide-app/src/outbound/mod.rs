@@ -7,6 +7,7 @@
 pub mod dispatcher;
 pub mod graph;
 pub mod health;
+pub mod lease;
 pub mod reasons;
 pub mod send;
 

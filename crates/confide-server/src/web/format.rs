@@ -134,7 +134,7 @@ pub fn status_label(status: &str) -> String {
         "delivered" => "Delivered",
         "read" => "Read",
         "failed" => "Failed",
-        "held" | "review" | "interrupted" => "Held for review",
+        "held" | "review" | "interrupted" | "needs_review" => "Needs review",
         "received" => "Received",
         other => return other.replace('_', " "),
     };

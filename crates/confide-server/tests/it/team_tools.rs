@@ -152,7 +152,11 @@ async fn notes_and_canned_responses_work_and_notes_stay_internal_on_postgres() {
 }
 
 /// Reads the event stream until an event of `kind` arrives (or a few seconds pass): its data.
-async fn next_event(body: &mut axum::body::Body, kind: &str, seen: &mut String) -> Option<Value> {
+pub(crate) async fn next_event(
+    body: &mut axum::body::Body,
+    kind: &str,
+    seen: &mut String,
+) -> Option<Value> {
     use http_body_util::BodyExt;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
@@ -254,4 +258,124 @@ async fn the_event_stream_carries_the_tenants_inbox_changes_as_ids() {
         None,
         "another tenant hears nothing"
     );
+}
+
+/// Opens `GET /api/v1/events` on `router` with an API key: the stream's body.
+async fn open_events(router: &axum::Router, key: &str) -> axum::body::Body {
+    use tower::ServiceExt;
+    let mut req = axum::http::Request::builder()
+        .uri("/api/v1/events")
+        .header("host", crate::harness::HOST)
+        .header("authorization", format!("Bearer {key}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [203, 0, 113, 10],
+            40_000,
+        ))));
+    let res = router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.into_body()
+}
+
+/// Waits until `n` connections of this database listen for inbox events (each instance's
+/// relay subscribes as it starts).
+async fn wait_for_event_listeners(app: &TestApp, n: i64) {
+    use sqlx::Connection as _;
+    let mut c = app.raw().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (listening,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%LISTEN%confide_events%'",
+        )
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        if listening >= n {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "listeners never subscribed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    c.close().await.unwrap();
+}
+
+/// Across instances (PostgreSQL LISTEN/NOTIFY): a webhook delivered to instance A appears on the
+/// event stream of instance B, and a note written on B on A's; another tenant's stream on either
+/// instance hears none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_carries_changes_made_on_another_instance_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let t = app.tenant("Acme").await;
+    let other = app.tenant("Other").await;
+    let ch = app
+        .channel_for(
+            t.id,
+            FIXTURE_PHONE_NUMBER_ID,
+            "sse-secret",
+            "http://127.0.0.1:9",
+        )
+        .await;
+    let (b_router, b_state) = app.second_instance().await;
+    wait_for_event_listeners(&app, 2).await;
+    let (_, key) = app.api_key(&t, "viewer").await;
+    let (_, other_key) = app.api_key(&other, "viewer").await;
+    let mut on_b = open_events(&b_router, &key).await;
+    let mut on_a = open_events(&app.router, &key).await;
+    let mut other_on_b = open_events(&b_router, &other_key).await;
+    let mut other_on_a = open_events(&app.router, &other_key).await;
+    let (mut seen_b, mut seen_a) = (String::new(), String::new());
+
+    // A webhook delivered to A.
+    app.deliver_fixtures(&ch, &["text.json"]).await;
+    let created = next_event(&mut on_b, "message.created", &mut seen_b)
+        .await
+        .expect("message.created on instance B");
+    let conversation = created["conversation_id"].as_str().unwrap().to_string();
+    assert!(created["message_id"].is_string(), "{created}");
+    assert_eq!(created.as_object().unwrap().len(), 2, "ids only: {created}");
+    let on_a_too = next_event(&mut on_a, "message.created", &mut seen_a)
+        .await
+        .expect("and on A, where it was made");
+    assert_eq!(on_a_too, created, "once, the same event");
+
+    // A note written on B.
+    let (_, agent_key) = app.api_key(&t, "agent").await;
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/v1/conversations/{conversation}/notes"))
+        .header("host", crate::harness::HOST)
+        .header("authorization", format!("Bearer {agent_key}"))
+        .header("content-type", "application/json");
+    let r = crate::harness::send_to(
+        &b_router,
+        app.ip,
+        req.body(axum::body::Body::from(
+            json!({"text": "written on B"}).to_string(),
+        ))
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let note = next_event(&mut on_a, "note.created", &mut seen_a)
+        .await
+        .expect("note.created on instance A");
+    assert_eq!(note["note_id"], r.body["id"]);
+
+    for (stream, name) in [(&mut other_on_a, "A"), (&mut other_on_b, "B")] {
+        let mut seen = String::new();
+        assert_eq!(
+            next_event(stream, "message.created", &mut seen).await,
+            None,
+            "another tenant hears nothing on {name}"
+        );
+        assert!(!seen.contains("note.created"), "{seen}");
+    }
+    b_state.operator_store().close().await;
 }

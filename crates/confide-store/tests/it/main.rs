@@ -10,6 +10,7 @@ mod harness;
 mod inbox_changes;
 mod inbox_reads;
 mod ingest;
+mod leases;
 mod lifecycle;
 mod privacy;
 mod sealed;
@@ -72,6 +73,7 @@ conformance!(
     erasing_a_contact_leaves_no_trace_and_keeps_its_opt_out,
     erasing_a_tenant_destroys_its_keys_and_rows_and_spares_the_others,
     the_data_inventory_names_every_column,
+    a_dispatch_lease_has_one_holder_until_it_expires,
 );
 
 use at_rest::*;
@@ -80,6 +82,7 @@ use erasure::*;
 use inbox_changes::*;
 use inbox_reads::*;
 use ingest::*;
+use leases::*;
 use lifecycle::*;
 use privacy::*;
 use sealed::*;

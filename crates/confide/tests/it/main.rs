@@ -6,6 +6,7 @@ mod auth_cli;
 mod cli;
 mod crash;
 mod data_cli;
+mod failover;
 mod serve;
 
 use std::path::Path;

@@ -14,6 +14,8 @@ use crate::wire::Node;
 
 const DEFAULT_LIMIT: usize = 25;
 const MAX_LIMIT: usize = 1000;
+/// Templates a WhatsApp Business Account may hold (Meta's limit for a verified business).
+const MESSAGE_TEMPLATE_LIMIT: u64 = 6000;
 
 fn cursor(index: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(index.to_string())
@@ -38,11 +40,15 @@ pub(super) fn list(shared: &Shared, waba: &str, req: &Req<'_>) -> Result<Respons
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| GraphError::param("Param limit must be a number between 1 and 1000."))?,
     };
-    let start = match req.query.get("after") {
-        None => 0,
-        Some(c) => parse_cursor(c)
+    let start = match (req.query.get("after"), req.query.get("before")) {
+        (Some(c), _) => parse_cursor(c)
             .map(|i| i + 1)
             .ok_or_else(|| GraphError::param("Param after is not a valid cursor."))?,
+        // The page that ends just before this cursor.
+        (None, Some(c)) => parse_cursor(c)
+            .map(|i| i.saturating_sub(limit))
+            .ok_or_else(|| GraphError::param("Param before is not a valid cursor."))?,
+        (None, None) => 0,
     };
     let q = |k: &str| req.query.get(k).map(String::as_str);
     let matching: Vec<_> = st
@@ -71,6 +77,17 @@ pub(super) fn list(shared: &Shared, waba: &str, req: &Req<'_>) -> Result<Respons
                 .put("before", cursor(start))
                 .put("after", cursor(end - 1)),
         );
+        if start > 0 {
+            paging = paging.put(
+                "previous",
+                format!(
+                    "{}{}?limit={limit}&before={}",
+                    shared.base_url,
+                    req.path,
+                    cursor(start)
+                ),
+            );
+        }
         if end < matching.len() {
             paging = paging.put(
                 "next",
@@ -83,7 +100,26 @@ pub(super) fn list(shared: &Shared, waba: &str, req: &Req<'_>) -> Result<Respons
             );
         }
     }
-    let body = Node::obj().put("data", page).put("paging", paging);
+    let mut body = Node::obj().put("data", page).put("paging", paging);
+    // `summary=total_count,message_template_count,...`: the counts Meta adds when asked.
+    if let Some(fields) = q("summary") {
+        let in_waba = st
+            .templates
+            .iter()
+            .filter(|t| t.config.waba_id == waba)
+            .count();
+        let mut summary = Node::obj();
+        for f in fields.split(',').map(str::trim) {
+            summary = match f {
+                "total_count" => summary.put(f, matching.len() as u64),
+                "message_template_count" => summary.put(f, in_waba as u64),
+                "message_template_limit" => summary.put(f, MESSAGE_TEMPLATE_LIMIT),
+                "are_translations_complete" => summary.put(f, true),
+                _ => summary,
+            };
+        }
+        body = body.put("summary", summary);
+    }
     Ok(ok_json(&body))
 }
 

@@ -6,6 +6,7 @@ mod common;
 mod identity;
 mod limits;
 mod media;
+mod pywa;
 mod script;
 mod send;
 mod templates;

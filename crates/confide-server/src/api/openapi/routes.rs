@@ -320,7 +320,7 @@ pub(super) fn table_ops() -> Vec<Op> {
             .ok("`{\"messages\":[{\"id\",\"conversation_id\",\"direction\",\"wamid\",\"kind\",\"body\",\"status\",\"created_at\",\"media\"}],\"next_cursor\":...}`.")
             .errors(&[C::InvalidQuery, C::InvalidCursor, C::InvalidLimit]),
         op(Post, "/api/v1/conversations/{id}/messages", "conversations_send", "inbox", "Send a message")
-            .doc("Through the send gate (role, channel health, consent, the 24-hour window), then queued for the dispatcher, which sends it to WhatsApp at the channel's pace; status webhooks move it on (`queued` → `sent` → `delivered` → `read`, or `failed` with `error` in plain words). An `Idempotency-Key` header makes a repeated request return the first one's message and send nothing more.")
+            .doc("Through the send gate (role, channel health, consent, the 24-hour window), then queued for the dispatcher, which sends it to WhatsApp at the channel's pace; status webhooks move it on (`queued` → `sent` → `delivered` → `read`, or `failed` with `error` in plain words; `needs_review` when the instance sending it stopped between the hand-over to WhatsApp and its record: never sent again automatically). An `Idempotency-Key` header makes a repeated request return the first one's message and send nothing more.")
             .body::<conversations::SendBody>()
             .accepted("The queued message: `{\"id\",\"conversation_id\",\"direction\":\"outbound\",\"wamid\":null,\"kind\",\"body\",\"status\":\"queued\",\"error\",\"created_at\"}`.")
             .errors(&[C::InvalidMessage, C::OutsideWindow, C::NoConsent, C::TemplateNotApproved, C::TemplateParams, C::ChannelDisabled, C::NoAddress, C::Conflict]),

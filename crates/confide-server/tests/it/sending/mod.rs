@@ -3,7 +3,8 @@
 
 use crate::harness::{Auth, FIXTURE_PHONE_NUMBER_ID, Tenant, TestApp, TestChannel, fixture};
 use axum::http::{Method, StatusCode};
-use confide_core::clock::from_micros;
+use confide_app::outbound::lease::LEASE_TTL;
+use confide_core::clock::{Clock, from_micros};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -87,6 +88,8 @@ pub(crate) fn dispatcher(app: &TestApp) -> confide_app::outbound::dispatcher::Di
     )
     .with_events(app.state.events.clone())
     .with_media(app.state.media.clone(), app.state.media_links.clone())
+    // Each call stands for the same process: one lease holder.
+    .with_holder("test-dispatcher")
 }
 
 /// One dispatcher pass over what is due.
@@ -530,25 +533,42 @@ async fn a_send_interrupted_mid_way_is_held_for_review_not_sent_twice_on(app: Te
     let confide_app::operator::store::outbox::Enqueued::New(m) = queued else {
         panic!("new")
     };
-    assert!(s.outbox().claim(m.id).await.unwrap());
+    // Claimed by another instance's dispatcher, holding the channel's lease.
+    assert!(
+        !s.outbox().claim(m.id, "other-instance").await.unwrap(),
+        "no lease, no claim"
+    );
+    s.commit().await.unwrap();
+    let now = app.clock.now_micros();
+    let ttl = i64::try_from(LEASE_TTL.as_micros()).unwrap();
+    assert_eq!(
+        store
+            .acquire_dispatch_lease(c.channel_id, "other-instance", now, now + ttl)
+            .await
+            .unwrap(),
+        confide_app::operator::store::leases::Lease::Held
+    );
+    let mut s = store.scope(t.id).await.unwrap();
+    assert!(s.outbox().claim(m.id, "other-instance").await.unwrap());
     s.commit().await.unwrap();
 
     let dispatcher = dispatcher(&app);
-    // Another instance may still be waiting for Graph's answer: not yet.
+    // The other instance holds its lease and may still be waiting for Graph's answer: not yet.
     assert_eq!(dispatcher.hold_interrupted().await.unwrap(), 0);
     assert_eq!(
         dispatcher.run_once().await.unwrap().sent,
         0,
         "in flight: not sent again"
     );
-    app.clock.advance(time::Duration::seconds(121));
+    // It dies: its lease runs out (another dispatcher takes the channel over).
+    app.clock.advance(time::Duration::seconds(11));
     assert_eq!(dispatcher.hold_interrupted().await.unwrap(), 1);
     let pass = dispatcher.run_once().await.unwrap();
     assert_eq!(pass.sent, 0);
     assert!(sim.sent_messages().is_empty(), "not sent again");
     let agent = &t.members["agent"].auth;
     let shown = message(&app, agent, &conversation, &m.id.to_string()).await;
-    assert_eq!(shown["status"], "queued");
+    assert_eq!(shown["status"], "needs_review");
     assert!(
         shown["error"]
             .as_str()
