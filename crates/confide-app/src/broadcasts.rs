@@ -100,6 +100,8 @@ impl App {
             "template": body.get("template"),
             "language": body.get("language"),
             "params": body.get("params"),
+            "header": body.get("header"),
+            "buttons": body.get("buttons"),
         }))?;
         let purpose = text_field(body, "purpose").unwrap_or_else(|| "marketing".into());
         if !["marketing", "utility"].contains(&purpose.as_str()) {
@@ -112,10 +114,16 @@ impl App {
         let SendInput::Template {
             name,
             language,
-            params,
+            args,
         } = &input
         else {
             return Err(AppError::internal());
+        };
+        // The record keeps the body's values (positional, or named in the order given).
+        let params: Vec<String> = if args.named.is_empty() {
+            args.positional.clone()
+        } else {
+            args.named.iter().map(|(_, v)| v.clone()).collect()
         };
         let now = self.clock.now_micros();
         let mut s = self.store.scope(p.tenant).await?;
@@ -129,6 +137,9 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         }
+        // The parameters' names, header and buttons against the synced template (the count is
+        // the gate's, per recipient).
+        crate::outbound::send::check_template_args(&mut s, channel, &input).await??;
         let recipients: Vec<ContactId> = match &audience {
             Audience::Contacts(ids) => {
                 for id in ids {
@@ -175,6 +186,7 @@ impl App {
                 SendPath::Broadcast,
                 input.content(),
                 &p.permissions,
+                self.config.outbound.default_messaging_limit(),
                 now,
             )
             .await?;
@@ -185,7 +197,9 @@ impl App {
                 Err(refusal) => {
                     match refusal {
                         Refusal::NoConsent { .. } => refused_no_consent += 1,
-                        Refusal::OutsideWindow { .. } => refused_other += 1,
+                        Refusal::OutsideWindow { .. } | Refusal::MessagingLimit { .. } => {
+                            refused_other += 1
+                        }
                         // The same for every recipient: the broadcast as a whole is refused.
                         other => {
                             return Err(crate::outbound::send::refusal_error(&other));

@@ -47,6 +47,9 @@ pub struct Channel {
     /// How outbound media reaches Meta: `link` (a single-use signed link Meta fetches) or
     /// `upload` (sent to Graph's media endpoint first).
     pub media_delivery: String,
+    /// The messaging-limit tier set for this number (`250` … `unlimited`); `None`: the
+    /// operator's default.
+    pub messaging_limit: Option<String>,
 }
 
 impl Channel {
@@ -128,7 +131,7 @@ pub struct ChannelSecrets {
 }
 
 const COLUMNS: &str = "channel_id, phone_number_id, waba_id, display_phone_number, graph_base_url, status, \
-                       app_secret_next_ct IS NOT NULL AS rotating, created_at, health, health_detail, health_checked_at, health_code, media_delivery";
+                       app_secret_next_ct IS NOT NULL AS rotating, created_at, health, health_detail, health_checked_at, health_code, media_delivery, messaging_limit";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Channel, StoreError> {
     let id: String = r.try_get(0)?;
@@ -151,6 +154,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Channel, StoreError> {
         health_checked_at: r.try_get(10)?,
         health_code: r.try_get(11)?,
         media_delivery: r.try_get(12)?,
+        messaging_limit: r.try_get(13)?,
     })
 }
 
@@ -282,6 +286,8 @@ pub struct ChannelPatch {
     pub status: Option<String>,
     /// `link` or `upload`.
     pub media_delivery: Option<String>,
+    /// A messaging-limit tier; `Some(None)` returns to the operator's default.
+    pub messaging_limit: Option<Option<String>>,
 }
 
 impl Scope<'_> {
@@ -344,6 +350,14 @@ impl Scope<'_> {
             self.set_column(id, "media_delivery", ColumnValue::Text(v))
                 .await?;
             changed.push("media_delivery");
+        }
+        if let Some(v) = patch.messaging_limit {
+            let value = match v {
+                Some(v) => ColumnValue::Text(v),
+                None => ColumnValue::NullText,
+            };
+            self.set_column(id, "messaging_limit", value).await?;
+            changed.push("messaging_limit");
         }
         if let Some(v) = patch.access_token {
             let ct = self.seal_str(TABLE, "access_token", &row, v.expose_secret())?;

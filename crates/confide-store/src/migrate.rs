@@ -108,6 +108,13 @@ const MIGRATIONS: &[Source] = &[
         postgres: include_str!("../migrations/postgres/0014_data_rights.sql"),
         sqlite_own_transaction: false,
     },
+    Source {
+        version: 16,
+        description: "sending limits unread names",
+        sqlite: include_str!("../migrations/sqlite/0016_sending_limits_unread_names.sql"),
+        postgres: include_str!("../migrations/postgres/0016_sending_limits_unread_names.sql"),
+        sqlite_own_transaction: false,
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -9,6 +9,7 @@ pub mod graph;
 pub mod health;
 pub mod reasons;
 pub mod send;
+pub mod template_args;
 
 use confide_store::contacts::Contact;
 use confide_whatsapp::send::Recipient;

@@ -26,6 +26,7 @@ fn channel_json(c: &Channel) -> serde_json::Value {
         "health": c.health,
         "health_detail": c.health_detail,
         "media_delivery": c.media_delivery,
+        "messaging_limit": c.messaging_limit,
         "webhook_path": format!("/webhooks/whatsapp/{}", c.id),
         "created_at": ts(c.created_at),
     })

@@ -42,6 +42,7 @@ fn conversation_json(c: &InboxConversation) -> Value {
         "last_inbound_at": ts_opt(c.last_inbound_at),
         "created_at": ts(c.created_at),
         "window_open_until": ts_opt(window_closes_at(c.last_inbound_at)),
+        "unread": c.unread,
         "contact": {
             "id": c.contact_id.to_string(),
             "name": c.contact_name,
@@ -76,17 +77,25 @@ fn plain_message_json(msg: &confide_app::conversations::Message) -> Value {
 }
 
 /// `GET /api/v1/conversations?status=&assignee=&cursor=&limit=` →
-/// `{"conversations":[...],"next_cursor":...}`, most recent activity first.
+/// `{"conversations":[...],"next_cursor":...,"unread_conversations":n}`, most recent activity
+/// first; each conversation carries its `unread` count, and the first page (no cursor) the
+/// number of conversations with unread customer messages.
 pub async fn list(
     State(state): State<AppState>,
     Caller(principal): Caller,
     q: Result<Query<ConversationQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let page = state.list_conversations(&principal, query(q)?).await?;
-    Ok(Json(json!({
+    let q = query(q)?;
+    let first_page = q.cursor.as_deref().is_none_or(str::is_empty);
+    let page = state.list_conversations(&principal, q).await?;
+    let mut body = json!({
         "conversations": page.items.iter().map(conversation_json).collect::<Vec<_>>(),
         "next_cursor": page.next_cursor,
-    })))
+    });
+    if first_page {
+        body["unread_conversations"] = json!(state.unread_conversations(&principal).await?);
+    }
+    Ok(Json(body))
 }
 
 /// `GET /api/v1/conversations/{id}`: 404 `not_found` unless it is the caller's tenant's.

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod platform;
 pub mod security;
 pub mod session;
+pub mod settings;
 pub mod table;
 pub mod team;
 pub mod templates;
@@ -332,6 +333,19 @@ pub fn table() -> RouteTable {
             "/api/v1/contacts/{id}/consent",
             Perm(P::ConsentWrite),
             contacts::record_consent,
+        )
+        // opt-out keywords
+        .route(
+            Get,
+            "/api/v1/settings/opt-out",
+            Perm(P::ContactsRead),
+            settings::get_opt_out,
+        )
+        .route(
+            Put,
+            "/api/v1/settings/opt-out",
+            Perm(P::ConsentWrite),
+            settings::put_opt_out,
         )
         // tenant security and support access
         .route(

@@ -7,6 +7,7 @@ mod channels;
 mod contacts;
 mod data;
 mod edge;
+mod finding;
 mod harness;
 mod inbox;
 mod layers;
