@@ -42,7 +42,10 @@ const CONTACT_CURSOR: &str = "k1";
 /// A list of contacts, as asked for (text, as it came).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct ContactQuery {
-    /// A phone number (with its country code) or a WhatsApp user id, looked up exactly.
+    /// A phone number (with its country code) or a WhatsApp user id, looked up exactly; or
+    /// words of a name: contacts with a word of their name starting with each of them (3
+    /// letters or more; shorter ones match a whole word), case and accents ignored. Names are
+    /// sealed: the search goes through keyed blind indexes of their words.
     pub q: Option<String>,
     /// Keeps contacts carrying exactly this label.
     pub label: Option<String>,
