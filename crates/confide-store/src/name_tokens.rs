@@ -77,3 +77,75 @@ impl Scope<'_> {
         .try_get(0)?)
     }
 }
+
+const BACKFILL_TASK: &str = "index_contact_names";
+/// Contacts read per statement while backfilling.
+const BACKFILL_BATCH: i64 = 1_000;
+
+impl crate::store::Store {
+    /// Gives every named contact stored before name search (this version) its name tokens; run
+    /// once, after the migrations, by [`crate::store::Store::open`], a no-op once done. Each
+    /// tenant's names are decrypted in its own scope, a batch at a time.
+    pub(crate) async fn index_legacy_names(&self) -> Result<(), StoreError> {
+        use sqlx::Row;
+        let done = sqlx::query("SELECT 1 FROM maintenance_done WHERE name = $1")
+            .bind(BACKFILL_TASK)
+            .fetch_optional(self.pool())
+            .await?;
+        if done.is_some() {
+            return Ok(());
+        }
+        let tenants = sqlx::query("SELECT tenant_id FROM tenants")
+            .fetch_all(self.pool())
+            .await?;
+        let mut indexed = 0usize;
+        for r in &tenants {
+            let t: String = r.try_get(0)?;
+            let tenant: confide_core::ids::TenantId = t
+                .parse()
+                .map_err(|_| StoreError::Corrupt("tenant id".into()))?;
+            let mut after = String::new();
+            loop {
+                let mut s = self.scope(tenant).await?;
+                let rows = sqlx::query(
+                    "SELECT contact_id, name_ct FROM contacts WHERE tenant_id = $1 AND contact_id > $2 \
+                     AND name_ct IS NOT NULL ORDER BY contact_id LIMIT $3",
+                )
+                .bind(t.clone())
+                .bind(after.clone())
+                .bind(BACKFILL_BATCH)
+                .fetch_all(s.conn())
+                .await?;
+                let Some(last) = rows.last() else {
+                    s.commit().await?;
+                    break;
+                };
+                after = last.try_get(0)?;
+                let mut tokens = Vec::new();
+                for row in &rows {
+                    let id: String = row.try_get(0)?;
+                    let ct: Vec<u8> = row.try_get(1)?;
+                    let name = s.open_string("contacts", "name", &id, &ct)?;
+                    tokens.extend(s.name_token_rows(&id, Some(&name)));
+                    indexed += 1;
+                }
+                s.insert_name_tokens(&tokens).await?;
+                s.commit().await?;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO maintenance_done (name, done_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(BACKFILL_TASK)
+        .bind(self.clock().now_micros())
+        .execute(self.write_pool())
+        .await?;
+        if indexed > 0 {
+            tracing::info!(
+                contacts = indexed,
+                "indexed the names of existing contacts for search"
+            );
+        }
+        Ok(())
+    }
+}

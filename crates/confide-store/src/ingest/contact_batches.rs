@@ -279,7 +279,35 @@ impl Scope<'_> {
                     }
                 }
             } else {
-                // Another writer got to some of them first: look each one up.
+                // Another writer got to some of them first: index the names of those this one
+                // did insert (the lookup finds them unchanged), then look each one up.
+                let mut ph = Ph::new(self.store.backend());
+                let sql = format!(
+                    "SELECT contact_id FROM contacts WHERE tenant_id = {} AND contact_id IN ({})",
+                    ph.one(),
+                    ph.list(chunk.len())
+                );
+                let ours: std::collections::HashSet<String> = chunk
+                    .iter()
+                    .fold(
+                        tables::statement(sql, chunk.len()).bind(t.clone()),
+                        |q, (id, _, _, _)| q.bind(id.to_string()),
+                    )
+                    .fetch_all(self.conn())
+                    .await?
+                    .iter()
+                    .map(|r| sqlx::Row::try_get::<String, _>(r, 0))
+                    .collect::<Result<_, _>>()?;
+                let tokens: Vec<&NameTokenRow> = chunk
+                    .iter()
+                    .filter(|(id, _, _, _)| ours.contains(&id.to_string()))
+                    .flat_map(|(_, _, _, t)| t.iter())
+                    .collect();
+                for part in tokens.chunks(CHUNK) {
+                    tables::insert(self.store.backend(), &t, part)
+                        .execute(self.conn())
+                        .await?;
+                }
                 for (_, _, members, _) in chunk {
                     slow.extend(members.iter());
                 }
