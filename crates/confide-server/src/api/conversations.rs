@@ -212,7 +212,9 @@ pub struct SendBody {
     pub media_id: Option<String>,
     /// A `media` message: its caption (images, videos and documents; at most 1,024 characters).
     pub caption: Option<String>,
-    /// An `interactive` message: 1 to 3 reply buttons `{"id","title"}` (title at most 20).
+    /// An `interactive` message: 1 to 3 reply buttons `{"id","title"}` (title at most 20). A
+    /// `template` message: its buttons' parameters, `{"index","type":"quick_reply","payload"}`
+    /// or `{"index","type":"url","text"}` (the dynamic URL's suffix).
     pub buttons: Option<Vec<serde_json::Value>>,
     /// A `reaction`: the id of the message of this conversation reacted to (at most 30 days old).
     pub message_id: Option<String>,
@@ -224,8 +226,15 @@ pub struct SendBody {
     pub template: Option<String>,
     /// A `template` message: its language code, e.g. `en_US`.
     pub language: Option<String>,
-    /// A `template` message: the body's parameters, in order.
-    pub params: Option<Vec<String>>,
+    /// A `template` message: the body's parameters, a list in order (`{{1}}`, `{{2}}`…) or an
+    /// object by name for templates with named parameters (`{"first_name": "Ana"}`, sent as
+    /// Graph's `parameter_name`). Checked against the synced template: 422 `template_params`.
+    #[schema(value_type = Object)]
+    pub params: Option<serde_json::Value>,
+    /// A `template` message: its header's parameter, `{"type":"text","text"}` or
+    /// `{"type":"image|video|document","media_id"|"link"}` (an uploaded file, or an https link).
+    #[schema(value_type = Object)]
+    pub header: Option<serde_json::Value>,
 }
 
 /// `POST /api/v1/conversations/{id}/messages` → 202 with the queued message (`status:

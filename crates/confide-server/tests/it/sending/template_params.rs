@@ -146,7 +146,7 @@ async fn named_header_and_button_parameters_are_checked_and_reach_graph_as_meta_
     }
     assert_eq!(
         refused_codes(&app.audit_entries(t.id).await),
-        vec!["template_params"; 6]
+        ["template_params"; 6]
     );
     assert_eq!(dispatch(&app).await.sent, 0);
     assert!(sim.sent_messages().is_empty());
