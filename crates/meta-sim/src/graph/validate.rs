@@ -283,10 +283,13 @@ fn template_req(obj: &Value) -> Result<TemplateReq, GraphError> {
             match ctype.as_str() {
                 "body" => {
                     body_params += text_params;
-                    body_names.extend(params.into_iter().flatten().filter_map(|x| {
-                        (str_field(x, "type") == Some("text"))
-                            .then(|| str_field(x, "parameter_name").map(str::to_owned))
-                    }));
+                    body_names.extend(
+                        params
+                            .into_iter()
+                            .flatten()
+                            .filter(|x| str_field(x, "type") == Some("text"))
+                            .map(|x| str_field(x, "parameter_name").map(str::to_owned)),
+                    );
                 }
                 "header" => header_params += text_params,
                 "button" | "carousel" | "limited_time_offer" => {}

@@ -46,7 +46,6 @@ async fn a_business_initiated_send_to_a_new_person_beyond_the_tier_is_refused() 
         .channel_for(t.id, FIXTURE_PHONE_NUMBER_ID, "tier-secret", sim.base_url())
         .await;
     let owner = &t.owner.auth;
-    let agent = &t.members["agent"].auth;
     let path = format!("/api/v1/channels/{}", ch.channel);
     // Not one of Meta's tiers.
     let r = app
