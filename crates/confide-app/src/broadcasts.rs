@@ -98,6 +98,8 @@ pub(crate) fn request_of(body: &Value) -> Result<Request, AppError> {
         "template": body.get("template"),
         "language": body.get("language"),
         "params": body.get("params"),
+        "header": body.get("header"),
+        "buttons": body.get("buttons"),
     }))?;
     let purpose = text_field(body, "purpose").unwrap_or_else(|| "marketing".into());
     if !["marketing", "utility"].contains(&purpose.as_str()) {
@@ -196,14 +198,23 @@ impl App {
         let SendInput::Template {
             name,
             language,
-            params,
+            args,
         } = &input
         else {
             return Err(AppError::internal());
         };
+        // The record keeps the body's values (positional, or named in the order given).
+        let params: Vec<String> = if args.named.is_empty() {
+            args.positional.clone()
+        } else {
+            args.named.iter().map(|(_, v)| v.clone()).collect()
+        };
         let now = self.clock.now_micros();
         let mut s = self.store.scope(p.tenant).await?;
         known_channel(&mut s, channel).await?;
+        // The parameters' names, header and buttons against the synced template (the count is
+        // the gate's, per recipient).
+        crate::outbound::send::check_template_args(&mut s, channel, &input).await??;
         let recipients = recipients_of(&mut s, &audience).await?;
         let id = s.broadcasts().new_id();
         let (mut refused_no_consent, mut refused_other) = (0i64, 0i64);
@@ -215,6 +226,7 @@ impl App {
                 SendPath::Broadcast,
                 input.content(),
                 &p.permissions,
+                self.config.outbound.default_messaging_limit(),
                 now,
             )
             .await?;
@@ -225,7 +237,9 @@ impl App {
                 Err(refusal) => {
                     match refusal {
                         Refusal::NoConsent { .. } => refused_no_consent += 1,
-                        Refusal::OutsideWindow { .. } => refused_other += 1,
+                        Refusal::OutsideWindow { .. } | Refusal::MessagingLimit { .. } => {
+                            refused_other += 1
+                        }
                         // The same for every recipient: the broadcast as a whole is refused.
                         other => {
                             return Err(crate::outbound::send::refusal_error(&other));

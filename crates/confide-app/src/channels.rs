@@ -57,6 +57,11 @@ pub struct ChannelChange {
     /// How outbound media reaches Meta: `link` (default: a single-use signed link Meta fetches
     /// once) or `upload` (the file is uploaded to Graph's media endpoint first).
     pub media_delivery: Option<String>,
+    /// The number's messaging-limit tier as WhatsApp Manager shows it: unique people reached
+    /// outside a customer service window per rolling 24 hours, `250`, `2000`, `10000`,
+    /// `100000` or `unlimited`; `default` returns to the operator's `outbound.messaging_limit`.
+    /// A business-initiated send to a new person beyond it is refused (`messaging_limit`).
+    pub messaging_limit: Option<String>,
 }
 
 fn invalid(message: impl Into<std::borrow::Cow<'static, str>>) -> AppError {
@@ -190,6 +195,19 @@ impl App {
                 Some(m) if m == "link" || m == "upload" => Some(m),
                 Some(_) => return Err(invalid("media_delivery is link or upload.")),
                 None => None,
+            },
+            messaging_limit: match change.messaging_limit.as_deref().map(str::trim) {
+                None => None,
+                Some("default") => Some(None),
+                Some(v) => Some(Some(
+                    confide_core::send_gate::MessagingLimit::parse(v)
+                        .ok_or_else(|| {
+                            invalid(
+                                "messaging_limit is one of Meta's tiers (250, 2000, 10000, 100000, unlimited) or default.",
+                            )
+                        })?
+                        .as_string(),
+                )),
             },
         };
         let mut s = self.store.scope(p.tenant).await?;

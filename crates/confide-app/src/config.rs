@@ -232,13 +232,27 @@ pub struct OutboundConfig {
     /// Messages per second the dispatcher hands Graph for each channel: Meta's default
     /// throughput is 80; a number upgraded by Meta takes up to 1,000.
     pub throughput_per_second: u32,
+    /// The messaging-limit tier of a channel that has none set (`PATCH /api/v1/channels/{id}`
+    /// `messaging_limit`): unique users reached outside a customer service window per rolling
+    /// 24 hours, `250`, `2000`, `10000`, `100000` or `unlimited` (the default: Confide does not
+    /// know a number's tier until it is told; set it to what WhatsApp Manager shows).
+    pub messaging_limit: String,
 }
 
 impl Default for OutboundConfig {
     fn default() -> Self {
         OutboundConfig {
             throughput_per_second: crate::outbound::dispatcher::DEFAULT_THROUGHPUT,
+            messaging_limit: "unlimited".to_string(),
         }
+    }
+}
+
+impl OutboundConfig {
+    /// The default tier (validated at start; unlimited if it could not be read).
+    pub fn default_messaging_limit(&self) -> confide_core::send_gate::MessagingLimit {
+        confide_core::send_gate::MessagingLimit::parse(&self.messaging_limit)
+            .unwrap_or(confide_core::send_gate::MessagingLimit::Unlimited)
     }
 }
 
@@ -494,6 +508,12 @@ impl Config {
         if !(1..=1_000).contains(&self.outbound.throughput_per_second) {
             return Err(ConfigError(
                 "outbound.throughput_per_second: must be 1 to 1000 (Meta's highest tier)".into(),
+            ));
+        }
+        if confide_core::send_gate::MessagingLimit::parse(&self.outbound.messaging_limit).is_none()
+        {
+            return Err(ConfigError(
+                "outbound.messaging_limit: must be one of Meta's tiers: 250, 2000, 10000, 100000 or unlimited".into(),
             ));
         }
         if !(self.database_url.starts_with("sqlite:")

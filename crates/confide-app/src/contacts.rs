@@ -42,7 +42,10 @@ const CONTACT_CURSOR: &str = "k1";
 /// A list of contacts, as asked for (text, as it came).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct ContactQuery {
-    /// A phone number (with its country code) or a WhatsApp user id, looked up exactly.
+    /// A phone number (with its country code) or a WhatsApp user id, looked up exactly; or
+    /// words of a name: contacts with a word of their name starting with each of them (3
+    /// letters or more; shorter ones match a whole word), case and accents ignored. Names are
+    /// sealed: the search goes through keyed blind indexes of their words.
     pub q: Option<String>,
     /// Keeps contacts carrying exactly this label.
     pub label: Option<String>,
@@ -97,14 +100,17 @@ pub struct ConsentHistory {
     pub current: Vec<(Purpose, Option<ConsentStatus>)>,
 }
 
-/// What `q` looks up, exactly, through a blind index.
+/// What `q` looks up, through blind indexes.
 enum Lookup {
     Phone(Phone),
     WaUser(String),
+    /// Words of a name (each the start of a word of the contact's name).
+    Name(String),
 }
 
-/// `q` is a phone number (normalised to E.164) or a WhatsApp user id (BSUID); anything else is
-/// `invalid_query`.
+/// `q` is a phone number (normalised to E.164), a WhatsApp user id (BSUID), or words of a name
+/// (found through the keyed name tokens, `confide_store::name_tokens`); a `q` without a letter
+/// or digit is `unsearchable_query`.
 fn lookup(q: &str) -> Result<Lookup, AppError> {
     if let Ok(p) = Phone::parse(q) {
         return Ok(Lookup::Phone(p));
@@ -112,9 +118,12 @@ fn lookup(q: &str) -> Result<Lookup, AppError> {
     if confide_whatsapp::is_bsuid(q) {
         return Ok(Lookup::WaUser(q.to_string()));
     }
+    if q.chars().count() <= 200 && !confide_core::names::query_tokens(q).is_empty() {
+        return Ok(Lookup::Name(q.to_string()));
+    }
     Err(AppError::invalid(
         Code::UnsearchableQuery,
-        "q searches by phone number (with its country code) or WhatsApp user id only; names are encrypted and cannot be searched.",
+        "q searches by phone number (with its country code), WhatsApp user id, or words of a name.",
     ))
 }
 
@@ -257,7 +266,9 @@ pub(crate) fn check_consent(b: ConsentInput) -> Result<CheckedConsent, AppError>
 }
 
 impl App {
-    /// The contact book, newest first; `q` an exact lookup (at most one contact, no next page).
+    /// The contact book, newest first; `q` a phone or BSUID (an exact lookup: at most one
+    /// contact, no next page) or words of a name (every contact with a name word starting with
+    /// each of them, paged like the book).
     pub async fn list_contacts(
         &self,
         p: &Principal,
@@ -284,10 +295,18 @@ impl App {
                 let page = s.contacts().list(label, after, limit).await?;
                 (page.items, page.next)
             }
+            Some(Lookup::Name(words)) => {
+                let page = s
+                    .contacts()
+                    .search(label, Some(&words), after, limit)
+                    .await?;
+                (page.items, page.next)
+            }
             Some(l) => {
                 let found = match l {
                     Lookup::Phone(p) => s.contacts().find_by_phone(&p).await?,
                     Lookup::WaUser(w) => s.contacts().find_by_wa_user(&w).await?,
+                    Lookup::Name(_) => None,
                 };
                 // At most one: the filters and the cursor still apply, and no page follows.
                 let found = found.filter(|c| {

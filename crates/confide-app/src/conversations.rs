@@ -129,6 +129,16 @@ impl App {
         })
     }
 
+    /// How many conversations have customer messages the team has not read yet (the inbox's
+    /// badge; each conversation's own count is [`InboxConversation::unread`]).
+    pub async fn unread_conversations(&self, p: &Principal) -> Result<i64, AppError> {
+        p.require(Permission::InboxRead)?;
+        let mut s = self.store.read_scope(p.tenant).await?;
+        let n = s.inbox().unread_conversations().await?;
+        s.commit().await?;
+        Ok(n)
+    }
+
     /// A contact's conversations (the latest 50), most recent activity first; `not_found`
     /// unless the contact is the caller's tenant's.
     pub async fn contact_conversations(
@@ -262,10 +272,11 @@ impl App {
         })
     }
 
-    /// Marks the customer's messages in a conversation read on WhatsApp (the two blue ticks),
-    /// as a team member opens it: Graph's `status: read` for the latest inbound message, sent in
-    /// the background (the inbox never waits for Graph). Nothing is sent when the customer has
-    /// not written or the channel is stopped. True when a receipt was queued.
+    /// Marks the customer's messages in a conversation read, as a team member opens it: for the
+    /// team (its unread count goes to 0) and on WhatsApp (the two blue ticks: Graph's
+    /// `status: read` for the latest inbound message, sent in the background; the inbox never
+    /// waits for Graph). No receipt is sent when the customer has not written or the channel is
+    /// stopped. True when a receipt was queued.
     pub async fn mark_conversation_read(
         &self,
         p: &Principal,
@@ -273,10 +284,17 @@ impl App {
     ) -> Result<bool, AppError> {
         p.require(Permission::InboxRead)?;
         let conversation = conversation_id(conversation)?;
-        let mut s = self.store.read_scope(p.tenant).await?;
+        let mut s = self.store.scope(p.tenant).await?;
         let c = s.inbox().conversation(conversation).await?;
+        let was_unread = s.inbox().mark_read(conversation).await?;
         let wamid = s.inbox().latest_inbound_wamid(conversation).await?;
         s.commit().await?;
+        if was_unread {
+            self.events.publish(crate::events::InboxEvent {
+                tenant: p.tenant,
+                change: crate::events::Change::ConversationUpdated { conversation },
+            });
+        }
         let Some(wamid) = wamid else {
             return Ok(false);
         };

@@ -139,6 +139,7 @@ codes! {
     PasswordContainsEmail = "password_contains_email", Unprocessable, "The password contains the account's email.";
     InvalidMessage = "invalid_message", Unprocessable, "The message is empty, too long, or of a type that cannot be sent this way.";
     OutsideWindow = "outside_window", Unprocessable, "The send gate: more than 24 hours since the customer last wrote; only an approved template may be sent.";
+    MessagingLimit = "messaging_limit", Unprocessable, "The send gate: the WhatsApp number's messaging limit (unique people reached outside a customer service window per rolling 24 hours) is used up.";
     NoConsent = "no_consent", Unprocessable, "The send gate: the contact opted out of (or never opted in to) this purpose.";
     TemplateNotApproved = "template_not_approved", Unprocessable, "The send gate: no APPROVED template of that name and language.";
     TemplateParams = "template_params", Unprocessable, "The send gate: the number of parameters is not the template's.";
@@ -146,6 +147,7 @@ codes! {
     InvalidBroadcast = "invalid_broadcast", Unprocessable, "A broadcast's audience or fields are missing or invalid.";
     InvalidShortcut = "invalid_shortcut", Unprocessable, "A canned response's shortcut is 1 to 32 letters, digits, - or _.";
     InvalidText = "invalid_text", Unprocessable, "The text is empty or longer than 4,096 characters.";
+    InvalidSettings = "invalid_settings", Unprocessable, "A setting is out of range (too many or too long words, or an unknown language code).";
     EmptyMedia = "empty_media", Unprocessable, "The file is empty.";
     InvalidUpload = "invalid_upload", Unprocessable, "The upload is not multipart/form-data with one \"file\" part.";
     NoAddress = "no_address", Unprocessable, "The contact has neither a phone number nor a WhatsApp user id to send to.";

@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod notes;
 #[cfg(feature = "operator")]
 pub mod operator;
+pub mod optout;
 pub mod origin;
 pub mod outbound;
 pub mod paging;

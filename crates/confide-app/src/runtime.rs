@@ -227,7 +227,8 @@ impl App {
         )
         .with_events(events.clone())
         .with_media(media.clone(), media_links.clone())
-        .with_throughput(config.outbound.throughput_per_second);
+        .with_throughput(config.outbound.throughput_per_second)
+        .with_messaging_limit(config.outbound.default_messaging_limit());
         handles.push(tokio::spawn(dispatcher.run(stop.clone())));
         handles.push(tokio::spawn(crate::data::retention::worker(
             store.clone(),

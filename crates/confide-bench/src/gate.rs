@@ -269,6 +269,7 @@ impl Workload {
             template,
             consent,
             last_inbound_at: s.last_inbound_at,
+            reach: confide_core::send_gate::Reach::UNLIMITED,
         };
         decide(&request, &facts, self.now)
     }

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod email;
 pub mod entropy;
 pub mod ids;
+pub mod names;
 pub mod permissions;
 pub mod phone;
 pub mod send_gate;

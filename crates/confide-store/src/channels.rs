@@ -52,6 +52,9 @@ pub struct Channel {
     pub secrets_rotation_requested_at: Option<i64>,
     /// The secrets still to replace: `access_token`, `app_secret`, `verify_token`.
     pub secrets_rotation_pending: Vec<String>,
+    /// The messaging-limit tier set for this number (`250` … `unlimited`); `None`: the
+    /// operator's default.
+    pub messaging_limit: Option<String>,
 }
 
 /// Every secret of a channel, as an incident marks them for rotation.
@@ -151,7 +154,7 @@ pub struct ChannelSecrets {
 
 const COLUMNS: &str = "channel_id, phone_number_id, waba_id, display_phone_number, graph_base_url, status, \
                        app_secret_next_ct IS NOT NULL AS rotating, created_at, health, health_detail, health_checked_at, health_code, media_delivery, \
-                       secrets_rotation_requested_at, secrets_rotation_pending";
+                       secrets_rotation_requested_at, secrets_rotation_pending, messaging_limit";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Channel, StoreError> {
     let id: String = r.try_get(0)?;
@@ -184,6 +187,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Channel, StoreError> {
                     .collect()
             })
             .unwrap_or_default(),
+        messaging_limit: r.try_get(15)?,
     })
 }
 
@@ -315,6 +319,8 @@ pub struct ChannelPatch {
     pub status: Option<String>,
     /// `link` or `upload`.
     pub media_delivery: Option<String>,
+    /// A messaging-limit tier; `Some(None)` returns to the operator's default.
+    pub messaging_limit: Option<Option<String>>,
 }
 
 impl Scope<'_> {
@@ -377,6 +383,14 @@ impl Scope<'_> {
             self.set_column(id, "media_delivery", ColumnValue::Text(v))
                 .await?;
             changed.push("media_delivery");
+        }
+        if let Some(v) = patch.messaging_limit {
+            let value = match v {
+                Some(v) => ColumnValue::Text(v),
+                None => ColumnValue::NullText,
+            };
+            self.set_column(id, "messaging_limit", value).await?;
+            changed.push("messaging_limit");
         }
         if let Some(v) = patch.access_token {
             let ct = self.seal_str(TABLE, "access_token", &row, v.expose_secret())?;

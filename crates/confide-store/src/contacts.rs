@@ -144,6 +144,8 @@ impl Contacts<'_, '_> {
             ));
         }
         self.index_labels(&row, &new.labels).await?;
+        let tokens = self.scope.name_token_rows(&row, new.name.as_deref());
+        self.scope.insert_name_tokens(&tokens).await?;
         Ok(id)
     }
 
@@ -169,6 +171,19 @@ impl Contacts<'_, '_> {
         after: Option<ContactCursor>,
         limit: i64,
     ) -> Result<Page<Contact, ContactCursor>, StoreError> {
+        self.search(label, None, after, limit).await
+    }
+
+    /// [`Self::list`], and with `name`, only contacts with a word of their name starting with
+    /// each word of it (see [`confide_core::names`]), found through the name tokens' blind
+    /// indexes without decrypting a name. A `name` without any word finds nobody.
+    pub async fn search(
+        &mut self,
+        label: Option<&str>,
+        name: Option<&str>,
+        after: Option<ContactCursor>,
+        limit: i64,
+    ) -> Result<Page<Contact, ContactCursor>, StoreError> {
         let limit = page_size(limit);
         let mut sql = format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1");
         let mut n = 1;
@@ -178,6 +193,21 @@ impl Contacts<'_, '_> {
             sql.push_str(&format!(
                 " AND contact_id IN (SELECT contact_id FROM contact_labels WHERE tenant_id = $1 AND label_bidx = ${n})"
             ));
+        }
+        let name_tokens = name.map(|q| self.scope.name_query_tokens(q));
+        if let Some(tokens) = &name_tokens {
+            if tokens.is_empty() {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next: None,
+                });
+            }
+            for _ in tokens {
+                n += 1;
+                sql.push_str(&format!(
+                    " AND contact_id IN (SELECT contact_id FROM contact_name_tokens WHERE tenant_id = $1 AND token = ${n})"
+                ));
+            }
         }
         if after.is_some() {
             sql.push_str(&format!(
@@ -195,6 +225,9 @@ impl Contacts<'_, '_> {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t);
         if let Some(b) = label_bidx {
             q = q.bind(b);
+        }
+        for token in name_tokens.into_iter().flatten() {
+            q = q.bind(token);
         }
         if let Some(c) = after {
             q = q.bind(c.created_at).bind(c.id.to_string());
@@ -285,6 +318,7 @@ impl Contacts<'_, '_> {
         let mut sets: Vec<String> = Vec::new();
         let mut binds: Vec<Option<Vec<u8>>> = Vec::new();
         let mut new_labels: Option<Vec<String>> = None;
+        let mut new_name: Option<Option<String>> = None;
         let mut fields: Vec<&'static str> = Vec::new();
         if let Some(phone) = change.phone.filter(|p| *p != current.phone) {
             let ct = phone
@@ -307,6 +341,7 @@ impl Contacts<'_, '_> {
                 .transpose()?;
             sets.push("name_ct".into());
             binds.push(ct);
+            new_name = Some(name);
             fields.push("name");
         }
         if let Some(attrs) = change.attributes.filter(|a| *a != current.attributes) {
@@ -356,6 +391,9 @@ impl Contacts<'_, '_> {
             .map_err(|e| StoreError::from_insert(e, "a contact with this phone number"))?;
         if let Some(labels) = &new_labels {
             self.index_labels(&row, labels).await?;
+        }
+        if let Some(name) = &new_name {
+            self.scope.index_contact_name(&row, name.as_deref()).await?;
         }
         Ok(fields)
     }

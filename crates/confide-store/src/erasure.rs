@@ -216,6 +216,16 @@ impl Scope<'_> {
             &c,
         )
         .await?;
+        self.delete(
+            "DELETE FROM contact_name_tokens WHERE tenant_id = $1 AND contact_id = $2".to_string(),
+            &c,
+        )
+        .await?;
+        self.delete(
+            "DELETE FROM messaging_reach WHERE tenant_id = $1 AND contact_id = $2".to_string(),
+            &c,
+        )
+        .await?;
         let events: i64 = sqlx::query(
             "SELECT COUNT(*) FROM consent_events WHERE tenant_id = $1 AND contact_id = $2",
         )
@@ -275,6 +285,8 @@ const TENANT_TABLES: &[&str] = &[
     "messages",
     "conversations",
     "contact_labels",
+    "contact_name_tokens",
+    "messaging_reach",
     "consent_tombstones",
     "contacts",
     "broadcasts",

@@ -89,6 +89,8 @@ pub struct InboxConversation {
     pub contact_username: Option<String>,
     /// E.164, as stored.
     pub contact_phone: Option<String>,
+    /// Customer messages since the team last opened the conversation (all of them if never).
+    pub unread: i64,
 }
 
 /// Where an inbound message's media fetch stands (`pending`, `stored` or `failed`).
@@ -140,7 +142,10 @@ impl From<sqlx::Error> for InboxError {
 const OPEN_ELSEWHERE: &str = "an open conversation for this contact and channel";
 
 const CONVERSATION_COLUMNS: &str = "c.conversation_id, c.contact_id, c.channel_id, c.status, c.assignee_user_id, \
-     c.last_message_at, c.last_inbound_at, c.created_at, k.name_ct, k.username_ct, k.phone_ct";
+     c.last_message_at, c.last_inbound_at, c.created_at, k.name_ct, k.username_ct, k.phone_ct, \
+     CASE WHEN c.last_inbound_at > COALESCE(c.last_read_at, 0) THEN \
+     (SELECT COUNT(*) FROM messages m WHERE m.tenant_id = c.tenant_id AND m.conversation_id = c.conversation_id \
+      AND m.created_at > COALESCE(c.last_read_at, 0) AND m.direction = 'inbound') ELSE 0 END";
 
 const CONVERSATION_FROM: &str = "FROM conversations c JOIN contacts k ON k.tenant_id = c.tenant_id AND k.contact_id = c.contact_id";
 
@@ -247,6 +252,34 @@ impl Inbox<'_, '_> {
         Ok(Page { items, next })
     }
 
+    /// How many of the tenant's conversations have customer messages the team has not read
+    /// (through a partial index of exactly those conversations).
+    pub async fn unread_conversations(&mut self) -> Result<i64, StoreError> {
+        let t = self.scope.tenant_str().to_string();
+        Ok(sqlx::query(
+            "SELECT COUNT(*) FROM conversations WHERE tenant_id = $1 AND last_inbound_at > COALESCE(last_read_at, 0)",
+        )
+        .bind(t)
+        .fetch_one(self.scope.conn())
+        .await?
+        .try_get(0)?)
+    }
+
+    /// The team read the conversation: its customer messages up to the latest are no longer
+    /// unread. True when it had unread messages.
+    pub async fn mark_read(&mut self, id: ConversationId) -> Result<bool, StoreError> {
+        let t = self.scope.tenant_str().to_string();
+        let res = sqlx::query(
+            "UPDATE conversations SET last_read_at = last_inbound_at \
+             WHERE tenant_id = $1 AND conversation_id = $2 AND last_inbound_at > COALESCE(last_read_at, 0)",
+        )
+        .bind(t)
+        .bind(id.to_string())
+        .execute(self.scope.conn())
+        .await?;
+        Ok(res.rows_affected() > 0)
+    }
+
     /// One conversation of the tenant as the inbox shows it; [`StoreError::NotFound`] when the
     /// id is not this tenant's.
     pub async fn conversation(
@@ -285,6 +318,7 @@ impl Inbox<'_, '_> {
             contact_name: open(8, "name")?,
             contact_username: open(9, "username")?,
             contact_phone: open(10, "phone")?,
+            unread: r.try_get(11)?,
         })
     }
 

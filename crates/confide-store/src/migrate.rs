@@ -116,6 +116,13 @@ const MIGRATIONS: &[Source] = &[
         sqlite_own_transaction: false,
     },
     Source {
+        version: 16,
+        description: "sending limits unread names",
+        sqlite: include_str!("../migrations/sqlite/0016_sending_limits_unread_names.sql"),
+        postgres: include_str!("../migrations/postgres/0016_sending_limits_unread_names.sql"),
+        sqlite_own_transaction: false,
+    },
+    Source {
         version: 17,
         description: "dispatch leases",
         sqlite: include_str!("../migrations/sqlite/0017_dispatch_leases.sql"),

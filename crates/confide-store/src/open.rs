@@ -33,6 +33,7 @@ impl Store {
             entropy,
         });
         store.seal_legacy_plaintext(options).await?;
+        store.index_legacy_names().await?;
         Ok(store)
     }
 }

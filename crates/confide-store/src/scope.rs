@@ -86,7 +86,8 @@ impl<'s> Scope<'s> {
         &mut self.tx
     }
 
-    pub(crate) fn now(&self) -> i64 {
+    /// The store clock's time (Unix microseconds).
+    pub fn now(&self) -> i64 {
         self.store.clock().now_micros()
     }
 

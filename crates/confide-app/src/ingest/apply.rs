@@ -543,7 +543,13 @@ async fn store_plain(
                 round.created(scope.tenant(), conversation, id);
                 let consent = match senders[i] {
                     Some(contact) => {
-                        super::keywords::opt_out_by_keyword(scope, contact, items[i].m).await?
+                        super::keywords::opt_out_by_keyword(
+                            scope,
+                            contact,
+                            conversation,
+                            items[i].m,
+                        )
+                        .await?
                     }
                     None => 0,
                 };

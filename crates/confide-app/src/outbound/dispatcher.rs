@@ -22,6 +22,10 @@
 //! mid-send; the lease expired and was taken over) was interrupted between the hand-over to
 //! Graph and its record: it is held for review (`needs_review`), never sent twice (checked before
 //! every batch; also for sends claimed more than [`INTERRUPTED_AFTER`] ago).
+//!
+//! Each recipient is also paced at Meta's pair rate ([`PairPacer`]: a burst, then one per 6 s): a
+//! message whose recipient has no room yet waits in the queue until it has (no attempt counted),
+//! so 131056 is not provoked.
 
 use super::graph::graph_client;
 use super::health::ChannelHealthMonitor;
@@ -36,7 +40,7 @@ use confide_core::audit::{Actor, AuditEvent};
 use confide_core::clock::SharedClock;
 use confide_core::entropy::SharedEntropy;
 use confide_core::ids::{ChannelId, ContactId};
-use confide_core::send_gate::Refusal;
+use confide_core::send_gate::{MessagingLimit, PairPacer, Refusal};
 use confide_store::media_objects::MediaObject;
 use confide_store::outbox::DueSend;
 use confide_store::{Scope, Store, StoreError};
@@ -44,8 +48,7 @@ use confide_whatsapp::ErrorClass;
 use confide_whatsapp::client::GraphError;
 use confide_whatsapp::egress::EgressPolicy;
 use confide_whatsapp::send::{
-    Interactive, MediaKind, MediaSource, OutboundMessage, Parameter, Recipient, ReplyButton,
-    Template as WaTemplate, TemplateComponent,
+    Interactive, MediaKind, MediaSource, OutboundMessage, Recipient, ReplyButton,
 };
 use confide_whatsapp::webhook::StatusKind;
 use serde_json::json;
@@ -97,6 +100,10 @@ pub struct Dispatcher {
     media: Option<(MediaStore, MediaLinks)>,
     /// This process's channel leases.
     leases: Leases,
+    /// The messaging-limit tier of a channel that has none set.
+    messaging_limit: MessagingLimit,
+    /// Each recipient's pair-rate bucket (one dispatcher sends a channel's queue at a time).
+    pairs: Arc<std::sync::Mutex<HashMap<(ChannelId, ContactId), PairPacer>>>,
 }
 
 /// What became of one entry.
@@ -132,7 +139,27 @@ impl Dispatcher {
             throughput: DEFAULT_THROUGHPUT,
             events: Events::default(),
             media: None,
+            messaging_limit: MessagingLimit::Unlimited,
+            pairs: Arc::default(),
         }
+    }
+
+    /// The messaging-limit tier of channels that have none set (`outbound.messaging_limit`).
+    pub fn with_messaging_limit(mut self, limit: MessagingLimit) -> Dispatcher {
+        self.messaging_limit = limit;
+        self
+    }
+
+    /// Takes room for one message to `contact` on `channel` at `now`, or tells when there is.
+    fn take_pair(&self, channel: ChannelId, contact: ContactId, now: i64) -> Result<(), i64> {
+        let mut pairs = self
+            .pairs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if pairs.len() > 100_000 {
+            pairs.retain(|_, p| !p.is_full(now));
+        }
+        pairs.entry((channel, contact)).or_default().take(now)
     }
 
     /// Tells the inbox (`GET /api/v1/events`) when a message moves on.
@@ -311,6 +338,13 @@ impl Dispatcher {
         if entry.state != "pending" {
             return Ok(Outcome::Skipped);
         }
+        // Meta's pair rate: the recipient's next message waits for room instead of provoking
+        // 131056 (no attempt is counted).
+        if let Err(at) = self.take_pair(entry.channel, entry.contact, now) {
+            s.outbox().retry_at(d.message, at).await?;
+            s.commit().await?;
+            return Ok(Outcome::Skipped);
+        }
         let Some(path) = parse_path(&entry.path) else {
             let reason = "This message was queued in a way this version cannot send.";
             return self.fail_in(s, d, None, reason).await;
@@ -328,6 +362,7 @@ impl Dispatcher {
             path,
             input.content(),
             &permissions,
+            self.messaging_limit,
             now,
         )
         .await?
@@ -351,15 +386,24 @@ impl Dispatcher {
                 return Ok(Outcome::Refused);
             }
         };
+        if !permit.inside_window() {
+            s.record_reach(entry.channel, entry.contact, now).await?;
+        }
         let contact = s.contacts().get(entry.contact).await?;
         let Some(channel) = self.channels.get(&self.store, entry.channel).await? else {
             return self
                 .fail_in(s, d, None, "The WhatsApp number was removed.")
                 .await;
         };
-        // A media message: its object, and how Meta gets the bytes (recorded on the entry).
-        let media = match &input {
-            SendInput::Media { media_id, .. } => {
+        // A media message (or a template's media header from an upload): its object, and how
+        // Meta gets the bytes (recorded on the entry).
+        let uploaded = match &input {
+            SendInput::Media { media_id, .. } => Some(media_id.as_str()),
+            SendInput::Template { args, .. } => args.header_media_id(),
+            _ => None,
+        };
+        let media = match uploaded {
+            Some(media_id) => {
                 let object = match media_id.parse() {
                     Ok(id) => match s.media_objects().get(id).await {
                         Ok(o) => o,
@@ -379,7 +423,7 @@ impl Dispatcher {
                 s.outbox().set_media_delivery(d.message, &delivery).await?;
                 Some((object, delivery))
             }
-            _ => None,
+            None => None,
         };
         let to = match recipient_for(&contact, false) {
             Ok(to) => to,
@@ -668,13 +712,9 @@ fn build(
         SendInput::Template {
             name,
             language,
-            params,
+            args,
         } => {
-            let mut t = WaTemplate::new(name, language).map_err(|e| e.to_string())?;
-            if !params.is_empty() {
-                let body = TemplateComponent::body(params.iter().map(Parameter::text).collect());
-                t = t.with(body).map_err(|e| e.to_string())?;
-            }
+            let t = args.build(name, language, source)?;
             OutboundMessage::template(to, t).map_err(|e| e.to_string())
         }
     }

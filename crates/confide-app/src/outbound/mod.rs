@@ -10,6 +10,7 @@ pub mod health;
 pub mod lease;
 pub mod reasons;
 pub mod send;
+pub mod template_args;
 
 use confide_store::contacts::Contact;
 use confide_whatsapp::send::Recipient;

@@ -3,6 +3,7 @@
 //! queued in the outbox with the message (`queued`), and the [`super::dispatcher`] hands it to
 //! Graph. Every refusal is audited with its code; nothing refused is stored as a message.
 
+use super::template_args::TemplateArgs;
 use crate::error::{AppError, Code};
 use crate::principal::Principal;
 use crate::runtime::App;
@@ -10,7 +11,8 @@ use confide_core::audit::{Actor, AuditEvent};
 use confide_core::ids::{ConversationId, MessageId};
 use confide_core::permissions::Permission;
 use confide_core::send_gate::{
-    ConsentLedger, Content, Permit, Refusal, SendFacts, SendPath, SendRequest, decide,
+    ConsentLedger, Content, MessagingLimit, Permit, Reach, Refusal, SendFacts, SendPath,
+    SendRequest, WINDOW_MICROS, decide, window_open,
 };
 use confide_store::conversations::Message;
 use confide_store::inbox::InboxConversation;
@@ -30,11 +32,12 @@ pub enum SendInput {
     Text {
         text: String,
     },
-    /// An approved template by name and language, with its body parameters in order.
+    /// An approved template by name and language, with its parameters (body positional or
+    /// named, header, buttons).
     Template {
         name: String,
         language: String,
-        params: Vec<String>,
+        args: TemplateArgs,
     },
     /// An uploaded file (`POST /api/v1/media`), with a caption for images, videos and documents.
     Media {
@@ -103,25 +106,10 @@ impl SendInput {
                 let language = field("language").ok_or_else(|| {
                     invalid("A template message needs \"language\" (e.g. en_US).")
                 })?;
-                let params = match body.get("params") {
-                    None | Some(serde_json::Value::Null) => Vec::new(),
-                    Some(serde_json::Value::Array(items)) => items
-                        .iter()
-                        .map(|v| match v {
-                            serde_json::Value::String(s) => Ok(s.clone()),
-                            serde_json::Value::Number(n) => Ok(n.to_string()),
-                            _ => Err(invalid("Template parameters are text.")),
-                        })
-                        .collect::<Result<_, _>>()?,
-                    Some(_) => return Err(invalid("\"params\" is a list of text.")),
-                };
-                if params.len() > 100 || params.iter().any(|p| p.chars().count() > 1024) {
-                    return Err(invalid("Too many template parameters, or one too long."));
-                }
                 Ok(SendInput::Template {
                     name,
                     language,
-                    params,
+                    args: TemplateArgs::from_json(body)?,
                 })
             }
             "media" => {
@@ -226,11 +214,11 @@ impl SendInput {
             SendInput::Template {
                 name,
                 language,
-                params,
+                args,
             } => Content::Template {
                 name,
                 language,
-                params: params.len(),
+                params: args.body_count(),
             },
         }
     }
@@ -263,8 +251,12 @@ impl SendInput {
             SendInput::Template {
                 name,
                 language,
-                params,
-            } => json!({ "template": name, "language": language, "params": params }),
+                args,
+            } => {
+                let mut body = json!({ "template": name, "language": language });
+                args.to_stored(&mut body);
+                body
+            }
         }
     }
 
@@ -299,11 +291,7 @@ impl SendInput {
             "template" => Some(SendInput::Template {
                 name: body["template"].as_str()?.to_string(),
                 language: body["language"].as_str()?.to_string(),
-                params: body["params"]
-                    .as_array()?
-                    .iter()
-                    .map(|p| p.as_str().map(str::to_string))
-                    .collect::<Option<_>>()?,
+                args: TemplateArgs::from_stored(body)?,
             }),
             _ => None,
         }
@@ -323,6 +311,7 @@ pub fn refusal_error(r: &Refusal) -> AppError {
         Refusal::TemplateParams { .. } => Code::TemplateParams,
         Refusal::NoConsent { .. } => Code::NoConsent,
         Refusal::OutsideWindow { .. } => Code::OutsideWindow,
+        Refusal::MessagingLimit { .. } => Code::MessagingLimit,
     };
     AppError::new(code, refusal_sentence(r))
 }
@@ -342,16 +331,45 @@ pub(crate) fn parse_path(s: &str) -> Option<SendPath> {
 }
 
 /// Loads the facts of a send in conversation `c` and asks the gate. `permissions` are the sender's
-/// (at dispatch, the path's own permission: the role was checked when the send was queued).
+/// (at dispatch, the path's own permission: the role was checked when the send was queued);
+/// `default_limit` is the messaging-limit tier of a channel that has none set.
 pub(crate) async fn gate(
     s: &mut Scope<'_>,
     c: &InboxConversation,
     path: SendPath,
     content: Content<'_>,
     permissions: &BTreeSet<Permission>,
+    default_limit: MessagingLimit,
     now: i64,
 ) -> Result<Result<Permit, Refusal>, StoreError> {
     let channel = s.get_channel(c.channel_id).await?;
+    // The messaging limit only matters for a business-initiated send (the window is closed),
+    // so only then is the channel's reach counted.
+    let limit = channel
+        .messaging_limit
+        .as_deref()
+        .and_then(MessagingLimit::parse)
+        .unwrap_or(default_limit);
+    let reach = if limit == MessagingLimit::Unlimited || window_open(c.last_inbound_at, now) {
+        Reach {
+            limit,
+            reached: 0,
+            contact_reached: false,
+        }
+    } else {
+        let count = s
+            .reach_since(
+                c.channel_id,
+                c.contact_id,
+                now.saturating_sub(WINDOW_MICROS),
+            )
+            .await?;
+        Reach {
+            limit,
+            reached: count.reached,
+            contact_reached: count.contact_reached,
+        }
+    };
     let template = match content {
         Content::Template { name, language, .. } => s
             .templates()
@@ -382,6 +400,7 @@ pub(crate) async fn gate(
         template: template.as_ref(),
         consent: &ledger,
         last_inbound_at: c.last_inbound_at,
+        reach,
     };
     Ok(decide(&request, &facts, now))
 }
@@ -395,18 +414,52 @@ pub(crate) async fn audit_refusal(
     refusal: &Refusal,
     message: Option<MessageId>,
 ) -> Result<(), StoreError> {
+    audit_code(s, actor, conversation, path, refusal.code(), message).await
+}
+
+/// Audits a refused send with its code (`message.send_refused`; ids and codes only).
+pub(crate) async fn audit_code(
+    s: &mut Scope<'_>,
+    actor: Actor,
+    conversation: ConversationId,
+    path: SendPath,
+    code: &str,
+    message: Option<MessageId>,
+) -> Result<(), StoreError> {
     let event = AuditEvent::new(
         actor,
         "message.send_refused",
         format!("conversation:{conversation}"),
     )
     .with_details(json!({
-        "code": refusal.code(),
+        "code": code,
         "path": path.as_str(),
         "message": message.map(|m| m.to_string()),
     }));
     s.audit(&event).await?;
     Ok(())
+}
+
+/// For a template send, its parameters against the channel's synced template (see
+/// [`TemplateArgs::check`]); `Ok(Ok(()))` for everything else.
+pub(crate) async fn check_template_args(
+    s: &mut Scope<'_>,
+    channel: confide_core::ids::ChannelId,
+    input: &SendInput,
+) -> Result<Result<(), AppError>, StoreError> {
+    let SendInput::Template {
+        name,
+        language,
+        args,
+    } = input
+    else {
+        return Ok(Ok(()));
+    };
+    Ok(match s.templates().find(channel, name, language).await? {
+        Some(t) => args.check(&t),
+        // The gate refuses a missing template before this is asked.
+        None => Ok(()),
+    })
 }
 
 impl App {
@@ -460,8 +513,14 @@ impl App {
                 ));
             }
         };
-        // A media message names one of the tenant's uploaded files.
-        if let SendInput::Media { media_id, .. } = &input {
+        // A media message (or a template's media header) names one of the tenant's uploaded
+        // files.
+        let uploaded = match &input {
+            SendInput::Media { media_id, .. } => Some(media_id.as_str()),
+            SendInput::Template { args, .. } => args.header_media_id(),
+            _ => None,
+        };
+        if let Some(media_id) = uploaded {
             let known = match media_id.parse() {
                 Ok(id) => match s.media_objects().get(id).await {
                     Ok(_) => true,
@@ -488,7 +547,16 @@ impl App {
             crate::principal::PrincipalKind::ApiKey { .. } => SendPath::Api,
             _ => SendPath::AgentReply,
         };
-        let decision = gate(&mut s, &c, path, input.content(), &p.permissions, now).await?;
+        let decision = gate(
+            &mut s,
+            &c,
+            path,
+            input.content(),
+            &p.permissions,
+            self.config.outbound.default_messaging_limit(),
+            now,
+        )
+        .await?;
         let permit = match decision {
             Ok(permit) => permit,
             Err(refusal) => {
@@ -498,6 +566,21 @@ impl App {
                 return Err(refusal_error(&refusal));
             }
         };
+        // The gate counted the body's parameters; their names, the header and the buttons are
+        // checked against the synced template here, refused (and audited) the same way.
+        if let Err(e) = check_template_args(&mut s, c.channel_id, &input).await? {
+            audit_code(
+                &mut s,
+                p.actor(),
+                conversation,
+                path,
+                "template_params",
+                None,
+            )
+            .await?;
+            s.commit().await?;
+            return Err(e);
+        }
         let queued = enqueue(
             &mut s,
             &permit,
@@ -565,7 +648,14 @@ pub(crate) async fn enqueue(
         broadcast,
     };
     match s.outbox().enqueue(new, idempotency_key).await {
-        Ok(q) => Ok(q),
+        Ok(q) => {
+            // A business-initiated send reaches the contact for the messaging limit.
+            if matches!(q, Enqueued::New(_)) && !permit.inside_window() {
+                s.record_reach(permit.channel(), permit.contact(), permit.decided_at())
+                    .await?;
+            }
+            Ok(q)
+        }
         // Two requests with one key at once: the second finds the first's message.
         Err(StoreError::Conflict(_)) => Err(AppError::new(
             Code::Conflict,

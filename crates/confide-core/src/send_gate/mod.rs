@@ -23,6 +23,12 @@
 //! 5. **the 24-hour customer service window** (free-form messages only) — `now` is before
 //!    `last_inbound_at + 24 h` ([`window_open`]) → `outside_window`. Templates may be sent outside
 //!    the window.
+//! 6. **the messaging limit** (business-initiated sends only, i.e. outside the window) — the
+//!    number's tier ([`MessagingLimit`]) has room for one more unique user in the rolling 24 hours,
+//!    or the contact is already one of them ([`Reach`]) → `messaging_limit`.
+//!
+//! Meta's pair rate (one message per ~6 s to the same user) is not a refusal: the dispatcher
+//! paces each recipient with [`PairPacer`] (see [`limits`]).
 //!
 //! So a contact who opted out and whose window has closed is told `no_consent`: the stronger and
 //! more lasting reason wins, and a template (which could pass the window) is still refused.
@@ -68,6 +74,7 @@
 //!     template: None,
 //!     consent: &ledger,
 //!     last_inbound_at: Some(now - 2 * hour),
+//!     reach: Reach::UNLIMITED,
 //! };
 //! let permit = decide(&request, &facts, now).expect("inside the window");
 //! assert_eq!(permit.purpose(), Purpose::Service);
@@ -79,6 +86,7 @@
 
 mod consent;
 pub mod keywords;
+pub mod limits;
 mod template;
 mod window;
 
@@ -89,6 +97,7 @@ pub use consent::{
     BadConsentRow, ConsentEvent, ConsentLedger, ConsentStatus, CurrentConsent, Purpose,
     UnknownConsentValue,
 };
+pub use limits::{MessagingLimit, PairPacer, Reach};
 pub use template::{Template, TemplateCategory, TemplateStatus, UnknownTemplateValue};
 pub use window::{WINDOW_MICROS, window_closes_at, window_open};
 
@@ -277,6 +286,8 @@ pub struct SendFacts<'a> {
     /// Unix microseconds of the contact's latest message on this channel; `None` if they never
     /// wrote in.
     pub last_inbound_at: Option<i64>,
+    /// The channel's messaging limit and whom it reached in the last 24 hours.
+    pub reach: Reach,
 }
 
 /// Proof that the gate allowed one send. Only [`decide`] makes one: the fields are private, there
@@ -431,17 +442,21 @@ pub enum Refusal {
     },
     /// `outside_window`: a free-form message while the customer service window is closed.
     OutsideWindow { last_inbound_at: Option<i64> },
+    /// `messaging_limit`: a business-initiated send to a new user when the number's tier is used
+    /// up for the rolling 24 hours.
+    MessagingLimit { limit: MessagingLimit, reached: u64 },
 }
 
 impl Refusal {
     /// Every code the gate can answer, in check order.
-    pub const CODES: [&'static str; 6] = [
+    pub const CODES: [&'static str; 7] = [
         "forbidden",
         "channel_disabled",
         "template_not_approved",
         "template_params",
         "no_consent",
         "outside_window",
+        "messaging_limit",
     ];
 
     /// The stable machine code (the API's 422 `error.code`).
@@ -453,6 +468,7 @@ impl Refusal {
             Refusal::TemplateParams { .. } => "template_params",
             Refusal::NoConsent { .. } => "no_consent",
             Refusal::OutsideWindow { .. } => "outside_window",
+            Refusal::MessagingLimit { .. } => "messaging_limit",
         }
     }
 
@@ -513,6 +529,12 @@ impl fmt::Display for Refusal {
             ),
             Refusal::OutsideWindow { .. } => f.write_str(
                 "more than 24 hours have passed since the contact last wrote; only an approved template can be sent",
+            ),
+            Refusal::MessagingLimit { limit, reached } => write!(
+                f,
+                "this WhatsApp number's messaging limit ({limit}) is used up: it reached {reached} people \
+                 who had not written in the last 24 hours; a new one can be reached when the oldest \
+                 of those is more than 24 hours ago, or after Meta raises the tier"
             ),
         }
     }
@@ -600,6 +622,17 @@ pub fn decide(
     if kind.is_free_form() && !inside_window {
         return Err(Refusal::OutsideWindow {
             last_inbound_at: facts.last_inbound_at,
+        });
+    }
+
+    // 6. The messaging limit, for business-initiated sends to someone not reached yet.
+    if !inside_window
+        && !facts.reach.contact_reached
+        && !facts.reach.limit.has_room(facts.reach.reached)
+    {
+        return Err(Refusal::MessagingLimit {
+            limit: facts.reach.limit,
+            reached: facts.reach.reached,
         });
     }
 

@@ -28,6 +28,7 @@ fn channel_json(c: &Channel) -> serde_json::Value {
         "secrets_rotation_required": c.rotation_required(),
         "secrets_rotation_pending": c.secrets_rotation_pending,
         "media_delivery": c.media_delivery,
+        "messaging_limit": c.messaging_limit,
         "webhook_path": format!("/webhooks/whatsapp/{}", c.id),
         "created_at": ts(c.created_at),
     })

@@ -42,6 +42,7 @@ fn conversation_json(c: &InboxConversation) -> Value {
         "last_inbound_at": ts_opt(c.last_inbound_at),
         "created_at": ts(c.created_at),
         "window_open_until": ts_opt(window_closes_at(c.last_inbound_at)),
+        "unread": c.unread,
         "contact": {
             "id": c.contact_id.to_string(),
             "name": c.contact_name,
@@ -76,17 +77,25 @@ fn plain_message_json(msg: &confide_app::conversations::Message) -> Value {
 }
 
 /// `GET /api/v1/conversations?status=&assignee=&cursor=&limit=` →
-/// `{"conversations":[...],"next_cursor":...}`, most recent activity first.
+/// `{"conversations":[...],"next_cursor":...,"unread_conversations":n}`, most recent activity
+/// first; each conversation carries its `unread` count, and the first page (no cursor) the
+/// number of conversations with unread customer messages.
 pub async fn list(
     State(state): State<AppState>,
     Caller(principal): Caller,
     q: Result<Query<ConversationQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let page = state.list_conversations(&principal, query(q)?).await?;
-    Ok(Json(json!({
+    let q = query(q)?;
+    let first_page = q.cursor.as_deref().is_none_or(str::is_empty);
+    let page = state.list_conversations(&principal, q).await?;
+    let mut body = json!({
         "conversations": page.items.iter().map(conversation_json).collect::<Vec<_>>(),
         "next_cursor": page.next_cursor,
-    })))
+    });
+    if first_page {
+        body["unread_conversations"] = json!(state.unread_conversations(&principal).await?);
+    }
+    Ok(Json(body))
 }
 
 /// `GET /api/v1/conversations/{id}`: 404 `not_found` unless it is the caller's tenant's.
@@ -203,7 +212,9 @@ pub struct SendBody {
     pub media_id: Option<String>,
     /// A `media` message: its caption (images, videos and documents; at most 1,024 characters).
     pub caption: Option<String>,
-    /// An `interactive` message: 1 to 3 reply buttons `{"id","title"}` (title at most 20).
+    /// An `interactive` message: 1 to 3 reply buttons `{"id","title"}` (title at most 20). A
+    /// `template` message: its buttons' parameters, `{"index","type":"quick_reply","payload"}`
+    /// or `{"index","type":"url","text"}` (the dynamic URL's suffix).
     pub buttons: Option<Vec<serde_json::Value>>,
     /// A `reaction`: the id of the message of this conversation reacted to (at most 30 days old).
     pub message_id: Option<String>,
@@ -215,8 +226,15 @@ pub struct SendBody {
     pub template: Option<String>,
     /// A `template` message: its language code, e.g. `en_US`.
     pub language: Option<String>,
-    /// A `template` message: the body's parameters, in order.
-    pub params: Option<Vec<String>>,
+    /// A `template` message: the body's parameters, a list in order (`{{1}}`, `{{2}}`…) or an
+    /// object by name for templates with named parameters (`{"first_name": "Ana"}`, sent as
+    /// Graph's `parameter_name`). Checked against the synced template: 422 `template_params`.
+    #[schema(value_type = Object)]
+    pub params: Option<serde_json::Value>,
+    /// A `template` message: its header's parameter, `{"type":"text","text"}` or
+    /// `{"type":"image|video|document","media_id"|"link"}` (an uploaded file, or an https link).
+    #[schema(value_type = Object)]
+    pub header: Option<serde_json::Value>,
 }
 
 /// `POST /api/v1/conversations/{id}/messages` → 202 with the queued message (`status:

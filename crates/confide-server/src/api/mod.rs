@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod platform;
 pub mod security;
 pub mod session;
+pub mod settings;
 pub mod table;
 pub mod team;
 pub mod templates;
@@ -346,6 +347,19 @@ pub fn table() -> RouteTable {
             "/api/v1/exports/{id}",
             Perm(P::DataExport),
             exports::get,
+        )
+        // opt-out keywords
+        .route(
+            Get,
+            "/api/v1/settings/opt-out",
+            Perm(P::ContactsRead),
+            settings::get_opt_out,
+        )
+        .route(
+            Put,
+            "/api/v1/settings/opt-out",
+            Perm(P::ConsentWrite),
+            settings::put_opt_out,
         )
         // tenant security and support access
         .route(

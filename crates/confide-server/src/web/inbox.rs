@@ -45,6 +45,8 @@ pub struct ConvRow {
     window_open: bool,
     assignee: String,
     active: bool,
+    /// Customer messages since the team last opened it (not shown for the open one).
+    unread: i64,
 }
 
 pub struct ThreadItem {
@@ -274,6 +276,11 @@ async fn rows(
                     (Some(_), _) => "Assigned".into(),
                 },
                 active: selected == Some(id.as_str()),
+                unread: if selected == Some(id.as_str()) {
+                    0
+                } else {
+                    c.unread
+                },
                 id,
             }
         })

@@ -204,6 +204,24 @@ async fn erasure_proof_on(app: TestApp) {
     std::fs::write(&object, media_bytes.as_bytes()).unwrap();
     assert!(contains(&dir_bytes(media_dir.as_ref()), &media_bytes));
 
+    // The name is found by its words through keyed tokens (the marker's random word).
+    let name_word = p.name.rsplit('-').next().unwrap().to_string();
+    let found = app
+        .get_ok(agent, &format!("/api/v1/contacts?q={name_word}"))
+        .await;
+    assert_eq!(found["contacts"][0]["id"], contact.as_str(), "{found}");
+    let tenant = t.id;
+    let tokens_of = |id: String| {
+        let app = &app;
+        async move {
+            let mut s = app.state.operator_store().scope(tenant).await.unwrap();
+            let n = s.name_token_count(&id).await.unwrap();
+            s.commit().await.unwrap();
+            n
+        }
+    };
+    assert!(tokens_of(contact.clone()).await > 0);
+
     // Only `data.erase` erases: not the agent, not the admin.
     let path = format!("/api/v1/contacts/{contact}");
     for who in ["agent", "admin", "viewer"] {
@@ -244,6 +262,12 @@ async fn erasure_proof_on(app: TestApp) {
         assert!(!contains(&media, planted), "{planted} in the media store");
     }
     assert!(!object.exists(), "the media object is deleted");
+    // Nor any name token of the erased contact: the search finds nobody.
+    assert_eq!(tokens_of(contact.clone()).await, 0);
+    let found = app
+        .get_ok(agent, &format!("/api/v1/contacts?q={name_word}"))
+        .await;
+    assert_eq!(found["contacts"], json!([]), "{found}");
 
     // The person writes again: a new contact with the same number, still opted out.
     let r = app

@@ -8,6 +8,7 @@ mod contacts;
 mod data;
 mod edge;
 mod exports;
+mod finding;
 mod harness;
 mod inbox;
 mod incident;

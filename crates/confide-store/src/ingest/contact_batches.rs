@@ -8,7 +8,7 @@ use super::WaIdentity;
 use crate::contacts::{PHONE_INDEX, WA_USER_INDEX};
 use crate::error::StoreError;
 use crate::scope::Scope;
-use crate::tables::{self, CHUNK, Ph, contacts::ContactRow};
+use crate::tables::{self, CHUNK, Ph, contacts::ContactRow, name_tokens::NameTokenRow};
 use confide_core::ids::{ChannelId, ContactId, ConversationId};
 use std::collections::HashMap;
 
@@ -254,24 +254,61 @@ impl Scope<'_> {
                 at: now,
                 id: row.clone(),
             };
-            rows.push((id, contact, members));
+            let tokens = self.name_token_rows(&row, last(|w| w.name.as_ref()).as_deref());
+            rows.push((id, contact, members, tokens));
         }
         let t = self.tenant_str().to_string();
         for chunk in rows.chunks(CHUNK) {
-            let contacts: Vec<&ContactRow> = chunk.iter().map(|(_, c, _)| c).collect();
+            let contacts: Vec<&ContactRow> = chunk.iter().map(|(_, c, _, _)| c).collect();
             let inserted = tables::insert(self.store.backend(), &t, &contacts)
                 .execute(self.conn())
                 .await?
                 .rows_affected();
             if inserted == chunk.len() as u64 {
-                for (id, _, members) in chunk {
+                // The names' search tokens, in as few statements.
+                let tokens: Vec<&NameTokenRow> =
+                    chunk.iter().flat_map(|(_, _, _, t)| t.iter()).collect();
+                for part in tokens.chunks(CHUNK) {
+                    tables::insert(self.store.backend(), &t, part)
+                        .execute(self.conn())
+                        .await?;
+                }
+                for (id, _, members, _) in chunk {
                     for &i in members.iter() {
                         out[i] = Some((*id, Conversation::None));
                     }
                 }
             } else {
-                // Another writer got to some of them first: look each one up.
-                for (_, _, members) in chunk {
+                // Another writer got to some of them first: index the names of those this one
+                // did insert (the lookup finds them unchanged), then look each one up.
+                let mut ph = Ph::new(self.store.backend());
+                let sql = format!(
+                    "SELECT contact_id FROM contacts WHERE tenant_id = {} AND contact_id IN ({})",
+                    ph.one(),
+                    ph.list(chunk.len())
+                );
+                let ours: std::collections::HashSet<String> = chunk
+                    .iter()
+                    .fold(
+                        tables::statement(sql, chunk.len()).bind(t.clone()),
+                        |q, (id, _, _, _)| q.bind(id.to_string()),
+                    )
+                    .fetch_all(self.conn())
+                    .await?
+                    .iter()
+                    .map(|r| sqlx::Row::try_get::<String, _>(r, 0))
+                    .collect::<Result<_, _>>()?;
+                let tokens: Vec<&NameTokenRow> = chunk
+                    .iter()
+                    .filter(|(id, _, _, _)| ours.contains(&id.to_string()))
+                    .flat_map(|(_, _, _, t)| t.iter())
+                    .collect();
+                for part in tokens.chunks(CHUNK) {
+                    tables::insert(self.store.backend(), &t, part)
+                        .execute(self.conn())
+                        .await?;
+                }
+                for (_, _, members, _) in chunk {
                     slow.extend(members.iter());
                 }
             }

@@ -104,6 +104,9 @@ impl Scope<'_> {
                     .bind(id.clone())
                     .execute(self.conn())
                     .await?;
+                if column == "name" {
+                    self.index_contact_name(&id, Some(v.as_str())).await?;
+                }
             }
         }
         id.parse()
@@ -143,6 +146,8 @@ impl Scope<'_> {
             .execute(self.conn())
             .await?;
         if res.rows_affected() == 1 {
+            let tokens = self.name_token_rows(&id.to_string(), who.name.as_deref());
+            self.insert_name_tokens(&tokens).await?;
             return Ok(id);
         }
         // Another writer created it first: use theirs.

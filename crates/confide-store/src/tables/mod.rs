@@ -8,6 +8,7 @@ pub(crate) mod conversations;
 pub(crate) mod media_fetches;
 pub(crate) mod message_statuses;
 pub(crate) mod messages;
+pub(crate) mod name_tokens;
 
 use crate::backend::Backend;
 use sqlx::Any;

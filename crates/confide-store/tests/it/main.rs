@@ -70,6 +70,7 @@ conformance!(
     labels_attributes_and_consent_sources_never_reach_the_disk_in_clear,
     the_consent_ledger_refuses_update_and_delete_for_the_app_role,
     clear_labels_and_sources_from_older_versions_are_sealed_at_start,
+    names_are_found_by_keyed_tokens_and_older_contacts_are_indexed_at_start,
     erasing_a_contact_leaves_no_trace_and_keeps_its_opt_out,
     erasing_a_tenant_destroys_its_keys_and_rows_and_spares_the_others,
     the_data_inventory_names_every_column,

@@ -247,3 +247,89 @@ pub async fn clear_labels_and_sources_from_older_versions_are_sealed_at_start(db
     assert!(exec(&mut raw, &update).await.is_err());
     again.close().await;
 }
+
+/// Name search over sealed names: a contact is found by the words of its name (and their
+/// prefixes) through keyed tokens, within its tenant only, renamed contacts by their new name
+/// only; contacts stored before name search get their tokens once, when the store opens.
+pub async fn names_are_found_by_keyed_tokens_and_older_contacts_are_indexed_at_start(db: &TestDb) {
+    let t = tenant(&db.store, "Acme").await;
+    let other = tenant(&db.store, "Other").await;
+    let mut s = db.store.scope(t).await.unwrap();
+    let maria = s
+        .contacts()
+        .create(contact(None, "María Fernández"), Actor::Cli)
+        .await
+        .unwrap();
+    let mario = s
+        .contacts()
+        .create(contact(None, "Mario Rossi"), Actor::Cli)
+        .await
+        .unwrap();
+    s.commit().await.unwrap();
+    let mut o = db.store.scope(other).await.unwrap();
+    o.contacts()
+        .create(contact(None, "Maria Other"), Actor::Cli)
+        .await
+        .unwrap();
+    o.commit().await.unwrap();
+    let find = |store: confide_store::Store, q: &'static str| async move {
+        let mut s = store.read_scope(t).await.unwrap();
+        let mut ids: Vec<String> = s
+            .contacts()
+            .search(None, Some(q), None, 50)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|c| c.id.to_string())
+            .collect();
+        s.commit().await.unwrap();
+        ids.sort();
+        ids
+    };
+    let mut both = vec![maria.id.to_string(), mario.id.to_string()];
+    both.sort();
+    assert_eq!(
+        find(db.store.clone(), "maria").await,
+        [maria.id.to_string()]
+    );
+    assert_eq!(find(db.store.clone(), "MAR").await, both);
+    assert!(find(db.store.clone(), "maria rossi").await.is_empty());
+    // Renamed: found by the new name only.
+    let mut s = db.store.scope(t).await.unwrap();
+    s.contacts()
+        .update(
+            mario.id,
+            ContactChange {
+                name: Some(Some("Mario Bianchi".into())),
+                ..ContactChange::default()
+            },
+            Actor::Cli,
+        )
+        .await
+        .unwrap();
+    s.commit().await.unwrap();
+    assert!(find(db.store.clone(), "rossi").await.is_empty());
+    assert_eq!(
+        find(db.store.clone(), "bianchi").await,
+        [mario.id.to_string()]
+    );
+
+    // As an older version left them: no tokens.
+    let mut raw = db.raw().await;
+    exec(&mut raw, "DELETE FROM contact_name_tokens")
+        .await
+        .unwrap();
+    exec(
+        &mut raw,
+        "DELETE FROM maintenance_done WHERE name = 'index_contact_names'",
+    )
+    .await
+    .unwrap();
+    drop(raw);
+    assert!(find(db.store.clone(), "maria").await.is_empty());
+    let again = open_store(&db.options, db.keyring.clone(), db.clock.clone()).await;
+    assert_eq!(find(again.clone(), "maria").await, [maria.id.to_string()]);
+    assert_eq!(find(again.clone(), "bianchi").await, [mario.id.to_string()]);
+    again.close().await;
+}

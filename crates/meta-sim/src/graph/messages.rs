@@ -188,6 +188,26 @@ fn send_message(
                 ));
             }
         }
+        // A template with named placeholders ({{first_name}}) takes each body parameter by its
+        // `parameter_name`, exactly those names.
+        let mut wanted = named_placeholders(&tpl.config.body);
+        if !wanted.is_empty() {
+            let mut given: Vec<String> = t.body_names.iter().flatten().cloned().collect();
+            given.sort();
+            wanted.sort();
+            if t.body_names.iter().any(Option::is_none) || given != wanted {
+                return Err(GraphError::wa(
+                    400,
+                    132000,
+                    "Number of parameters does not match the expected number of params",
+                    format!(
+                        "body: parameter names ({}) do not match the template's ({})",
+                        given.join(", "),
+                        wanted.join(", ")
+                    ),
+                ));
+            }
+        }
         if tpl.config.category == TemplateCategory::Authentication
             && matches!(send.recipient, Recipient::Bsuid { .. })
         {
@@ -466,4 +486,24 @@ fn emit_statuses(shared: &Shared, st: &mut State, o: &Outcome, now: OffsetDateTi
         let change = wire::status_change(&o.meta, &s, Some(&who));
         shared.emit(st, pnid, &change, None);
     }
+}
+
+/// The distinct named (not numbered) placeholders of a template text.
+fn named_placeholders(text: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        let name = after[..end].trim();
+        if !name.is_empty()
+            && !name.chars().all(|c| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !seen.iter().any(|s| s == name)
+        {
+            seen.push(name.to_owned());
+        }
+        rest = &after[end + 2..];
+    }
+    seen
 }

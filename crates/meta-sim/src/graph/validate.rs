@@ -22,6 +22,8 @@ pub(super) struct TemplateReq {
     pub(super) language: String,
     pub(super) body_params: usize,
     pub(super) header_params: usize,
+    /// The `parameter_name` of each body text parameter, in order (named templates need one).
+    pub(super) body_names: Vec<Option<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -260,6 +262,7 @@ fn template_req(obj: &Value) -> Result<TemplateReq, GraphError> {
         .to_owned();
     let mut body_params = 0;
     let mut header_params = 0;
+    let mut body_names = Vec::new();
     if let Some(components) = obj.get("components") {
         let components = components
             .as_array()
@@ -278,7 +281,16 @@ fn template_req(obj: &Value) -> Result<TemplateReq, GraphError> {
                     .count()
             });
             match ctype.as_str() {
-                "body" => body_params += text_params,
+                "body" => {
+                    body_params += text_params;
+                    body_names.extend(
+                        params
+                            .into_iter()
+                            .flatten()
+                            .filter(|x| str_field(x, "type") == Some("text"))
+                            .map(|x| str_field(x, "parameter_name").map(str::to_owned)),
+                    );
+                }
                 "header" => header_params += text_params,
                 "button" | "carousel" | "limited_time_offer" => {}
                 other => {
@@ -294,6 +306,7 @@ fn template_req(obj: &Value) -> Result<TemplateReq, GraphError> {
         language,
         body_params,
         header_params,
+        body_names,
     })
 }
 

@@ -29,6 +29,10 @@ fn refusal_codes_are_the_api_codes_and_messages_are_plain() {
         Refusal::OutsideWindow {
             last_inbound_at: None,
         },
+        Refusal::MessagingLimit {
+            limit: MessagingLimit::Users(250),
+            reached: 250,
+        },
     ];
     let codes: Vec<&str> = refusals.iter().map(Refusal::code).collect();
     assert_eq!(codes, Refusal::CODES);
@@ -40,7 +44,8 @@ fn refusal_codes_are_the_api_codes_and_messages_are_plain() {
             "template_not_approved",
             "template_params",
             "no_consent",
-            "outside_window"
+            "outside_window",
+            "messaging_limit"
         ]
     );
     for r in &refusals {

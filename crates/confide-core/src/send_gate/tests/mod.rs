@@ -4,6 +4,7 @@
 
 mod consent;
 mod decision;
+mod limits;
 mod oracle;
 mod permission_and_channel;
 mod templates;
@@ -61,6 +62,7 @@ struct World {
     template: Option<Template>,
     consent: ConsentLedger,
     last_inbound_at: Option<i64>,
+    reach: Reach,
 }
 
 impl World {
@@ -80,6 +82,7 @@ impl World {
                 (Service, OptedIn, NOW - 10 * HOUR),
             ]),
             last_inbound_at: Some(NOW - HOUR),
+            reach: Reach::UNLIMITED,
         }
     }
 
@@ -98,6 +101,7 @@ impl World {
             template: self.template.as_ref(),
             consent: &self.consent,
             last_inbound_at: self.last_inbound_at,
+            reach: self.reach,
         };
         decide(&request, &facts, now)
     }

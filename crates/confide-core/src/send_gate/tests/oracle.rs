@@ -62,6 +62,11 @@ struct Case {
     ledger: Vec<(&'static str, &'static str, i64)>,
     last_inbound: Option<i64>,
     now: i64,
+    /// The channel's tier (`None`: unlimited), users reached in 24 h, and whether the contact is
+    /// one of them.
+    limit: Option<u32>,
+    reached: u64,
+    contact_reached: bool,
 }
 
 const STATUSES: [&str; 9] = [
@@ -140,6 +145,9 @@ fn random_case(rng: &mut Rng) -> Case {
         ledger,
         last_inbound,
         now,
+        limit: rng.chance(80).then_some(250),
+        reached: rng.pick(&[0, 249, 250, 251, 9_999]),
+        contact_reached: rng.chance(20),
     }
 }
 
@@ -192,6 +200,9 @@ fn oracle(c: &Case) -> Result<&'static str, &'static str> {
     }
     if c.free_form.is_some() && !inside {
         return Err("outside_window");
+    }
+    if !inside && !c.contact_reached && c.limit.is_some_and(|n| c.reached >= u64::from(n)) {
+        return Err("messaging_limit");
     }
     Ok(purpose)
 }
@@ -267,6 +278,13 @@ fn run_gate(c: &Case) -> Result<Permit, Refusal> {
         template: template.as_ref(),
         consent: &consent,
         last_inbound_at: c.last_inbound,
+        reach: Reach {
+            limit: c
+                .limit
+                .map_or(MessagingLimit::Unlimited, MessagingLimit::Users),
+            reached: c.reached,
+            contact_reached: c.contact_reached,
+        },
     };
     // The ledger view agrees with both readings of "latest".
     for p in Purpose::ALL {

@@ -299,7 +299,7 @@ pub(super) fn table_ops() -> Vec<Op> {
         op(Get, "/api/v1/conversations", "conversations_list", "inbox", "List conversations")
             .doc("Most recent activity first, keyset-paginated.")
             .query::<ConversationQuery>()
-            .ok("`{\"conversations\":[...],\"next_cursor\":...}`.")
+            .ok("`{\"conversations\":[{...,\"unread\"}],\"next_cursor\":...,\"unread_conversations\"}`: each conversation's `unread` counts the customer's messages since the team last opened it (`POST .../read`); `unread_conversations` (first page only) how many conversations have any.")
             .errors(&[C::InvalidQuery, C::InvalidStatusFilter, C::InvalidAssigneeFilter, C::InvalidCursor, C::InvalidLimit]),
         op(Post, "/api/v1/conversations", "conversations_start", "inbox", "Start (or find) a conversation")
             .doc("The open conversation for the contact and channel, to start a business-initiated thread.")
@@ -308,7 +308,7 @@ pub(super) fn table_ops() -> Vec<Op> {
             .created("Opened now: the conversation.")
             .errors(&[C::InvalidContact, C::InvalidChannel]),
         op(Get, "/api/v1/conversations/{id}", "conversations_get", "inbox", "Read a conversation")
-            .ok("`{\"id\",\"contact_id\",\"channel_id\",\"status\",\"assignee\",\"last_message_at\",\"last_inbound_at\",\"created_at\",\"window_open_until\",\"contact\":{...}}`."),
+            .ok("`{\"id\",\"contact_id\",\"channel_id\",\"status\",\"assignee\",\"last_message_at\",\"last_inbound_at\",\"created_at\",\"window_open_until\",\"unread\",\"contact\":{...}}`."),
         op(Patch, "/api/v1/conversations/{id}", "conversations_update", "inbox", "Assign, resolve or reopen a conversation")
             .doc("Reopening is refused (409 `conflict`) when the contact already has an open conversation on the channel.")
             .body::<conversations::PatchBody>()
@@ -320,12 +320,12 @@ pub(super) fn table_ops() -> Vec<Op> {
             .ok("`{\"messages\":[{\"id\",\"conversation_id\",\"direction\",\"wamid\",\"kind\",\"body\",\"status\",\"created_at\",\"media\"}],\"next_cursor\":...}`.")
             .errors(&[C::InvalidQuery, C::InvalidCursor, C::InvalidLimit]),
         op(Post, "/api/v1/conversations/{id}/messages", "conversations_send", "inbox", "Send a message")
-            .doc("Through the send gate (role, channel health, consent, the 24-hour window), then queued for the dispatcher, which sends it to WhatsApp at the channel's pace; status webhooks move it on (`queued` → `sent` → `delivered` → `read`, or `failed` with `error` in plain words; `needs_review` when the instance sending it stopped between the hand-over to WhatsApp and its record: never sent again automatically). An `Idempotency-Key` header makes a repeated request return the first one's message and send nothing more.")
+            .doc("Through the send gate (role, channel health, template and its parameters — body positional `params:[...]` or named `params:{name:value}`, `header` `{type:text,text}` or `{type:image|video|document, media_id|link}`, `buttons` `[{index,type:quick_reply,payload}|{index,type:url,text}]`, checked against the synced template —, consent, the 24-hour window, and the number's messaging limit for business-initiated sends), then queued for the dispatcher, which sends it to WhatsApp at the channel's pace; status webhooks move it on (`queued` → `sent` → `delivered` → `read`, or `failed` with `error` in plain words; `needs_review` when the instance sending it stopped between the hand-over to WhatsApp and its record: never sent again automatically). An `Idempotency-Key` header makes a repeated request return the first one's message and send nothing more.")
             .body::<conversations::SendBody>()
             .accepted("The queued message: `{\"id\",\"conversation_id\",\"direction\":\"outbound\",\"wamid\":null,\"kind\",\"body\",\"status\":\"queued\",\"error\",\"created_at\"}`.")
-            .errors(&[C::InvalidMessage, C::OutsideWindow, C::NoConsent, C::TemplateNotApproved, C::TemplateParams, C::ChannelDisabled, C::NoAddress, C::Conflict]),
+            .errors(&[C::InvalidMessage, C::OutsideWindow, C::NoConsent, C::TemplateNotApproved, C::TemplateParams, C::MessagingLimit, C::ChannelDisabled, C::NoAddress, C::Conflict]),
         op(Post, "/api/v1/conversations/{id}/read", "conversations_read", "inbox", "Mark the customer's messages read on WhatsApp")
-            .doc("Graph's `status: read` for the customer's latest message, sent in the background as a team member opens the conversation. 202 when a receipt is on its way; 204 when there is nothing to mark (the customer has not written, or the channel is stopped).")
+            .doc("The conversation's `unread` count goes to 0, and Graph's `status: read` for the customer's latest message is sent in the background as a team member opens the conversation. 202 when a receipt is on its way; 204 when there is nothing to mark (the customer has not written, or the channel is stopped).")
             .answer(202, "A read receipt is on its way.", Content::Empty)
             .no_content("Nothing to mark."),
         // the team's tools
@@ -450,6 +450,13 @@ pub(super) fn table_ops() -> Vec<Op> {
             .doc("`GET` of the `url` serves the bytes until `expires_at` (5 minutes by default): `Cache-Control: private, no-store`, `nosniff`, `Content-Disposition: attachment` (inline for images), ranges for audio and video. Tampered, expired or other links get 403 and no bytes. Needs `inbox.read` or `media.upload`.")
             .ok("`{\"url\",\"expires_at\"}`."),
         // tenant security
+        op(Get, "/api/v1/settings/opt-out", "settings_opt_out_get", "contacts", "Read the opt-out keywords")
+            .ok("`{\"keywords\":{\"es\":[\"basta\"]},\"confirmations\":{\"es\":\"...\",\"default\":\"...\"},\"confirm\":true,\"built_in_keywords\":[...]}`."),
+        op(Put, "/api/v1/settings/opt-out", "settings_opt_out_put", "contacts", "Change the opt-out keywords")
+            .doc("A customer whose message is only one of these words (or a built-in one: STOP, UNSUBSCRIBE, BAJA, ...; case, accents and punctuation do not matter) is opted out of marketing, with the message as evidence, and sent at most one confirmation (in the language of the word: `confirmations[language]`, else `confirmations.default`, else a built-in English text; none when `confirm` is false) through the send gate and the outbox. A second keyword while opted out is recorded and not answered. Audited with the languages only.")
+            .body::<confide_app::optout::OptOutSettings>()
+            .ok("The settings.")
+            .errors(&[C::InvalidSettings]),
         op(Get, "/api/v1/security", "security_get", "security", "Read the security settings")
             .ok("`{\"require_2fa\",\"access\":{\"allow\":[],\"deny\":[]}}`."),
         op(Put, "/api/v1/security", "security_put", "security", "Change the security settings")

@@ -643,7 +643,10 @@ async fn opening_a_conversation_marks_the_customers_messages_read_on_whatsapp() 
 
 mod broadcasts;
 mod consent;
+mod limits;
 mod media;
+mod opt_out;
+mod template_params;
 mod templates;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -245,6 +245,7 @@ pub(super) fn dispatch() -> confide_core::send_gate::Dispatch {
         template: None,
         consent: &ledger,
         last_inbound_at: Some(0),
+        reach: confide_core::send_gate::Reach::UNLIMITED,
     };
     decide(&request, &facts, 1)
         .unwrap()
