@@ -127,6 +127,9 @@ fn lookup(q: &str) -> Result<Lookup, AppError> {
     ))
 }
 
+/// At most this many contacts found by name (capped at one page) feed the inbox's search.
+const NAME_SEARCH_MAX: i64 = 500;
+
 /// The ids of the contacts a search text finds, as `q` of the contact list does (the inbox's
 /// search uses it, so both find the same people).
 pub(crate) async fn search_ids(
@@ -136,6 +139,14 @@ pub(crate) async fn search_ids(
     let found = match lookup(text)? {
         Lookup::Phone(p) => s.contacts().find_by_phone(&p).await?,
         Lookup::WaUser(w) => s.contacts().find_by_wa_user(&w).await?,
+        Lookup::Name(words) => {
+            // The newest contacts whose name has these words (enough for a list to show).
+            let page = s
+                .contacts()
+                .search(None, Some(&words), None, NAME_SEARCH_MAX)
+                .await?;
+            return Ok(page.items.into_iter().map(|c| c.id).collect());
+        }
     };
     Ok(found.into_iter().map(|c| c.id).collect())
 }

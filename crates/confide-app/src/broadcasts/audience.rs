@@ -100,6 +100,10 @@ impl App {
                 template: template.as_ref(),
                 consent: &ledger,
                 last_inbound_at: open.as_ref().and_then(|c| c.last_inbound_at),
+                // The audience is sized by consent; the messaging-limit tier is applied per send
+                // (a broadcast counts those refusals `refused_other`), as it depends on the order
+                // in which recipients are reached.
+                reach: confide_core::send_gate::Reach::UNLIMITED,
             };
             match decide(&request, &facts, now) {
                 Ok(_) => size.permitted += 1,
