@@ -130,18 +130,7 @@ fn cli(
 }
 
 pub async fn run(args: Args) -> Result<(), String> {
-    let server_bin = match args.server_bin {
-        Some(p) => p,
-        None => std::env::current_exe()
-            .map_err(|e| e.to_string())?
-            .with_file_name("confide"),
-    };
-    if !server_bin.exists() {
-        return Err(format!(
-            "{} not found: build it with `cargo build --release -p confide`",
-            server_bin.display()
-        ));
-    }
+    let server_bin = crate::ingest::server_bin(args.server_bin)?;
     if !(1..=1_000).contains(&args.throughput) {
         return Err("--throughput: 1 to 1000".into());
     }

@@ -96,18 +96,7 @@ fn summary(name: &str, tally: &Tally, seconds: f64) {
 }
 
 pub async fn run(args: Args) -> Result<(), String> {
-    let server_bin = match args.server_bin {
-        Some(p) => p,
-        None => std::env::current_exe()
-            .map_err(|e| e.to_string())?
-            .with_file_name("confide"),
-    };
-    if !server_bin.exists() {
-        return Err(format!(
-            "{} not found: build it with `cargo build --release -p confide`",
-            server_bin.display()
-        ));
-    }
+    let server_bin = crate::ingest::server_bin(args.server_bin)?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let keyring = Keyring::generate(&SystemClock, &OsEntropy);
     let keyring_json = keyring.to_json().map_err(|e| e.to_string())?.to_string();

@@ -227,8 +227,9 @@ async fn seed_outbound(
     Ok(stored)
 }
 
-pub async fn run(args: Args) -> Result<(), String> {
-    let server_bin = match args.server_bin {
+/// The `confide` binary the benchmarks start: `--server-bin`, or the one next to this binary.
+pub(crate) fn server_bin(given: Option<PathBuf>) -> Result<PathBuf, String> {
+    let server_bin = match given {
         Some(p) => p,
         None => std::env::current_exe()
             .map_err(|e| e.to_string())?
@@ -240,6 +241,11 @@ pub async fn run(args: Args) -> Result<(), String> {
             server_bin.display()
         ));
     }
+    Ok(server_bin)
+}
+
+pub async fn run(args: Args) -> Result<(), String> {
+    let server_bin = server_bin(args.server_bin)?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let keyring = Keyring::generate(&SystemClock, &OsEntropy);
     let keyring_json = keyring.to_json().map_err(|e| e.to_string())?.to_string();
